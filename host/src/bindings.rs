@@ -1,0 +1,14 @@
+//! The one host-side `bindgen!` of the `plughost:plugin` world (`wit/`).
+//!
+//! Capabilities implement the generated `Host` traits in `capability/<name>/host.rs`;
+//! `invoke.rs` calls the exported handler through [`Plugin`].
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plughost:plugin/plugin",
+    // The handler runs as an async call so the epoch callback can yield to tokio and a
+    // request timeout can cancel it (see `invoke.rs`).
+    exports: { default: async },
+});
+
+pub use plughost::plugin::types::{Method, Request, Response};

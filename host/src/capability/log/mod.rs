@@ -1,0 +1,207 @@
+//! The `log` capability: a plugin's log lines — from the `log` import and from its
+//! stdout/stderr — become host `tracing` events tagged with plugin id and request id.
+//!
+//! - [`LogSink`]: one per request; enforces the line budget and line length;
+//! - `host.rs`: the `plughost:plugin/log` import over a sink;
+//! - `stdio.rs`: WASI stdout/stderr streams that split output into lines for the sink.
+//!
+//! Limits exist so a chatty or hostile plugin cannot flood the operator's logs (or bill):
+//! at most [`MAX_LINES_PER_REQUEST`] lines, each cut at [`MAX_LINE_BYTES`].
+
+mod host;
+mod stdio;
+
+pub use stdio::StdioLog;
+
+use crate::manifest::PluginId;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use wasmtime::component::{HasData, Linker};
+
+pub const MAX_LINES_PER_REQUEST: u32 = 256;
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
+
+/// The severity of a plugin log line (mirrors the WIT `level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Where one request's plugin log lines go.
+#[derive(Debug)]
+pub struct LogSink {
+    plugin: PluginId,
+    request_id: Arc<str>,
+    lines_left: AtomicU32,
+    dropped: AtomicU32,
+    /// Unterminated output of stdout (0) and stderr (1), emitted at a newline or at the end.
+    partial: [Mutex<Vec<u8>>; 2],
+}
+
+impl LogSink {
+    pub fn new(plugin: PluginId, request_id: Arc<str>) -> Arc<Self> {
+        Arc::new(Self {
+            plugin,
+            request_id,
+            lines_left: AtomicU32::new(MAX_LINES_PER_REQUEST),
+            dropped: AtomicU32::new(0),
+            partial: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
+        })
+    }
+
+    /// Emits one line, unless this request's budget is spent.
+    pub fn emit(&self, level: Level, source: &'static str, message: &str, fields: &[(String, String)]) {
+        let budget = self.lines_left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        if budget.is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let message = truncate(message, MAX_LINE_BYTES);
+        let fields = if fields.is_empty() {
+            String::new()
+        } else {
+            let map: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .take(32)
+                .map(|(k, v)| (truncate(k, 128).to_owned(), truncate(v, 1024).into()))
+                .collect();
+            serde_json::Value::Object(map).to_string()
+        };
+        let (plugin, request_id) = (self.plugin.as_str(), &*self.request_id);
+        macro_rules! emit_at {
+            ($lvl:expr) => {
+                tracing::event!(target: "plugin", $lvl, plugin, request_id, source, fields, "{message}")
+            };
+        }
+        match level {
+            Level::Trace => emit_at!(tracing::Level::TRACE),
+            Level::Debug => emit_at!(tracing::Level::DEBUG),
+            Level::Info => emit_at!(tracing::Level::INFO),
+            Level::Warn => emit_at!(tracing::Level::WARN),
+            Level::Error => emit_at!(tracing::Level::ERROR),
+        }
+    }
+
+    /// Appends raw stdout (`stream` 0) or stderr (1) output, emitting each complete line.
+    pub(crate) fn write_stdio(&self, stream: usize, bytes: &[u8]) {
+        let (level, source) = stdio_level(stream);
+        let mut partial = self.partial[stream].lock().unwrap_or_else(|p| p.into_inner());
+        partial.extend_from_slice(bytes);
+        while let Some(newline) = partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=newline).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+            self.emit(level, source, text.trim_end_matches('\r'), &[]);
+        }
+        if partial.len() > MAX_LINE_BYTES {
+            let line = std::mem::take(&mut *partial);
+            self.emit(level, source, &String::from_utf8_lossy(&line), &[]);
+        }
+    }
+
+    /// Emits unterminated output and, if lines were dropped, one line saying how many.
+    /// Called once when the request ends, however it ends.
+    pub fn finish(&self) {
+        for stream in 0..2 {
+            let rest = std::mem::take(&mut *self.partial[stream].lock().unwrap_or_else(|p| p.into_inner()));
+            if !rest.is_empty() {
+                let (level, source) = stdio_level(stream);
+                self.emit(level, source, &String::from_utf8_lossy(&rest), &[]);
+            }
+        }
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                target: "plughost",
+                plugin = self.plugin.as_str(),
+                request_id = &*self.request_id,
+                dropped,
+                "plugin exceeded {MAX_LINES_PER_REQUEST} log lines in one request; the rest were dropped"
+            );
+        }
+    }
+}
+
+fn stdio_level(stream: usize) -> (Level, &'static str) {
+    if stream == 0 { (Level::Info, "stdout") } else { (Level::Warn, "stderr") }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The per-request log context held in the store.
+#[derive(Debug, Clone)]
+pub struct LogCtx {
+    sink: Arc<LogSink>,
+}
+
+impl LogCtx {
+    pub fn new(sink: Arc<LogSink>) -> Self {
+        Self { sink }
+    }
+}
+
+struct HasLog;
+
+impl HasData for HasLog {
+    type Data<'a> = &'a LogCtx;
+}
+
+pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &LogCtx) -> anyhow::Result<()> {
+    crate::bindings::plughost::plugin::log::add_to_linker::<T, HasLog>(linker, get)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink() -> Arc<LogSink> {
+        LogSink::new(PluginId::parse("p").unwrap(), "req-1".into())
+    }
+
+    #[test]
+    fn budget_caps_lines_per_request() {
+        let sink = sink();
+        for _ in 0..MAX_LINES_PER_REQUEST + 10 {
+            sink.emit(Level::Info, "log", "x", &[]);
+        }
+        assert_eq!(sink.lines_left.load(Ordering::Relaxed), 0);
+        assert_eq!(sink.dropped.load(Ordering::Relaxed), 10);
+    }
+
+    #[test]
+    fn stdio_is_split_into_lines_and_the_rest_flushed_at_finish() {
+        let sink = sink();
+        sink.write_stdio(0, b"one\ntw");
+        sink.write_stdio(0, b"o\nthree");
+        assert_eq!(sink.lines_left.load(Ordering::Relaxed), MAX_LINES_PER_REQUEST - 2);
+        sink.finish();
+        assert_eq!(sink.lines_left.load(Ordering::Relaxed), MAX_LINES_PER_REQUEST - 3);
+    }
+
+    #[test]
+    fn very_long_unterminated_output_is_cut_into_lines() {
+        let sink = sink();
+        sink.write_stdio(1, &vec![b'a'; MAX_LINE_BYTES + 1]);
+        assert_eq!(sink.lines_left.load(Ordering::Relaxed), MAX_LINES_PER_REQUEST - 1);
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

@@ -1,0 +1,126 @@
+//! The process-wide wasmtime [`Engine`] and [`Linker`]: created once, shared by every
+//! routing table the process builds.
+//!
+//! Configuration and why:
+//! - **pooling allocator**: instance slots (memories, tables, fiber stacks) are reserved
+//!   up front and reused, so a fresh instance per request costs no mmap/munmap;
+//! - **copy-on-write memory init**: a module's data segments are mapped, not copied;
+//! - **epoch interruption**: a background thread ticks the epoch; every store yields to
+//!   tokio at each tick, so a guest that never returns cannot hold a worker thread and
+//!   the request timeout in `invoke.rs` can cancel it.
+//!
+//! Compiling and validating one component lives in `loader.rs`.
+
+use crate::capability;
+use crate::state::State;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances: the granularity of timeouts and of guest yields.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Process-level engine settings (not per manifest: the engine outlives manifests).
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSettings {
+    /// Concurrent plugin instances the pool holds; beyond it requests get a 503.
+    pub max_instances: u32,
+    /// The largest `max_memory` any plugin may ask for.
+    pub max_memory_per_instance: u64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self { max_instances: 128, max_memory_per_instance: 256 * 1024 * 1024 }
+    }
+}
+
+/// The engine, the linker with every capability, and the epoch ticker.
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Linker<State>,
+    settings: EngineSettings,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl PluginEngine {
+    pub fn new(settings: EngineSettings) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(&settings))?;
+        let mut linker = Linker::new(&engine);
+        capability::add_to_linker(&mut linker)?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
+        Ok(Self { engine, linker, settings, ticker_stop })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn linker(&self) -> &Linker<State> {
+        &self.linker
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Checks that a compiled component fits the `plugin` world (every import is provided,
+    /// the handler is exported) and prepares it for cheap per-request instantiation.
+    pub fn prepare(
+        &self,
+        component: &wasmtime::component::Component,
+    ) -> anyhow::Result<PreparedPlugin> {
+        let instance_pre = self.linker.instantiate_pre(component)?;
+        Ok(crate::bindings::PluginPre::new(instance_pre)?)
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn engine_config(settings: &EngineSettings) -> Config {
+    let instances = settings.max_instances.max(1);
+    let mut pool = PoolingAllocationConfig::default();
+    // A component built against wasip1 + adapter holds several core instances, memories
+    // and tables; these multipliers leave room for that shape.
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * 8)
+        .total_memories(instances * 2)
+        .total_tables(instances * 4)
+        .total_stacks(instances)
+        .max_memory_size(usize::try_from(settings.max_memory_per_instance).unwrap_or(usize::MAX))
+        // Keep the first pages of each slot mapped between uses: the next request on the
+        // slot does not page-fault its stack and data back in.
+        .linear_memory_keep_resident(2 * 1024 * 1024)
+        .table_keep_resident(64 * 1024)
+        .async_stack_keep_resident(64 * 1024);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("plughost-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })?;
+    Ok(())
+}
+
+/// A component checked against the `plugin` world, ready to instantiate per request.
+pub type PreparedPlugin = crate::bindings::PluginPre<State>;

@@ -1,0 +1,136 @@
+//! [`HostError`]: every response the host produces itself (no route, bad request, plugin
+//! failures), as JSON `{"error": {"code", "message", "plugin"?, "request_id"}}`.
+//!
+//! Messages are safe to show to any client: the details of a failure (trap backtraces,
+//! invalid headers) are logged by `app.rs`, never sent.
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{ALLOW, CONTENT_TYPE};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// No route matches the path.
+    NotFound,
+    /// The path exists for other methods.
+    MethodNotAllowed { allow: Vec<http::Method> },
+    /// The request body exceeds the host's limit.
+    PayloadTooLarge { limit: usize },
+    /// The request could not be read (client disconnected, malformed body).
+    BadRequest { reason: String },
+    /// The plugin trapped or panicked.
+    PluginFailed { plugin: String },
+    /// The plugin ran out of its memory limit.
+    MemoryLimit { plugin: String },
+    /// The plugin did not answer in time.
+    Timeout { plugin: String },
+    /// The plugin's response was invalid (bad status or header).
+    InvalidResponse { plugin: String },
+    /// The plugin's response exceeded `max_response`.
+    ResponseTooLarge { plugin: String },
+    /// All instance slots are busy.
+    AtCapacity,
+}
+
+impl HostError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PluginFailed { .. } | Self::MemoryLimit { .. } | Self::ResponseTooLarge { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Self::InvalidResponse { .. } => StatusCode::BAD_GATEWAY,
+            Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::AtCapacity => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "route_not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BadRequest { .. } => "bad_request",
+            Self::PluginFailed { .. } => "plugin_failed",
+            Self::MemoryLimit { .. } => "plugin_memory_limit",
+            Self::Timeout { .. } => "plugin_timeout",
+            Self::InvalidResponse { .. } => "plugin_invalid_response",
+            Self::ResponseTooLarge { .. } => "plugin_response_too_large",
+            Self::AtCapacity => "at_capacity",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::NotFound => "no route matches this path".into(),
+            Self::MethodNotAllowed { .. } => "this path does not accept this method".into(),
+            Self::PayloadTooLarge { limit } => format!("request body exceeds the limit of {limit} bytes"),
+            Self::BadRequest { reason } => reason.clone(),
+            Self::PluginFailed { plugin } => format!("plugin `{plugin}` failed while handling the request"),
+            Self::MemoryLimit { plugin } => format!("plugin `{plugin}` exceeded its memory limit"),
+            Self::Timeout { plugin } => format!("plugin `{plugin}` did not answer in time"),
+            Self::InvalidResponse { plugin } => format!("plugin `{plugin}` returned an invalid response"),
+            Self::ResponseTooLarge { plugin } => format!("plugin `{plugin}` returned a response over its size limit"),
+            Self::AtCapacity => "the host is at capacity; retry shortly".into(),
+        }
+    }
+
+    fn plugin(&self) -> Option<&str> {
+        match self {
+            Self::PluginFailed { plugin }
+            | Self::MemoryLimit { plugin }
+            | Self::Timeout { plugin }
+            | Self::InvalidResponse { plugin }
+            | Self::ResponseTooLarge { plugin } => Some(plugin),
+            _ => None,
+        }
+    }
+
+    /// The JSON response for this error.
+    pub fn into_response(self, request_id: &str) -> http::Response<Bytes> {
+        let mut error = serde_json::json!({
+            "code": self.code(),
+            "message": self.message(),
+            "request_id": request_id,
+        });
+        if let Some(plugin) = self.plugin() {
+            error["plugin"] = plugin.into();
+        }
+        let body = serde_json::json!({ "error": error }).to_string();
+        let mut response = http::Response::builder()
+            .status(self.status())
+            .header(CONTENT_TYPE, "application/json");
+        if let Self::MethodNotAllowed { allow } = &self {
+            let allow = allow.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", ");
+            response = response.header(ALLOW, allow);
+        }
+        response.body(Bytes::from(body)).unwrap_or_else(|_| http::Response::new(Bytes::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_not_allowed_lists_allow_and_is_json() {
+        let res = HostError::MethodNotAllowed { allow: vec![http::Method::GET, http::Method::POST] }.into_response("r1");
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers()[ALLOW], "GET, POST");
+        let body: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        assert_eq!(body["error"]["request_id"], "r1");
+    }
+
+    #[test]
+    fn plugin_failures_name_the_plugin_and_leak_nothing_else() {
+        let res = HostError::PluginFailed { plugin: "p".into() }.into_response("r2");
+        assert_eq!(res.status(), 500);
+        let body: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
+        assert_eq!(body["error"]["plugin"], "p");
+        assert_eq!(body["error"].as_object().unwrap().len(), 4);
+    }
+}

@@ -1,0 +1,67 @@
+//! Runs one request on one plugin: a fresh `Store` and instance, the handler call under
+//! the plugin's limits, and a classification of every way that can end badly.
+//!
+//! Why each mechanism:
+//! - the store's epoch callback yields to tokio every tick, so a guest that never returns
+//!   cannot monopolise a worker thread, and `tokio::time::timeout` can drop (cancel) it at
+//!   the deadline — the same timeout also covers host calls that hang;
+//! - the [`MemoryLimiter`](crate::state::MemoryLimiter) refuses growth past the plugin's
+//!   `max_memory` and remembers it, so the trap that follows reads as "memory limit";
+//! - the store is dropped on return: the pooling allocator recycles the slot, nothing
+//!   survives into the next request.
+
+use crate::bindings::{Request, Response};
+use crate::capability::config::ConfigCtx;
+use crate::capability::log::LogSink;
+use crate::registry::LoadedPlugin;
+use crate::state::State;
+use std::sync::Arc;
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+/// How a plugin call failed. The detail strings are for the host's log only; clients
+/// get the generic messages in `http/error.rs`.
+#[derive(Debug)]
+pub enum InvokeError {
+    /// The plugin did not answer within its `timeout`.
+    Timeout,
+    /// The plugin tried to grow its memory past `max_memory`, and trapped.
+    MemoryLimit,
+    /// The plugin trapped (panic, unreachable, out-of-bounds, ...) or instantiation failed.
+    Trapped(String),
+    /// Every instance slot of the pool is busy.
+    AtCapacity,
+    /// The response body is larger than the plugin's `max_response`.
+    ResponseTooLarge { size: usize, limit: u64 },
+}
+
+/// Instantiates `plugin` in a fresh store and calls its handler with `request`.
+pub async fn invoke(engine: &Engine, plugin: &LoadedPlugin, request: Request) -> Result<Response, InvokeError> {
+    let request_id: Arc<str> = request.request_id.as_str().into();
+    let sink = LogSink::new(plugin.id.clone(), request_id);
+    let state = State::new(ConfigCtx::new(plugin.config.clone()), &sink, plugin.limits.max_memory);
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+
+    let call = async {
+        let instance = plugin.pre.instantiate_async(&mut store).await?;
+        instance.plughost_plugin_handler().call_handle(&mut store, &request).await
+    };
+    let outcome = tokio::time::timeout(plugin.limits.timeout, call).await;
+    sink.finish();
+
+    match outcome {
+        Err(_elapsed) => Err(InvokeError::Timeout),
+        Ok(Ok(response)) if response.body.len() as u64 > plugin.limits.max_response => {
+            Err(InvokeError::ResponseTooLarge { size: response.body.len(), limit: plugin.limits.max_response })
+        }
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(error)) if store.data().limiter.was_hit() => {
+            tracing::debug!(plugin = %plugin.id, error = format!("{error:?}"), "trap after memory limit");
+            Err(InvokeError::MemoryLimit)
+        }
+        Ok(Err(error)) if error.is::<wasmtime::PoolConcurrencyLimitError>() => Err(InvokeError::AtCapacity),
+        Ok(Err(error)) => Err(InvokeError::Trapped(format!("{error:?}"))),
+    }
+}

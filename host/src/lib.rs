@@ -1,0 +1,36 @@
+//! # plughost
+//!
+//! WebAssembly plugins behind one HTTP entry point. This crate is the host: the
+//! `plughost` binary (`main.rs`) and the library the binary, tests and benchmarks share.
+//!
+//! Where things live:
+//!
+//! | module        | what                                                              |
+//! |---------------|-------------------------------------------------------------------|
+//! | `manifest`    | `plughost.toml` -> validated `PluginSpec`s (data only, no wasm)    |
+//! | `engine`      | the process-wide wasmtime engine, linker and epoch ticker        |
+//! | `loader`      | manifest -> compiled, world-checked plugins -> routing table     |
+//! | `registry`    | the routing table (matchit) and its atomic publication (ArcSwap) |
+//! | `invoke`      | one request on one plugin: fresh store, limits, failure kinds    |
+//! | `state`       | the per-request store data                                        |
+//! | `capability/` | what plugins can import: config, log, the empty WASI sandbox    |
+//! | `http/`       | `http` <-> WIT conversions and the host's JSON errors            |
+//! | `app`         | the transport-agnostic request path and reloads                  |
+//! | `serve/`      | `plughost serve`: the local HTTP server and live reload          |
+//! | `logging`     | tracing setup (text or JSON)                                      |
+
+pub mod app;
+pub mod bindings;
+pub mod capability;
+pub mod engine;
+pub mod http;
+pub mod invoke;
+pub mod loader;
+pub mod logging;
+pub mod manifest;
+pub mod registry;
+pub mod serve;
+pub mod state;
+
+pub use app::App;
+pub use engine::{EngineSettings, PluginEngine};

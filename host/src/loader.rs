@@ -1,0 +1,115 @@
+//! Turns a [`Manifest`] into a [`RoutingTable`]: reads each plugin's component, checks it
+//! is a component of the `plugin` world, compiles it (or reuses the compilation of
+//! identical bytes), prepares it for instantiation and builds the router.
+//!
+//! Every failure names the manifest, the plugin, and what is wrong with which file. The
+//! loader never publishes anything: `registry.rs` does, and only a complete table.
+
+use crate::engine::PluginEngine;
+use crate::manifest::{Manifest, PluginSpec};
+use crate::registry::{LoadedPlugin, RoutingTable};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wasmtime::component::Component;
+
+/// Compiles plugins, remembering compiled components by content digest so a reload only
+/// compiles what changed.
+pub struct Loader {
+    engine: Arc<PluginEngine>,
+    compiled: Mutex<HashMap<String, Component>>,
+}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{manifest}: plugin `{plugin}`: {message}")]
+pub struct LoadError {
+    pub manifest: String,
+    pub plugin: String,
+    pub message: String,
+}
+
+impl Loader {
+    pub fn new(engine: Arc<PluginEngine>) -> Self {
+        Self { engine, compiled: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn engine(&self) -> &Arc<PluginEngine> {
+        &self.engine
+    }
+
+    /// Loads every plugin of `manifest` and builds the table. CPU-heavy (compilation):
+    /// call it from a blocking context.
+    pub fn build_table(&self, manifest: &Manifest, generation: u64) -> anyhow::Result<RoutingTable> {
+        let mut plugins = Vec::with_capacity(manifest.plugins.len());
+        for spec in &manifest.plugins {
+            plugins.push(self.load_plugin(manifest, spec)?);
+        }
+        let table = RoutingTable::build(plugins, generation)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
+        // Forget compilations no plugin uses any more.
+        let live: Vec<&str> = table.plugins().iter().map(|p| p.digest.as_str()).collect();
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).retain(|digest, _| live.contains(&digest.as_str()));
+        Ok(table)
+    }
+
+    fn load_plugin(&self, manifest: &Manifest, spec: &PluginSpec) -> Result<LoadedPlugin, LoadError> {
+        let fail = |message: String| LoadError {
+            manifest: manifest.path.display().to_string(),
+            plugin: spec.id.to_string(),
+            message,
+        };
+        let source = spec.source.display();
+        let bytes = std::fs::read(&spec.source).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                fail(format!("source `{source}`: file not found (build the plugin first: `make plugins`)"))
+            } else {
+                fail(format!("source `{source}`: cannot read: {e}"))
+            }
+        })?;
+        check_component_header(&bytes).map_err(|m| fail(format!("source `{source}`: {m}")))?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+
+        let cached = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component = Component::from_binary(self.engine.engine(), &bytes)
+                    .map_err(|e| fail(format!("source `{source}`: invalid component: {e:#}")))?;
+                self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.clone(), component.clone());
+                component
+            }
+        };
+        let pre = self.engine.prepare(&component).map_err(|e| {
+            fail(format!("source `{source}`: does not fit the `plughost:plugin/plugin` world: {e:#}"))
+        })?;
+        Ok(LoadedPlugin::new(spec, digest, pre))
+    }
+}
+
+/// Distinguishes "not wasm at all" and "a core module" from a component before
+/// compiling, because wasmtime's messages for those are hard to act on.
+fn check_component_header(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(format!("not a WebAssembly file ({} bytes, no `\\0asm` header)", bytes.len()));
+    }
+    // Bytes 6..8 are the layer: 0 for a core module, 1 for a component.
+    if bytes[6..8] == [0, 0] {
+        return Err("a core WebAssembly module, not a component: build it for wasm32-wasip2 \
+                    (or with `cargo component`) against the plughost SDK"
+            .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_component_header;
+
+    #[test]
+    fn header_check_names_what_the_file_is() {
+        assert!(check_component_header(b"hello world").unwrap_err().contains("not a WebAssembly file"));
+        assert!(check_component_header(b"\0asm\x01\0\0\0").unwrap_err().contains("core WebAssembly module"));
+        assert!(check_component_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+}

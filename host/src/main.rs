@@ -1,0 +1,112 @@
+//! The `plughost` command: parses the CLI, sets up logging, hands off to the library.
+//!
+//! - `plughost serve` — serve a manifest's plugins over HTTP with live reload;
+//! - `plughost check` — load a manifest and every plugin, print the routes, exit non-zero
+//!   with a clear error if anything is wrong (use it in CI before deploying).
+
+use bytesize::ByteSize;
+use clap::{Args, Parser, Subcommand};
+use plughost::logging::{self, LogFormat};
+use plughost::serve::{ServeOptions, serve, shutdown_signal};
+use plughost::{App, EngineSettings, PluginEngine};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "plughost", version, about = "WebAssembly plugins behind one HTTP entry point")]
+struct Cli {
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t, env = "PLUGHOST_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the manifest's plugins over HTTP; reload when the manifest or a plugin changes.
+    Serve {
+        #[command(flatten)]
+        host: HostArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "PLUGHOST_LISTEN")]
+        listen: SocketAddr,
+        /// Do not watch files for changes.
+        #[arg(long)]
+        no_watch: bool,
+    },
+    /// Load the manifest and every plugin, print the routes, and exit.
+    Check {
+        #[command(flatten)]
+        host: HostArgs,
+    },
+}
+
+#[derive(Args)]
+struct HostArgs {
+    /// The manifest to load.
+    #[arg(long, default_value = "plughost.toml", env = "PLUGHOST_MANIFEST")]
+    manifest: PathBuf,
+    /// Largest request body accepted (larger gets 413).
+    #[arg(long, default_value = "6MiB", env = "PLUGHOST_MAX_BODY")]
+    max_body: ByteSize,
+    /// Plugin instances that can run at once (beyond it: 503).
+    #[arg(long, default_value_t = EngineSettings::default().max_instances, env = "PLUGHOST_MAX_INSTANCES")]
+    max_instances: u32,
+    /// Ceiling for any plugin's `max_memory`.
+    #[arg(long, default_value = "256MiB", env = "PLUGHOST_MAX_MEMORY_PER_INSTANCE")]
+    max_memory_per_instance: ByteSize,
+}
+
+impl HostArgs {
+    fn load(&self) -> anyhow::Result<Arc<App>> {
+        let engine = PluginEngine::new(EngineSettings {
+            max_instances: self.max_instances,
+            max_memory_per_instance: self.max_memory_per_instance.as_u64(),
+        })?;
+        let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
+        Ok(Arc::new(App::load(Arc::new(engine), &self.manifest, max_body)?))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { host, listen, no_watch } => {
+            let app = host.load()?;
+            serve(app, ServeOptions { listen, watch: !no_watch }, shutdown_signal()).await
+        }
+        Command::Check { host } => {
+            let app = host.load()?;
+            let table = app.table();
+            println!("{}: {} plugin(s) OK", app.manifest_path().display(), table.plugins().len());
+            for plugin in table.plugins() {
+                println!("  {} ({}, sha256 {})", plugin.id, plugin.source.display(), &plugin.digest[..16]);
+                for route in &plugin.routes {
+                    println!("    {route}");
+                }
+            }
+            Ok(())
+        }
+    }
+}

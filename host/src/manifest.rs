@@ -1,0 +1,408 @@
+//! The manifest (`plughost.toml`): which plugins exist, where their components are, which
+//! routes they serve, their config values and limits.
+//!
+//! This module only parses and validates *data*: it never touches wasm. Every error names
+//! the file, the plugin and the field, so an operator can fix it without reading code.
+//! Compiling the components named here is `loader.rs`'s job.
+//!
+//! ```toml
+//! [limits]                      # defaults for every plugin (all optional)
+//! max_memory = "64 MiB"
+//! timeout = "5s"
+//! max_response = "6 MiB"
+//!
+//! [plugins.hello]
+//! source = "target/wasm32-wasip2/plugin/hello.wasm"   # relative to this file
+//! routes = ["GET /hello", "GET /hello/{name}", "/any-method/{*rest}"]
+//! config = { greeting = "Hello" }
+//! limits = { timeout = "1s" }
+//! ```
+
+use bytesize::ByteSize;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Routes under this prefix belong to the host itself (health), never to plugins.
+pub const RESERVED_PREFIX: &str = "/_plughost";
+
+/// A validated manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The file it was read from (for error messages and live reload).
+    pub path: PathBuf,
+    /// Plugins sorted by id.
+    pub plugins: Vec<PluginSpec>,
+}
+
+/// A plugin's id: lower-case letters, digits, `-` and `_`; it appears in logs, errors
+/// and (later) storage namespaces, so it is kept boring.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PluginId(Arc<str>);
+
+impl PluginId {
+    pub fn parse(id: &str) -> Result<Self, String> {
+        let valid = !id.is_empty()
+            && id.len() <= 63
+            && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if valid {
+            Ok(Self(id.into()))
+        } else {
+            Err(format!(
+                "invalid plugin id `{id}`: use 1-63 lower-case letters, digits, `-` or `_`, starting with a letter or digit"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PluginId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One plugin, as the manifest declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSpec {
+    pub id: PluginId,
+    /// The component file, resolved against the manifest's directory.
+    pub source: PathBuf,
+    pub routes: Vec<RouteSpec>,
+    /// Values the plugin reads through the `config` import, by key.
+    pub config: Arc<BTreeMap<String, String>>,
+    pub limits: Limits,
+}
+
+/// `METHOD /path/{param}` or `/path` (any method).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// `None` matches every method.
+    pub method: Option<http::Method>,
+    /// A matchit pattern: `{name}` for one segment, `{*name}` for the rest of the path.
+    pub path: String,
+}
+
+impl fmt::Display for RouteSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.method {
+            Some(method) => write!(f, "{method} {}", self.path),
+            None => write!(f, "* {}", self.path),
+        }
+    }
+}
+
+/// Per-request limits of one plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory a single instance may grow to.
+    pub max_memory: u64,
+    /// Wall-clock time from instantiation to response; past it the client gets a 504.
+    pub timeout: Duration,
+    /// Largest response body the plugin may return.
+    pub max_response: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_memory: 64 * 1024 * 1024,
+            timeout: Duration::from_secs(5),
+            max_response: 6 * 1024 * 1024,
+        }
+    }
+}
+
+/// Bounds the host puts on every manifest's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitBounds {
+    /// The engine's per-instance memory ceiling (its pooling allocator's slot size).
+    pub max_memory: u64,
+    pub max_timeout: Duration,
+    pub max_response: u64,
+}
+
+impl Default for LimitBounds {
+    fn default() -> Self {
+        Self {
+            max_memory: 256 * 1024 * 1024,
+            max_timeout: Duration::from_secs(15 * 60),
+            max_response: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// A manifest problem, located as precisely as the input allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ManifestError {
+    pub file: String,
+    pub message: String,
+}
+
+// ---- raw TOML shape -------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    plugins: BTreeMap<String, RawPlugin>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    source: PathBuf,
+    routes: Vec<String>,
+    #[serde(default)]
+    config: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_memory: Option<ByteSize>,
+    #[serde(default, with = "humantime_serde")]
+    timeout: Option<Duration>,
+    max_response: Option<ByteSize>,
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`. Does not check that sources exist:
+    /// that is part of loading them.
+    pub fn load(path: &Path, bounds: &LimitBounds) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            file: path.display().to_string(),
+            message: format!("cannot read manifest: {e}"),
+        })?;
+        Self::parse(path, &text, bounds)
+    }
+
+    /// Validates manifest `text` as if read from `path` (relative sources resolve against
+    /// its directory).
+    pub fn parse(path: &Path, text: &str, bounds: &LimitBounds) -> Result<Self, ManifestError> {
+        let file = path.display().to_string();
+        let err = |message: String| ManifestError { file: file.clone(), message };
+
+        let raw: RawManifest = toml::from_str(text).map_err(|e| err(toml_error(&e)))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let defaults = Limits::default().overridden_by(&raw.limits);
+        defaults.check(bounds).map_err(|m| err(format!("[limits]: {m}")))?;
+
+        if raw.plugins.is_empty() {
+            return Err(err("no plugins: add a `[plugins.<id>]` table".into()));
+        }
+        let mut plugins = Vec::with_capacity(raw.plugins.len());
+        for (id, plugin) in raw.plugins {
+            let at = |m: String| err(format!("plugin `{id}`: {m}"));
+            let plugin_id = PluginId::parse(&id).map_err(|m| err(m))?;
+            if plugin.source.as_os_str().is_empty() {
+                return Err(at("source: must name a .wasm component file".into()));
+            }
+            if plugin.routes.is_empty() {
+                return Err(at("routes: at least one route is required".into()));
+            }
+            let routes = plugin
+                .routes
+                .iter()
+                .enumerate()
+                .map(|(i, r)| RouteSpec::parse(r).map_err(|m| at(format!("routes[{i}] `{r}`: {m}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let config = plugin
+                .config
+                .into_iter()
+                .map(|(k, v)| config_value(&v).map(|v| (k.clone(), v)).map_err(|m| at(format!("config.{k}: {m}"))))
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            let limits = defaults.overridden_by(&plugin.limits);
+            limits.check(bounds).map_err(|m| at(format!("limits: {m}")))?;
+            plugins.push(PluginSpec {
+                id: plugin_id,
+                source: base.join(&plugin.source),
+                routes,
+                config: Arc::new(config),
+                limits,
+            });
+        }
+        Ok(Self { path: path.to_path_buf(), plugins })
+    }
+}
+
+impl RouteSpec {
+    /// Parses `"GET /users/{id}"` or `"/users/{id}"`.
+    pub fn parse(route: &str) -> Result<Self, String> {
+        let route = route.trim();
+        let (method, path) = match route.split_once(char::is_whitespace) {
+            Some((method, path)) => (Some(parse_method(method)?), path.trim()),
+            None => (None, route),
+        };
+        if !path.starts_with('/') {
+            return Err("the path must start with `/`".into());
+        }
+        if path.chars().any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#') {
+            return Err("the path must not contain spaces, control characters, `?` or `#`".into());
+        }
+        if path == RESERVED_PREFIX || path.starts_with(&format!("{RESERVED_PREFIX}/")) {
+            return Err(format!("paths under `{RESERVED_PREFIX}` are reserved for the host"));
+        }
+        Ok(Self { method, path: path.to_owned() })
+    }
+}
+
+fn parse_method(method: &str) -> Result<http::Method, String> {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+    if KNOWN.contains(&method) {
+        return http::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string());
+    }
+    Err(format!("unknown method `{method}` (use one of {}, or leave it out for any method)", KNOWN.join(", ")))
+}
+
+fn config_value(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        toml::Value::Datetime(d) => Ok(d.to_string()),
+        toml::Value::Array(_) | toml::Value::Table(_) => {
+            Err("must be a string, number or boolean (plugins receive strings)".into())
+        }
+    }
+}
+
+impl Limits {
+    fn overridden_by(self, raw: &RawLimits) -> Self {
+        Self {
+            max_memory: raw.max_memory.map_or(self.max_memory, |b| b.as_u64()),
+            timeout: raw.timeout.unwrap_or(self.timeout),
+            max_response: raw.max_response.map_or(self.max_response, |b| b.as_u64()),
+        }
+    }
+
+    fn check(&self, bounds: &LimitBounds) -> Result<(), String> {
+        const MIN_MEMORY: u64 = 1024 * 1024;
+        if self.max_memory < MIN_MEMORY || self.max_memory > bounds.max_memory {
+            return Err(format!(
+                "max_memory {} is outside 1 MiB..={} (the host's per-instance ceiling)",
+                ByteSize(self.max_memory).display().iec(),
+                ByteSize(bounds.max_memory).display().iec()
+            ));
+        }
+        if self.timeout.is_zero() || self.timeout > bounds.max_timeout {
+            return Err(format!(
+                "timeout {} is outside (0, {}]",
+                humantime::format_duration(self.timeout),
+                humantime::format_duration(bounds.max_timeout)
+            ));
+        }
+        if self.max_response == 0 || self.max_response > bounds.max_response {
+            return Err(format!(
+                "max_response {} is outside (0, {}]",
+                ByteSize(self.max_response).display().iec(),
+                ByteSize(bounds.max_response).display().iec()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// toml's errors carry a line/column and a snippet; keep them on one readable line.
+fn toml_error(e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span() {
+        Some(span) => format!("invalid TOML at byte {}..{}: {message}", span.start, span.end),
+        None => format!("invalid TOML: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(Path::new("/srv/plughost.toml"), text, &LimitBounds::default())
+    }
+
+    #[test]
+    fn parses_plugins_routes_config_and_limits() {
+        let m = parse(
+            r#"
+            [limits]
+            timeout = "2s"
+            [plugins.hello]
+            source = "hello.wasm"
+            routes = ["GET /hello/{name}", "/any"]
+            config = { greeting = "Hi", retries = 3, loud = true }
+            limits = { max_memory = "16 MiB" }
+            "#,
+        )
+        .unwrap();
+        let p = &m.plugins[0];
+        assert_eq!(p.id.as_str(), "hello");
+        assert_eq!(p.source, Path::new("/srv/hello.wasm"));
+        assert_eq!(p.routes[0], RouteSpec { method: Some(http::Method::GET), path: "/hello/{name}".into() });
+        assert_eq!(p.routes[1].method, None);
+        assert_eq!(p.config.get("retries").map(String::as_str), Some("3"));
+        assert_eq!(p.config.get("loud").map(String::as_str), Some("true"));
+        assert_eq!(p.limits.max_memory, 16 * 1024 * 1024);
+        assert_eq!(p.limits.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unknown_field_names_file_and_field() {
+        let e = parse("[plugins.hello]\nsource = \"h.wasm\"\nroutes = [\"/h\"]\nrootes = []\n").unwrap_err();
+        assert_eq!(e.file, "/srv/plughost.toml");
+        assert!(e.message.contains("rootes"), "{e}");
+    }
+
+    #[test]
+    fn bad_method_names_plugin_and_route_index() {
+        let e = parse("[plugins.hello]\nsource = \"h.wasm\"\nroutes = [\"/ok\", \"FETCH /h\"]\n").unwrap_err();
+        assert!(e.message.contains("plugin `hello`: routes[1] `FETCH /h`: unknown method `FETCH`"), "{e}");
+    }
+
+    #[test]
+    fn reserved_prefix_is_refused() {
+        let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"GET /_plughost/health\"]\n").unwrap_err();
+        assert!(e.message.contains("reserved for the host"), "{e}");
+    }
+
+    #[test]
+    fn limits_outside_bounds_are_refused() {
+        let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nlimits = { max_memory = \"4 GiB\" }\n")
+            .unwrap_err();
+        assert!(e.message.contains("plugin `a`: limits: max_memory 4 GiB is outside"), "{e}");
+        let e = parse("[limits]\ntimeout = \"0s\"\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
+        assert!(e.message.contains("[limits]: timeout"), "{e}");
+    }
+
+    #[test]
+    fn invalid_ids_and_missing_routes_are_refused() {
+        let e = parse("[plugins.Hello]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
+        assert!(e.message.contains("invalid plugin id `Hello`"), "{e}");
+        let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = []\n").unwrap_err();
+        assert!(e.message.contains("plugin `a`: routes: at least one route"), "{e}");
+    }
+
+    #[test]
+    fn malformed_toml_reports_position() {
+        let e = parse("[plugins.a\nsource = 1").unwrap_err();
+        assert!(e.message.starts_with("invalid TOML at byte"), "{e}");
+    }
+
+    #[test]
+    fn nested_config_values_are_refused() {
+        let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nconfig = { x = [1] }\n").unwrap_err();
+        assert!(e.message.contains("config.x: must be a string"), "{e}");
+    }
+}

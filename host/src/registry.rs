@@ -1,0 +1,199 @@
+//! The live routing table: every loaded plugin plus a method-aware router over their
+//! routes, published atomically.
+//!
+//! A [`RoutingTable`] is immutable once built. A reload builds a whole new table and
+//! [`Registry::publish`]es it; requests already running hold an `Arc` to the old table and
+//! finish on it. Nothing on the request path takes a lock. A table that fails to build is
+//! never published, so a bad manifest or plugin never takes working routes offline.
+//!
+//! `matchit` is used only here.
+
+use crate::engine::PreparedPlugin;
+use crate::manifest::{Limits, PluginId, PluginSpec, RouteSpec};
+use arc_swap::ArcSwap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// A plugin ready to serve: its manifest entry and its prepared component.
+pub struct LoadedPlugin {
+    pub id: PluginId,
+    pub source: PathBuf,
+    /// sha256 of the component bytes, hex.
+    pub digest: String,
+    pub routes: Vec<RouteSpec>,
+    pub config: Arc<BTreeMap<String, String>>,
+    pub limits: Limits,
+    pub pre: PreparedPlugin,
+}
+
+impl LoadedPlugin {
+    pub fn new(spec: &PluginSpec, digest: String, pre: PreparedPlugin) -> Self {
+        Self {
+            id: spec.id.clone(),
+            source: spec.source.clone(),
+            digest,
+            routes: spec.routes.clone(),
+            config: spec.config.clone(),
+            limits: spec.limits,
+            pre,
+        }
+    }
+}
+
+/// Plugins that serve one path pattern, by method.
+struct PathRoutes {
+    pattern: String,
+    by_method: Vec<(http::Method, usize)>,
+    any_method: Option<usize>,
+}
+
+/// An immutable snapshot: the router and the plugins it points at.
+pub struct RoutingTable {
+    router: matchit::Router<usize>,
+    paths: Vec<PathRoutes>,
+    plugins: Vec<Arc<LoadedPlugin>>,
+    /// Increases with each published table (1 for the first).
+    pub generation: u64,
+    pub loaded_at: SystemTime,
+}
+
+/// The outcome of routing one request.
+pub enum Lookup<'t> {
+    Found(RouteMatch<'t>),
+    /// The path exists, but not for this method; the methods that are allowed.
+    MethodNotAllowed(Vec<http::Method>),
+    NotFound,
+}
+
+pub struct RouteMatch<'t> {
+    pub plugin: &'t Arc<LoadedPlugin>,
+    /// The manifest pattern that matched, e.g. `/users/{id}`.
+    pub route: &'t str,
+    /// Percent-decoded parameter values.
+    pub params: Vec<(String, String)>,
+}
+
+/// Two routes that cannot coexist, or a pattern the router rejects.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RouteError(String);
+
+impl RoutingTable {
+    /// Builds the router over `plugins`. Errors name both conflicting plugins and routes.
+    pub fn build(plugins: Vec<LoadedPlugin>, generation: u64) -> Result<Self, RouteError> {
+        let plugins: Vec<Arc<LoadedPlugin>> = plugins.into_iter().map(Arc::new).collect();
+        let mut router = matchit::Router::new();
+        let mut paths: Vec<PathRoutes> = Vec::new();
+        let mut path_index: HashMap<String, usize> = HashMap::new();
+
+        for (plugin_index, plugin) in plugins.iter().enumerate() {
+            for route in &plugin.routes {
+                let path_slot = match path_index.get(&route.path) {
+                    Some(&slot) => slot,
+                    None => {
+                        let slot = paths.len();
+                        router.insert(route.path.clone(), slot).map_err(|e| {
+                            let detail = match &e {
+                                matchit::InsertError::Conflict { with } => {
+                                    let owner = path_index
+                                        .get(with)
+                                        .map(|&s| describe_owners(&paths[s], &plugins))
+                                        .unwrap_or_default();
+                                    format!("conflicts with `{with}`{owner}")
+                                }
+                                other => other.to_string().to_lowercase(),
+                            };
+                            RouteError(format!("plugin `{}`: route `{route}`: {detail}", plugin.id))
+                        })?;
+                        path_index.insert(route.path.clone(), slot);
+                        paths.push(PathRoutes {
+                            pattern: route.path.clone(),
+                            by_method: Vec::new(),
+                            any_method: None,
+                        });
+                        slot
+                    }
+                };
+                let entry = &mut paths[path_slot];
+                let taken_by = match &route.method {
+                    Some(method) => {
+                        let existing = entry.by_method.iter().find(|(m, _)| m == method).map(|(_, p)| *p);
+                        if existing.is_none() {
+                            entry.by_method.push((method.clone(), plugin_index));
+                        }
+                        existing
+                    }
+                    None => {
+                        let existing = entry.any_method;
+                        entry.any_method.get_or_insert(plugin_index);
+                        existing
+                    }
+                };
+                if let Some(other) = taken_by {
+                    return Err(RouteError(format!(
+                        "plugin `{}`: route `{route}` is already served by plugin `{}`",
+                        plugin.id, plugins[other].id
+                    )));
+                }
+            }
+        }
+        Ok(Self { router, paths, plugins, generation, loaded_at: SystemTime::now() })
+    }
+
+    /// Routes `method path` (path still percent-encoded, without query).
+    pub fn lookup(&self, method: &http::Method, path: &str) -> Lookup<'_> {
+        let Ok(matched) = self.router.at(path) else {
+            return Lookup::NotFound;
+        };
+        let entry = &self.paths[*matched.value];
+        let plugin_index = entry
+            .by_method
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, p)| *p)
+            .or(entry.any_method);
+        let Some(plugin_index) = plugin_index else {
+            return Lookup::MethodNotAllowed(entry.by_method.iter().map(|(m, _)| m.clone()).collect());
+        };
+        let params = matched
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned()))
+            .collect();
+        Lookup::Found(RouteMatch { plugin: &self.plugins[plugin_index], route: &entry.pattern, params })
+    }
+
+    pub fn plugins(&self) -> &[Arc<LoadedPlugin>] {
+        &self.plugins
+    }
+}
+
+fn describe_owners(entry: &PathRoutes, plugins: &[Arc<LoadedPlugin>]) -> String {
+    let mut owners: Vec<&str> = entry.by_method.iter().map(|(_, p)| plugins[*p].id.as_str()).collect();
+    owners.extend(entry.any_method.map(|p| plugins[p].id.as_str()));
+    owners.dedup();
+    if owners.is_empty() { String::new() } else { format!(" of plugin `{}`", owners.join("`, `")) }
+}
+
+/// The published table. Cheap to read from any number of requests at once.
+pub struct Registry {
+    current: ArcSwap<RoutingTable>,
+}
+
+impl Registry {
+    pub fn new(table: RoutingTable) -> Self {
+        Self { current: ArcSwap::from_pointee(table) }
+    }
+
+    /// The table to serve one request with; hold it for the whole request.
+    pub fn current(&self) -> Arc<RoutingTable> {
+        self.current.load_full()
+    }
+
+    /// Makes `table` the one new requests see. Requests in flight keep theirs.
+    pub fn publish(&self, table: RoutingTable) {
+        self.current.store(Arc::new(table));
+    }
+}

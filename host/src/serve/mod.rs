@@ -1,0 +1,130 @@
+//! `plughost serve`: the local HTTP server (axum over hyper), the host's health endpoint,
+//! graceful shutdown and live reload (`watch.rs`).
+//!
+//! Only transport lives here: reading the body under the size limit and handing an
+//! `http::Request<Bytes>` to [`App::handle_with_id`].
+
+mod watch;
+
+use crate::app::{App, REQUEST_ID_HEADER};
+use crate::http::HostError;
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::get;
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The host's own health endpoint (the prefix is reserved in manifests).
+pub const HEALTH_PATH: &str = "/_plughost/health";
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// Reload when the manifest or a plugin file changes.
+    pub watch: bool,
+}
+
+/// Serves `app` until `shutdown` resolves, then stops accepting and lets in-flight
+/// requests finish.
+pub async fn serve(
+    app: Arc<App>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let _watcher = if options.watch { Some(watch::spawn(app.clone())?) } else { None };
+
+    let table = app.table();
+    for plugin in table.plugins() {
+        let routes = plugin.routes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        tracing::info!(plugin = %plugin.id, routes, digest = &plugin.digest[..12], "plugin loaded");
+    }
+    tracing::info!(%addr, manifest = %app.manifest_path().display(), watch = options.watch, "plughost listening on http://{addr}");
+
+    let router = axum::Router::new().route(HEALTH_PATH, get(health)).fallback(dispatch).with_state(app);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    tracing::info!("plughost stopped");
+    Ok(())
+}
+
+async fn dispatch(State(app): State<Arc<App>>, request: axum::extract::Request) -> axum::response::Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let (parts, body) = request.into_parts();
+    let max_body = app.max_body();
+    let response = match read_body(&parts, body, max_body).await {
+        Ok(bytes) => app.handle_with_id(http::Request::from_parts(parts, bytes), &request_id).await,
+        Err(error) => {
+            let mut response = error.into_response(&request_id);
+            if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            response
+        }
+    };
+    response.map(Body::from)
+}
+
+/// Reads the whole body, refusing (413) as soon as it is known to exceed `limit` — from
+/// `content-length` before reading anything, or while streaming a chunked body.
+async fn read_body(parts: &http::request::Parts, body: Body, limit: usize) -> Result<Bytes, HostError> {
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(HostError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(HostError::PayloadTooLarge { limit }),
+        Err(e) => Err(HostError::BadRequest { reason: format!("could not read the request body: {e}") }),
+    }
+}
+
+async fn health(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
+    let table = app.table();
+    let plugins: Vec<_> = table
+        .plugins()
+        .iter()
+        .map(|p| serde_json::json!({ "id": p.id.as_str(), "digest": p.digest }))
+        .collect();
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "generation": table.generation,
+        "loaded_at": humantime::format_rfc3339_seconds(table.loaded_at).to_string(),
+        "plugins": plugins,
+    }))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

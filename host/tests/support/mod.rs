@@ -1,0 +1,131 @@
+//! Shared by the host's integration tests: where the built guests are, one engine per
+//! test binary, manifests in temp dirs, and a log capture to assert on plugin log lines.
+//!
+//! Guests are built from source by `make plugins` (`scripts/build-wasm`), which `make
+//! test` runs first.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use bytes::Bytes;
+use plughost::{App, EngineSettings, PluginEngine};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The built component of a plugin or test guest.
+pub fn guest_wasm(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-wasip2/plugin")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(
+        path.exists(),
+        "{} is missing: build the guests first with `make plugins` (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// One engine per test binary: engines reserve a pool of instance slots up front.
+pub fn engine() -> Arc<PluginEngine> {
+    static ENGINE: OnceLock<Arc<PluginEngine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            Arc::new(
+                PluginEngine::new(EngineSettings { max_instances: 32, max_memory_per_instance: 128 * 1024 * 1024 })
+                    .expect("engine"),
+            )
+        })
+        .clone()
+}
+
+/// Writes `manifest` into a fresh temp dir. `{hello}`-style placeholders are replaced by
+/// the path of that guest's component.
+pub fn manifest(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = text.to_owned();
+    for guest in ["hello", "pricing", "misbehave", "wrong-world"] {
+        let placeholder = format!("{{{guest}}}");
+        if text.contains(&placeholder) {
+            text = text.replace(&placeholder, &guest_wasm(guest).display().to_string());
+        }
+    }
+    let path = dir.path().join("plughost.toml");
+    std::fs::write(&path, text).expect("write manifest");
+    (dir, path)
+}
+
+pub fn load_app(manifest_text: &str) -> Arc<App> {
+    let (_dir, path) = manifest(manifest_text);
+    Arc::new(App::load(engine(), &path, plughost::http::DEFAULT_MAX_BODY).expect("app loads"))
+}
+
+/// A decoded response.
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub async fn call(app: &App, method: &str, uri: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut request = http::Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app.handle(request.body(Bytes::copy_from_slice(body)).expect("request")).await;
+    let (parts, body) = response.into_parts();
+    Reply { status: parts.status.as_u16(), headers: parts.headers, body }
+}
+
+pub async fn get(app: &App, uri: &str) -> Reply {
+    call(app, "GET", uri, &[], b"").await
+}
+
+/// Everything logged through `tracing` in this test binary, for assertions on plugin lines.
+pub fn captured_logs() -> String {
+    let buffer = log_buffer();
+    let bytes = buffer.lock().unwrap_or_else(|p| p.into_inner());
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Installs the capturing subscriber (JSON lines). Call at the start of tests that read logs.
+pub fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let buffer = log_buffer();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_env_filter("info")
+            .with_writer(move || CaptureWriter(buffer.clone()))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(Default::default).clone()
+}
+
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

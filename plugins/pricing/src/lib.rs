@@ -1,0 +1,121 @@
+//! `pricing`: prices a basket of items — a stateless microservice that exercises every
+//! part of a request.
+//!
+//! - `POST /v1/quotes/{currency}?discount_percent=10` with a JSON body
+//!   `{"items": [{"sku": "A-1", "unit_price_cents": 250, "quantity": 4}]}` and an optional
+//!   `x-customer-tier: gold` header (gold adds 5 % off). Answers the line totals and total.
+//! - `GET /v1/currencies`: the currencies this deployment quotes in (config `currencies`,
+//!   comma-separated).
+//!
+//! Bad input gets a 400/415/422 naming the problem; amounts are integer cents so nothing
+//! is lost to floating point.
+
+use plughost_sdk::{Error, Json, Request, Response, Router, StatusCode, config, log};
+use serde::{Deserialize, Serialize};
+
+const MAX_ITEMS: usize = 100;
+const MAX_QUANTITY: u32 = 10_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuoteRequest {
+    items: Vec<Item>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Item {
+    sku: String,
+    unit_price_cents: u64,
+    quantity: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct Quote {
+    currency: String,
+    lines: Vec<Line>,
+    subtotal_cents: u64,
+    discount_percent: u32,
+    total_cents: u64,
+    request_id: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Line {
+    sku: String,
+    quantity: u32,
+    line_total_cents: u64,
+}
+
+pub fn handle(req: Request) -> Response {
+    Router::new()
+        .post("/v1/quotes/{currency}", quote)
+        .get("/v1/currencies", |_req: Request| Json(currencies()))
+        .handle(req)
+}
+
+fn currencies() -> Vec<String> {
+    config::get("currencies")
+        .unwrap_or_else(|| "EUR,USD".to_owned())
+        .split(',')
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+fn quote(req: Request) -> Result<(StatusCode, Json<Quote>), Error> {
+    let currency = req.require_param("currency")?.to_ascii_uppercase();
+    if !currencies().contains(&currency) {
+        return Err(Error::not_found(format!("currency `{currency}` is not quoted here")));
+    }
+    let mut discount: u32 = req.query_parse("discount_percent")?.unwrap_or(0);
+    if discount > 50 {
+        return Err(Error::unprocessable("discount_percent must be between 0 and 50"));
+    }
+    if req.header("x-customer-tier").is_some_and(|t| t.eq_ignore_ascii_case("gold")) {
+        discount += 5;
+    }
+
+    let body: QuoteRequest = req.json()?;
+    if body.items.is_empty() || body.items.len() > MAX_ITEMS {
+        return Err(Error::unprocessable(format!("items must hold 1 to {MAX_ITEMS} entries")));
+    }
+    let mut lines = Vec::with_capacity(body.items.len());
+    let mut subtotal: u64 = 0;
+    for (i, item) in body.items.into_iter().enumerate() {
+        if item.quantity == 0 || item.quantity > MAX_QUANTITY {
+            return Err(Error::unprocessable(format!(
+                "items[{i}].quantity must be between 1 and {MAX_QUANTITY}"
+            )));
+        }
+        let line_total = item
+            .unit_price_cents
+            .checked_mul(u64::from(item.quantity))
+            .ok_or_else(|| Error::unprocessable(format!("items[{i}] total is too large")))?;
+        subtotal = subtotal
+            .checked_add(line_total)
+            .ok_or_else(|| Error::unprocessable("basket total is too large"))?;
+        lines.push(Line { sku: item.sku, quantity: item.quantity, line_total_cents: line_total });
+    }
+    // Integer division rounds the discount down, so it never exceeds the stated percentage.
+    let discount_cents = subtotal * u64::from(discount) / 100;
+    let total = subtotal - discount_cents;
+    log::log(
+        log::LogLevel::Info,
+        "quote priced",
+        &[("currency", &currency), ("lines", &lines.len().to_string()), ("total_cents", &total.to_string())],
+    );
+    Ok((
+        StatusCode::OK,
+        Json(Quote {
+            currency,
+            lines,
+            subtotal_cents: subtotal,
+            discount_percent: discount,
+            total_cents: total,
+            request_id: req.request_id().to_owned(),
+        }),
+    ))
+}
+
+plughost_sdk::plugin!(handle);

@@ -1,0 +1,48 @@
+//! Native stand-ins for the host imports, so plugin logic can be unit-tested and
+//! benchmarked with plain `cargo test` — no host, no wasm. Only compiled for non-wasm targets.
+//!
+//! State is per thread (each `#[test]` runs on its own thread), so tests do not interfere.
+
+use crate::log::LogLevel;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+thread_local! {
+    static CONFIG: RefCell<BTreeMap<String, String>> = const { RefCell::new(BTreeMap::new()) };
+    static LOGS: RefCell<Vec<LogLine>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A log line a plugin emitted while running natively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Makes `config::get(key)` return `value` on this thread.
+pub fn set_config(key: &str, value: &str) {
+    CONFIG.with(|c| c.borrow_mut().insert(key.to_owned(), value.to_owned()));
+}
+
+/// Removes every config value set on this thread.
+pub fn clear_config() {
+    CONFIG.with(|c| c.borrow_mut().clear());
+}
+
+/// Returns and forgets the log lines emitted on this thread.
+pub fn take_logs() -> Vec<LogLine> {
+    LOGS.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
+pub(crate) fn config_get(key: &str) -> Option<String> {
+    CONFIG.with(|c| c.borrow().get(key).cloned())
+}
+
+pub(crate) fn config_all() -> Vec<(String, String)> {
+    CONFIG.with(|c| c.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+pub(crate) fn record_log(level: LogLevel, message: &str, fields: Vec<(String, String)>) {
+    LOGS.with(|l| l.borrow_mut().push(LogLine { level, message: message.to_owned(), fields }));
+}
