@@ -11,4 +11,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use plughost::plugin::types::{Method, Request, Response};
+pub use self::plughost::plugin::types::{Method, Request, Response};

@@ -294,8 +294,8 @@ impl Limits {
         if self.max_memory < MIN_MEMORY || self.max_memory > bounds.max_memory {
             return Err(format!(
                 "max_memory {} is outside 1 MiB..={} (the host's per-instance ceiling)",
-                ByteSize(self.max_memory).display().iec(),
-                ByteSize(bounds.max_memory).display().iec()
+                exact_bytes(self.max_memory),
+                exact_bytes(bounds.max_memory)
             ));
         }
         if self.timeout.is_zero() || self.timeout > bounds.max_timeout {
@@ -308,12 +308,22 @@ impl Limits {
         if self.max_response == 0 || self.max_response > bounds.max_response {
             return Err(format!(
                 "max_response {} is outside (0, {}]",
-                ByteSize(self.max_response).display().iec(),
-                ByteSize(bounds.max_response).display().iec()
+                exact_bytes(self.max_response),
+                exact_bytes(bounds.max_response)
             ));
         }
         Ok(())
     }
+}
+
+/// `4 GiB`, `256 MiB`, `1500 bytes`: exact, in the largest unit that divides evenly
+/// (operators compare these with what they wrote).
+fn exact_bytes(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    UNITS
+        .iter()
+        .find(|(size, _)| bytes >= *size && bytes % size == 0)
+        .map_or_else(|| format!("{bytes} bytes"), |(size, unit)| format!("{} {unit}", bytes / size))
 }
 
 /// toml's errors carry a line/column and a snippet; keep them on one readable line.

@@ -65,18 +65,23 @@ pub use router::{Router, method_name};
 #[macro_export]
 macro_rules! plugin {
     ($handler:path) => {
-        #[doc(hidden)]
-        struct __PlughostPlugin;
+        // Exports exist only in the wasm build: natively (unit tests, benchmarks) the
+        // handler is an ordinary function, and wit-bindgen's export symbol names are not
+        // valid for native linkers.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __PlughostPlugin;
 
-        impl $crate::bindings::exports::plughost::plugin::handler::Guest for __PlughostPlugin {
-            fn handle(
-                request: $crate::bindings::plughost::plugin::types::Request,
-            ) -> $crate::bindings::plughost::plugin::types::Response {
-                $crate::__private::dispatch(request, $handler)
+            impl $crate::bindings::exports::plughost::plugin::handler::Guest for __PlughostPlugin {
+                fn handle(
+                    request: $crate::bindings::plughost::plugin::types::Request,
+                ) -> $crate::bindings::plughost::plugin::types::Response {
+                    $crate::__private::dispatch(request, $handler)
+                }
             }
-        }
 
-        $crate::bindings::__export_handler!(__PlughostPlugin);
+            $crate::bindings::__export_handler!(__PlughostPlugin);
+        };
     };
 }
 

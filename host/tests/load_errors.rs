@@ -1,0 +1,102 @@
+//! A manifest or plugin that cannot work must fail at load — with an error naming the
+//! manifest, the plugin and the problem — never at request time.
+
+mod support;
+
+use plughost::App;
+use support::{engine, guest_wasm, manifest};
+
+fn load_error(text: &str) -> String {
+    let (_dir, path) = manifest(text);
+    match App::load(engine(), &path, 1024) {
+        Ok(_) => panic!("manifest loaded but should not have:\n{text}"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
+#[test]
+fn missing_component_file_is_named() {
+    let error = load_error("[plugins.ghost]\nsource = \"nowhere/ghost.wasm\"\nroutes = [\"/g\"]\n");
+    assert!(error.contains("plughost.toml: plugin `ghost`: source `"), "{error}");
+    assert!(error.contains("nowhere/ghost.wasm`: file not found"), "{error}");
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_refused() {
+    let (dir, _) = manifest("");
+    std::fs::write(dir.path().join("junk.wasm"), b"this is not webassembly").unwrap();
+    let (_d2, path) = manifest(&format!(
+        "[plugins.junk]\nsource = \"{}\"\nroutes = [\"/j\"]\n",
+        dir.path().join("junk.wasm").display()
+    ));
+    let error = format!("{:#}", App::load(engine(), &path, 1024).err().expect("must fail"));
+    assert!(error.contains("plugin `junk`") && error.contains("not a WebAssembly file"), "{error}");
+}
+
+#[test]
+fn a_core_module_is_refused_as_not_a_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("core.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    let (_d, path) = manifest(&format!("[plugins.core]\nsource = \"{}\"\nroutes = [\"/c\"]\n", module.display()));
+    let error = format!("{:#}", App::load(engine(), &path, 1024).err().expect("must fail"));
+    assert!(error.contains("plugin `core`") && error.contains("not a component"), "{error}");
+}
+
+#[test]
+fn a_truncated_component_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(guest_wasm("hello")).unwrap();
+    let truncated = dir.path().join("truncated.wasm");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let (_d, path) = manifest(&format!("[plugins.cut]\nsource = \"{}\"\nroutes = [\"/c\"]\n", truncated.display()));
+    let error = format!("{:#}", App::load(engine(), &path, 1024).err().expect("must fail"));
+    assert!(error.contains("plugin `cut`") && error.contains("invalid component"), "{error}");
+}
+
+#[test]
+fn a_component_of_another_world_is_refused_naming_the_import() {
+    let error = load_error("[plugins.stranger]\nsource = \"{wrong-world}\"\nroutes = [\"/s\"]\n");
+    assert!(error.contains("plugin `stranger`"), "{error}");
+    assert!(error.contains("does not fit the `plughost:plugin/plugin` world"), "{error}");
+    assert!(error.contains("acme:elsewhere/clock-tower"), "{error}");
+}
+
+#[test]
+fn conflicting_routes_name_both_plugins() {
+    let error = load_error(
+        "[plugins.a]\nsource = \"{hello}\"\nroutes = [\"GET /x/{id}\"]\n\
+         [plugins.b]\nsource = \"{hello}\"\nroutes = [\"GET /x/{id}\"]\n",
+    );
+    assert!(error.contains("plugin `b`: route `GET /x/{id}` is already served by plugin `a`"), "{error}");
+
+    let error = load_error(
+        "[plugins.a]\nsource = \"{hello}\"\nroutes = [\"GET /x/{id}\"]\n\
+         [plugins.b]\nsource = \"{hello}\"\nroutes = [\"GET /x/{name}\"]\n",
+    );
+    assert!(error.contains("plugin `b`: route `GET /x/{name}`: conflicts with `/x/{id}` of plugin `a`"), "{error}");
+}
+
+#[test]
+fn same_path_different_methods_from_two_plugins_is_fine() {
+    let (_d, path) = manifest(
+        "[plugins.a]\nsource = \"{hello}\"\nroutes = [\"GET /x\"]\n\
+         [plugins.b]\nsource = \"{hello}\"\nroutes = [\"POST /x\"]\n",
+    );
+    let app = App::load(engine(), &path, 1024).expect("loads");
+    assert_eq!(app.table().plugins().len(), 2);
+}
+
+#[test]
+fn memory_limit_above_the_engine_ceiling_is_refused() {
+    let error = load_error(
+        "[plugins.big]\nsource = \"{hello}\"\nroutes = [\"/b\"]\nlimits = { max_memory = \"1 GiB\" }\n",
+    );
+    assert!(error.contains("plugin `big`: limits: max_memory 1 GiB is outside 1 MiB..=128 MiB"), "{error}");
+}
+
+#[test]
+fn malformed_toml_names_the_file() {
+    let error = load_error("[plugins.a\nsource=");
+    assert!(error.contains("plughost.toml: invalid TOML at byte"), "{error}");
+}

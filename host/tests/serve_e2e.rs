@@ -1,0 +1,284 @@
+//! End-to-end: the real `plughost` binary on a loopback port, a real HTTP client.
+//! Body limits, health, live reload (new version goes live; a broken one is rejected and
+//! the old keeps serving), graceful shutdown, and CLI errors for bad manifests.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use support::guest_wasm;
+
+const PLUGHOST: &str = env!("CARGO_BIN_EXE_plughost");
+
+/// A running `plughost serve`; killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+    logs: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(manifest: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(PLUGHOST)
+            .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
+            .arg(manifest)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn plughost");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Self { child, base: String::new(), logs };
+        let line = server.wait_for_log("listening on http://", Duration::from_secs(60));
+        let addr = line.split("listening on http://").nth(1).unwrap().split_whitespace().next().unwrap();
+        server.base = format!("http://{addr}");
+        server
+    }
+
+    /// Waits for a log line containing `needle`, returning it.
+    fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.logs.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no log line containing {needle:?} within {timeout:?}; saw:\n{}", seen.join("\n"));
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// A temp dir holding copies of the guests, so tests can overwrite them.
+fn workdir(manifest: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    for guest in ["hello", "pricing", "misbehave"] {
+        std::fs::copy(guest_wasm(guest), dir.path().join(format!("{guest}.wasm"))).unwrap();
+    }
+    let path = dir.path().join("plughost.toml");
+    std::fs::write(&path, manifest).unwrap();
+    (dir, path)
+}
+
+const MANIFEST: &str = r#"
+[plugins.hello]
+source = "hello.wasm"
+routes = ["GET /hello", "GET /hello/{name}", "POST /hello"]
+
+[plugins.pricing]
+source = "pricing.wasm"
+routes = ["POST /v1/quotes/{currency}", "GET /v1/currencies"]
+"#;
+
+#[tokio::test]
+async fn serves_plugins_health_and_errors_over_http() {
+    let (_dir, manifest) = workdir(MANIFEST);
+    let server = Server::start(&manifest, &[]);
+    let http = client();
+
+    let res = http.get(server.url("/hello/bob?x=1")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["message"], "Hello, bob!");
+
+    let res = http.get(server.url("/v1/currencies")).send().await.unwrap();
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap(), serde_json::json!(["EUR", "USD"]));
+
+    let res = http.get(server.url("/missing")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let res = http.put(server.url("/hello")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "GET, POST");
+
+    let health: serde_json::Value =
+        http.get(server.url("/_plughost/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["generation"], 1);
+    assert_eq!(health["plugins"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn request_body_over_the_limit_is_413_whether_declared_or_streamed() {
+    let (_dir, manifest) = workdir(MANIFEST);
+    let server = Server::start(&manifest, &["--max-body", "1KiB"]);
+    let http = client();
+
+    // A quote whose JSON body is exactly at the limit is accepted and priced.
+    let shell = r#"{"items":[{"sku":"","unit_price_cents":1,"quantity":1}]}"#;
+    let at_limit = shell.replace(r#""sku":"""#, &format!(r#""sku":"{}""#, "s".repeat(1024 - shell.len())));
+    assert_eq!(at_limit.len(), 1024);
+    let res = http
+        .post(server.url("/v1/quotes/eur"))
+        .header("content-type", "application/json")
+        .body(at_limit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a body at the limit is accepted");
+
+    let res = http.post(server.url("/hello")).body(vec![b'a'; 1025]).send().await.unwrap();
+    assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+
+    // Chunked: no content-length, the limit is enforced while reading.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b'b'; 512])).collect();
+    let stream = futures::stream::iter(chunks);
+    let res = http
+        .post(server.url("/hello"))
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+
+    // The server is still fine.
+    assert_eq!(http.get(server.url("/hello")).send().await.unwrap().status(), 200);
+}
+
+/// Polls `GET url` until `expect(status, body)` holds; a file change may take a debounce
+/// interval and one or more reloads to show.
+async fn eventually(http: &reqwest::Client, url: &str, expect: impl Fn(u16, &str) -> bool) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let res = http.get(url).send().await.unwrap();
+        let (status, body) = (res.status().as_u16(), res.text().await.unwrap());
+        if expect(status, &body) {
+            return (status, body);
+        }
+        assert!(Instant::now() < deadline, "{url} still answers {status} {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn live_reload_swaps_in_a_new_version_and_rejects_a_broken_one() {
+    let (dir, manifest) = workdir(MANIFEST);
+    let mut server = Server::start(&manifest, &[]);
+    let http = client();
+    let hello = dir.path().join("hello.wasm");
+    let hello_url = server.url("/hello");
+
+    let (status, body) = eventually(&http, &hello_url, |s, _| s == 200).await;
+    assert_eq!((status, body.contains("Hello, world!")), (200, true));
+
+    // A manifest change (new config) goes live without a restart.
+    std::fs::write(
+        &manifest,
+        MANIFEST.replace("source = \"hello.wasm\"", "source = \"hello.wasm\"\nconfig = { greeting = \"Bonjour\" }"),
+    )
+    .unwrap();
+    eventually(&http, &hello_url, |_, b| b.contains("Bonjour, world!")).await;
+
+    // A new component at the same path goes live: misbehave answers /ok.
+    std::fs::write(&manifest, MANIFEST.replace("\"GET /hello\",", "\"GET /hello\", \"GET /ok\",")).unwrap();
+    std::fs::copy(dir.path().join("misbehave.wasm"), &hello).unwrap();
+    eventually(&http, &server.url("/ok"), |s, b| s == 200 && b == "ok").await;
+
+    // Back to hello, confirmed live before breaking it.
+    std::fs::copy(guest_wasm("hello"), &hello).unwrap();
+    eventually(&http, &hello_url, |s, b| s == 200 && b.contains("Hello, world!")).await;
+
+    // A broken upload is rejected with a log line naming the plugin; hello keeps serving.
+    std::fs::write(&hello, b"\0asm garbage that is not a component").unwrap();
+    let rejected = server.wait_for_log("reload rejected", Duration::from_secs(30));
+    assert!(rejected.contains("plugin `hello`"), "{rejected}");
+    let res = http.get(&hello_url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Hello, world!"));
+
+    // A broken manifest is rejected too, and hello still serves.
+    std::fs::write(&manifest, "[plugins.hello\nsource = ").unwrap();
+    let rejected = server.wait_for_log("invalid TOML", Duration::from_secs(30));
+    assert!(rejected.contains("reload rejected"), "{rejected}");
+    assert_eq!(http.get(&hello_url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn in_flight_requests_finish_on_the_old_version_during_a_swap() {
+    let manifest_text = r#"
+[plugins.misbehave]
+source = "misbehave.wasm"
+routes = ["GET /loop", "GET /ok"]
+limits = { timeout = "1500ms" }
+"#;
+    let (_dir, manifest) = workdir(manifest_text);
+    let mut server = Server::start(&manifest, &[]);
+    let http = client();
+    // A slow request on the old table...
+    let slow = tokio::spawn({
+        let url = server.url("/loop");
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ...while the manifest changes under it: the swap happens, the old request is unaffected.
+    std::fs::write(&manifest, manifest_text.replace("\"GET /ok\"]", "\"GET /ok\", \"GET /sandbox\"]")).unwrap();
+    server.wait_for_log("reloaded", Duration::from_secs(30));
+    assert_eq!(http.get(server.url("/sandbox")).send().await.unwrap().status(), 200);
+    assert_eq!(slow.await.unwrap(), 504, "the in-flight request ran to its own deadline on the old table");
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let (_dir, manifest) = workdir(MANIFEST);
+    let mut server = Server::start(&manifest, &[]);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    server.wait_for_log("plughost stopped", Duration::from_secs(30));
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn malformed_manifest_fails_check_and_serve_with_a_clear_error() {
+    let (_dir, manifest) = workdir("[plugins.hello]\nsource = \"hello.wasm\"\nroutes = [\"FETCH /x\"]\n");
+    for command in [vec!["check"], vec!["serve", "--listen", "127.0.0.1:0", "--no-watch"]] {
+        let output = Command::new(PLUGHOST).args(&command).arg("--manifest").arg(&manifest).output().unwrap();
+        assert!(!output.status.success(), "{command:?} should fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("plugin `hello`: routes[0] `FETCH /x`: unknown method `FETCH`"),
+            "{command:?} stderr: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_prints_the_routes_of_a_good_manifest() {
+    let (_dir, manifest) = workdir(MANIFEST);
+    let output = Command::new(PLUGHOST).arg("check").arg("--manifest").arg(&manifest).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("2 plugin(s) OK"), "{stdout}");
+    assert!(stdout.contains("GET /hello/{name}"), "{stdout}");
+}
