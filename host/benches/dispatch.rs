@@ -81,6 +81,10 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 
     println!("plughost dispatch benchmark — {SAMPLES} samples after {WARMUP} warm-up, one process");
+    println!(
+        "pooling allocator, PAGEMAP_SCAN available: {}",
+        wasmtime::PoolingAllocationConfig::is_pagemap_scan_available()
+    );
     println!("{:<48} {:>12} {:>12} {:>12}", "case", "p50", "p99", "mean");
 
     // (a) Full dispatch through the app.
@@ -149,6 +153,27 @@ fn main() -> anyhow::Result<()> {
         body: vec![],
         request_id: "bench".into(),
     };
+    // The call alone, on a fresh instance (instantiation untimed), then a second call on
+    // the same instance: the difference is first-touch cost (page faults, guest init).
+    let mut first_call = Vec::with_capacity(SAMPLES);
+    let mut second_call = Vec::with_capacity(SAMPLES);
+    for i in 0..WARMUP + SAMPLES {
+        let mut store = new_store();
+        let instance = runtime.block_on(plugin.pre.instantiate_async(&mut store)).unwrap();
+        let handler = instance.plughost_plugin_handler();
+        let start = Instant::now();
+        black_box(runtime.block_on(handler.call_handle(&mut store, &wit_request)).unwrap());
+        let first = start.elapsed();
+        let start = Instant::now();
+        black_box(runtime.block_on(handler.call_handle(&mut store, &wit_request)).unwrap());
+        let second = start.elapsed();
+        if i >= WARMUP {
+            first_call.push(first);
+            second_call.push(second);
+        }
+    }
+    row("  handler call on a fresh instance", &stats(first_call));
+    row("  handler call again on the same instance", &stats(second_call));
     let invoke = measure(|| {
         black_box(runtime.block_on(plughost::invoke::invoke(engine.engine(), &plugin, wit_request.clone())).unwrap());
     });

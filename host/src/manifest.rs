@@ -206,7 +206,7 @@ impl Manifest {
         let mut plugins = Vec::with_capacity(raw.plugins.len());
         for (id, plugin) in raw.plugins {
             let at = |m: String| err(format!("plugin `{id}`: {m}"));
-            let plugin_id = PluginId::parse(&id).map_err(|m| err(m))?;
+            let plugin_id = PluginId::parse(&id).map_err(&err)?;
             if plugin.source.as_os_str().is_empty() {
                 return Err(at("source: must name a .wasm component file".into()));
             }
@@ -322,7 +322,7 @@ fn exact_bytes(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     UNITS
         .iter()
-        .find(|(size, _)| bytes >= *size && bytes % size == 0)
+        .find(|(size, _)| bytes >= *size && bytes.is_multiple_of(*size))
         .map_or_else(|| format!("{bytes} bytes"), |(size, unit)| format!("{} {unit}", bytes / size))
 }
 

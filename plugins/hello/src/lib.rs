@@ -20,3 +20,25 @@ fn greet(name: &str) -> Json<serde_json::Value> {
 }
 
 plughost_sdk::plugin!(handle);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plughost_sdk::{Method, StatusCode, testing};
+
+    #[test]
+    fn greets_by_name_with_the_configured_greeting() {
+        testing::set_config("greeting", "Hi");
+        let req = Request::builder(Method::Get, "/hello/{name}").param("name", "ada").build();
+        let res = handle(req);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.body_json().unwrap()["message"], "Hi, ada!");
+    }
+
+    #[test]
+    fn defaults_to_hello_world() {
+        testing::clear_config();
+        let res = handle(Request::builder(Method::Get, "/hello").build());
+        assert_eq!(res.body_json().unwrap()["message"], "Hello, world!");
+    }
+}

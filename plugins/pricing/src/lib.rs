@@ -119,3 +119,60 @@ fn quote(req: Request) -> Result<(StatusCode, Json<Quote>), Error> {
 }
 
 plughost_sdk::plugin!(handle);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plughost_sdk::{Method, testing};
+
+    fn quote_request(body: &str) -> plughost_sdk::RequestBuilder {
+        Request::builder(Method::Post, "/v1/quotes/{currency}")
+            .param("currency", "usd")
+            .header("content-type", "application/json")
+            .body(body)
+    }
+
+    #[test]
+    fn prices_lines_and_applies_discounts() {
+        let res = handle(
+            quote_request(r#"{"items":[{"sku":"A","unit_price_cents":333,"quantity":3}]}"#)
+                .query("discount_percent", "10")
+                .header("x-customer-tier", "GOLD")
+                .build(),
+        );
+        assert_eq!(res.status(), StatusCode::OK);
+        let quote = res.body_json().unwrap();
+        assert_eq!(quote["subtotal_cents"], 999);
+        assert_eq!(quote["discount_percent"], 15);
+        // 15 % of 999 is 149.85: the discount rounds down to 149.
+        assert_eq!(quote["total_cents"], 850);
+        let logs = testing::take_logs();
+        assert_eq!(logs.last().unwrap().message, "quote priced");
+    }
+
+    #[test]
+    fn overflowing_totals_are_422_not_a_panic() {
+        let body = format!(r#"{{"items":[{{"sku":"A","unit_price_cents":{},"quantity":2}}]}}"#, u64::MAX);
+        let res = handle(quote_request(&body).build());
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn unknown_fields_and_unquoted_currencies_are_rejected() {
+        let res = handle(quote_request(r#"{"items":[],"coupon":"FREE"}"#).build());
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.body_json().unwrap()["error"]["message"].as_str().unwrap().contains("coupon"));
+
+        testing::set_config("currencies", "EUR");
+        let res = handle(quote_request(r#"{"items":[]}"#).build());
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        testing::clear_config();
+    }
+
+    #[test]
+    fn currencies_come_from_config() {
+        testing::set_config("currencies", " gbp, eur ,");
+        let res = handle(Request::builder(Method::Get, "/v1/currencies").build());
+        assert_eq!(res.body_json().unwrap(), serde_json::json!(["GBP", "EUR"]));
+    }
+}

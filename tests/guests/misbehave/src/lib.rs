@@ -24,15 +24,13 @@ pub fn handle(req: Request) -> Response {
                 n = std::hint::black_box(n.wrapping_add(1));
             }
         })
-        .get("/alloc", |_req: Request| {
+        .get("/alloc", |_req: Request| -> Response {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
-                // Touch every page so the memory is really committed.
+                // Non-zero bytes: every page is really written, not just reserved.
                 hoard.push(vec![1u8; 1 << 20]);
                 std::hint::black_box(&hoard);
             }
-            #[allow(unreachable_code)]
-            "unreachable"
         })
         .get("/panic", |_req: Request| -> Response { panic!("misbehave: deliberate panic") })
         .get("/big-response", |req: Request| {
