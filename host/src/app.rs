@@ -22,6 +22,14 @@ use std::time::Instant;
 /// The response header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// What a successful [`App::reload`] did.
+pub enum Reload {
+    /// A new table is serving.
+    Published(Arc<RoutingTable>),
+    /// The manifest and every component are as already served: nothing was published.
+    Unchanged,
+}
+
 pub struct App {
     loader: Loader,
     registry: Registry,
@@ -67,8 +75,9 @@ impl App {
     }
 
     /// Re-reads the manifest and every plugin, and publishes the new table if all of it
-    /// loads. On error nothing changes: the current table keeps serving.
-    pub async fn reload(self: &Arc<Self>) -> anyhow::Result<Arc<RoutingTable>> {
+    /// loads and something changed. On error nothing changes: the current table keeps
+    /// serving.
+    pub async fn reload(self: &Arc<Self>) -> anyhow::Result<Reload> {
         let _guard = self.reload_lock.lock().await;
         let app = self.clone();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
@@ -77,9 +86,12 @@ impl App {
             app.loader.build_table(&manifest, generation)
         })
         .await??;
+        if table.same_content_as(&self.registry.current()) {
+            return Ok(Reload::Unchanged);
+        }
         self.generation.store(generation, Ordering::SeqCst);
         self.registry.publish(table);
-        Ok(self.registry.current())
+        Ok(Reload::Published(self.registry.current()))
     }
 
     /// Handles one request with a fresh request id.

@@ -45,7 +45,7 @@ impl Loader {
         for spec in &manifest.plugins {
             plugins.push(self.load_plugin(manifest, spec)?);
         }
-        let table = RoutingTable::build(plugins, generation)
+        let table = RoutingTable::build(manifest.clone(), plugins, generation)
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
         // Forget compilations no plugin uses any more.
         let live: Vec<&str> = table.plugins().iter().map(|p| p.digest.as_str()).collect();

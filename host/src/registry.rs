@@ -9,7 +9,7 @@
 //! `matchit` is used only here.
 
 use crate::engine::PreparedPlugin;
-use crate::manifest::{Limits, PluginId, PluginSpec, RouteSpec};
+use crate::manifest::{Limits, Manifest, PluginId, PluginSpec, RouteSpec};
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -51,6 +51,8 @@ struct PathRoutes {
 
 /// An immutable snapshot: the router and the plugins it points at.
 pub struct RoutingTable {
+    /// The manifest this table was built from.
+    pub manifest: Manifest,
     router: matchit::Router<usize>,
     paths: Vec<PathRoutes>,
     plugins: Vec<Arc<LoadedPlugin>>,
@@ -82,7 +84,7 @@ pub struct RouteError(String);
 
 impl RoutingTable {
     /// Builds the router over `plugins`. Errors name both conflicting plugins and routes.
-    pub fn build(plugins: Vec<LoadedPlugin>, generation: u64) -> Result<Self, RouteError> {
+    pub fn build(manifest: Manifest, plugins: Vec<LoadedPlugin>, generation: u64) -> Result<Self, RouteError> {
         let plugins: Vec<Arc<LoadedPlugin>> = plugins.into_iter().map(Arc::new).collect();
         let mut router = matchit::Router::new();
         let mut paths: Vec<PathRoutes> = Vec::new();
@@ -139,7 +141,7 @@ impl RoutingTable {
                 }
             }
         }
-        Ok(Self { router, paths, plugins, generation, loaded_at: SystemTime::now() })
+        Ok(Self { manifest, router, paths, plugins, generation, loaded_at: SystemTime::now() })
     }
 
     /// Routes `method path` (path still percent-encoded, without query).
@@ -167,6 +169,13 @@ impl RoutingTable {
 
     pub fn plugins(&self) -> &[Arc<LoadedPlugin>] {
         &self.plugins
+    }
+
+    /// Whether `other` serves exactly the same manifest and component bytes.
+    pub fn same_content_as(&self, other: &RoutingTable) -> bool {
+        self.manifest == other.manifest
+            && self.plugins.len() == other.plugins.len()
+            && self.plugins.iter().zip(&other.plugins).all(|(a, b)| a.digest == b.digest)
     }
 }
 

@@ -61,6 +61,20 @@ impl Server {
         panic!("no log line containing {needle:?} within {timeout:?}; saw:\n{}", seen.join("\n"));
     }
 
+    /// Counts log lines containing `needle` that arrive within `window`.
+    fn count_logs(&mut self, needle: &str, window: Duration) -> usize {
+        let deadline = Instant::now() + window;
+        let mut count = 0;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.logs.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => count += 1,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        count
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -198,6 +212,20 @@ async fn live_reload_swaps_in_a_new_version_and_rejects_a_broken_one() {
     )
     .unwrap();
     eventually(&http, &hello_url, |_, b| b.contains("Bonjour, world!")).await;
+
+    // Then the watcher goes quiet: the reload reads every watched file, and those reads
+    // must not count as changes (they once caused an endless reload loop).
+    let more = server.count_logs("change detected", Duration::from_secs(2));
+    assert!(more <= 1, "{more} further reload attempts after one change: the watcher is looping");
+
+    // Rewriting identical content publishes nothing.
+    let generation = |h: serde_json::Value| h["generation"].as_u64().unwrap();
+    let health_url = server.url("/_plughost/health");
+    let before = generation(http.get(&health_url).send().await.unwrap().json().await.unwrap());
+    std::fs::write(&manifest, std::fs::read(&manifest).unwrap()).unwrap();
+    server.wait_for_log("nothing changed", Duration::from_secs(30));
+    let after = generation(http.get(&health_url).send().await.unwrap().json().await.unwrap());
+    assert_eq!(before, after);
 
     // A new component at the same path goes live: misbehave answers /ok.
     std::fs::write(&manifest, MANIFEST.replace("\"GET /hello\",", "\"GET /hello\", \"GET /ok\",")).unwrap();

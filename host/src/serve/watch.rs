@@ -1,20 +1,25 @@
 //! Live reload for `plughost serve`: watches the manifest and every plugin file, and on a
 //! change asks [`App::reload`] for a complete new table.
 //!
-//! Directories are watched, not files: build tools replace files (new inode), which a
-//! file watch would miss. Events are debounced so a multi-step write reloads once; a
-//! half-written file just fails to load, and the write that completes it triggers
-//! another attempt. A failed reload is logged and changes nothing.
+//! - Directories are watched, not files: build tools replace files (new inode), which a
+//!   file watch would miss.
+//! - Only writes, creates, renames and removals count. Reads do not: the reload itself
+//!   reads every watched file, and counting those would reload forever.
+//! - Events are debounced: after the first relevant event we wait until the directory
+//!   has been quiet for [`QUIET`], so a multi-step write reloads once. A half-written file
+//!   fails to load and the write that completes it triggers another attempt.
+//! - A failed reload is logged and changes nothing; a reload that finds nothing changed
+//!   publishes nothing.
 
-use crate::app::App;
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use crate::app::{App, Reload};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
 
-const DEBOUNCE: Duration = Duration::from_millis(200);
+const QUIET: Duration = Duration::from_millis(200);
 
 /// Keeps the watch alive; dropping it stops watching.
 pub struct WatchHandle {
@@ -28,37 +33,29 @@ impl Drop for WatchHandle {
 }
 
 pub fn spawn(app: Arc<App>) -> anyhow::Result<WatchHandle> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DebounceEventResult>();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |result| {
-        let _closed = tx.send(result);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _closed = tx.send(event);
     })?;
     let mut watched = Watched::default();
-    watched.update(&mut debouncer, &app);
+    watched.update(&mut watcher, &app);
 
     let task = tokio::spawn(async move {
-        while let Some(result) = rx.recv().await {
-            let events = match result {
-                Ok(events) => events,
-                Err(error) => {
-                    tracing::warn!(%error, "file watcher error");
-                    continue;
-                }
-            };
-            let changed: Vec<&Path> =
-                events.iter().map(|e| e.path.as_path()).filter(|p| watched.is_relevant(p)).collect();
-            let Some(first) = changed.first() else { continue };
+        while let Some(first) = next_change(&mut rx, &watched).await {
+            settle(&mut rx).await;
             tracing::info!(path = %first.display(), "change detected; reloading");
             let serving = app.table().generation;
             match app.reload().await {
-                Ok(table) => {
+                Ok(Reload::Published(table)) => {
                     let plugins = table.plugins().iter().map(|p| format!("{}@{}", p.id, &p.digest[..12]));
                     tracing::info!(
                         generation = table.generation,
                         plugins = plugins.collect::<Vec<_>>().join(" "),
                         "reloaded: new requests use the new table"
                     );
-                    watched.update(&mut debouncer, &app);
+                    watched.update(&mut watcher, &app);
                 }
+                Ok(Reload::Unchanged) => tracing::info!(generation = serving, "nothing changed; still serving"),
                 Err(error) => tracing::error!(
                     serving_generation = serving,
                     "reload rejected, still serving the previous version: {error:#}"
@@ -69,6 +66,30 @@ pub fn spawn(app: Arc<App>) -> anyhow::Result<WatchHandle> {
     Ok(WatchHandle { task })
 }
 
+/// Waits for an event that changes a watched file; returns that file.
+async fn next_change(rx: &mut UnboundedReceiver<notify::Result<notify::Event>>, watched: &Watched) -> Option<PathBuf> {
+    loop {
+        match rx.recv().await? {
+            Ok(event) if is_change(&event.kind) => {
+                if let Some(path) = event.paths.into_iter().find(|p| watched.is_relevant(p)) {
+                    return Some(path);
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "file watcher error"),
+        }
+    }
+}
+
+/// Swallows events until none has arrived for [`QUIET`].
+async fn settle(rx: &mut UnboundedReceiver<notify::Result<notify::Event>>) {
+    while let Ok(Some(_)) = tokio::time::timeout(QUIET, rx.recv()).await {}
+}
+
+fn is_change(kind: &EventKind) -> bool {
+    !matches!(kind, EventKind::Access(_))
+}
+
 /// The files whose change triggers a reload, and the directories watched for them.
 #[derive(Default)]
 struct Watched {
@@ -77,16 +98,16 @@ struct Watched {
 }
 
 impl Watched {
-    fn update(&mut self, debouncer: &mut Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>, app: &App) {
+    fn update(&mut self, watcher: &mut RecommendedWatcher, app: &App) {
         let table = app.table();
         let mut files: BTreeSet<PathBuf> = table.plugins().iter().map(|p| absolute(&p.source)).collect();
         files.insert(absolute(app.manifest_path()));
         let dirs: BTreeSet<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
         for dir in self.dirs.difference(&dirs) {
-            let _gone = debouncer.watcher().unwatch(dir);
+            let _gone = watcher.unwatch(dir);
         }
         for dir in dirs.difference(&self.dirs) {
-            if let Err(error) = debouncer.watcher().watch(dir, RecursiveMode::NonRecursive) {
+            if let Err(error) = watcher.watch(dir, RecursiveMode::NonRecursive) {
                 tracing::warn!(dir = %dir.display(), %error, "cannot watch directory; changes there will not reload");
             }
         }
