@@ -42,7 +42,8 @@ impl Server {
         });
         let mut server = Self { child, base: String::new(), logs };
         let line = server.wait_for_log("listening on http://", Duration::from_secs(60));
-        let addr = line.split("listening on http://").nth(1).unwrap().split_whitespace().next().unwrap();
+        let after = line.split("listening on http://").nth(1).unwrap();
+        let addr: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
         server.base = format!("http://{addr}");
         server
     }
@@ -274,6 +275,33 @@ limits = { timeout = "1500ms" }
     server.wait_for_log("reloaded", Duration::from_secs(30));
     assert_eq!(http.get(server.url("/sandbox")).send().await.unwrap().status(), 200);
     assert_eq!(slow.await.unwrap(), 504, "the in-flight request ran to its own deadline on the old table");
+}
+
+#[tokio::test]
+async fn json_log_format_writes_one_object_per_line_with_plugin_fields() {
+    let (_dir, manifest) = workdir(MANIFEST);
+    let mut server = Server::start(&manifest, &["--log-format", "json"]);
+    let res = client().get(server.url("/v1/quotes/eur")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let body = r#"{"items":[{"sku":"A","unit_price_cents":5,"quantity":2}]}"#;
+    let res = client()
+        .post(server.url("/v1/quotes/eur"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let line = server.wait_for_log("quote priced", Duration::from_secs(30));
+    let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(event["target"], "plugin");
+    assert_eq!(event["plugin"], "pricing");
+    assert_eq!(event["request_id"], request_id.as_str());
+    assert_eq!(event["fields"], r#"{"currency":"EUR","lines":"1","total_cents":"10"}"#);
+    let access = server.wait_for_log("plughost::access", Duration::from_secs(30));
+    let access: serde_json::Value = serde_json::from_str(&access).unwrap();
+    assert_eq!(access["status"], 200);
+    assert_eq!(access["request_id"], request_id.as_str());
 }
 
 #[test]
