@@ -77,7 +77,8 @@ fn main() -> anyhow::Result<()> {
         ),
     )?;
     let engine = Arc::new(PluginEngine::new(EngineSettings::default())?);
-    let app = App::load(engine.clone(), &manifest, plughost::http::DEFAULT_MAX_BODY)?;
+    let storage = plughost::Storage::embedded(dir.path())?;
+    let app = App::load(engine.clone(), storage, &manifest, plughost::http::DEFAULT_MAX_BODY)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 
     println!("plughost dispatch benchmark — {SAMPLES} samples after {WARMUP} warm-up, one process");
@@ -127,7 +128,8 @@ fn main() -> anyhow::Result<()> {
     };
     let new_store = || {
         let sink = LogSink::new(plugin.id.clone(), "bench".into());
-        let mut store = Store::new(engine.engine(), State::new(ConfigCtx::new(plugin.config.clone()), &sink, plugin.limits.max_memory));
+        let state = State::new(ConfigCtx::new(plugin.config.clone()), plugin.kv.clone(), &sink, plugin.limits.max_memory);
+        let mut store = Store::new(engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));

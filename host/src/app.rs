@@ -6,6 +6,7 @@
 //! It also owns reloading: [`App::reload`] builds a complete new table off the request
 //! path and publishes it only if every plugin loaded.
 
+use crate::capability::Storage;
 use crate::engine::PluginEngine;
 use crate::http::{HostError, from_wit_response, to_wit_request};
 use crate::invoke::{InvokeError, invoke};
@@ -44,9 +45,14 @@ pub struct App {
 impl App {
     /// Loads the manifest at `manifest_path` and every plugin it names. Fails (naming the
     /// file, plugin and problem) if any of them cannot load.
-    pub fn load(engine: Arc<PluginEngine>, manifest_path: &Path, max_body: usize) -> anyhow::Result<Self> {
+    pub fn load(
+        engine: Arc<PluginEngine>,
+        storage: Storage,
+        manifest_path: &Path,
+        max_body: usize,
+    ) -> anyhow::Result<Self> {
         let bounds = LimitBounds { max_memory: engine.settings().max_memory_per_instance, ..LimitBounds::default() };
-        let loader = Loader::new(engine);
+        let loader = Loader::new(engine, storage);
         let manifest = Manifest::load(manifest_path, &bounds)?;
         let table = loader.build_table(&manifest, 1)?;
         Ok(Self {

@@ -9,6 +9,12 @@ wasmtime::component::bindgen!({
     // The handler runs as an async call so the epoch callback can yield to tokio and a
     // request timeout can cancel it (see `invoke.rs`).
     exports: { default: async },
+    // Storage calls are async (they await a backend) and return `StorageError`, which the
+    // guest receives as the WIT `error` variant.
+    imports: { "plughost:plugin/kv": async | trappable },
+    with: { "plughost:plugin/kv.store": crate::capability::kv::KvStore },
+    trappable_error_type: { "plughost:plugin/types.error" => crate::capability::error::StorageError },
+    additional_derives: [PartialEq, Eq],
 });
 
 pub use self::plughost::plugin::types::{Method, Request, Response};

@@ -33,4 +33,5 @@ pub mod serve;
 pub mod state;
 
 pub use app::App;
+pub use capability::Storage;
 pub use engine::{EngineSettings, PluginEngine};

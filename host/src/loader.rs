@@ -5,6 +5,7 @@
 //! Every failure names the manifest, the plugin, and what is wrong with which file. The
 //! loader never publishes anything: `registry.rs` does, and only a complete table.
 
+use crate::capability::Storage;
 use crate::engine::PluginEngine;
 use crate::manifest::{Manifest, PluginSpec};
 use crate::registry::{LoadedPlugin, RoutingTable};
@@ -17,6 +18,7 @@ use wasmtime::component::Component;
 /// compiles what changed.
 pub struct Loader {
     engine: Arc<PluginEngine>,
+    storage: Storage,
     compiled: Mutex<HashMap<String, Component>>,
 }
 
@@ -30,8 +32,8 @@ pub struct LoadError {
 }
 
 impl Loader {
-    pub fn new(engine: Arc<PluginEngine>) -> Self {
-        Self { engine, compiled: Mutex::new(HashMap::new()) }
+    pub fn new(engine: Arc<PluginEngine>, storage: Storage) -> Self {
+        Self { engine, storage, compiled: Mutex::new(HashMap::new()) }
     }
 
     pub fn engine(&self) -> &Arc<PluginEngine> {
@@ -83,7 +85,7 @@ impl Loader {
         let pre = self.engine.prepare(&component).map_err(|e| {
             fail(format!("source `{source}`: does not fit the `plughost:plugin/plugin` world: {e:#}"))
         })?;
-        Ok(LoadedPlugin::new(spec, digest, pre))
+        Ok(LoadedPlugin::new(spec, digest, pre, self.storage.kv_grants(spec)))
     }
 }
 

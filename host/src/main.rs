@@ -8,7 +8,7 @@ use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 use plughost::logging::{self, LogFormat};
 use plughost::serve::{ServeOptions, serve, shutdown_signal};
-use plughost::{App, EngineSettings, PluginEngine};
+use plughost::{App, EngineSettings, PluginEngine, Storage};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +58,9 @@ struct HostArgs {
     /// Ceiling for any plugin's `max_memory`.
     #[arg(long, default_value = "256MiB", env = "PLUGHOST_MAX_MEMORY_PER_INSTANCE")]
     max_memory_per_instance: ByteSize,
+    /// Where embedded storage keeps its files (kv.sqlite3).
+    #[arg(long, default_value = ".plughost", env = "PLUGHOST_DATA_DIR")]
+    data_dir: PathBuf,
 }
 
 impl HostArgs {
@@ -67,7 +70,8 @@ impl HostArgs {
             max_memory_per_instance: self.max_memory_per_instance.as_u64(),
         })?;
         let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
-        Ok(Arc::new(App::load(Arc::new(engine), &self.manifest, max_body)?))
+        let storage = Storage::embedded(&self.data_dir)?;
+        Ok(Arc::new(App::load(Arc::new(engine), storage, &self.manifest, max_body)?))
     }
 }
 

@@ -11,11 +11,14 @@
 //! timeout = "5s"
 //! max_response = "6 MiB"
 //!
+//! [kv.users]                    # a key-value store plugins may be granted
+//!
 //! [plugins.hello]
 //! source = "target/wasm32-wasip2/plugin/hello.wasm"   # relative to this file
 //! routes = ["GET /hello", "GET /hello/{name}", "/any-method/{*rest}"]
 //! config = { greeting = "Hello" }
 //! limits = { timeout = "1s" }
+//! kv = { users = "read-write" }  # or "read"
 //! ```
 
 use bytesize::ByteSize;
@@ -34,6 +37,8 @@ pub const RESERVED_PREFIX: &str = "/_plughost";
 pub struct Manifest {
     /// The file it was read from (for error messages and live reload).
     pub path: PathBuf,
+    /// Declared key-value store labels. Grants may name only these.
+    pub kv_stores: std::collections::BTreeSet<String>,
     /// Plugins sorted by id.
     pub plugins: Vec<PluginSpec>,
 }
@@ -79,6 +84,17 @@ pub struct PluginSpec {
     /// Values the plugin reads through the `config` import, by key.
     pub config: Arc<BTreeMap<String, String>>,
     pub limits: Limits,
+    /// Key-value stores this plugin may open, by label.
+    pub kv: BTreeMap<String, Access>,
+}
+
+/// What a grant allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Access {
+    #[serde(rename = "read")]
+    Read,
+    #[serde(rename = "read-write")]
+    ReadWrite,
 }
 
 /// `METHOD /path/{param}` or `/path` (any method).
@@ -155,6 +171,8 @@ struct RawManifest {
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
+    kv: BTreeMap<String, RawStore>,
+    #[serde(default)]
     plugins: BTreeMap<String, RawPlugin>,
 }
 
@@ -167,7 +185,15 @@ struct RawPlugin {
     config: BTreeMap<String, toml::Value>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    kv: BTreeMap<String, Access>,
 }
+
+/// A declared store. Empty for now: where it lives is the host's runtime configuration
+/// (embedded locally), never the plugin's business.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {}
 
 #[derive(Deserialize, Default, Clone, Copy)]
 #[serde(deny_unknown_fields)]
@@ -200,6 +226,10 @@ impl Manifest {
         let defaults = Limits::default().overridden_by(&raw.limits);
         defaults.check(bounds).map_err(|m| err(format!("[limits]: {m}")))?;
 
+        for label in raw.kv.keys() {
+            check_label(label).map_err(|m| err(format!("[kv.{label}]: {m}")))?;
+        }
+        let kv_stores: std::collections::BTreeSet<String> = raw.kv.into_keys().collect();
         if raw.plugins.is_empty() {
             return Err(err("no plugins: add a `[plugins.<id>]` table".into()));
         }
@@ -226,16 +256,29 @@ impl Manifest {
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
             let limits = defaults.overridden_by(&plugin.limits);
             limits.check(bounds).map_err(|m| at(format!("limits: {m}")))?;
+            if let Some(label) = plugin.kv.keys().find(|label| !kv_stores.contains(*label)) {
+                return Err(at(format!(
+                    "kv.{label}: no kv store `{label}` is declared (declare it with `[kv.{label}]`)"
+                )));
+            }
             plugins.push(PluginSpec {
                 id: plugin_id,
                 source: base.join(&plugin.source),
                 routes,
                 config: Arc::new(config),
                 limits,
+                kv: plugin.kv,
             });
         }
-        Ok(Self { path: path.to_path_buf(), plugins })
+        Ok(Self { path: path.to_path_buf(), kv_stores, plugins })
     }
+}
+
+/// Store labels follow the plugin id rules: they appear in logs and key namespaces.
+fn check_label(label: &str) -> Result<(), String> {
+    PluginId::parse(label).map(|_| ()).map_err(|_| {
+        format!("invalid store label `{label}`: use 1-63 lower-case letters, digits, `-` or `_`")
+    })
 }
 
 impl RouteSpec {
@@ -402,6 +445,23 @@ mod tests {
         assert!(e.message.contains("invalid plugin id `Hello`"), "{e}");
         let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = []\n").unwrap_err();
         assert!(e.message.contains("plugin `a`: routes: at least one route"), "{e}");
+    }
+
+    #[test]
+    fn kv_grants_must_name_declared_stores_with_a_known_access() {
+        let m = parse(
+            "[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { users = \"read\" }\n",
+        )
+        .unwrap();
+        assert_eq!(m.plugins[0].kv.get("users"), Some(&Access::Read));
+        let e = parse("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { userz = \"read\" }\n")
+            .unwrap_err();
+        assert!(e.message.contains("plugin `a`: kv.userz: no kv store `userz` is declared"), "{e}");
+        let e = parse("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { users = \"write\" }\n")
+            .unwrap_err();
+        assert!(e.message.contains("unknown variant `write`"), "{e}");
+        let e = parse("[kv.Users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
+        assert!(e.message.contains("[kv.Users]: invalid store label"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!
 //! `matchit` is used only here.
 
+use crate::capability::kv::KvCtx;
 use crate::engine::PreparedPlugin;
 use crate::manifest::{Limits, Manifest, PluginId, PluginSpec, RouteSpec};
 use arc_swap::ArcSwap;
@@ -25,11 +26,13 @@ pub struct LoadedPlugin {
     pub routes: Vec<RouteSpec>,
     pub config: Arc<BTreeMap<String, String>>,
     pub limits: Limits,
+    /// The kv stores this plugin may open, bound to their backends.
+    pub kv: KvCtx,
     pub pre: PreparedPlugin,
 }
 
 impl LoadedPlugin {
-    pub fn new(spec: &PluginSpec, digest: String, pre: PreparedPlugin) -> Self {
+    pub fn new(spec: &PluginSpec, digest: String, pre: PreparedPlugin, kv: KvCtx) -> Self {
         Self {
             id: spec.id.clone(),
             source: spec.source.clone(),
@@ -37,6 +40,7 @@ impl LoadedPlugin {
             routes: spec.routes.clone(),
             config: spec.config.clone(),
             limits: spec.limits,
+            kv,
             pre,
         }
     }

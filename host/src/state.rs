@@ -2,6 +2,7 @@
 //! dropped with the instance when the response is sent. Nothing here outlives a request.
 
 use crate::capability::config::ConfigCtx;
+use crate::capability::kv::{KvCtx, KvView};
 use crate::capability::log::{LogCtx, LogSink};
 use crate::capability::wasi;
 use std::sync::Arc;
@@ -12,20 +13,29 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub struct State {
     pub config: ConfigCtx,
     pub log: LogCtx,
+    pub kv: KvCtx,
     pub limiter: MemoryLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl State {
-    pub fn new(config: ConfigCtx, sink: &Arc<LogSink>, max_memory: u64) -> Self {
+    pub fn new(config: ConfigCtx, kv: KvCtx, sink: &Arc<LogSink>, max_memory: u64) -> Self {
         Self {
             config,
             log: LogCtx::new(sink.clone()),
+            kv,
             limiter: MemoryLimiter::new(max_memory),
             wasi: wasi::sandboxed_ctx(sink),
             table: ResourceTable::new(),
         }
+    }
+}
+
+impl State {
+    /// The kv capability's view: the plugin's grants and this request's resource table.
+    pub fn kv_view(&mut self) -> KvView<'_> {
+        KvView::new(&self.kv, &mut self.table)
     }
 }
 

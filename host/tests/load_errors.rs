@@ -4,11 +4,11 @@
 mod support;
 
 use plughost::App;
-use support::{engine, guest_wasm, manifest};
+use support::{engine, guest_wasm, manifest, shared_storage};
 
 fn load_error(text: &str) -> String {
     let (_dir, path) = manifest(text);
-    match App::load(engine(), &path, 1024) {
+    match App::load(engine(), shared_storage(), &path, 1024) {
         Ok(_) => panic!("manifest loaded but should not have:\n{text}"),
         Err(error) => format!("{error:#}"),
     }
@@ -29,7 +29,7 @@ fn a_file_that_is_not_wasm_is_refused() {
         "[plugins.junk]\nsource = \"{}\"\nroutes = [\"/j\"]\n",
         dir.path().join("junk.wasm").display()
     ));
-    let error = format!("{:#}", App::load(engine(), &path, 1024).err().expect("must fail"));
+    let error = format!("{:#}", App::load(engine(), shared_storage(), &path, 1024).err().expect("must fail"));
     assert!(error.contains("plugin `junk`") && error.contains("not a WebAssembly file"), "{error}");
 }
 
@@ -39,7 +39,7 @@ fn a_core_module_is_refused_as_not_a_component() {
     let module = dir.path().join("core.wasm");
     std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
     let (_d, path) = manifest(&format!("[plugins.core]\nsource = \"{}\"\nroutes = [\"/c\"]\n", module.display()));
-    let error = format!("{:#}", App::load(engine(), &path, 1024).err().expect("must fail"));
+    let error = format!("{:#}", App::load(engine(), shared_storage(), &path, 1024).err().expect("must fail"));
     assert!(error.contains("plugin `core`") && error.contains("not a component"), "{error}");
 }
 
@@ -50,7 +50,7 @@ fn a_truncated_component_is_refused() {
     let truncated = dir.path().join("truncated.wasm");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let (_d, path) = manifest(&format!("[plugins.cut]\nsource = \"{}\"\nroutes = [\"/c\"]\n", truncated.display()));
-    let error = format!("{:#}", App::load(engine(), &path, 1024).err().expect("must fail"));
+    let error = format!("{:#}", App::load(engine(), shared_storage(), &path, 1024).err().expect("must fail"));
     assert!(error.contains("plugin `cut`") && error.contains("invalid component"), "{error}");
 }
 
@@ -83,7 +83,7 @@ fn same_path_different_methods_from_two_plugins_is_fine() {
         "[plugins.a]\nsource = \"{hello}\"\nroutes = [\"GET /x\"]\n\
          [plugins.b]\nsource = \"{hello}\"\nroutes = [\"POST /x\"]\n",
     );
-    let app = App::load(engine(), &path, 1024).expect("loads");
+    let app = App::load(engine(), shared_storage(), &path, 1024).expect("loads");
     assert_eq!(app.table().plugins().len(), 2);
 }
 
@@ -99,4 +99,10 @@ fn memory_limit_above_the_engine_ceiling_is_refused() {
 fn malformed_toml_names_the_file() {
     let error = load_error("[plugins.a\nsource=");
     assert!(error.contains("plughost.toml: invalid TOML at byte"), "{error}");
+}
+
+#[test]
+fn a_grant_of_an_undeclared_store_fails_the_load_naming_plugin_and_label() {
+    let error = load_error("[kv.users]\n[plugins.probe]\nsource = \"{kv-probe}\"\nroutes = [\"/p\"]\nkv = { sessions = \"read\" }\n");
+    assert!(error.contains("plugin `probe`: kv.sessions: no kv store `sessions` is declared"), "{error}");
 }

@@ -25,6 +25,8 @@ impl Server {
         let mut child = Command::new(PLUGHOST)
             .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
             .arg(manifest)
+            .arg("--data-dir")
+            .arg(manifest.with_file_name("data"))
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -319,7 +321,14 @@ fn sigterm_shuts_down_gracefully() {
 fn malformed_manifest_fails_check_and_serve_with_a_clear_error() {
     let (_dir, manifest) = workdir("[plugins.hello]\nsource = \"hello.wasm\"\nroutes = [\"FETCH /x\"]\n");
     for command in [vec!["check"], vec!["serve", "--listen", "127.0.0.1:0", "--no-watch"]] {
-        let output = Command::new(PLUGHOST).args(&command).arg("--manifest").arg(&manifest).output().unwrap();
+        let output = Command::new(PLUGHOST)
+            .args(&command)
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("--data-dir")
+            .arg(manifest.with_file_name("data"))
+            .output()
+            .unwrap();
         assert!(!output.status.success(), "{command:?} should fail");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -332,7 +341,14 @@ fn malformed_manifest_fails_check_and_serve_with_a_clear_error() {
 #[test]
 fn check_prints_the_routes_of_a_good_manifest() {
     let (_dir, manifest) = workdir(MANIFEST);
-    let output = Command::new(PLUGHOST).arg("check").arg("--manifest").arg(&manifest).output().unwrap();
+    let output = Command::new(PLUGHOST)
+        .arg("check")
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(manifest.with_file_name("data"))
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("2 plugin(s) OK"), "{stdout}");

@@ -45,6 +45,7 @@
 pub mod bindings;
 pub mod config;
 mod error;
+pub mod kv;
 pub mod log;
 mod request;
 mod response;

@@ -7,7 +7,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use bytes::Bytes;
-use plughost::{App, EngineSettings, PluginEngine};
+use plughost::{App, EngineSettings, PluginEngine, Storage};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -42,7 +42,7 @@ pub fn engine() -> Arc<PluginEngine> {
 pub fn manifest(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut text = text.to_owned();
-    for guest in ["hello", "pricing", "misbehave", "wrong-world"] {
+    for guest in ["hello", "pricing", "misbehave", "wrong-world", "kv-probe"] {
         let placeholder = format!("{{{guest}}}");
         if text.contains(&placeholder) {
             text = text.replace(&placeholder, &guest_wasm(guest).display().to_string());
@@ -53,9 +53,47 @@ pub fn manifest(text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-pub fn load_app(manifest_text: &str) -> Arc<App> {
-    let (_dir, path) = manifest(manifest_text);
-    Arc::new(App::load(engine(), &path, plughost::http::DEFAULT_MAX_BODY).expect("app loads"))
+/// Embedded storage shared by the tests of one binary that do not look at stored data.
+pub fn shared_storage() -> Storage {
+    static STORAGE: OnceLock<(tempfile::TempDir, Storage)> = OnceLock::new();
+    STORAGE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let storage = Storage::embedded(dir.path()).expect("embedded storage");
+            (dir, storage)
+        })
+        .1
+        .clone()
+}
+
+/// An app over `manifest_text` with its own empty embedded storage; derefs to [`App`].
+#[derive(Clone)]
+pub struct TestApp {
+    app: Arc<App>,
+    /// The manifest's and the storage's directories, removed when the last clone drops.
+    _dirs: Arc<(tempfile::TempDir, tempfile::TempDir)>,
+    pub data_dir: PathBuf,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl TestApp {
+    pub fn arc(&self) -> Arc<App> {
+        self.app.clone()
+    }
+}
+
+pub fn load_app(manifest_text: &str) -> TestApp {
+    let (manifest_dir, path) = manifest(manifest_text);
+    let data = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::embedded(data.path()).expect("embedded storage");
+    let app = App::load(engine(), storage, &path, plughost::http::DEFAULT_MAX_BODY).expect("app loads");
+    TestApp { app: Arc::new(app), data_dir: data.path().to_path_buf(), _dirs: Arc::new((manifest_dir, data)) }
 }
 
 /// A decoded response.

@@ -1,0 +1,279 @@
+//! [`SqliteKv`]: the embedded key-value backend of `plughost serve` — one SQLite file
+//! (bundled SQLite, WAL, `synchronous=FULL`), so data survives restarts and a crash
+//! mid-write never leaves a torn value (every operation is one SQLite transaction).
+//!
+//! The only file that talks to SQLite. Calls run on tokio's blocking pool.
+//!
+//! Layout: `kv(namespace, key, value, version, expires_at)`, primary key
+//! (namespace, key). Versions come from one database-wide sequence, so a key deleted and
+//! created again never reuses a version a guest may still hold. Expired rows read as
+//! absent and are overwritten or removed lazily.
+
+use super::backend::*;
+use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
+use crate::capability::error::StorageError;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub struct SqliteKv {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteKv {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let connection = Connection::open(path)?;
+        connection.execute_batch(
+            // busy_timeout first: switching to WAL takes a lock, and a second process
+            // opening the same file should wait for it, not fail.
+            "PRAGMA busy_timeout = 5000;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS kv (
+                 namespace  TEXT    NOT NULL,
+                 key        TEXT    NOT NULL,
+                 value      BLOB    NOT NULL,
+                 version    INTEGER NOT NULL,
+                 expires_at INTEGER,
+                 PRIMARY KEY (namespace, key)
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS kv_version (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+             INSERT OR IGNORE INTO kv_version (id, last) VALUES (1, 0);",
+        )?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    /// Runs `work` in one immediate (write-locking) transaction on the blocking pool.
+    async fn transaction<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>, i64) -> Result<R, StorageError> + Send + 'static,
+    ) -> Result<R, StorageError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+            let result = work(&tx, now())?;
+            tx.commit().map_err(unavailable)?;
+            Ok(result)
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn unavailable(error: rusqlite::Error) -> StorageError {
+    tracing::error!(%error, "embedded kv store error");
+    StorageError::Unavailable("embedded storage error".into())
+}
+
+/// The live (not expired) value and version of a key.
+fn current(tx: &Transaction<'_>, namespace: &str, key: &str, now: i64) -> Result<Option<Entry>, StorageError> {
+    tx.query_row(
+        "SELECT value, version FROM kv
+          WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+        params![namespace, key, now],
+        |row| Ok(Entry { value: row.get(0)?, version: row.get::<_, i64>(1)? as u64 }),
+    )
+    .optional()
+    .map_err(unavailable)
+}
+
+fn next_version(tx: &Transaction<'_>) -> Result<u64, StorageError> {
+    tx.query_row("UPDATE kv_version SET last = last + 1 WHERE id = 1 RETURNING last", [], |row| row.get::<_, i64>(0))
+        .map(|v| v as u64)
+        .map_err(unavailable)
+}
+
+fn put(
+    tx: &Transaction<'_>,
+    namespace: &str,
+    key: &str,
+    value: &[u8],
+    expires_at: Option<i64>,
+) -> Result<u64, StorageError> {
+    let version = next_version(tx)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO kv (namespace, key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![namespace, key, value, version as i64, expires_at],
+    )
+    .map_err(unavailable)?;
+    Ok(version)
+}
+
+fn remove(tx: &Transaction<'_>, namespace: &str, key: &str) -> Result<(), StorageError> {
+    tx.execute("DELETE FROM kv WHERE namespace = ?1 AND key = ?2", params![namespace, key]).map_err(unavailable)?;
+    Ok(())
+}
+
+fn expiry(now: i64, ttl: Option<Duration>) -> Option<i64> {
+    ttl.map(|ttl| now.saturating_add(ttl.as_secs().min(i64::MAX as u64) as i64))
+}
+
+#[async_trait::async_trait]
+impl KvBackend for SqliteKv {
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
+        check_key(key)?;
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
+        self.transaction(move |tx, now| current(tx, &namespace, &key, now)).await
+    }
+
+    async fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Entry>>, StorageError> {
+        check_batch(keys.len(), "get-many")?;
+        keys.iter().try_for_each(|k| check_key(k))?;
+        let (namespace, keys) = (namespace.to_owned(), keys.to_vec());
+        self.transaction(move |tx, now| keys.iter().map(|k| current(tx, &namespace, k, now)).collect()).await
+    }
+
+    async fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        condition: Condition,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StorageError> {
+        check_key(key)?;
+        check_value(&value)?;
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
+        self.transaction(move |tx, now| {
+            let existing = current(tx, &namespace, &key, now)?.map(|e| e.version);
+            if !condition_holds(&condition, existing) {
+                return Err(StorageError::Conflict);
+            }
+            put(tx, &namespace, &key, &value, expiry(now, ttl))
+        })
+        .await
+    }
+
+    async fn delete(&self, namespace: &str, key: &str, condition: Condition) -> Result<bool, StorageError> {
+        check_key(key)?;
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
+        self.transaction(move |tx, now| {
+            let existing = current(tx, &namespace, &key, now)?.map(|e| e.version);
+            if !condition_holds(&condition, existing) {
+                return Err(StorageError::Conflict);
+            }
+            remove(tx, &namespace, &key)?;
+            Ok(existing.is_some())
+        })
+        .await
+    }
+
+    async fn increment(&self, namespace: &str, key: &str, delta: i64) -> Result<i64, StorageError> {
+        check_key(key)?;
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
+        self.transaction(move |tx, now| {
+            let old = match current(tx, &namespace, &key, now)? {
+                None => 0,
+                Some(entry) => std::str::from_utf8(&entry.value)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| StorageError::InvalidInput(format!("the value of `{key}` is not an integer")))?,
+            };
+            let new = old
+                .checked_add(delta)
+                .ok_or_else(|| StorageError::InvalidInput(format!("incrementing `{key}` overflows a 64-bit integer")))?;
+            // Keep an existing expiry: a counter with a TTL (a rate limit window) must
+            // still expire when incremented.
+            let expires_at: Option<i64> = tx
+                .query_row(
+                    "SELECT expires_at FROM kv WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+                    params![namespace, key, now],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?
+                .flatten();
+            put(tx, &namespace, &key, new.to_string().as_bytes(), expires_at)?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page, StorageError> {
+        check_list_limit(limit)?;
+        if let Some(cursor) = &cursor
+            && !cursor.starts_with(prefix)
+        {
+            return Err(StorageError::InvalidInput("cursor does not belong to this prefix".into()));
+        }
+        let (namespace, prefix) = (namespace.to_owned(), prefix.to_owned());
+        self.transaction(move |tx, now| {
+            // Keys after the cursor (or from the prefix on), that start with the prefix,
+            // one more than asked for to learn whether another page exists.
+            let mut statement = tx
+                .prepare_cached(
+                    "SELECT key FROM kv
+                      WHERE namespace = ?1 AND key > ?2 AND substr(key, 1, ?3) = ?4
+                        AND (expires_at IS NULL OR expires_at > ?5)
+                      ORDER BY key LIMIT ?6",
+                )
+                .map_err(unavailable)?;
+            let mut keys: Vec<String> = Vec::new();
+            // On the first page, `key > prefix` would skip a key equal to the prefix
+            // itself: fetch that one apart.
+            if cursor.is_none() && !prefix.is_empty() && current(tx, &namespace, &prefix, now)?.is_some() {
+                keys.push(prefix.clone());
+            }
+            let after = cursor.unwrap_or_else(|| prefix.clone());
+            let rows = statement
+                .query_map(
+                    params![namespace, after, prefix.chars().count() as i64, prefix, now, i64::from(limit) + 1],
+                    |row| row.get::<_, String>(0),
+                )
+                .map_err(unavailable)?;
+            for row in rows {
+                keys.push(row.map_err(unavailable)?);
+            }
+            let more = keys.len() > limit as usize;
+            keys.truncate(limit as usize);
+            let cursor = if more { keys.last().cloned() } else { None };
+            Ok(Page { keys, cursor })
+        })
+        .await
+    }
+
+    async fn transact(&self, namespace: &str, writes: Vec<Write>) -> Result<Vec<u64>, StorageError> {
+        check_writes(&writes)?;
+        let namespace = namespace.to_owned();
+        self.transaction(move |tx, now| {
+            for write in &writes {
+                let (key, condition) = match write {
+                    Write::Set((key, _, options)) => (key, &options.condition),
+                    Write::Delete((key, condition)) => (key, condition),
+                };
+                let existing = current(tx, &namespace, key, now)?.map(|e| e.version);
+                if !condition_holds(condition, existing) {
+                    // Returning an error drops the transaction: nothing is written.
+                    return Err(StorageError::Conflict);
+                }
+            }
+            writes
+                .iter()
+                .map(|write| match write {
+                    Write::Set((key, value, options)) => {
+                        let ttl = options.ttl_seconds.map(|s| Duration::from_secs(s.into()));
+                        put(tx, &namespace, key, value, expiry(now, ttl))
+                    }
+                    Write::Delete((key, _)) => remove(tx, &namespace, key).map(|()| 0),
+                })
+                .collect()
+        })
+        .await
+    }
+}

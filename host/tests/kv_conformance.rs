@@ -1,0 +1,250 @@
+//! The kv conformance suite: the same semantics asserted against every backend, through
+//! the `KvBackend` trait (no wasm). Each backend gets the whole suite via
+//! `conformance_suite!`; the embedded SQLite backend runs always. (DynamoDB joins when
+//! its backend lands, against a local moto server.)
+
+use plughost::bindings::plughost::plugin::kv::{Condition, Write, WriteOptions};
+use plughost::capability::error::StorageError;
+use plughost::capability::kv::{KvBackend, SqliteKv};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A fresh backend plus whatever keeps it alive (a temp dir).
+type Fixture = (Arc<dyn KvBackend>, Box<dyn std::any::Any + Send>);
+
+fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = SqliteKv::open(&dir.path().join("kv.sqlite3")).unwrap();
+    (Arc::new(backend), Box::new(dir))
+}
+
+fn always() -> Condition {
+    Condition::Always
+}
+
+async fn set(kv: &dyn KvBackend, ns: &str, key: &str, value: &str, condition: Condition) -> Result<u64, StorageError> {
+    kv.set(ns, key, value.as_bytes().to_vec(), condition, None).await
+}
+
+async fn value(kv: &dyn KvBackend, ns: &str, key: &str) -> Option<String> {
+    kv.get(ns, key).await.unwrap().map(|e| String::from_utf8(e.value).unwrap())
+}
+
+async fn get_set_delete_round_trip(kv: &dyn KvBackend) {
+    assert_eq!(kv.get("ns", "a").await.unwrap(), None);
+    let v1 = set(kv, "ns", "a", "one", always()).await.unwrap();
+    let entry = kv.get("ns", "a").await.unwrap().unwrap();
+    assert_eq!((entry.value.as_slice(), entry.version), (b"one".as_slice(), v1));
+    let v2 = set(kv, "ns", "a", "two", always()).await.unwrap();
+    assert_ne!(v1, v2, "every write gets a new version");
+    assert_eq!(value(kv, "ns", "a").await.as_deref(), Some("two"));
+    assert!(kv.delete("ns", "a", always()).await.unwrap());
+    assert!(!kv.delete("ns", "a", always()).await.unwrap(), "deleting again reports absent");
+    assert_eq!(kv.get("ns", "a").await.unwrap(), None);
+}
+
+async fn create_only_conflicts_when_present(kv: &dyn KvBackend) {
+    set(kv, "ns", "k", "first", Condition::Absent).await.unwrap();
+    assert_eq!(set(kv, "ns", "k", "second", Condition::Absent).await, Err(StorageError::Conflict));
+    assert_eq!(value(kv, "ns", "k").await.as_deref(), Some("first"), "a failed write changes nothing");
+}
+
+async fn compare_and_swap_on_version(kv: &dyn KvBackend) {
+    let v1 = set(kv, "ns", "k", "a", always()).await.unwrap();
+    let v2 = set(kv, "ns", "k", "b", Condition::Version(v1)).await.unwrap();
+    assert_eq!(set(kv, "ns", "k", "c", Condition::Version(v1)).await, Err(StorageError::Conflict));
+    assert_eq!(kv.delete("ns", "k", Condition::Version(v1)).await, Err(StorageError::Conflict));
+    assert!(kv.delete("ns", "k", Condition::Version(v2)).await.unwrap());
+    // A version never comes back after delete + create: a stale CAS cannot succeed.
+    let v3 = set(kv, "ns", "k", "d", Condition::Absent).await.unwrap();
+    assert!(v3 != v1 && v3 != v2);
+    assert_eq!(set(kv, "ns", "missing", "x", Condition::Version(v3)).await, Err(StorageError::Conflict));
+}
+
+async fn namespaces_are_isolated(kv: &dyn KvBackend) {
+    set(kv, "users", "k", "mine", always()).await.unwrap();
+    assert_eq!(kv.get("products", "k").await.unwrap(), None);
+    set(kv, "products", "k", "theirs", Condition::Absent).await.unwrap();
+    assert_eq!(value(kv, "users", "k").await.as_deref(), Some("mine"));
+    let page = kv.list("products", "", None, 10).await.unwrap();
+    assert_eq!(page.keys, vec!["k".to_owned()]);
+}
+
+async fn increment_counts_atomically(kv: &dyn KvBackend) {
+    assert_eq!(kv.increment("ns", "hits", 1).await.unwrap(), 1);
+    assert_eq!(kv.increment("ns", "hits", 41).await.unwrap(), 42);
+    assert_eq!(kv.increment("ns", "hits", -2).await.unwrap(), 40);
+    assert_eq!(value(kv, "ns", "hits").await.as_deref(), Some("40"));
+    set(kv, "ns", "word", "not a number", always()).await.unwrap();
+    assert!(matches!(kv.increment("ns", "word", 1).await, Err(StorageError::InvalidInput(_))));
+    set(kv, "ns", "big", &i64::MAX.to_string(), always()).await.unwrap();
+    assert!(matches!(kv.increment("ns", "big", 1).await, Err(StorageError::InvalidInput(_))));
+}
+
+async fn concurrent_increments_lose_nothing(kv: Arc<dyn KvBackend>) {
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let kv = kv.clone();
+            tokio::spawn(async move { kv.increment("ns", "c", 1).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(value(&*kv, "ns", "c").await.as_deref(), Some("50"));
+}
+
+async fn concurrent_creates_exactly_one_wins(kv: Arc<dyn KvBackend>) {
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let kv = kv.clone();
+            tokio::spawn(async move { set(&*kv, "ns", "unique", &i.to_string(), Condition::Absent).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(StorageError::Conflict) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn list_pages_by_prefix_with_a_cursor(kv: &dyn KvBackend) {
+    for key in ["user/", "user/a", "user/b", "user/c", "user/d", "users", "zebra", "apple"] {
+        set(kv, "ns", key, "v", always()).await.unwrap();
+    }
+    let first = kv.list("ns", "user/", None, 2).await.unwrap();
+    assert_eq!(first.keys, vec!["user/", "user/a"]);
+    let second = kv.list("ns", "user/", first.cursor.clone(), 2).await.unwrap();
+    assert_eq!(second.keys, vec!["user/b", "user/c"]);
+    let third = kv.list("ns", "user/", second.cursor.clone(), 2).await.unwrap();
+    assert_eq!(third.keys, vec!["user/d"]);
+    assert_eq!(third.cursor, None, "the last page has no cursor");
+    let all = kv.list("ns", "", None, 1000).await.unwrap();
+    assert_eq!(all.keys.len(), 8);
+    assert_eq!(all.keys.first().map(String::as_str), Some("apple"));
+    assert!(matches!(kv.list("ns", "", None, 0).await, Err(StorageError::InvalidInput(_))));
+    assert!(matches!(kv.list("ns", "", None, 1001).await, Err(StorageError::InvalidInput(_))));
+    assert!(matches!(
+        kv.list("ns", "user/", Some("zebra".into()), 10).await,
+        Err(StorageError::InvalidInput(_))
+    ));
+}
+
+async fn get_many_keeps_order_and_gaps(kv: &dyn KvBackend) {
+    set(kv, "ns", "a", "1", always()).await.unwrap();
+    set(kv, "ns", "c", "3", always()).await.unwrap();
+    let keys: Vec<String> = ["c", "b", "a"].map(String::from).to_vec();
+    let got = kv.get_many("ns", &keys).await.unwrap();
+    let values: Vec<Option<Vec<u8>>> = got.into_iter().map(|e| e.map(|e| e.value)).collect();
+    assert_eq!(values, vec![Some(b"3".to_vec()), None, Some(b"1".to_vec())]);
+    let too_many: Vec<String> = (0..101).map(|i| i.to_string()).collect();
+    assert!(matches!(kv.get_many("ns", &too_many).await, Err(StorageError::LimitExceeded(_))));
+}
+
+async fn transaction_is_all_or_nothing(kv: &dyn KvBackend) {
+    let v = set(kv, "ns", "balance/a", "10", always()).await.unwrap();
+    let opts = |condition| WriteOptions { condition, ttl_seconds: None };
+    // Second write's condition fails: the first must not be applied either.
+    let failing = vec![
+        Write::Set(("balance/a".into(), b"5".to_vec(), opts(Condition::Version(v)))),
+        Write::Set(("balance/b".into(), b"5".to_vec(), opts(Condition::Version(12345)))),
+    ];
+    assert_eq!(kv.transact("ns", failing).await, Err(StorageError::Conflict));
+    assert_eq!(value(kv, "ns", "balance/a").await.as_deref(), Some("10"));
+    assert_eq!(kv.get("ns", "balance/b").await.unwrap(), None);
+
+    let ok = vec![
+        Write::Set(("balance/a".into(), b"5".to_vec(), opts(Condition::Version(v)))),
+        Write::Set(("balance/b".into(), b"5".to_vec(), opts(Condition::Absent))),
+        Write::Delete(("nothing".into(), Condition::Always)),
+    ];
+    let versions = kv.transact("ns", ok).await.unwrap();
+    assert_eq!(versions.len(), 3);
+    assert_eq!(versions[2], 0);
+    assert_eq!(value(kv, "ns", "balance/b").await.as_deref(), Some("5"));
+
+    let duplicate = vec![
+        Write::Delete(("x".into(), Condition::Always)),
+        Write::Delete(("x".into(), Condition::Always)),
+    ];
+    assert!(matches!(kv.transact("ns", duplicate).await, Err(StorageError::InvalidInput(_))));
+}
+
+async fn limits_are_errors_not_traps(kv: &dyn KvBackend) {
+    assert!(matches!(set(kv, "ns", "", "v", always()).await, Err(StorageError::InvalidInput(_))));
+    assert!(matches!(set(kv, "ns", "a\nb", "v", always()).await, Err(StorageError::InvalidInput(_))));
+    let long_key = "k".repeat(1025);
+    assert!(matches!(set(kv, "ns", &long_key, "v", always()).await, Err(StorageError::LimitExceeded(_))));
+    let big = vec![0u8; 350 * 1024 + 1];
+    assert!(matches!(kv.set("ns", "big", big, always(), None).await, Err(StorageError::LimitExceeded(_))));
+    let at_limit = vec![7u8; 350 * 1024];
+    kv.set("ns", "big", at_limit.clone(), always(), None).await.unwrap();
+    assert_eq!(kv.get("ns", "big").await.unwrap().unwrap().value, at_limit);
+}
+
+async fn ttl_expires_values(kv: &dyn KvBackend) {
+    kv.set("ns", "short", b"v".to_vec(), always(), Some(Duration::from_secs(1))).await.unwrap();
+    kv.set("ns", "long", b"v".to_vec(), always(), Some(Duration::from_secs(3600))).await.unwrap();
+    assert!(kv.get("ns", "short").await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(kv.get("ns", "short").await.unwrap(), None, "expired values read as absent");
+    assert!(kv.get("ns", "long").await.unwrap().is_some());
+    // An expired key counts as absent for create-only writes.
+    set(kv, "ns", "short", "again", Condition::Absent).await.unwrap();
+}
+
+macro_rules! conformance_suite {
+    ($backend:ident) => {
+        mod $backend {
+            macro_rules! case {
+                ($name:ident, ref) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let (kv, _keep) = super::$backend();
+                        super::$name(&*kv).await;
+                    }
+                };
+                ($name:ident, arc) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let (kv, _keep) = super::$backend();
+                        super::$name(kv).await;
+                    }
+                };
+            }
+
+            case!(get_set_delete_round_trip, ref);
+            case!(create_only_conflicts_when_present, ref);
+            case!(compare_and_swap_on_version, ref);
+            case!(namespaces_are_isolated, ref);
+            case!(increment_counts_atomically, ref);
+            case!(concurrent_increments_lose_nothing, arc);
+            case!(concurrent_creates_exactly_one_wins, arc);
+            case!(list_pages_by_prefix_with_a_cursor, ref);
+            case!(get_many_keeps_order_and_gaps, ref);
+            case!(transaction_is_all_or_nothing, ref);
+            case!(limits_are_errors_not_traps, ref);
+            case!(ttl_expires_values, ref);
+        }
+    };
+}
+
+conformance_suite!(sqlite);
+
+#[tokio::test]
+async fn sqlite_data_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.sqlite3");
+    let version = {
+        let kv = SqliteKv::open(&path).unwrap();
+        set(&kv, "ns", "k", "kept", always()).await.unwrap()
+    };
+    let kv = SqliteKv::open(&path).unwrap();
+    let entry = kv.get("ns", "k").await.unwrap().unwrap();
+    assert_eq!((entry.value, entry.version), (b"kept".to_vec(), version));
+    assert!(set(&kv, "ns", "k2", "v", always()).await.unwrap() > version, "versions keep increasing");
+}
