@@ -5,12 +5,15 @@
 
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all run test bench plugins host check clean
+.PHONY: all run test bench plugins host tools check clean
 
 all: plugins host
 
 plugins:               ## every plugin and test guest -> target/wasm32-wasip2/plugin/*.wasm
 	scripts/build-wasm
+
+tools:                 ## test servers: moto (local DynamoDB + S3) -> target/tools/moto
+	scripts/install-moto
 
 host:                  ## the plughost binary -> target/debug/plughost
 	cargo build -p plughost
@@ -21,7 +24,7 @@ run: plugins host      ## serve plughost.toml; edit a plugin, `make plugins`, se
 check: plugins host    ## load plughost.toml and print its routes
 	target/debug/plughost check --manifest plughost.toml
 
-test: plugins          ## unit, integration and end-to-end tests
+test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed)
 	cargo test --workspace
 
 bench: plugins         ## prints a table; see README "Performance"

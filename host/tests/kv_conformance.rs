@@ -1,11 +1,12 @@
 //! The kv conformance suite: the same semantics asserted against every backend, through
-//! the `KvBackend` trait (no wasm). Each backend gets the whole suite via
-//! `conformance_suite!`; the embedded SQLite backend runs always. (DynamoDB joins when
-//! its backend lands, against a local moto server.)
+//! the `KvBackend` trait (no wasm): the embedded SQLite backend, and DynamoDB through the
+//! AWS SDK against a moto server started on 127.0.0.1 for the test and stopped after.
+
+mod support;
 
 use plughost::bindings::plughost::plugin::kv::{Condition, Write, WriteOptions};
 use plughost::capability::error::StorageError;
-use plughost::capability::kv::{KvBackend, SqliteKv};
+use plughost::capability::kv::{DynamoKv, KvBackend, SqliteKv};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +31,8 @@ async fn value(kv: &dyn KvBackend, ns: &str, key: &str) -> Option<String> {
     kv.get(ns, key).await.unwrap().map(|e| String::from_utf8(e.value).unwrap())
 }
 
-async fn get_set_delete_round_trip(kv: &dyn KvBackend) {
+async fn get_set_delete_round_trip(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     assert_eq!(kv.get("ns", "a").await.unwrap(), None);
     let v1 = set(kv, "ns", "a", "one", always()).await.unwrap();
     let entry = kv.get("ns", "a").await.unwrap().unwrap();
@@ -43,13 +45,15 @@ async fn get_set_delete_round_trip(kv: &dyn KvBackend) {
     assert_eq!(kv.get("ns", "a").await.unwrap(), None);
 }
 
-async fn create_only_conflicts_when_present(kv: &dyn KvBackend) {
+async fn create_only_conflicts_when_present(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     set(kv, "ns", "k", "first", Condition::Absent).await.unwrap();
     assert_eq!(set(kv, "ns", "k", "second", Condition::Absent).await, Err(StorageError::Conflict));
     assert_eq!(value(kv, "ns", "k").await.as_deref(), Some("first"), "a failed write changes nothing");
 }
 
-async fn compare_and_swap_on_version(kv: &dyn KvBackend) {
+async fn compare_and_swap_on_version(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     let v1 = set(kv, "ns", "k", "a", always()).await.unwrap();
     let v2 = set(kv, "ns", "k", "b", Condition::Version(v1)).await.unwrap();
     assert_eq!(set(kv, "ns", "k", "c", Condition::Version(v1)).await, Err(StorageError::Conflict));
@@ -61,7 +65,8 @@ async fn compare_and_swap_on_version(kv: &dyn KvBackend) {
     assert_eq!(set(kv, "ns", "missing", "x", Condition::Version(v3)).await, Err(StorageError::Conflict));
 }
 
-async fn namespaces_are_isolated(kv: &dyn KvBackend) {
+async fn namespaces_are_isolated(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     set(kv, "users", "k", "mine", always()).await.unwrap();
     assert_eq!(kv.get("products", "k").await.unwrap(), None);
     set(kv, "products", "k", "theirs", Condition::Absent).await.unwrap();
@@ -70,7 +75,8 @@ async fn namespaces_are_isolated(kv: &dyn KvBackend) {
     assert_eq!(page.keys, vec!["k".to_owned()]);
 }
 
-async fn increment_counts_atomically(kv: &dyn KvBackend) {
+async fn increment_counts_atomically(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     assert_eq!(kv.increment("ns", "hits", 1).await.unwrap(), 1);
     assert_eq!(kv.increment("ns", "hits", 41).await.unwrap(), 42);
     assert_eq!(kv.increment("ns", "hits", -2).await.unwrap(), 40);
@@ -112,7 +118,8 @@ async fn concurrent_creates_exactly_one_wins(kv: Arc<dyn KvBackend>) {
     assert_eq!(wins, 1);
 }
 
-async fn list_pages_by_prefix_with_a_cursor(kv: &dyn KvBackend) {
+async fn list_pages_by_prefix_with_a_cursor(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     for key in ["user/", "user/a", "user/b", "user/c", "user/d", "users", "zebra", "apple"] {
         set(kv, "ns", key, "v", always()).await.unwrap();
     }
@@ -134,7 +141,8 @@ async fn list_pages_by_prefix_with_a_cursor(kv: &dyn KvBackend) {
     ));
 }
 
-async fn get_many_keeps_order_and_gaps(kv: &dyn KvBackend) {
+async fn get_many_keeps_order_and_gaps(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     set(kv, "ns", "a", "1", always()).await.unwrap();
     set(kv, "ns", "c", "3", always()).await.unwrap();
     let keys: Vec<String> = ["c", "b", "a"].map(String::from).to_vec();
@@ -145,7 +153,8 @@ async fn get_many_keeps_order_and_gaps(kv: &dyn KvBackend) {
     assert!(matches!(kv.get_many("ns", &too_many).await, Err(StorageError::LimitExceeded(_))));
 }
 
-async fn transaction_is_all_or_nothing(kv: &dyn KvBackend) {
+async fn transaction_is_all_or_nothing(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     let v = set(kv, "ns", "balance/a", "10", always()).await.unwrap();
     let opts = |condition| WriteOptions { condition, ttl_seconds: None };
     // Second write's condition fails: the first must not be applied either.
@@ -174,7 +183,8 @@ async fn transaction_is_all_or_nothing(kv: &dyn KvBackend) {
     assert!(matches!(kv.transact("ns", duplicate).await, Err(StorageError::InvalidInput(_))));
 }
 
-async fn limits_are_errors_not_traps(kv: &dyn KvBackend) {
+async fn limits_are_errors_not_traps(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     assert!(matches!(set(kv, "ns", "", "v", always()).await, Err(StorageError::InvalidInput(_))));
     assert!(matches!(set(kv, "ns", "a\nb", "v", always()).await, Err(StorageError::InvalidInput(_))));
     let long_key = "k".repeat(1025);
@@ -186,7 +196,8 @@ async fn limits_are_errors_not_traps(kv: &dyn KvBackend) {
     assert_eq!(kv.get("ns", "big").await.unwrap().unwrap().value, at_limit);
 }
 
-async fn ttl_expires_values(kv: &dyn KvBackend) {
+async fn ttl_expires_values(kv: Arc<dyn KvBackend>) {
+    let kv = &*kv;
     kv.set("ns", "short", b"v".to_vec(), always(), Some(Duration::from_secs(1))).await.unwrap();
     kv.set("ns", "long", b"v".to_vec(), always(), Some(Duration::from_secs(3600))).await.unwrap();
     assert!(kv.get("ns", "short").await.unwrap().is_some());
@@ -197,43 +208,48 @@ async fn ttl_expires_values(kv: &dyn KvBackend) {
     set(kv, "ns", "short", "again", Condition::Absent).await.unwrap();
 }
 
+/// Lists every case once: each becomes its own test on SQLite, and all of them run in
+/// one test against a single moto server (a fresh DynamoDB table per case).
 macro_rules! conformance_suite {
-    ($backend:ident) => {
-        mod $backend {
-            macro_rules! case {
-                ($name:ident, ref) => {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let (kv, _keep) = super::$backend();
-                        super::$name(&*kv).await;
-                    }
-                };
-                ($name:ident, arc) => {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let (kv, _keep) = super::$backend();
-                        super::$name(kv).await;
-                    }
-                };
-            }
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (kv, _keep) = super::sqlite();
+                    super::$case(kv).await;
+                }
+            )*
+        }
 
-            case!(get_set_delete_round_trip, ref);
-            case!(create_only_conflicts_when_present, ref);
-            case!(compare_and_swap_on_version, ref);
-            case!(namespaces_are_isolated, ref);
-            case!(increment_counts_atomically, ref);
-            case!(concurrent_increments_lose_nothing, arc);
-            case!(concurrent_creates_exactly_one_wins, arc);
-            case!(list_pages_by_prefix_with_a_cursor, ref);
-            case!(get_many_keeps_order_and_gaps, ref);
-            case!(transaction_is_all_or_nothing, ref);
-            case!(limits_are_errors_not_traps, ref);
-            case!(ttl_expires_values, ref);
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn dynamodb_conforms_against_moto() {
+            let moto = support::moto::Moto::start().await;
+            let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+            $(
+                let table = stringify!($case);
+                moto.create_kv_table(&client, table).await;
+                eprintln!("dynamodb: {table}");
+                $case(Arc::new(DynamoKv::new(client.clone(), table))).await;
+            )*
         }
     };
 }
 
-conformance_suite!(sqlite);
+conformance_suite!(
+    get_set_delete_round_trip,
+    create_only_conflicts_when_present,
+    compare_and_swap_on_version,
+    namespaces_are_isolated,
+    increment_counts_atomically,
+    concurrent_increments_lose_nothing,
+    concurrent_creates_exactly_one_wins,
+    list_pages_by_prefix_with_a_cursor,
+    get_many_keeps_order_and_gaps,
+    transaction_is_all_or_nothing,
+    limits_are_errors_not_traps,
+    ttl_expires_values,
+);
 
 #[tokio::test]
 async fn sqlite_data_survives_reopening_the_file() {

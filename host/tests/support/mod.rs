@@ -6,6 +6,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod moto;
+
 use bytes::Bytes;
 use plughost::{App, EngineSettings, PluginEngine, Storage};
 use std::path::{Path, PathBuf};

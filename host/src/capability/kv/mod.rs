@@ -4,17 +4,20 @@
 //!   WIT resource), [`KvView`] and `add_to_linker`;
 //! - `host.rs`    — the generated `HostStore` trait over a view: grant checks, then the backend;
 //! - `backend.rs` — the [`KvBackend`] trait and the limits all backends share;
-//! - `sqlite.rs`  — the embedded backend (`plughost serve`).
+//! - `sqlite.rs`  — the embedded backend (`plughost serve`);
+//! - `dynamo.rs`  — the DynamoDB backend (the only file importing `aws_sdk_dynamodb`).
 //!
 //! Grants are checked twice: at load (a grant must name a declared store, see
 //! `manifest.rs`) and at use (`open` of an ungranted label and writes through a
 //! read-only grant are `access-denied`).
 
 mod backend;
+mod dynamo;
 mod host;
 mod sqlite;
 
 pub use backend::KvBackend;
+pub use dynamo::{DynamoKv, NAMESPACE_INDEX};
 pub use sqlite::SqliteKv;
 
 use std::collections::BTreeMap;

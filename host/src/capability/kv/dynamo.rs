@@ -1,0 +1,453 @@
+//! [`DynamoKv`]: the key-value backend on DynamoDB. The only file that talks to DynamoDB.
+//!
+//! Single-table layout (one table can hold many stores):
+//!
+//! | attribute | type | meaning                                                        |
+//! |-----------|------|----------------------------------------------------------------|
+//! | `pk`      | S    | partition key: `<namespace>#<key>` — one item per key          |
+//! | `ns`, `k` | S    | namespace and key; the GSI `by_namespace` (`ns`, `k`) lists keys |
+//! | `v`       | B    | the value (absent for counters)                                |
+//! | `n`       | N    | a counter's value, kept numeric so `increment` is one `ADD`    |
+//! | `ver`     | N    | version: random per write, so a stale compare-and-swap fails   |
+//! | `ttl`     | N    | expiry in epoch seconds (the table's TTL attribute)            |
+//!
+//! DynamoDB deletes expired items only eventually, so every read and condition treats
+//! `ttl <= now` as absent. Listing reads the GSI, which is eventually consistent: a key
+//! written a moment ago may be missing from `list-keys` for a moment (reads by key are
+//! strongly consistent). Throttling and transient errors are retried by the SDK (standard
+//! retry mode); what is left becomes `unavailable`.
+
+use super::backend::*;
+use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
+use crate::capability::error::StorageError;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The GSI that lists a namespace's keys in order.
+pub const NAMESPACE_INDEX: &str = "by_namespace";
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoKv {
+    client: Client,
+    table: String,
+}
+
+impl DynamoKv {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn pk(namespace: &str, key: &str) -> AttributeValue {
+    AttributeValue::S(format!("{namespace}#{key}"))
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn new_version() -> u64 {
+    // 63 random bits: unique per write with overwhelming probability, never reused.
+    uuid::Uuid::new_v4().as_u64_pair().0 >> 1
+}
+
+fn number(item: &Item, name: &str) -> Option<i128> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn is_live(item: &Item, now: i64) -> bool {
+    number(item, "ttl").is_none_or(|ttl| ttl > i128::from(now))
+}
+
+/// The entry an item holds, if it is live.
+fn entry(item: &Item, now: i64) -> Option<Entry> {
+    if !is_live(item, now) {
+        return None;
+    }
+    let value = match (item.get("v"), number(item, "n")) {
+        (Some(AttributeValue::B(blob)), _) => blob.as_ref().to_vec(),
+        (_, Some(counter)) => counter.to_string().into_bytes(),
+        _ => Vec::new(),
+    };
+    let version = number(item, "ver").unwrap_or(0) as u64;
+    Some(Entry { value, version })
+}
+
+/// The condition expression (and its values) under which a write may proceed.
+fn condition_expression(condition: &Condition, now: i64) -> (Option<String>, HashMap<String, AttributeValue>) {
+    let mut values = HashMap::new();
+    let expression = match condition {
+        Condition::Always => None,
+        Condition::Absent => {
+            values.insert(":now".to_owned(), n(now));
+            Some("attribute_not_exists(pk) OR #ttl <= :now".to_owned())
+        }
+        Condition::Version(version) => {
+            values.insert(":now".to_owned(), n(now));
+            values.insert(":ver".to_owned(), n(version));
+            Some("ver = :ver AND (attribute_not_exists(#ttl) OR #ttl > :now)".to_owned())
+        }
+    };
+    (expression, values)
+}
+
+fn item(namespace: &str, key: &str, value: &[u8], version: u64, ttl: Option<Duration>, now: i64) -> Item {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), pk(namespace, key)),
+        ("ns".to_owned(), s(namespace)),
+        ("k".to_owned(), s(key)),
+        ("v".to_owned(), AttributeValue::B(Blob::new(value))),
+        ("ver".to_owned(), n(version)),
+    ]);
+    if let Some(ttl) = ttl {
+        item.insert("ttl".to_owned(), n(now.saturating_add(ttl.as_secs() as i64)));
+    }
+    item
+}
+
+/// Maps an SDK error: a failed condition is `Conflict`, everything else (after the SDK's
+/// retries) is `Unavailable`, with the details in the host log.
+fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(error: SdkError<E, R>) -> StorageError {
+    if let Some(code) = error.code()
+        && (code == "ConditionalCheckFailedException" || code == "TransactionCanceledException")
+    {
+        if code == "TransactionCanceledException" && !format!("{error:?}").contains("ConditionalCheckFailed") {
+            tracing::warn!(?error, "dynamodb transaction cancelled");
+            return StorageError::Unavailable("the transaction was cancelled; retry".into());
+        }
+        return StorageError::Conflict;
+    }
+    tracing::error!(code = error.code(), message = error.message(), ?error, "dynamodb request failed");
+    StorageError::Unavailable("dynamodb request failed".into())
+}
+
+#[async_trait::async_trait]
+impl KvBackend for DynamoKv {
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
+        check_key(key)?;
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(namespace, key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(output.item().and_then(|item| entry(item, now())))
+    }
+
+    async fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Entry>>, StorageError> {
+        check_batch(keys.len(), "get-many")?;
+        keys.iter().try_for_each(|k| check_key(k))?;
+        let mut found: HashMap<String, Item> = HashMap::new();
+        let mut unique: Vec<&String> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut pending: Vec<Item> =
+            unique.iter().map(|k| HashMap::from([("pk".to_owned(), pk(namespace, k))])).collect();
+        // BatchGetItem may return some keys unprocessed under load: ask again for those.
+        for _attempt in 0..8 {
+            if pending.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StorageError::Unavailable(format!("invalid batch request: {e}")))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in output.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                if let Some(AttributeValue::S(k)) = item.get("k") {
+                    found.insert(k.clone(), item.clone());
+                }
+            }
+            pending = output
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        if !pending.is_empty() {
+            return Err(StorageError::Unavailable("dynamodb kept keys unprocessed; retry".into()));
+        }
+        let now = now();
+        Ok(keys.iter().map(|k| found.get(k).and_then(|item| entry(item, now))).collect())
+    }
+
+    async fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        condition: Condition,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StorageError> {
+        check_key(key)?;
+        check_value(&value)?;
+        let (now, version) = (now(), new_version());
+        let (expression, values) = condition_expression(&condition, now);
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(namespace, key, &value, version, ttl, now)));
+        if let Some(expression) = expression {
+            request = request
+                .condition_expression(expression)
+                .expression_attribute_names("#ttl", "ttl")
+                .set_expression_attribute_values(Some(values));
+        }
+        request.send().await.map_err(sdk_error)?;
+        Ok(version)
+    }
+
+    async fn delete(&self, namespace: &str, key: &str, condition: Condition) -> Result<bool, StorageError> {
+        check_key(key)?;
+        let now = now();
+        let (expression, values) = condition_expression(&condition, now);
+        let mut request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk(namespace, key))
+            .return_values(ReturnValue::AllOld);
+        if let Some(expression) = expression {
+            request = request
+                .condition_expression(expression)
+                .expression_attribute_names("#ttl", "ttl")
+                .set_expression_attribute_values(Some(values));
+        }
+        let output = request.send().await.map_err(sdk_error)?;
+        Ok(output.attributes().is_some_and(|old| is_live(old, now)))
+    }
+
+    async fn increment(&self, namespace: &str, key: &str, delta: i64) -> Result<i64, StorageError> {
+        check_key(key)?;
+        // Fast path: one atomic ADD on the numeric attribute, allowed when the item is
+        // absent or a live counter and the result stays within i64.
+        for _attempt in 0..16 {
+            let now = now();
+            let bound = if delta >= 0 { i64::MAX - delta } else { i64::MIN - delta };
+            let range = if delta >= 0 { "n <= :bound" } else { "n >= :bound" };
+            let output = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", pk(namespace, key))
+                .update_expression("SET ns = :ns, k = :k, ver = :ver ADD n :delta")
+                .condition_expression(format!(
+                    "attribute_not_exists(pk) OR (attribute_not_exists(v) AND attribute_exists(n) AND {range} \
+                     AND (attribute_not_exists(#ttl) OR #ttl > :now))"
+                ))
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":ns", s(namespace))
+                .expression_attribute_values(":k", s(key))
+                .expression_attribute_values(":ver", n(new_version()))
+                .expression_attribute_values(":delta", n(delta))
+                .expression_attribute_values(":bound", n(bound))
+                .expression_attribute_values(":now", n(now))
+                .return_values(ReturnValue::UpdatedNew)
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let old = match output {
+                Ok(output) => {
+                    let value = output.attributes().and_then(|a| number(a, "n"));
+                    return value
+                        .and_then(|v| i64::try_from(v).ok())
+                        .ok_or_else(|| StorageError::Unavailable("dynamodb returned no counter".into()));
+                }
+                Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => {
+                    match failure.into_err() {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e) => {
+                            e.item.unwrap_or_default()
+                        }
+                        _ => HashMap::new(),
+                    }
+                }
+                Err(error) => return Err(sdk_error(error)),
+            };
+            // Slow path: the item holds bytes, is expired, or would overflow. Decide from
+            // the old item, then replace it conditionally on its version.
+            let current = entry(&old, now);
+            let base = match &current {
+                None => 0,
+                Some(entry) => std::str::from_utf8(&entry.value)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| StorageError::InvalidInput(format!("the value of `{key}` is not an integer")))?,
+            };
+            let new = base
+                .checked_add(delta)
+                .ok_or_else(|| StorageError::InvalidInput(format!("incrementing `{key}` overflows a 64-bit integer")))?;
+            let mut counter = HashMap::from([
+                ("pk".to_owned(), pk(namespace, key)),
+                ("ns".to_owned(), s(namespace)),
+                ("k".to_owned(), s(key)),
+                ("n".to_owned(), n(new)),
+                ("ver".to_owned(), n(new_version())),
+            ]);
+            if current.is_some()
+                && let Some(ttl) = old.get("ttl")
+            {
+                counter.insert("ttl".to_owned(), ttl.clone());
+            }
+            let condition = match (&current, old.get("ver")) {
+                (Some(_), Some(ver)) => Some(("ver = :old", ver.clone())),
+                _ => None,
+            };
+            let mut put = self.client.put_item().table_name(&self.table).set_item(Some(counter));
+            put = match condition {
+                Some((expression, ver)) => put.condition_expression(expression).expression_attribute_values(":old", ver),
+                None => put
+                    .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(":now", n(now)),
+            };
+            match put.send().await.map_err(sdk_error) {
+                Ok(_) => return Ok(new),
+                Err(StorageError::Conflict) => continue, // raced with another writer: go again
+                Err(other) => return Err(other),
+            }
+        }
+        Err(StorageError::Unavailable("too much contention on this counter; retry".into()))
+    }
+
+    async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page, StorageError> {
+        check_list_limit(limit)?;
+        if let Some(cursor) = &cursor
+            && !cursor.starts_with(prefix)
+        {
+            return Err(StorageError::InvalidInput("cursor does not belong to this prefix".into()));
+        }
+        let now = now();
+        let mut keys: Vec<String> = Vec::new();
+        let mut start: Option<Item> = cursor.map(|c| {
+            HashMap::from([("pk".to_owned(), pk(namespace, &c)), ("ns".to_owned(), s(namespace)), ("k".to_owned(), s(&c))])
+        });
+        // Expired items are filtered after DynamoDB's `Limit`, so a page may come back
+        // short: keep reading until we have one more key than asked for, or no more.
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(NAMESPACE_INDEX)
+                .expression_attribute_values(":ns", s(namespace))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_names("#ttl", "ttl")
+                .filter_expression("attribute_not_exists(#ttl) OR #ttl > :now")
+                .limit((limit + 1 - keys.len() as u32) as i32)
+                .set_exclusive_start_key(start.take());
+            query = if prefix.is_empty() {
+                query.key_condition_expression("ns = :ns")
+            } else {
+                query
+                    .key_condition_expression("ns = :ns AND begins_with(k, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let output = query.send().await.map_err(sdk_error)?;
+            keys.extend(output.items().iter().filter_map(|item| match item.get("k") {
+                Some(AttributeValue::S(k)) => Some(k.clone()),
+                _ => None,
+            }));
+            start = output.last_evaluated_key().cloned();
+            if keys.len() > limit as usize || start.is_none() {
+                break;
+            }
+        }
+        let more = keys.len() > limit as usize;
+        keys.truncate(limit as usize);
+        let cursor = if more { keys.last().cloned() } else { None };
+        Ok(Page { keys, cursor })
+    }
+
+    async fn transact(&self, namespace: &str, writes: Vec<Write>) -> Result<Vec<u64>, StorageError> {
+        check_writes(&writes)?;
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now();
+        let mut versions = Vec::with_capacity(writes.len());
+        let mut items = Vec::with_capacity(writes.len());
+        for write in &writes {
+            let (condition, transact_item) = match write {
+                Write::Set((key, value, options)) => {
+                    let version = new_version();
+                    versions.push(version);
+                    let ttl = options.ttl_seconds.map(|s| Duration::from_secs(s.into()));
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item(namespace, key, value, version, ttl, now)));
+                    (&options.condition, Either::Put(put))
+                }
+                Write::Delete((key, condition)) => {
+                    versions.push(0);
+                    let delete = Delete::builder().table_name(&self.table).key("pk", pk(namespace, key));
+                    (condition, Either::Delete(delete))
+                }
+            };
+            let (expression, values) = condition_expression(condition, now);
+            let invalid = |e: aws_sdk_dynamodb::error::BuildError| StorageError::Unavailable(format!("invalid transaction: {e}"));
+            let transact_item = match transact_item {
+                Either::Put(mut put) => {
+                    if let Some(expression) = expression {
+                        put = put
+                            .condition_expression(expression)
+                            .expression_attribute_names("#ttl", "ttl")
+                            .set_expression_attribute_values(Some(values));
+                    }
+                    TransactWriteItem::builder().put(put.build().map_err(invalid)?).build()
+                }
+                Either::Delete(mut delete) => {
+                    if let Some(expression) = expression {
+                        delete = delete
+                            .condition_expression(expression)
+                            .expression_attribute_names("#ttl", "ttl")
+                            .set_expression_attribute_values(Some(values));
+                    }
+                    TransactWriteItem::builder().delete(delete.build().map_err(invalid)?).build()
+                }
+            };
+            items.push(transact_item);
+        }
+        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(sdk_error)?;
+        Ok(versions)
+    }
+}
+
+enum Either {
+    Put(aws_sdk_dynamodb::types::builders::PutBuilder),
+    Delete(aws_sdk_dynamodb::types::builders::DeleteBuilder),
+}
