@@ -61,16 +61,22 @@ struct HostArgs {
     /// Where embedded storage keeps its files (kv.sqlite3).
     #[arg(long, default_value = ".plughost", env = "PLUGHOST_DATA_DIR")]
     data_dir: PathBuf,
+    /// The operator's storage file: binds stores to DynamoDB (others stay embedded).
+    #[arg(long, env = "PLUGHOST_STORAGE")]
+    storage: Option<PathBuf>,
 }
 
 impl HostArgs {
-    fn load(&self) -> anyhow::Result<Arc<App>> {
+    async fn load(&self) -> anyhow::Result<Arc<App>> {
         let engine = PluginEngine::new(EngineSettings {
             max_instances: self.max_instances,
             max_memory_per_instance: self.max_memory_per_instance.as_u64(),
         })?;
         let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
-        let storage = Storage::embedded(&self.data_dir)?;
+        let mut storage = Storage::embedded(&self.data_dir)?;
+        if let Some(path) = &self.storage {
+            storage = storage.with_storage_file(path).await?;
+        }
         Ok(Arc::new(App::load(Arc::new(engine), storage, &self.manifest, max_body)?))
     }
 }
@@ -97,11 +103,11 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { host, listen, no_watch } => {
-            let app = host.load()?;
+            let app = host.load().await?;
             serve(app, ServeOptions { listen, watch: !no_watch }, shutdown_signal()).await
         }
         Command::Check { host } => {
-            let app = host.load()?;
+            let app = host.load().await?;
             let table = app.table();
             println!("{}: {} plugin(s) OK", app.manifest_path().display(), table.plugins().len());
             for plugin in table.plugins() {

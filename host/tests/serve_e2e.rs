@@ -22,12 +22,17 @@ struct Server {
 
 impl Server {
     fn start(manifest: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(manifest, extra, &[])
+    }
+
+    fn start_with_env(manifest: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(PLUGHOST)
             .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
             .arg(manifest)
             .arg("--data-dir")
             .arg(manifest.with_file_name("data"))
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -304,6 +309,76 @@ async fn json_log_format_writes_one_object_per_line_with_plugin_fields() {
     let access: serde_json::Value = serde_json::from_str(&access).unwrap();
     assert_eq!(access["status"], 200);
     assert_eq!(access["request_id"], request_id.as_str());
+}
+
+#[tokio::test]
+async fn a_store_bound_to_dynamodb_keeps_its_data_in_dynamodb() {
+    let moto = support::moto::Moto::start().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    moto.create_kv_table(&dynamo, "plughost-data").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest_wasm("kv-probe"), dir.path().join("kv-probe.wasm")).unwrap();
+    let manifest = dir.path().join("plughost.toml");
+    std::fs::write(
+        &manifest,
+        "[kv.users]\n[kv.cache]\n[plugins.probe]\nsource = \"kv-probe.wasm\"\n\
+         routes = [\"GET /kv/{label}/{key}\", \"PUT /kv/{label}/{key}\"]\n\
+         kv = { users = \"read-write\", cache = \"read-write\" }\n",
+    )
+    .unwrap();
+    let storage = dir.path().join("storage.toml");
+    std::fs::write(&storage, "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"app1-users\" }\n").unwrap();
+
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
+    let http = client();
+    let put: serde_json::Value =
+        http.put(server.url("/kv/users/ada")).body("lovelace").send().await.unwrap().json().await.unwrap();
+    assert!(put["ok"].is_u64(), "{put}");
+    let got: serde_json::Value = http.get(server.url("/kv/users/ada")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["ok"]["value"], "lovelace");
+
+    // The item is in DynamoDB, under the operator's prefix.
+    let item = dynamo
+        .get_item()
+        .table_name("plughost-data")
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("app1-users#ada".into()))
+        .send()
+        .await
+        .unwrap();
+    let value = item.item().and_then(|i| i.get("v")).and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec());
+    assert_eq!(value.as_deref(), Some(&b"lovelace"[..]));
+
+    // A store the storage file does not bind stays embedded: nothing of it in DynamoDB.
+    http.put(server.url("/kv/cache/x")).body("local").send().await.unwrap();
+    let scan = dynamo.scan().table_name("plughost-data").send().await.unwrap();
+    assert_eq!(scan.count(), 1, "only the users item is in DynamoDB");
+    assert!(dir.path().join("data/kv.sqlite3").exists());
+}
+
+#[test]
+fn a_bad_storage_file_fails_startup_naming_the_file() {
+    let (_dir, manifest) = workdir(MANIFEST);
+    let storage = manifest.with_file_name("storage.toml");
+    std::fs::write(&storage, "[kv.users]\ndynamo = { table = \"t\" }\n").unwrap();
+    let output = Command::new(PLUGHOST)
+        .args(["check", "--manifest"])
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(manifest.with_file_name("data"))
+        .arg("--storage")
+        .arg(&storage)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("storage.toml") && stderr.contains("dynamo"), "{stderr}");
 }
 
 #[test]

@@ -27,7 +27,38 @@ use wasmtime::component::Linker;
 /// routing table.
 #[derive(Clone)]
 pub struct Storage {
+    /// Where stores without a binding live (embedded SQLite).
     kv: Arc<dyn kv::KvBackend>,
+    /// Stores the operator bound elsewhere: label -> (backend, namespace).
+    kv_bindings: BTreeMap<String, (Arc<dyn kv::KvBackend>, Arc<str>)>,
+}
+
+/// The operator's storage file (`--storage`): where each store lives. Stores it does not
+/// mention stay embedded.
+///
+/// ```toml
+/// [kv.users]
+/// dynamodb = { table = "plughost-data", prefix = "users" }
+/// ```
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFile {
+    #[serde(default)]
+    kv: BTreeMap<String, KvBinding>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KvBinding {
+    dynamodb: DynamoBinding,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DynamoBinding {
+    table: String,
+    /// Keeps this store's keys apart from other stores in the same table.
+    prefix: String,
 }
 
 impl Storage {
@@ -36,21 +67,47 @@ impl Storage {
     pub fn embedded(data_dir: &Path) -> anyhow::Result<Self> {
         let kv = kv::SqliteKv::open(&data_dir.join("kv.sqlite3"))
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e:#}", data_dir.join("kv.sqlite3").display()))?;
-        Ok(Self { kv: Arc::new(kv) })
+        Ok(Self { kv: Arc::new(kv), kv_bindings: BTreeMap::new() })
     }
 
-    /// The kv grants of one plugin, each bound to its backend and namespace. The store
-    /// label is the namespace, so two labels never see each other's keys.
+    /// Binds the stores named in the operator's storage file at `path` (see
+    /// [`StorageFile`]); AWS clients are configured from the environment.
+    pub async fn with_storage_file(mut self, path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read storage file: {e}", path.display()))?;
+        let file: StorageFile =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message().trim()))?;
+        if file.kv.is_empty() {
+            return Ok(self);
+        }
+        let client = kv::DynamoKv::client_from_env().await;
+        for (label, binding) in file.kv {
+            let DynamoBinding { table, prefix } = binding.dynamodb;
+            if table.is_empty() || prefix.is_empty() || prefix.contains('#') {
+                anyhow::bail!(
+                    "{}: kv.{label}: `table` and `prefix` must be non-empty and `prefix` must not contain `#`",
+                    path.display()
+                );
+            }
+            tracing::info!(store = label, table, prefix, "kv store bound to DynamoDB");
+            let backend: Arc<dyn kv::KvBackend> = Arc::new(kv::DynamoKv::new(client.clone(), table));
+            self.kv_bindings.insert(label, (backend, prefix.into()));
+        }
+        Ok(self)
+    }
+    /// The kv grants of one plugin, each bound to its backend and namespace: the
+    /// operator's binding, or the embedded store with the label as namespace. Distinct
+    /// labels get distinct namespaces, so they never see each other's keys.
     pub fn kv_grants(&self, spec: &PluginSpec) -> kv::KvCtx {
         let grants: BTreeMap<String, kv::KvGrant> = spec
             .kv
             .iter()
             .map(|(label, access)| {
-                let grant = kv::KvGrant {
-                    backend: self.kv.clone(),
-                    namespace: label.as_str().into(),
-                    writable: *access == Access::ReadWrite,
+                let (backend, namespace) = match self.kv_bindings.get(label) {
+                    Some((backend, namespace)) => (backend.clone(), namespace.clone()),
+                    None => (self.kv.clone(), label.as_str().into()),
                 };
+                let grant = kv::KvGrant { backend, namespace, writable: *access == Access::ReadWrite };
                 (label.clone(), grant)
             })
             .collect();
