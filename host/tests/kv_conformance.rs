@@ -208,6 +208,14 @@ async fn ttl_expires_values(kv: Arc<dyn KvBackend>) {
     set(kv, "ns", "short", "again", Condition::Absent).await.unwrap();
 }
 
+/// Cases moto cannot judge, with the reason. Each is a gap of the emulator reproduced
+/// without plughost code; the case still runs on every other backend.
+const MOTO_GAPS: &[(&str, &str)] = &[(
+    "concurrent_increments_lose_nothing",
+    "moto 5.2.5 applies concurrent UpdateItem (SET + ADD) non-atomically and loses updates; \
+     reproduced with boto3 alone in tests/moto/update_item_race.py",
+)];
+
 /// Lists every case once: each becomes its own test on SQLite, and all of them run in
 /// one test against a single moto server (a fresh DynamoDB table per case).
 macro_rules! conformance_suite {
@@ -226,12 +234,20 @@ macro_rules! conformance_suite {
         async fn dynamodb_conforms_against_moto() {
             let moto = support::moto::Moto::start().await;
             let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+            let mut ran = 0;
             $(
                 let table = stringify!($case);
-                moto.create_kv_table(&client, table).await;
-                eprintln!("dynamodb: {table}");
-                $case(Arc::new(DynamoKv::new(client.clone(), table))).await;
+                if let Some((_, why)) = MOTO_GAPS.iter().find(|(case, _)| *case == table) {
+                    eprintln!("dynamodb: {table} NOT RUN on moto: {why}");
+                } else {
+                    moto.create_kv_table(&client, table).await;
+                    eprintln!("dynamodb: {table}");
+                    $case(Arc::new(DynamoKv::new(client.clone(), table))).await;
+                    ran += 1;
+                }
             )*
+            let listed = [$(stringify!($case)),*].len();
+            assert_eq!(ran + MOTO_GAPS.len(), listed, "every gap must name a real case");
         }
     };
 }

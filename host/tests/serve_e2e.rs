@@ -182,8 +182,9 @@ async fn request_body_over_the_limit_is_413_whether_declared_or_streamed() {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
+    assert_eq!(res.headers()["connection"], "close", "the unread body makes the connection unusable");
 
-    // The server is still fine.
+    // The server is still fine, and the client's next request (on a new connection) works.
     assert_eq!(http.get(server.url("/hello")).send().await.unwrap().status(), 200);
 }
 

@@ -65,6 +65,9 @@ async fn dispatch(State(app): State<Arc<App>>, request: axum::extract::Request) 
             if let Ok(value) = http::HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
+            // The body was not read to its end, so this connection cannot carry another
+            // request: tell the client instead of letting it reuse a connection we drop.
+            response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
             response
         }
     };

@@ -42,6 +42,13 @@ pub trait KvBackend: Send + Sync + 'static {
     async fn transact(&self, namespace: &str, writes: Vec<Write>) -> Result<Vec<u64>, StorageError>;
 }
 
+/// The epoch second after which a value written at `now` with `ttl` is gone. Clocks
+/// here count whole seconds, so this rounds up: a value lives at least `ttl` (at most one
+/// second more), never less.
+pub fn expires_at(now: i64, ttl: Duration) -> i64 {
+    now.saturating_add(ttl.as_secs().min(i64::MAX as u64) as i64).saturating_add(1)
+}
+
 /// Checks a key against the limits every backend shares.
 pub fn check_key(key: &str) -> Result<(), StorageError> {
     if key.is_empty() {
@@ -73,11 +80,30 @@ pub fn check_batch(len: usize, what: &str) -> Result<(), StorageError> {
     Ok(())
 }
 
-pub fn check_list_limit(limit: u32) -> Result<(), StorageError> {
+/// Checks `list-keys` arguments: the page size, and that a cursor (the last key of the
+/// previous page) belongs to the prefix being listed.
+pub fn check_list(prefix: &str, cursor: Option<&str>, limit: u32) -> Result<(), StorageError> {
     if limit == 0 || limit > MAX_LIST_LIMIT {
         return Err(StorageError::InvalidInput(format!("limit must be 1..={MAX_LIST_LIMIT}, got {limit}")));
     }
+    if cursor.is_some_and(|cursor| !cursor.starts_with(prefix)) {
+        return Err(StorageError::InvalidInput("cursor does not belong to this prefix".into()));
+    }
     Ok(())
+}
+
+/// The next value of the counter at `key`: its current value (a decimal integer, or 0
+/// when absent) plus `delta`, refusing non-integers and 64-bit overflow.
+pub fn next_counter_value(key: &str, current: Option<&[u8]>, delta: i64) -> Result<i64, StorageError> {
+    let base = match current {
+        None => 0,
+        Some(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| StorageError::InvalidInput(format!("the value of `{key}` is not an integer")))?,
+    };
+    base.checked_add(delta)
+        .ok_or_else(|| StorageError::InvalidInput(format!("incrementing `{key}` overflows a 64-bit integer")))
 }
 
 /// Validates every key and value of a transaction. A key may appear once: DynamoDB

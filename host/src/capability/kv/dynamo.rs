@@ -79,15 +79,18 @@ fn is_live(item: &Item, now: i64) -> bool {
     number(item, "ttl").is_none_or(|ttl| ttl > i128::from(now))
 }
 
-/// The entry an item holds, if it is live.
+/// The entry an item holds, if it is live. Every item plughost writes carries `v` or
+/// `n`; anything else (an empty map when DynamoDB returned no old item, or a half-written
+/// item seen by a non-atomic emulator) is treated as absent — callers only act on that
+/// through conditional writes, which fail safely if the item does exist.
 fn entry(item: &Item, now: i64) -> Option<Entry> {
-    if !is_live(item, now) {
+    if !item.contains_key("pk") || !is_live(item, now) {
         return None;
     }
     let value = match (item.get("v"), number(item, "n")) {
         (Some(AttributeValue::B(blob)), _) => blob.as_ref().to_vec(),
         (_, Some(counter)) => counter.to_string().into_bytes(),
-        _ => Vec::new(),
+        _ => return None,
     };
     let version = number(item, "ver").unwrap_or(0) as u64;
     Some(Entry { value, version })
@@ -120,7 +123,7 @@ fn item(namespace: &str, key: &str, value: &[u8], version: u64, ttl: Option<Dura
         ("ver".to_owned(), n(version)),
     ]);
     if let Some(ttl) = ttl {
-        item.insert("ttl".to_owned(), n(now.saturating_add(ttl.as_secs() as i64)));
+        item.insert("ttl".to_owned(), n(expires_at(now, ttl)));
     }
     item
 }
@@ -302,16 +305,7 @@ impl KvBackend for DynamoKv {
             // Slow path: the item holds bytes, is expired, or would overflow. Decide from
             // the old item, then replace it conditionally on its version.
             let current = entry(&old, now);
-            let base = match &current {
-                None => 0,
-                Some(entry) => std::str::from_utf8(&entry.value)
-                    .ok()
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .ok_or_else(|| StorageError::InvalidInput(format!("the value of `{key}` is not an integer")))?,
-            };
-            let new = base
-                .checked_add(delta)
-                .ok_or_else(|| StorageError::InvalidInput(format!("incrementing `{key}` overflows a 64-bit integer")))?;
+            let new = next_counter_value(key, current.as_ref().map(|e| e.value.as_slice()), delta)?;
             let mut counter = HashMap::from([
                 ("pk".to_owned(), pk(namespace, key)),
                 ("ns".to_owned(), s(namespace)),
@@ -352,12 +346,7 @@ impl KvBackend for DynamoKv {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Page, StorageError> {
-        check_list_limit(limit)?;
-        if let Some(cursor) = &cursor
-            && !cursor.starts_with(prefix)
-        {
-            return Err(StorageError::InvalidInput("cursor does not belong to this prefix".into()));
-        }
+        check_list(prefix, cursor.as_deref(), limit)?;
         let now = now();
         let mut keys: Vec<String> = Vec::new();
         let mut start: Option<Item> = cursor.map(|c| {

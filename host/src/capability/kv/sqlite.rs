@@ -115,7 +115,7 @@ fn remove(tx: &Transaction<'_>, namespace: &str, key: &str) -> Result<(), Storag
 }
 
 fn expiry(now: i64, ttl: Option<Duration>) -> Option<i64> {
-    ttl.map(|ttl| now.saturating_add(ttl.as_secs().min(i64::MAX as u64) as i64))
+    ttl.map(|ttl| expires_at(now, ttl))
 }
 
 #[async_trait::async_trait]
@@ -172,16 +172,8 @@ impl KvBackend for SqliteKv {
         check_key(key)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
         self.transaction(move |tx, now| {
-            let old = match current(tx, &namespace, &key, now)? {
-                None => 0,
-                Some(entry) => std::str::from_utf8(&entry.value)
-                    .ok()
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .ok_or_else(|| StorageError::InvalidInput(format!("the value of `{key}` is not an integer")))?,
-            };
-            let new = old
-                .checked_add(delta)
-                .ok_or_else(|| StorageError::InvalidInput(format!("incrementing `{key}` overflows a 64-bit integer")))?;
+            let existing = current(tx, &namespace, &key, now)?;
+            let new = next_counter_value(&key, existing.as_ref().map(|e| e.value.as_slice()), delta)?;
             // Keep an existing expiry: a counter with a TTL (a rate limit window) must
             // still expire when incremented.
             let expires_at: Option<i64> = tx
@@ -206,12 +198,7 @@ impl KvBackend for SqliteKv {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Page, StorageError> {
-        check_list_limit(limit)?;
-        if let Some(cursor) = &cursor
-            && !cursor.starts_with(prefix)
-        {
-            return Err(StorageError::InvalidInput("cursor does not belong to this prefix".into()));
-        }
+        check_list(prefix, cursor.as_deref(), limit)?;
         let (namespace, prefix) = (namespace.to_owned(), prefix.to_owned());
         self.transaction(move |tx, now| {
             // Keys after the cursor (or from the prefix on), that start with the prefix,
