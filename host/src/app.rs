@@ -132,9 +132,7 @@ impl App {
             }
         };
         let mut response = result.unwrap_or_else(|error| error.into_response(request_id));
-        if let Ok(value) = HeaderValue::from_str(request_id) {
-            response.headers_mut().insert(REQUEST_ID_HEADER, value);
-        }
+        tag_request_id(&mut response, request_id);
         tracing::info!(
             target: "plughost::access",
             method = %parts.method,
@@ -145,6 +143,14 @@ impl App {
             micros = started.elapsed().as_micros() as u64,
             "request"
         );
+        response
+    }
+
+    /// The response for a request refused before it reached `handle_with_id` (e.g. a
+    /// body over the limit while reading it), tagged like every other response.
+    pub fn refuse(&self, error: HostError, request_id: &str) -> http::Response<Bytes> {
+        let mut response = error.into_response(request_id);
+        tag_request_id(&mut response, request_id);
         response
     }
 
@@ -172,5 +178,12 @@ impl App {
                 HostError::AtCapacity
             }
         }
+    }
+}
+
+/// Every response carries its request id, to match client reports with host logs.
+fn tag_request_id(response: &mut http::Response<Bytes>, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
 }

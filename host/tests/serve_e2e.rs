@@ -169,8 +169,10 @@ async fn request_body_over_the_limit_is_413_whether_declared_or_streamed() {
 
     let res = http.post(server.url("/hello")).body(vec![b'a'; 1025]).send().await.unwrap();
     assert_eq!(res.status(), 413);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_eq!(body["error"]["request_id"], request_id.as_str());
 
     // Chunked: no content-length, the limit is enforced while reading.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b'b'; 512])).collect();

@@ -6,7 +6,7 @@
 
 mod watch;
 
-use crate::app::{App, REQUEST_ID_HEADER};
+use crate::app::App;
 use crate::http::HostError;
 use anyhow::Context;
 use axum::body::Body;
@@ -61,10 +61,7 @@ async fn dispatch(State(app): State<Arc<App>>, request: axum::extract::Request) 
     let response = match read_body(&parts, body, max_body).await {
         Ok(bytes) => app.handle_with_id(http::Request::from_parts(parts, bytes), &request_id).await,
         Err(error) => {
-            let mut response = error.into_response(&request_id);
-            if let Ok(value) = http::HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert(REQUEST_ID_HEADER, value);
-            }
+            let mut response = app.refuse(error, &request_id);
             // The body was not read to its end, so this connection cannot carry another
             // request: tell the client instead of letting it reuse a connection we drop.
             response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
