@@ -370,18 +370,23 @@ fn a_bad_storage_file_fails_startup_naming_the_file() {
     let (_dir, manifest) = workdir(MANIFEST);
     let storage = manifest.with_file_name("storage.toml");
     std::fs::write(&storage, "[kv.users]\ndynamo = { table = \"t\" }\n").unwrap();
-    let output = Command::new(PLUGHOST)
-        .args(["check", "--manifest"])
-        .arg(&manifest)
-        .arg("--data-dir")
-        .arg(manifest.with_file_name("data"))
-        .arg("--storage")
-        .arg(&storage)
-        .output()
-        .unwrap();
+    let output = run_cli(&["check", "--storage", storage.to_str().unwrap()], &manifest);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("storage.toml") && stderr.contains("dynamo"), "{stderr}");
+}
+
+/// Runs `plughost <args> --manifest <manifest>` to completion, with its data dir beside
+/// the manifest.
+fn run_cli(args: &[&str], manifest: &Path) -> std::process::Output {
+    Command::new(PLUGHOST)
+        .args(args)
+        .arg("--manifest")
+        .arg(manifest)
+        .arg("--data-dir")
+        .arg(manifest.with_file_name("data"))
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -399,14 +404,7 @@ fn sigterm_shuts_down_gracefully() {
 fn malformed_manifest_fails_check_and_serve_with_a_clear_error() {
     let (_dir, manifest) = workdir("[plugins.hello]\nsource = \"hello.wasm\"\nroutes = [\"FETCH /x\"]\n");
     for command in [vec!["check"], vec!["serve", "--listen", "127.0.0.1:0", "--no-watch"]] {
-        let output = Command::new(PLUGHOST)
-            .args(&command)
-            .arg("--manifest")
-            .arg(&manifest)
-            .arg("--data-dir")
-            .arg(manifest.with_file_name("data"))
-            .output()
-            .unwrap();
+        let output = run_cli(&command, &manifest);
         assert!(!output.status.success(), "{command:?} should fail");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -419,14 +417,7 @@ fn malformed_manifest_fails_check_and_serve_with_a_clear_error() {
 #[test]
 fn check_prints_the_routes_of_a_good_manifest() {
     let (_dir, manifest) = workdir(MANIFEST);
-    let output = Command::new(PLUGHOST)
-        .arg("check")
-        .arg("--manifest")
-        .arg(&manifest)
-        .arg("--data-dir")
-        .arg(manifest.with_file_name("data"))
-        .output()
-        .unwrap();
+    let output = run_cli(&["check"], &manifest);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("2 plugin(s) OK"), "{stdout}");
