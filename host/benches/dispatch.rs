@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
         ),
     )?;
     let engine = Arc::new(PluginEngine::new(EngineSettings::default())?);
-    let storage = plughost::Storage::embedded(dir.path())?;
+    let storage = plughost::Storage::embedded(dir.path(), "http://127.0.0.1")?;
     let app = App::load(engine.clone(), storage, &manifest, plughost::http::DEFAULT_MAX_BODY)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 
@@ -128,7 +128,8 @@ fn main() -> anyhow::Result<()> {
     };
     let new_store = || {
         let sink = LogSink::new(plugin.id.clone(), "bench".into());
-        let state = State::new(ConfigCtx::new(plugin.config.clone()), plugin.kv.clone(), &sink, plugin.limits.max_memory);
+        let state =
+            State::new(ConfigCtx::new(plugin.config.clone()), plugin.storage.clone(), &sink, plugin.limits.max_memory);
         let mut store = Store::new(engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

@@ -66,6 +66,11 @@ impl App {
         })
     }
 
+    /// The process's storage backends (the same for every table).
+    pub fn storage(&self) -> &Storage {
+        self.loader.storage()
+    }
+
     /// The table serving requests now.
     pub fn table(&self) -> Arc<RoutingTable> {
         self.registry.current()
@@ -182,7 +187,7 @@ impl App {
 }
 
 /// Every response carries its request id, to match client reports with host logs.
-fn tag_request_id(response: &mut http::Response<Bytes>, request_id: &str) {
+pub fn tag_request_id(response: &mut http::Response<Bytes>, request_id: &str) {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

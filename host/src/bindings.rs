@@ -11,8 +11,11 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     // Storage calls are async (they await a backend) and return `StorageError`, which the
     // guest receives as the WIT `error` variant.
-    imports: { "plughost:plugin/kv": async | trappable },
-    with: { "plughost:plugin/kv.store": crate::capability::kv::KvStore },
+    imports: { "plughost:plugin/kv": async | trappable, "plughost:plugin/blob": async | trappable },
+    with: {
+        "plughost:plugin/kv.store": crate::capability::kv::KvStore,
+        "plughost:plugin/blob.container": crate::capability::blob::BlobContainer,
+    },
     trappable_error_type: { "plughost:plugin/types.error" => crate::capability::error::StorageError },
     additional_derives: [PartialEq, Eq],
 });

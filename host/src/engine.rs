@@ -69,10 +69,7 @@ impl PluginEngine {
 
     /// Checks that a compiled component fits the `plugin` world (every import is provided,
     /// the handler is exported) and prepares it for cheap per-request instantiation.
-    pub fn prepare(
-        &self,
-        component: &wasmtime::component::Component,
-    ) -> anyhow::Result<PreparedPlugin> {
+    pub fn prepare(&self, component: &wasmtime::component::Component) -> anyhow::Result<PreparedPlugin> {
         let instance_pre = self.linker.instantiate_pre(component)?;
         Ok(crate::bindings::PluginPre::new(instance_pre)?)
     }
@@ -115,14 +112,12 @@ fn engine_config(settings: &EngineSettings) -> Config {
 }
 
 fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("plughost-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        })?;
+    std::thread::Builder::new().name("plughost-epoch".into()).spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(EPOCH_TICK);
+            engine.increment_epoch();
+        }
+    })?;
     Ok(())
 }
 

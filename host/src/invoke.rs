@@ -38,7 +38,8 @@ pub enum InvokeError {
 pub async fn invoke(engine: &Engine, plugin: &LoadedPlugin, request: Request) -> Result<Response, InvokeError> {
     let request_id: Arc<str> = request.request_id.as_str().into();
     let sink = LogSink::new(plugin.id.clone(), request_id);
-    let state = State::new(ConfigCtx::new(plugin.config.clone()), plugin.kv.clone(), &sink, plugin.limits.max_memory);
+    let state =
+        State::new(ConfigCtx::new(plugin.config.clone()), plugin.storage.clone(), &sink, plugin.limits.max_memory);
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);

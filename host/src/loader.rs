@@ -36,6 +36,10 @@ impl Loader {
         Self { engine, storage, compiled: Mutex::new(HashMap::new()) }
     }
 
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
     pub fn engine(&self) -> &Arc<PluginEngine> {
         &self.engine
     }
@@ -82,10 +86,11 @@ impl Loader {
                 component
             }
         };
-        let pre = self.engine.prepare(&component).map_err(|e| {
-            fail(format!("source `{source}`: does not fit the `plughost:plugin/plugin` world: {e:#}"))
-        })?;
-        Ok(LoadedPlugin::new(spec, digest, pre, self.storage.kv_grants(spec)))
+        let pre = self
+            .engine
+            .prepare(&component)
+            .map_err(|e| fail(format!("source `{source}`: does not fit the `plughost:plugin/plugin` world: {e:#}")))?;
+        Ok(LoadedPlugin::new(spec, digest, pre, self.storage.grants(spec)))
     }
 }
 

@@ -7,7 +7,7 @@
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 use plughost::logging::{self, LogFormat};
-use plughost::serve::{ServeOptions, serve, shutdown_signal};
+use plughost::serve::{ServeOptions, bind, serve, shutdown_signal};
 use plughost::{App, EngineSettings, PluginEngine, Storage};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +36,10 @@ enum Command {
         /// Do not watch files for changes.
         #[arg(long)]
         no_watch: bool,
+        /// Where clients reach this server: the base of presigned blob URLs
+        /// (default: `http://<listen>`).
+        #[arg(long, env = "PLUGHOST_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Load the manifest and every plugin, print the routes, and exit.
     Check {
@@ -58,22 +62,23 @@ struct HostArgs {
     /// Ceiling for any plugin's `max_memory`.
     #[arg(long, default_value = "256MiB", env = "PLUGHOST_MAX_MEMORY_PER_INSTANCE")]
     max_memory_per_instance: ByteSize,
-    /// Where embedded storage keeps its files (kv.sqlite3).
+    /// Where embedded storage keeps its files (kv.sqlite3, blobs/).
     #[arg(long, default_value = ".plughost", env = "PLUGHOST_DATA_DIR")]
     data_dir: PathBuf,
-    /// The operator's storage file: binds stores to DynamoDB (others stay embedded).
+    /// The operator's storage file: binds kv stores to DynamoDB and blob containers to S3
+    /// (others stay embedded).
     #[arg(long, env = "PLUGHOST_STORAGE")]
     storage: Option<PathBuf>,
 }
 
 impl HostArgs {
-    async fn load(&self) -> anyhow::Result<Arc<App>> {
+    async fn load(&self, public_url: &str) -> anyhow::Result<Arc<App>> {
         let engine = PluginEngine::new(EngineSettings {
             max_instances: self.max_instances,
             max_memory_per_instance: self.max_memory_per_instance.as_u64(),
         })?;
         let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
-        let mut storage = Storage::embedded(&self.data_dir)?;
+        let mut storage = Storage::embedded(&self.data_dir, public_url)?;
         if let Some(path) = &self.storage {
             storage = storage.with_storage_file(path).await?;
         }
@@ -102,12 +107,15 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve { host, listen, no_watch } => {
-            let app = host.load().await?;
-            serve(app, ServeOptions { listen, watch: !no_watch }, shutdown_signal()).await
+        Command::Serve { host, listen, no_watch, public_url } => {
+            let listener = bind(listen).await?;
+            let public_url = public_url.unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(listen)));
+            let app = host.load(&public_url).await?;
+            serve(listener, app, ServeOptions { watch: !no_watch }, shutdown_signal()).await
         }
         Command::Check { host } => {
-            let app = host.load().await?;
+            // Nothing is served, so no URL is handed out: any base will do.
+            let app = host.load("http://127.0.0.1").await?;
             let table = app.table();
             println!("{}: {} plugin(s) OK", app.manifest_path().display(), table.plugins().len());
             for plugin in table.plugins() {
@@ -119,4 +127,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `http://<bound address>`, with an unspecified address (`0.0.0.0`) replaced by loopback, which
+/// a local client can at least reach.
+fn default_public_url(listen: SocketAddr) -> String {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
 }

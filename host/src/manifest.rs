@@ -12,6 +12,7 @@
 //! max_response = "6 MiB"
 //!
 //! [kv.users]                    # a key-value store plugins may be granted
+//! [blob.images]                 # a blob container plugins may be granted
 //!
 //! [plugins.hello]
 //! source = "target/wasm32-wasip2/plugin/hello.wasm"   # relative to this file
@@ -19,6 +20,7 @@
 //! config = { greeting = "Hello" }
 //! limits = { timeout = "1s" }
 //! kv = { users = "read-write" }  # or "read"
+//! blob = { images = "read" }
 //! ```
 
 use bytesize::ByteSize;
@@ -39,6 +41,8 @@ pub struct Manifest {
     pub path: PathBuf,
     /// Declared key-value store labels. Grants may name only these.
     pub kv_stores: std::collections::BTreeSet<String>,
+    /// Declared blob container labels. Grants may name only these.
+    pub blob_containers: std::collections::BTreeSet<String>,
     /// Plugins sorted by id.
     pub plugins: Vec<PluginSpec>,
 }
@@ -86,6 +90,8 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// Key-value stores this plugin may open, by label.
     pub kv: BTreeMap<String, Access>,
+    /// Blob containers this plugin may open, by label.
+    pub blob: BTreeMap<String, Access>,
 }
 
 /// What a grant allows.
@@ -128,11 +134,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_memory: 64 * 1024 * 1024,
-            timeout: Duration::from_secs(5),
-            max_response: 6 * 1024 * 1024,
-        }
+        Self { max_memory: 64 * 1024 * 1024, timeout: Duration::from_secs(5), max_response: 6 * 1024 * 1024 }
     }
 }
 
@@ -173,6 +175,8 @@ struct RawManifest {
     #[serde(default)]
     kv: BTreeMap<String, RawStore>,
     #[serde(default)]
+    blob: BTreeMap<String, RawStore>,
+    #[serde(default)]
     plugins: BTreeMap<String, RawPlugin>,
 }
 
@@ -187,9 +191,11 @@ struct RawPlugin {
     limits: RawLimits,
     #[serde(default)]
     kv: BTreeMap<String, Access>,
+    #[serde(default)]
+    blob: BTreeMap<String, Access>,
 }
 
-/// A declared store. Empty for now: where it lives is the host's runtime configuration
+/// A declared store or container. Empty for now: where it lives is the host's runtime configuration
 /// (embedded locally), never the plugin's business.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,6 +236,10 @@ impl Manifest {
             check_label(label).map_err(|m| err(format!("[kv.{label}]: {m}")))?;
         }
         let kv_stores: std::collections::BTreeSet<String> = raw.kv.into_keys().collect();
+        for label in raw.blob.keys() {
+            check_label(label).map_err(|m| err(format!("[blob.{label}]: {m}")))?;
+        }
+        let blob_containers: std::collections::BTreeSet<String> = raw.blob.into_keys().collect();
         if raw.plugins.is_empty() {
             return Err(err("no plugins: add a `[plugins.<id>]` table".into()));
         }
@@ -261,6 +271,11 @@ impl Manifest {
                     "kv.{label}: no kv store `{label}` is declared (declare it with `[kv.{label}]`)"
                 )));
             }
+            if let Some(label) = plugin.blob.keys().find(|label| !blob_containers.contains(*label)) {
+                return Err(at(format!(
+                    "blob.{label}: no blob container `{label}` is declared (declare it with `[blob.{label}]`)"
+                )));
+            }
             plugins.push(PluginSpec {
                 id: plugin_id,
                 source: base.join(&plugin.source),
@@ -268,17 +283,18 @@ impl Manifest {
                 config: Arc::new(config),
                 limits,
                 kv: plugin.kv,
+                blob: plugin.blob,
             });
         }
-        Ok(Self { path: path.to_path_buf(), kv_stores, plugins })
+        Ok(Self { path: path.to_path_buf(), kv_stores, blob_containers, plugins })
     }
 }
 
 /// Store labels follow the plugin id rules: they appear in logs and key namespaces.
 fn check_label(label: &str) -> Result<(), String> {
-    PluginId::parse(label).map(|_| ()).map_err(|_| {
-        format!("invalid store label `{label}`: use 1-63 lower-case letters, digits, `-` or `_`")
-    })
+    PluginId::parse(label)
+        .map(|_| ())
+        .map_err(|_| format!("invalid store label `{label}`: use 1-63 lower-case letters, digits, `-` or `_`"))
 }
 
 impl RouteSpec {
@@ -449,10 +465,8 @@ mod tests {
 
     #[test]
     fn kv_grants_must_name_declared_stores_with_a_known_access() {
-        let m = parse(
-            "[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { users = \"read\" }\n",
-        )
-        .unwrap();
+        let m = parse("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { users = \"read\" }\n")
+            .unwrap();
         assert_eq!(m.plugins[0].kv.get("users"), Some(&Access::Read));
         let e = parse("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { userz = \"read\" }\n")
             .unwrap_err();
@@ -462,6 +476,23 @@ mod tests {
         assert!(e.message.contains("unknown variant `write`"), "{e}");
         let e = parse("[kv.Users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
         assert!(e.message.contains("[kv.Users]: invalid store label"), "{e}");
+    }
+
+    #[test]
+    fn blob_grants_must_name_declared_containers() {
+        let m = parse(
+            "[blob.images]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nblob = { images = \"read-write\" }\n",
+        )
+        .unwrap();
+        assert_eq!(m.plugins[0].blob.get("images"), Some(&Access::ReadWrite));
+        assert!(m.blob_containers.contains("images"));
+        // A kv store of the same name does not make a blob container.
+        let e =
+            parse("[kv.images]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nblob = { images = \"read\" }\n")
+                .unwrap_err();
+        assert!(e.message.contains("plugin `a`: blob.images: no blob container `images` is declared"), "{e}");
+        let e = parse("[blob.\"a/b\"]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
+        assert!(e.message.contains("[blob.a/b]: invalid store label"), "{e}");
     }
 
     #[test]

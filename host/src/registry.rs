@@ -8,7 +8,7 @@
 //!
 //! `matchit` is used only here.
 
-use crate::capability::kv::KvCtx;
+use crate::capability::StorageGrants;
 use crate::engine::PreparedPlugin;
 use crate::manifest::{Limits, Manifest, PluginId, PluginSpec, RouteSpec};
 use arc_swap::ArcSwap;
@@ -26,13 +26,13 @@ pub struct LoadedPlugin {
     pub routes: Vec<RouteSpec>,
     pub config: Arc<BTreeMap<String, String>>,
     pub limits: Limits,
-    /// The kv stores this plugin may open, bound to their backends.
-    pub kv: KvCtx,
+    /// The kv stores and blob containers this plugin may open, bound to their backends.
+    pub storage: StorageGrants,
     pub pre: PreparedPlugin,
 }
 
 impl LoadedPlugin {
-    pub fn new(spec: &PluginSpec, digest: String, pre: PreparedPlugin, kv: KvCtx) -> Self {
+    pub fn new(spec: &PluginSpec, digest: String, pre: PreparedPlugin, storage: StorageGrants) -> Self {
         Self {
             id: spec.id.clone(),
             source: spec.source.clone(),
@@ -40,7 +40,7 @@ impl LoadedPlugin {
             routes: spec.routes.clone(),
             config: spec.config.clone(),
             limits: spec.limits,
-            kv,
+            storage,
             pre,
         }
     }
@@ -114,11 +114,7 @@ impl RoutingTable {
                             RouteError(format!("plugin `{}`: route `{route}`: {detail}", plugin.id))
                         })?;
                         path_index.insert(route.path.clone(), slot);
-                        paths.push(PathRoutes {
-                            pattern: route.path.clone(),
-                            by_method: Vec::new(),
-                            any_method: None,
-                        });
+                        paths.push(PathRoutes { pattern: route.path.clone(), by_method: Vec::new(), any_method: None });
                         slot
                     }
                 };
@@ -154,12 +150,7 @@ impl RoutingTable {
             return Lookup::NotFound;
         };
         let entry = &self.paths[*matched.value];
-        let plugin_index = entry
-            .by_method
-            .iter()
-            .find(|(m, _)| m == method)
-            .map(|(_, p)| *p)
-            .or(entry.any_method);
+        let plugin_index = entry.by_method.iter().find(|(m, _)| m == method).map(|(_, p)| *p).or(entry.any_method);
         let Some(plugin_index) = plugin_index else {
             return Lookup::MethodNotAllowed(entry.by_method.iter().map(|(m, _)| m.clone()).collect());
         };

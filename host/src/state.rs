@@ -1,10 +1,11 @@
 //! [`State`]: the data of one request's `Store` — created when the request arrives,
 //! dropped with the instance when the response is sent. Nothing here outlives a request.
 
+use crate::capability::blob::{BlobCtx, BlobView};
 use crate::capability::config::ConfigCtx;
 use crate::capability::kv::{KvCtx, KvView};
 use crate::capability::log::{LogCtx, LogSink};
-use crate::capability::wasi;
+use crate::capability::{StorageGrants, wasi};
 use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -14,17 +15,19 @@ pub struct State {
     pub config: ConfigCtx,
     pub log: LogCtx,
     pub kv: KvCtx,
+    pub blob: BlobCtx,
     pub limiter: MemoryLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl State {
-    pub fn new(config: ConfigCtx, kv: KvCtx, sink: &Arc<LogSink>, max_memory: u64) -> Self {
+    pub fn new(config: ConfigCtx, storage: StorageGrants, sink: &Arc<LogSink>, max_memory: u64) -> Self {
         Self {
             config,
             log: LogCtx::new(sink.clone()),
-            kv,
+            kv: storage.kv,
+            blob: storage.blob,
             limiter: MemoryLimiter::new(max_memory),
             wasi: wasi::sandboxed_ctx(sink),
             table: ResourceTable::new(),
@@ -36,6 +39,11 @@ impl State {
     /// The kv capability's view: the plugin's grants and this request's resource table.
     pub fn kv_view(&mut self) -> KvView<'_> {
         KvView::new(&self.kv, &mut self.table)
+    }
+
+    /// The blob capability's view: the plugin's grants and this request's resource table.
+    pub fn blob_view(&mut self) -> BlobView<'_> {
+        BlobView::new(&self.blob, &mut self.table)
     }
 }
 

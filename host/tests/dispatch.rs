@@ -101,7 +101,9 @@ async fn pricing_rejects_bad_input_with_specific_errors() {
     let reply = call(&app, "POST", "/v1/quotes/jpy", &json, br#"{"items":[]}"#).await;
     assert_eq!(reply.status, 404);
 
-    let reply = call(&app, "POST", "/v1/quotes/usd", &json, br#"{"items":[{"sku":"A","unit_price_cents":1,"quantity":0}]}"#).await;
+    let reply =
+        call(&app, "POST", "/v1/quotes/usd", &json, br#"{"items":[{"sku":"A","unit_price_cents":1,"quantity":0}]}"#)
+            .await;
     assert_eq!(reply.status, 422);
     assert!(reply.json()["error"]["message"].as_str().unwrap().contains("items[0].quantity"));
 }

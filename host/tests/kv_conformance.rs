@@ -135,10 +135,7 @@ async fn list_pages_by_prefix_with_a_cursor(kv: Arc<dyn KvBackend>) {
     assert_eq!(all.keys.first().map(String::as_str), Some("apple"));
     assert!(matches!(kv.list("ns", "", None, 0).await, Err(StorageError::InvalidInput(_))));
     assert!(matches!(kv.list("ns", "", None, 1001).await, Err(StorageError::InvalidInput(_))));
-    assert!(matches!(
-        kv.list("ns", "user/", Some("zebra".into()), 10).await,
-        Err(StorageError::InvalidInput(_))
-    ));
+    assert!(matches!(kv.list("ns", "user/", Some("zebra".into()), 10).await, Err(StorageError::InvalidInput(_))));
 }
 
 async fn get_many_keeps_order_and_gaps(kv: Arc<dyn KvBackend>) {
@@ -176,10 +173,8 @@ async fn transaction_is_all_or_nothing(kv: Arc<dyn KvBackend>) {
     assert_eq!(versions[2], 0);
     assert_eq!(value(kv, "ns", "balance/b").await.as_deref(), Some("5"));
 
-    let duplicate = vec![
-        Write::Delete(("x".into(), Condition::Always)),
-        Write::Delete(("x".into(), Condition::Always)),
-    ];
+    let duplicate =
+        vec![Write::Delete(("x".into(), Condition::Always)), Write::Delete(("x".into(), Condition::Always))];
     assert!(matches!(kv.transact("ns", duplicate).await, Err(StorageError::InvalidInput(_))));
 }
 

@@ -83,7 +83,10 @@ async fn conditional_writes_and_transactions_report_conflict_to_the_guest() {
     assert_eq!(call(&app, "PUT", &format!("/kv/users/k?if={v1}"), &[], b"d").await.json()["err"], "conflict");
     let json = [("content-type", "application/json")];
     let tx = format!(r#"[{{"set":"k","value":"e","if":"{v2}"}},{{"set":"new","value":"x","if":"absent"}}]"#);
-    assert_eq!(call(&app, "POST", "/kv-tx/users", &json, tx.as_bytes()).await.json()["ok"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        call(&app, "POST", "/kv-tx/users", &json, tx.as_bytes()).await.json()["ok"].as_array().unwrap().len(),
+        2
+    );
     let stale = format!(r#"[{{"set":"other","value":"y"}},{{"delete":"k","if":"{v2}"}}]"#);
     assert_eq!(call(&app, "POST", "/kv-tx/users", &json, stale.as_bytes()).await.json()["err"], "conflict");
     assert_eq!(get(&app, "/kv/users/other").await.json()["ok"], serde_json::Value::Null, "all or nothing");
@@ -130,7 +133,7 @@ async fn data_outlives_the_app_in_the_data_dir() {
     let app = load_app(MANIFEST);
     call(&app, "PUT", "/kv/users/durable", &[], b"still here").await;
     let (_dir, path) = manifest(MANIFEST);
-    let storage = plughost::Storage::embedded(&app.data_dir).unwrap();
+    let storage = plughost::Storage::embedded(&app.data_dir, "http://127.0.0.1").unwrap();
     let restarted = App::load(engine(), storage, &path, 1024).unwrap();
     assert_eq!(get(&restarted, "/kv/users/durable").await.json()["ok"]["value"], "still here");
 }

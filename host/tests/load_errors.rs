@@ -89,9 +89,8 @@ fn same_path_different_methods_from_two_plugins_is_fine() {
 
 #[test]
 fn memory_limit_above_the_engine_ceiling_is_refused() {
-    let error = load_error(
-        "[plugins.big]\nsource = \"{hello}\"\nroutes = [\"/b\"]\nlimits = { max_memory = \"1 GiB\" }\n",
-    );
+    let error =
+        load_error("[plugins.big]\nsource = \"{hello}\"\nroutes = [\"/b\"]\nlimits = { max_memory = \"1 GiB\" }\n");
     assert!(error.contains("plugin `big`: limits: max_memory 1 GiB is outside 1 MiB..=128 MiB"), "{error}");
 }
 
@@ -103,6 +102,8 @@ fn malformed_toml_names_the_file() {
 
 #[test]
 fn a_grant_of_an_undeclared_store_fails_the_load_naming_plugin_and_label() {
-    let error = load_error("[kv.users]\n[plugins.probe]\nsource = \"{kv-probe}\"\nroutes = [\"/p\"]\nkv = { sessions = \"read\" }\n");
+    let error = load_error(
+        "[kv.users]\n[plugins.probe]\nsource = \"{kv-probe}\"\nroutes = [\"/p\"]\nkv = { sessions = \"read\" }\n",
+    );
     assert!(error.contains("plugin `probe`: kv.sessions: no kv store `sessions` is declared"), "{error}");
 }

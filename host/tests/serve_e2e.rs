@@ -177,12 +177,7 @@ async fn request_body_over_the_limit_is_413_whether_declared_or_streamed() {
     // Chunked: no content-length, the limit is enforced while reading.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b'b'; 512])).collect();
     let stream = futures::stream::iter(chunks);
-    let res = http
-        .post(server.url("/hello"))
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await
-        .unwrap();
+    let res = http.post(server.url("/hello")).body(reqwest::Body::wrap_stream(stream)).send().await.unwrap();
     assert_eq!(res.status(), 413);
     assert_eq!(res.headers()["connection"], "close", "the unread body makes the connection unusable");
 
@@ -331,7 +326,8 @@ async fn a_store_bound_to_dynamodb_keeps_its_data_in_dynamodb() {
     )
     .unwrap();
     let storage = dir.path().join("storage.toml");
-    std::fs::write(&storage, "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"app1-users\" }\n").unwrap();
+    std::fs::write(&storage, "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"app1-users\" }\n")
+        .unwrap();
 
     let env = [
         ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
@@ -363,6 +359,74 @@ async fn a_store_bound_to_dynamodb_keeps_its_data_in_dynamodb() {
     let scan = dynamo.scan().table_name("plughost-data").send().await.unwrap();
     assert_eq!(scan.count(), 1, "only the users item is in DynamoDB");
     assert!(dir.path().join("data/kv.sqlite3").exists());
+}
+
+#[tokio::test]
+async fn blob_containers_on_s3_and_embedded_both_hand_out_working_presigned_urls() {
+    let moto = support::moto::Moto::start().await;
+    let s3 = plughost::capability::blob::S3Blob::client(&moto.sdk_config().await);
+    s3.create_bucket().bucket("plughost-data").send().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest_wasm("blob-probe"), dir.path().join("blob-probe.wasm")).unwrap();
+    let manifest = dir.path().join("plughost.toml");
+    std::fs::write(
+        &manifest,
+        "[blob.images]\n[blob.local]\n[plugins.probe]\nsource = \"blob-probe.wasm\"\n\
+         routes = [\"PUT /blob/{label}\", \"GET /blob/{label}\", \"POST /blob-presign/{label}\"]\n\
+         blob = { images = \"read-write\", local = \"read-write\" }\n",
+    )
+    .unwrap();
+    let storage = dir.path().join("storage.toml");
+    std::fs::write(&storage, "[blob.images]\ns3 = { bucket = \"plughost-data\", prefix = \"app1-images\" }\n").unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
+    let http = client();
+
+    // On S3: the object lands under the operator's prefix, and S3's own URL serves it.
+    let put: serde_json::Value = http
+        .put(server.url("/blob/images?key=p/1.png"))
+        .header("content-type", "image/png")
+        .body("png bytes")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(put["ok"]["size"], 9, "{put}");
+    let object = s3.get_object().bucket("plughost-data").key("app1-images/p/1.png").send().await.unwrap();
+    assert_eq!(object.content_type(), Some("image/png"));
+    let url: serde_json::Value =
+        http.post(server.url("/blob-presign/images?key=p/1.png")).send().await.unwrap().json().await.unwrap();
+    let url = url["ok"].as_str().expect("a URL").to_owned();
+    assert!(url.starts_with(&moto.endpoint), "an S3 URL: {url}");
+    assert_eq!(http.get(&url).send().await.unwrap().text().await.unwrap(), "png bytes");
+
+    // Embedded: the URL points at this server, which accepts the upload.
+    let url: serde_json::Value = http
+        .post(server.url("/blob-presign/local?key=up.txt&method=put&type=text/plain"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = url["ok"].as_str().expect("a URL").to_owned();
+    assert!(url.starts_with(&server.url("/_plughost/blob/local/up.txt?")), "{url}");
+    let res = http.put(&url).header("content-type", "text/plain").body("uploaded").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let got: serde_json::Value =
+        http.get(server.url("/blob/local?key=up.txt")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["ok"]["body"], "uploaded");
+    assert_eq!(got["ok"]["info"]["content_type"], "text/plain");
+    let listing = s3.list_objects_v2().bucket("plughost-data").send().await.unwrap();
+    assert_eq!(listing.key_count(), Some(1), "the embedded container wrote nothing to S3");
 }
 
 #[test]

@@ -43,6 +43,7 @@
 //! to the host's log, never to the client.
 
 pub mod bindings;
+pub mod blob;
 pub mod config;
 mod error;
 pub mod kv;

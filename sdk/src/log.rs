@@ -8,8 +8,7 @@ pub use crate::bindings::plughost::plugin::log::Level as LogLevel;
 
 /// Emits `message` at `level` with extra `fields`.
 pub fn log(level: LogLevel, message: &str, fields: &[(&str, &str)]) {
-    let fields: Vec<(String, String)> =
-        fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     #[cfg(target_arch = "wasm32")]
     crate::bindings::plughost::plugin::log::log(level, message, &fields);
     #[cfg(not(target_arch = "wasm32"))]

@@ -53,8 +53,7 @@ impl Request {
 
     /// A required route parameter; a missing one is a 400 naming it.
     pub fn require_param(&self, name: &str) -> Result<&str, Error> {
-        self.param(name)
-            .ok_or_else(|| Error::bad_request(format!("missing route parameter `{name}`")))
+        self.param(name).ok_or_else(|| Error::bad_request(format!("missing route parameter `{name}`")))
     }
 
     /// The first value of a query parameter, decoded.
@@ -71,9 +70,10 @@ impl Request {
     pub fn query_parse<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, Error> {
         match self.query(name) {
             None => Ok(None),
-            Some(raw) => raw.parse().map(Some).map_err(|_| {
-                Error::bad_request(format!("query parameter `{name}` has an invalid value `{raw}`"))
-            }),
+            Some(raw) => raw
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::bad_request(format!("query parameter `{name}` has an invalid value `{raw}`"))),
         }
     }
 
@@ -84,11 +84,7 @@ impl Request {
 
     /// The first value of a header; `name` is matched case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.inner
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.inner.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// All headers as (lower-case name, value) pairs.
@@ -102,8 +98,7 @@ impl Request {
 
     /// The body as UTF-8 text; anything else is a 400.
     pub fn text(&self) -> Result<&str, Error> {
-        std::str::from_utf8(&self.inner.body)
-            .map_err(|_| Error::bad_request("request body is not valid UTF-8"))
+        std::str::from_utf8(&self.inner.body).map_err(|_| Error::bad_request("request body is not valid UTF-8"))
     }
 
     /// The body parsed as JSON into `T`.
@@ -113,19 +108,15 @@ impl Request {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         if let Some(content_type) = self.header("content-type") {
             let mime = content_type.split(';').next().unwrap_or("").trim();
-            let is_json = mime.eq_ignore_ascii_case("application/json")
-                || mime.to_ascii_lowercase().ends_with("+json");
+            let is_json = mime.eq_ignore_ascii_case("application/json") || mime.to_ascii_lowercase().ends_with("+json");
             if !is_json {
-                return Err(Error::unsupported_media_type(format!(
-                    "expected an application/json body, got `{mime}`"
-                )));
+                return Err(Error::unsupported_media_type(format!("expected an application/json body, got `{mime}`")));
             }
         }
         if self.inner.body.is_empty() {
             return Err(Error::bad_request("expected a JSON body, got an empty body"));
         }
-        serde_json::from_slice(&self.inner.body)
-            .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&self.inner.body).map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
     }
 
     /// The id the host gave this request (also in the host's logs and the

@@ -37,9 +37,7 @@ impl Response {
 
     /// A `text/plain` response.
     pub fn text(status: StatusCode, text: impl Into<String>) -> Self {
-        Self::new(status)
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(text.into().into_bytes())
+        Self::new(status).header("content-type", "text/plain; charset=utf-8").body(text.into().into_bytes())
     }
 
     /// Adds a header (names are sent lower-case).

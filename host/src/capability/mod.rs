@@ -1,15 +1,18 @@
 //! Everything a plugin can reach, one folder per capability. Each folder has the same
-//! shape: `mod.rs` (the per-request context and `add_to_linker`) and `host.rs` (the
-//! generated `Host` trait implemented over that context).
+//! shape: `mod.rs` (the per-request context and `add_to_linker`), `host.rs` (the
+//! generated `Host` trait implemented over that context), `backend.rs` (the trait every
+//! backend implements and the rules they share) and one file per backend.
 //!
 //! - `config/` — the plugin's own manifest values;
 //! - `log/`    — structured log lines, and the plugin's stdout/stderr turned into them;
-//! - `kv/`     — key-value stores opened by label, with backends (`sqlite.rs`, ...);
+//! - `kv/`     — key-value stores opened by label (`sqlite.rs`, `dynamo.rs`);
+//! - `blob/`   — object containers opened by label (`fs.rs`, `s3.rs`);
 //! - `wasi.rs` — the WASI sandbox that lets ordinary Rust `std` link, with nothing in it;
 //! - `error.rs` — the storage errors guests receive as WIT values.
 //!
-//! [`Storage`] holds the process's backends; `blob/` will follow the same shape as `kv/`.
+//! [`Storage`] holds the process's backends and binds each plugin's grants to them.
 
+pub mod blob;
 pub mod config;
 pub mod error;
 pub mod kv;
@@ -31,20 +34,36 @@ pub struct Storage {
     kv: Arc<dyn kv::KvBackend>,
     /// Stores the operator bound elsewhere: label -> (backend, namespace).
     kv_bindings: BTreeMap<String, (Arc<dyn kv::KvBackend>, Arc<str>)>,
+    /// Where containers without a binding live (an embedded folder).
+    blob: Arc<blob::FsBlob>,
+    /// Containers the operator bound elsewhere: label -> (backend, namespace).
+    blob_bindings: BTreeMap<String, (Arc<dyn blob::BlobBackend>, Arc<str>)>,
 }
 
-/// The operator's storage file (`--storage`): where each store lives. Stores it does not
-/// mention stay embedded.
+/// One plugin's storage grants, bound to backends: what its requests may open.
+#[derive(Clone, Default)]
+pub struct StorageGrants {
+    pub kv: kv::KvCtx,
+    pub blob: blob::BlobCtx,
+}
+
+/// The operator's storage file (`--storage`): where each store and container lives.
+/// Labels it does not mention stay embedded.
 ///
 /// ```toml
 /// [kv.users]
 /// dynamodb = { table = "plughost-data", prefix = "users" }
+///
+/// [blob.images]
+/// s3 = { bucket = "plughost-data", prefix = "images" }
 /// ```
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StorageFile {
     #[serde(default)]
     kv: BTreeMap<String, KvBinding>,
+    #[serde(default)]
+    blob: BTreeMap<String, BlobBinding>,
 }
 
 #[derive(serde::Deserialize)]
@@ -61,45 +80,96 @@ struct DynamoBinding {
     prefix: String,
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlobBinding {
+    s3: S3Binding,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3Binding {
+    bucket: String,
+    /// Keeps this container's objects apart from others in the same bucket: its objects
+    /// are `<prefix>/<key>`.
+    prefix: String,
+}
+
 impl Storage {
     /// Embedded backends under `data_dir` (what `plughost serve` uses): every kv store is
-    /// a namespace of `data_dir/kv.sqlite3`.
-    pub fn embedded(data_dir: &Path) -> anyhow::Result<Self> {
+    /// a namespace of `data_dir/kv.sqlite3`, every blob container one of `data_dir/blobs/`.
+    /// Presigned URLs of embedded containers start with `public_url` (where this host is
+    /// reachable).
+    pub fn embedded(data_dir: &Path, public_url: &str) -> anyhow::Result<Self> {
         let kv = kv::SqliteKv::open(&data_dir.join("kv.sqlite3"))
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e:#}", data_dir.join("kv.sqlite3").display()))?;
-        Ok(Self { kv: Arc::new(kv), kv_bindings: BTreeMap::new() })
+        let blob = blob::FsBlob::open(&data_dir.join("blobs"), public_url)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e:#}", data_dir.join("blobs").display()))?;
+        Ok(Self {
+            kv: Arc::new(kv),
+            kv_bindings: BTreeMap::new(),
+            blob: Arc::new(blob),
+            blob_bindings: BTreeMap::new(),
+        })
     }
 
-    /// Binds the stores named in the operator's storage file at `path` (see
-    /// [`StorageFile`]); AWS clients are configured from the environment.
+    /// Binds the stores and containers named in the operator's storage file at `path`
+    /// (see [`StorageFile`]); AWS clients are configured from the environment.
     pub async fn with_storage_file(mut self, path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("{}: cannot read storage file: {e}", path.display()))?;
         let file: StorageFile =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message().trim()))?;
-        if file.kv.is_empty() {
-            return Ok(self);
-        }
-        let client = kv::DynamoKv::client_from_env().await;
-        for (label, binding) in file.kv {
-            let DynamoBinding { table, prefix } = binding.dynamodb;
-            if table.is_empty() || prefix.is_empty() || prefix.contains('#') {
-                anyhow::bail!(
-                    "{}: kv.{label}: `table` and `prefix` must be non-empty and `prefix` must not contain `#`",
-                    path.display()
-                );
+        if !file.kv.is_empty() {
+            let client = kv::DynamoKv::client_from_env().await;
+            for (label, binding) in file.kv {
+                let DynamoBinding { table, prefix } = binding.dynamodb;
+                if table.is_empty() || prefix.is_empty() || prefix.contains('#') {
+                    anyhow::bail!(
+                        "{}: kv.{label}: `table` and `prefix` must be non-empty and `prefix` must not contain `#`",
+                        path.display()
+                    );
+                }
+                tracing::info!(store = label, table, prefix, "kv store bound to DynamoDB");
+                let backend: Arc<dyn kv::KvBackend> = Arc::new(kv::DynamoKv::new(client.clone(), table));
+                self.kv_bindings.insert(label, (backend, prefix.into()));
             }
-            tracing::info!(store = label, table, prefix, "kv store bound to DynamoDB");
-            let backend: Arc<dyn kv::KvBackend> = Arc::new(kv::DynamoKv::new(client.clone(), table));
-            self.kv_bindings.insert(label, (backend, prefix.into()));
+        }
+        if !file.blob.is_empty() {
+            let client = blob::S3Blob::client_from_env().await;
+            for (label, binding) in file.blob {
+                let S3Binding { bucket, prefix } = binding.s3;
+                // The prefix is one path segment, so `<prefix>/<key>` of one container can
+                // never be a key of another (`a` vs `a/b`).
+                let valid_prefix = !prefix.is_empty()
+                    && prefix.len() <= 128
+                    && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                    && prefix != "."
+                    && prefix != "..";
+                if bucket.is_empty() || !valid_prefix {
+                    anyhow::bail!(
+                        "{}: blob.{label}: `bucket` must be non-empty and `prefix` one segment of letters, digits, `-`, `_`, `.`",
+                        path.display()
+                    );
+                }
+                tracing::info!(container = label, bucket, prefix, "blob container bound to S3");
+                let backend: Arc<dyn blob::BlobBackend> = Arc::new(blob::S3Blob::new(client.clone(), bucket));
+                self.blob_bindings.insert(label, (backend, prefix.into()));
+            }
         }
         Ok(self)
     }
-    /// The kv grants of one plugin, each bound to its backend and namespace: the
-    /// operator's binding, or the embedded store with the label as namespace. Distinct
-    /// labels get distinct namespaces, so they never see each other's keys.
-    pub fn kv_grants(&self, spec: &PluginSpec) -> kv::KvCtx {
-        let grants: BTreeMap<String, kv::KvGrant> = spec
+
+    /// The embedded blob backend, whose presigned URLs `plughost serve` answers.
+    pub fn embedded_blob(&self) -> &Arc<blob::FsBlob> {
+        &self.blob
+    }
+
+    /// The grants of one plugin, each bound to its backend and namespace: the operator's
+    /// binding, or the embedded backend with the label as namespace. Distinct labels get
+    /// distinct namespaces, so they never see each other's data.
+    pub fn grants(&self, spec: &PluginSpec) -> StorageGrants {
+        let kv = spec
             .kv
             .iter()
             .map(|(label, access)| {
@@ -111,7 +181,19 @@ impl Storage {
                 (label.clone(), grant)
             })
             .collect();
-        kv::KvCtx::new(grants)
+        let blob = spec
+            .blob
+            .iter()
+            .map(|(label, access)| {
+                let (backend, namespace) = match self.blob_bindings.get(label) {
+                    Some((backend, namespace)) => (backend.clone(), namespace.clone()),
+                    None => (self.blob.clone() as Arc<dyn blob::BlobBackend>, label.as_str().into()),
+                };
+                let grant = blob::BlobGrant { backend, namespace, writable: *access == Access::ReadWrite };
+                (label.clone(), grant)
+            })
+            .collect();
+        StorageGrants { kv: kv::KvCtx::new(kv), blob: blob::BlobCtx::new(blob) }
     }
 }
 
@@ -121,5 +203,6 @@ pub fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
     config::add_to_linker(linker, |state| &state.config)?;
     log::add_to_linker(linker, |state| &state.log)?;
     kv::add_to_linker(linker, State::kv_view)?;
+    blob::add_to_linker(linker, State::blob_view)?;
     Ok(())
 }

@@ -30,6 +30,13 @@ pub enum HostError {
     ResponseTooLarge { plugin: String },
     /// All instance slots are busy.
     AtCapacity,
+    /// A presigned blob URL was tampered with, expired, or used with the wrong method or
+    /// content type.
+    PresignedUrlRejected { reason: String },
+    /// A presigned GET URL names an object that does not exist (any more).
+    ObjectNotFound,
+    /// Embedded storage failed while serving a presigned URL (detail logged).
+    StorageUnavailable,
 }
 
 impl HostError {
@@ -44,7 +51,9 @@ impl HostError {
             }
             Self::InvalidResponse { .. } => StatusCode::BAD_GATEWAY,
             Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            Self::AtCapacity => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AtCapacity | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PresignedUrlRejected { .. } => StatusCode::FORBIDDEN,
+            Self::ObjectNotFound => StatusCode::NOT_FOUND,
         }
     }
 
@@ -60,6 +69,9 @@ impl HostError {
             Self::InvalidResponse { .. } => "plugin_invalid_response",
             Self::ResponseTooLarge { .. } => "plugin_response_too_large",
             Self::AtCapacity => "at_capacity",
+            Self::PresignedUrlRejected { .. } => "presigned_url_rejected",
+            Self::ObjectNotFound => "object_not_found",
+            Self::StorageUnavailable => "storage_unavailable",
         }
     }
 
@@ -67,14 +79,25 @@ impl HostError {
         match self {
             Self::NotFound => "no route matches this path".into(),
             Self::MethodNotAllowed { .. } => "this path does not accept this method".into(),
-            Self::PayloadTooLarge { limit } => format!("request body exceeds the limit of {limit} bytes"),
+            Self::PayloadTooLarge { limit } => {
+                format!("request body exceeds the limit of {limit} bytes")
+            }
             Self::BadRequest { reason } => reason.clone(),
-            Self::PluginFailed { plugin } => format!("plugin `{plugin}` failed while handling the request"),
+            Self::PluginFailed { plugin } => {
+                format!("plugin `{plugin}` failed while handling the request")
+            }
             Self::MemoryLimit { plugin } => format!("plugin `{plugin}` exceeded its memory limit"),
             Self::Timeout { plugin } => format!("plugin `{plugin}` did not answer in time"),
-            Self::InvalidResponse { plugin } => format!("plugin `{plugin}` returned an invalid response"),
-            Self::ResponseTooLarge { plugin } => format!("plugin `{plugin}` returned a response over its size limit"),
+            Self::InvalidResponse { plugin } => {
+                format!("plugin `{plugin}` returned an invalid response")
+            }
+            Self::ResponseTooLarge { plugin } => {
+                format!("plugin `{plugin}` returned a response over its size limit")
+            }
             Self::AtCapacity => "the host is at capacity; retry shortly".into(),
+            Self::PresignedUrlRejected { reason } => format!("presigned URL rejected: {reason}"),
+            Self::ObjectNotFound => "no object at this URL".into(),
+            Self::StorageUnavailable => "storage is unavailable; retry shortly".into(),
         }
     }
 
@@ -100,9 +123,7 @@ impl HostError {
             error["plugin"] = plugin.into();
         }
         let body = serde_json::json!({ "error": error }).to_string();
-        let mut response = http::Response::builder()
-            .status(self.status())
-            .header(CONTENT_TYPE, "application/json");
+        let mut response = http::Response::builder().status(self.status()).header(CONTENT_TYPE, "application/json");
         if let Self::MethodNotAllowed { allow } = &self {
             let allow = allow.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", ");
             response = response.header(ALLOW, allow);
@@ -117,7 +138,8 @@ mod tests {
 
     #[test]
     fn method_not_allowed_lists_allow_and_is_json() {
-        let res = HostError::MethodNotAllowed { allow: vec![http::Method::GET, http::Method::POST] }.into_response("r1");
+        let res =
+            HostError::MethodNotAllowed { allow: vec![http::Method::GET, http::Method::POST] }.into_response("r1");
         assert_eq!(res.status(), 405);
         assert_eq!(res.headers()[ALLOW], "GET, POST");
         let body: serde_json::Value = serde_json::from_slice(res.body()).unwrap();

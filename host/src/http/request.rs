@@ -5,7 +5,12 @@ use crate::registry::RouteMatch;
 use bytes::Bytes;
 
 /// Builds the WIT request for a routed HTTP request.
-pub fn to_wit_request(parts: &http::request::Parts, body: Bytes, matched: &RouteMatch<'_>, request_id: &str) -> Request {
+pub fn to_wit_request(
+    parts: &http::request::Parts,
+    body: Bytes,
+    matched: &RouteMatch<'_>,
+    request_id: &str,
+) -> Request {
     let raw_query = parts.uri.query().unwrap_or("");
     Request {
         method: to_wit_method(&parts.method),

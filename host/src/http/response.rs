@@ -19,7 +19,8 @@ pub fn from_wit_response(response: Response) -> Result<http::Response<Bytes>, St
     let mut builder = http::Response::builder().status(status);
     let headers = builder.headers_mut().expect("a fresh builder has headers");
     for (name, value) in response.headers {
-        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;
+        let header_name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;
         if HOP_BY_HOP.contains(&header_name.as_str()) {
             continue;
         }

@@ -1,9 +1,11 @@
 //! `plughost serve`: the local HTTP server (axum over hyper), the host's health endpoint,
-//! graceful shutdown and live reload (`watch.rs`).
+//! graceful shutdown, live reload (`watch.rs`) and the embedded blob store's presigned
+//! URLs (`presigned.rs`).
 //!
 //! Only transport lives here: reading the body under the size limit and handing an
 //! `http::Request<Bytes>` to [`App::handle_with_id`].
 
+pub mod presigned;
 mod watch;
 
 use crate::app::App;
@@ -23,21 +25,24 @@ pub const HEALTH_PATH: &str = "/_plughost/health";
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    pub listen: SocketAddr,
     /// Reload when the manifest or a plugin file changes.
     pub watch: bool,
 }
 
-/// Serves `app` until `shutdown` resolves, then stops accepting and lets in-flight
-/// requests finish.
+/// Binds `listen` first, so the real address (port 0 becomes a free port) is known
+/// before the app is built: embedded storage needs it for presigned URLs.
+pub async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and lets
+/// in-flight requests finish.
 pub async fn serve(
+    listener: tokio::net::TcpListener,
     app: Arc<App>,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
     let _watcher = if options.watch { Some(watch::spawn(app.clone())?) } else { None };
 
@@ -48,7 +53,9 @@ pub async fn serve(
     }
     tracing::info!(%addr, manifest = %app.manifest_path().display(), watch = options.watch, "plughost listening on http://{addr}");
 
-    let router = axum::Router::new().route(HEALTH_PATH, get(health)).fallback(dispatch).with_state(app);
+    let presigned = presigned::router(app.storage().embedded_blob().clone());
+    let router =
+        axum::Router::new().route(HEALTH_PATH, get(health)).fallback(dispatch).with_state(app).merge(presigned);
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     tracing::info!("plughost stopped");
     Ok(())
@@ -91,11 +98,8 @@ async fn read_body(parts: &http::request::Parts, body: Body, limit: usize) -> Re
 
 async fn health(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
     let table = app.table();
-    let plugins: Vec<_> = table
-        .plugins()
-        .iter()
-        .map(|p| serde_json::json!({ "id": p.id.as_str(), "digest": p.digest }))
-        .collect();
+    let plugins: Vec<_> =
+        table.plugins().iter().map(|p| serde_json::json!({ "id": p.id.as_str(), "digest": p.digest })).collect();
     axum::Json(serde_json::json!({
         "status": "ok",
         "generation": table.generation,

@@ -55,7 +55,9 @@ pub fn spawn(app: Arc<App>) -> anyhow::Result<WatchHandle> {
                     );
                     watched.update(&mut watcher, &app);
                 }
-                Ok(Reload::Unchanged) => tracing::info!(generation = serving, "nothing changed; still serving"),
+                Ok(Reload::Unchanged) => {
+                    tracing::info!(generation = serving, "nothing changed; still serving")
+                }
                 Err(error) => tracing::error!(
                     serving_generation = serving,
                     "reload rejected, still serving the previous version: {error:#}"

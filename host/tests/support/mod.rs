@@ -44,7 +44,7 @@ pub fn engine() -> Arc<PluginEngine> {
 pub fn manifest(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut text = text.to_owned();
-    for guest in ["hello", "pricing", "misbehave", "wrong-world", "kv-probe"] {
+    for guest in ["hello", "pricing", "misbehave", "wrong-world", "kv-probe", "blob-probe"] {
         let placeholder = format!("{{{guest}}}");
         if text.contains(&placeholder) {
             text = text.replace(&placeholder, &guest_wasm(guest).display().to_string());
@@ -61,7 +61,7 @@ pub fn shared_storage() -> Storage {
     STORAGE
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("tempdir");
-            let storage = Storage::embedded(dir.path()).expect("embedded storage");
+            let storage = Storage::embedded(dir.path(), "http://127.0.0.1").expect("embedded storage");
             (dir, storage)
         })
         .1
@@ -93,7 +93,7 @@ impl TestApp {
 pub fn load_app(manifest_text: &str) -> TestApp {
     let (manifest_dir, path) = manifest(manifest_text);
     let data = tempfile::tempdir().expect("tempdir");
-    let storage = Storage::embedded(data.path()).expect("embedded storage");
+    let storage = Storage::embedded(data.path(), "http://127.0.0.1").expect("embedded storage");
     let app = App::load(engine(), storage, &path, plughost::http::DEFAULT_MAX_BODY).expect("app loads");
     TestApp { app: Arc::new(app), data_dir: data.path().to_path_buf(), _dirs: Arc::new((manifest_dir, data)) }
 }

@@ -84,17 +84,13 @@ fn quote(req: Request) -> Result<(StatusCode, Json<Quote>), Error> {
     let mut subtotal: u64 = 0;
     for (i, item) in body.items.into_iter().enumerate() {
         if item.quantity == 0 || item.quantity > MAX_QUANTITY {
-            return Err(Error::unprocessable(format!(
-                "items[{i}].quantity must be between 1 and {MAX_QUANTITY}"
-            )));
+            return Err(Error::unprocessable(format!("items[{i}].quantity must be between 1 and {MAX_QUANTITY}")));
         }
         let line_total = item
             .unit_price_cents
             .checked_mul(u64::from(item.quantity))
             .ok_or_else(|| Error::unprocessable(format!("items[{i}] total is too large")))?;
-        subtotal = subtotal
-            .checked_add(line_total)
-            .ok_or_else(|| Error::unprocessable("basket total is too large"))?;
+        subtotal = subtotal.checked_add(line_total).ok_or_else(|| Error::unprocessable("basket total is too large"))?;
         lines.push(Line { sku: item.sku, quantity: item.quantity, line_total_cents: line_total });
     }
     // Integer division rounds the discount down, so it never exceeds the stated percentage.

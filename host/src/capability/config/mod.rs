@@ -25,10 +25,7 @@ impl HasData for HasConfig {
     type Data<'a> = &'a ConfigCtx;
 }
 
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    get: fn(&mut T) -> &ConfigCtx,
-) -> anyhow::Result<()> {
+pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &ConfigCtx) -> anyhow::Result<()> {
     crate::bindings::plughost::plugin::config::add_to_linker::<T, HasConfig>(linker, get)?;
     Ok(())
 }

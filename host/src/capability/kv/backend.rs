@@ -35,8 +35,13 @@ pub trait KvBackend: Send + Sync + 'static {
 
     async fn increment(&self, namespace: &str, key: &str, delta: i64) -> Result<i64, StorageError>;
 
-    async fn list(&self, namespace: &str, prefix: &str, cursor: Option<String>, limit: u32)
-    -> Result<Page, StorageError>;
+    async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page, StorageError>;
 
     /// All-or-nothing; `Conflict` (and nothing written) if any condition fails.
     async fn transact(&self, namespace: &str, writes: Vec<Write>) -> Result<Vec<u64>, StorageError>;

@@ -179,13 +179,8 @@ impl KvBackend for DynamoKv {
                 .consistent_read(true)
                 .build()
                 .map_err(|e| StorageError::Unavailable(format!("invalid batch request: {e}")))?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(sdk_error)?;
+            let output =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
             for item in output.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
                 if let Some(AttributeValue::S(k)) = item.get("k") {
                     found.insert(k.clone(), item.clone());
@@ -294,9 +289,9 @@ impl KvBackend for DynamoKv {
                 }
                 Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => {
                     match failure.into_err() {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e) => {
-                            e.item.unwrap_or_default()
-                        }
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                            e,
+                        ) => e.item.unwrap_or_default(),
                         _ => HashMap::new(),
                     }
                 }
@@ -324,7 +319,9 @@ impl KvBackend for DynamoKv {
             };
             let mut put = self.client.put_item().table_name(&self.table).set_item(Some(counter));
             put = match condition {
-                Some((expression, ver)) => put.condition_expression(expression).expression_attribute_values(":old", ver),
+                Some((expression, ver)) => {
+                    put.condition_expression(expression).expression_attribute_values(":old", ver)
+                }
                 None => put
                     .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
                     .expression_attribute_names("#ttl", "ttl")
@@ -350,7 +347,11 @@ impl KvBackend for DynamoKv {
         let now = now();
         let mut keys: Vec<String> = Vec::new();
         let mut start: Option<Item> = cursor.map(|c| {
-            HashMap::from([("pk".to_owned(), pk(namespace, &c)), ("ns".to_owned(), s(namespace)), ("k".to_owned(), s(&c))])
+            HashMap::from([
+                ("pk".to_owned(), pk(namespace, &c)),
+                ("ns".to_owned(), s(namespace)),
+                ("k".to_owned(), s(&c)),
+            ])
         });
         // Expired items are filtered after DynamoDB's `Limit`, so a page may come back
         // short: keep reading until we have one more key than asked for, or no more.
@@ -415,7 +416,8 @@ impl KvBackend for DynamoKv {
                 }
             };
             let (expression, values) = condition_expression(condition, now);
-            let invalid = |e: aws_sdk_dynamodb::error::BuildError| StorageError::Unavailable(format!("invalid transaction: {e}"));
+            let invalid =
+                |e: aws_sdk_dynamodb::error::BuildError| StorageError::Unavailable(format!("invalid transaction: {e}"));
             let transact_item = match transact_item {
                 Either::Put(mut put) => {
                     if let Some(expression) = expression {

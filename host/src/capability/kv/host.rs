@@ -67,7 +67,12 @@ impl HostStore for KvView<'_> {
         store.grant.backend.set(&store.grant.namespace, &key, value, options.condition, ttl).await
     }
 
-    async fn delete(&mut self, store: Resource<KvStore>, key: String, condition: Condition) -> Result<bool, StorageError> {
+    async fn delete(
+        &mut self,
+        store: Resource<KvStore>,
+        key: String,
+        condition: Condition,
+    ) -> Result<bool, StorageError> {
         let store = self.writable(&store)?;
         store.grant.backend.delete(&store.grant.namespace, &key, condition).await
     }

@@ -65,11 +65,8 @@ impl LogSink {
         let fields = if fields.is_empty() {
             String::new()
         } else {
-            let map: serde_json::Map<String, serde_json::Value> = fields
-                .iter()
-                .take(32)
-                .map(|(k, v)| (truncate(k, 128).to_owned(), truncate(v, 1024).into()))
-                .collect();
+            let map: serde_json::Map<String, serde_json::Value> =
+                fields.iter().take(32).map(|(k, v)| (truncate(k, 128).to_owned(), truncate(v, 1024).into())).collect();
             serde_json::Value::Object(map).to_string()
         };
         let (plugin, request_id) = (self.plugin.as_str(), &*self.request_id);

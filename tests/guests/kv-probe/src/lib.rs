@@ -14,7 +14,7 @@
 //!
 //! The same routes exist under `/other`, to mount the component as a second plugin.
 
-use plughost_sdk::kv::{Condition, Store, StorageError, Write, WriteOptions};
+use plughost_sdk::kv::{Condition, StorageError, Store, Write, WriteOptions};
 use plughost_sdk::{Json, Request, Response, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,15 +28,15 @@ pub fn handle(req: Request) -> Response {
 fn routes(router: Router, base: &str) -> Router {
     router
         .get(&format!("{base}/kv/{{label}}/{{key}}"), |req: Request| {
-            reply(open(&req).and_then(|s| s.get(key(&req))).map(|e| {
-                e.map(|e| json!({ "value": String::from_utf8_lossy(&e.value), "version": e.version }))
-            }))
+            reply(
+                open(&req)
+                    .and_then(|s| s.get(key(&req)))
+                    .map(|e| e.map(|e| json!({ "value": String::from_utf8_lossy(&e.value), "version": e.version }))),
+            )
         })
         .put(&format!("{base}/kv/{{label}}/{{key}}"), |req: Request| {
-            let options = WriteOptions {
-                condition: condition(&req),
-                ttl_seconds: req.query("ttl").and_then(|t| t.parse().ok()),
-            };
+            let options =
+                WriteOptions { condition: condition(&req), ttl_seconds: req.query("ttl").and_then(|t| t.parse().ok()) };
             reply(open(&req).and_then(|s| s.set_with(key(&req), req.body(), options)))
         })
         .delete(&format!("{base}/kv/{{label}}/{{key}}"), |req: Request| {
@@ -65,7 +65,10 @@ fn routes(router: Router, base: &str) -> Router {
         .post(&format!("{base}/kv-many/{{label}}"), |req: Request| {
             let keys: Vec<String> = req.json().unwrap_or_default();
             reply(open(&req).and_then(|s| s.get_many(&keys)).map(|entries| {
-                entries.into_iter().map(|e| e.map(|e| String::from_utf8_lossy(&e.value).into_owned())).collect::<Vec<_>>()
+                entries
+                    .into_iter()
+                    .map(|e| e.map(|e| String::from_utf8_lossy(&e.value).into_owned()))
+                    .collect::<Vec<_>>()
             }))
         })
 }

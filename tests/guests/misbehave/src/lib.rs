@@ -37,9 +37,7 @@ pub fn handle(req: Request) -> Response {
             let bytes: usize = req.query_parse("bytes").ok().flatten().unwrap_or(1 << 20);
             Response::new(StatusCode::OK).body(vec![b'x'; bytes])
         })
-        .get("/bad-header", |_req: Request| {
-            Response::new(StatusCode::OK).header("x-evil", "a\r\nset-cookie: pwned=1")
-        })
+        .get("/bad-header", |_req: Request| Response::new(StatusCode::OK).header("x-evil", "a\r\nset-cookie: pwned=1"))
         .get("/sandbox", |_req: Request| {
             let files: Vec<String> = ["/", ".", "/etc/passwd", "/tmp"]
                 .iter()

@@ -1,0 +1,126 @@
+//! The local stand-in for S3 presigned URLs: `GET`/`PUT /_plughost/blob/<namespace>/<key>`
+//! with the query that `capability/blob/fs.rs` signed. Lets a plugin hand a client a
+//! download or upload URL under `plughost serve` exactly as it would in AWS.
+//!
+//! Answers like S3 does: 403 for a bad signature, an expired URL, or a PUT whose
+//! `content-type` differs from the signed one; 404 for a missing object; 200 with the
+//! body (GET) or the new etag (PUT). Errors are the host's JSON errors.
+
+use crate::app::tag_request_id;
+use crate::bindings::plughost::plugin::blob::{PresignMethod, PutCondition};
+use crate::capability::blob::{FsBlob, PRESIGNED_PATH, PresignedGrant, PutRequest};
+use crate::http::HostError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::get;
+use futures::StreamExt;
+use std::sync::Arc;
+
+/// The largest body a presigned PUT accepts (S3's single-PUT limit).
+const MAX_PRESIGNED_PUT: u64 = 5 * 1024 * 1024 * 1024;
+
+/// The routes that answer `blob`'s presigned URLs; `serve` mounts them, and so does the
+/// blob conformance suite (which needs them without a whole app).
+pub fn router(blob: Arc<FsBlob>) -> axum::Router {
+    axum::Router::new().route(&format!("{PRESIGNED_PATH}/{{*path}}"), get(download).put(upload)).with_state(blob)
+}
+
+async fn download(State(blob): State<Arc<FsBlob>>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let result = async move {
+        let grant = verify(&blob, &request, PresignMethod::Get)?;
+        let (info, file) = blob
+            .open_body(&grant.namespace, &grant.key)
+            .await
+            .map_err(|_| HostError::StorageUnavailable)?
+            .ok_or(HostError::ObjectNotFound)?;
+        let mut response = http::Response::builder()
+            .header(http::header::CONTENT_TYPE, &info.content_type)
+            .header(http::header::CONTENT_LENGTH, info.size)
+            .header(http::header::ETAG, &info.etag);
+        for (name, value) in &info.metadata {
+            response = response.header(format!("x-amz-meta-{name}"), value);
+        }
+        let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+        response.body(Body::from_stream(stream)).map_err(|_| HostError::StorageUnavailable)
+    }
+    .await;
+    result.unwrap_or_else(|error| refuse(error, &request_id))
+}
+
+async fn upload(State(blob): State<Arc<FsBlob>>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let result = async move {
+        let grant = verify(&blob, &request, PresignMethod::Put)?;
+        let sent_type = request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if let Some(signed) = &grant.content_type
+            && sent_type != Some(signed.as_str())
+        {
+            return Err(HostError::PresignedUrlRejected {
+                reason: format!("this URL requires `content-type: {signed}`"),
+            });
+        }
+        let content_type = sent_type.unwrap_or("application/octet-stream").to_owned();
+        let staged = receive(&blob, request.into_body()).await?;
+        let put = PutRequest { content_type, metadata: Vec::new(), condition: PutCondition::Always };
+        let info = blob.commit(&grant.namespace, &grant.key, staged, put).await.map_err(|error| {
+            tracing::error!(%error, key = grant.key, "presigned PUT could not be stored");
+            HostError::StorageUnavailable
+        })?;
+        tracing::info!(
+            namespace = grant.namespace,
+            key = grant.key,
+            size = info.size,
+            "object stored through a presigned URL"
+        );
+        http::Response::builder()
+            .header(http::header::ETAG, &info.etag)
+            .body(Body::empty())
+            .map_err(|_| HostError::StorageUnavailable)
+    }
+    .await;
+    result.unwrap_or_else(|error| refuse(error, &request_id))
+}
+
+fn verify(blob: &FsBlob, request: &Request, method: PresignMethod) -> Result<PresignedGrant, HostError> {
+    let path = request.uri().path().strip_prefix(PRESIGNED_PATH).and_then(|p| p.strip_prefix('/')).unwrap_or("");
+    let grant = blob
+        .verify_presigned(path, request.uri().query().unwrap_or(""))
+        .map_err(|reason| HostError::PresignedUrlRejected { reason })?;
+    if grant.method != method {
+        return Err(HostError::PresignedUrlRejected { reason: "this URL was signed for another method".into() });
+    }
+    Ok(grant)
+}
+
+/// Streams the request body into a staged file, refusing past [`MAX_PRESIGNED_PUT`].
+async fn receive(blob: &FsBlob, body: Body) -> Result<crate::capability::blob::Staged, HostError> {
+    let storage_error = |error: std::io::Error| {
+        tracing::error!(%error, "presigned PUT could not be staged");
+        HostError::StorageUnavailable
+    };
+    let mut writer = blob.stage().map_err(storage_error)?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| HostError::BadRequest { reason: format!("could not read the request body: {e}") })?;
+        if writer.size() + chunk.len() as u64 > MAX_PRESIGNED_PUT {
+            return Err(HostError::PayloadTooLarge { limit: MAX_PRESIGNED_PUT as usize });
+        }
+        writer = tokio::task::spawn_blocking(move || writer.write(&chunk).map(|()| writer))
+            .await
+            .map_err(|_| HostError::StorageUnavailable)?
+            .map_err(storage_error)?;
+    }
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|_| HostError::StorageUnavailable)?
+        .map_err(storage_error)
+}
+
+fn refuse(error: HostError, request_id: &str) -> Response {
+    let mut response = error.into_response(request_id);
+    tag_request_id(&mut response, request_id);
+    response.map(Body::from)
+}
