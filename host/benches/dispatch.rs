@@ -78,8 +78,8 @@ fn main() -> anyhow::Result<()> {
     )?;
     let engine = Arc::new(PluginEngine::new(EngineSettings::default())?);
     let storage = plughost::Storage::embedded(dir.path(), "http://127.0.0.1")?;
-    let app = App::load(engine.clone(), storage, &manifest, plughost::http::DEFAULT_MAX_BODY)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let app = runtime.block_on(App::load(engine.clone(), storage, &manifest, plughost::http::DEFAULT_MAX_BODY))?;
 
     println!("plughost dispatch benchmark — {SAMPLES} samples after {WARMUP} warm-up, one process");
     println!(
@@ -127,7 +127,7 @@ fn main() -> anyhow::Result<()> {
         _ => anyhow::bail!("route missing"),
     };
     let new_store = || {
-        let sink = LogSink::new(plugin.id.clone(), "bench".into());
+        let sink = LogSink::new(plugin.id.clone(), "bench".into(), plugin.secret_values.clone());
         let state =
             State::new(ConfigCtx::new(plugin.config.clone()), plugin.storage.clone(), &sink, plugin.limits.max_memory);
         let mut store = Store::new(engine.engine(), state);

@@ -45,7 +45,9 @@ pub struct App {
 impl App {
     /// Loads the manifest at `manifest_path` and every plugin it names. Fails (naming the
     /// file, plugin and problem) if any of them cannot load.
-    pub fn load(
+    /// Secrets the manifest references are fetched first (async: they may come from AWS);
+    /// compiling then runs on this task, as nothing is served yet.
+    pub async fn load(
         engine: Arc<PluginEngine>,
         storage: Storage,
         manifest_path: &Path,
@@ -54,7 +56,8 @@ impl App {
         let bounds = LimitBounds { max_memory: engine.settings().max_memory_per_instance, ..LimitBounds::default() };
         let loader = Loader::new(engine, storage);
         let manifest = Manifest::load(manifest_path, &bounds)?;
-        let table = loader.build_table(&manifest, 1)?;
+        let secrets = loader.storage().secrets().fetch(&manifest).await?;
+        let table = loader.build_table(&manifest, &secrets, 1)?;
         Ok(Self {
             loader,
             registry: Registry::new(table),
@@ -92,11 +95,10 @@ impl App {
         let _guard = self.reload_lock.lock().await;
         let app = self.clone();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
-        let table = tokio::task::spawn_blocking(move || {
-            let manifest = Manifest::load(&app.manifest_path, &app.bounds)?;
-            app.loader.build_table(&manifest, generation)
-        })
-        .await??;
+        let manifest = Manifest::load(&self.manifest_path, &self.bounds)?;
+        let secrets = self.loader.storage().secrets().fetch(&manifest).await?;
+        let table =
+            tokio::task::spawn_blocking(move || app.loader.build_table(&manifest, &secrets, generation)).await??;
         if table.same_content_as(&self.registry.current()) {
             return Ok(Reload::Unchanged);
         }

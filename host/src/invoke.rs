@@ -37,7 +37,7 @@ pub enum InvokeError {
 /// Instantiates `plugin` in a fresh store and calls its handler with `request`.
 pub async fn invoke(engine: &Engine, plugin: &LoadedPlugin, request: Request) -> Result<Response, InvokeError> {
     let request_id: Arc<str> = request.request_id.as_str().into();
-    let sink = LogSink::new(plugin.id.clone(), request_id);
+    let sink = LogSink::new(plugin.id.clone(), request_id, plugin.secret_values.clone());
     let state =
         State::new(ConfigCtx::new(plugin.config.clone()), plugin.storage.clone(), &sink, plugin.limits.max_memory);
     let mut store = Store::new(engine, state);

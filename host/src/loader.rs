@@ -6,6 +6,7 @@
 //! loader never publishes anything: `registry.rs` does, and only a complete table.
 
 use crate::capability::Storage;
+use crate::capability::config::secrets::{self, Secrets};
 use crate::engine::PluginEngine;
 use crate::manifest::{Manifest, PluginSpec};
 use crate::registry::{LoadedPlugin, RoutingTable};
@@ -46,10 +47,10 @@ impl Loader {
 
     /// Loads every plugin of `manifest` and builds the table. CPU-heavy (compilation):
     /// call it from a blocking context.
-    pub fn build_table(&self, manifest: &Manifest, generation: u64) -> anyhow::Result<RoutingTable> {
+    pub fn build_table(&self, manifest: &Manifest, secrets: &Secrets, generation: u64) -> anyhow::Result<RoutingTable> {
         let mut plugins = Vec::with_capacity(manifest.plugins.len());
         for spec in &manifest.plugins {
-            plugins.push(self.load_plugin(manifest, spec)?);
+            plugins.push(self.load_plugin(manifest, spec, secrets)?);
         }
         let table = RoutingTable::build(manifest.clone(), plugins, generation)
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
@@ -59,7 +60,12 @@ impl Loader {
         Ok(table)
     }
 
-    fn load_plugin(&self, manifest: &Manifest, spec: &PluginSpec) -> Result<LoadedPlugin, LoadError> {
+    fn load_plugin(
+        &self,
+        manifest: &Manifest,
+        spec: &PluginSpec,
+        secrets: &Secrets,
+    ) -> Result<LoadedPlugin, LoadError> {
         let fail = |message: String| LoadError {
             manifest: manifest.path.display().to_string(),
             plugin: spec.id.to_string(),
@@ -90,7 +96,8 @@ impl Loader {
             .engine
             .prepare(&component)
             .map_err(|e| fail(format!("source `{source}`: does not fit the `plughost:plugin/plugin` world: {e:#}")))?;
-        Ok(LoadedPlugin::new(spec, digest, pre, self.storage.grants(spec)))
+        let config = secrets::resolve(spec, secrets).map_err(fail)?;
+        Ok(LoadedPlugin::new(spec, digest, pre, self.storage.grants(spec), config))
     }
 }
 

@@ -6,6 +6,7 @@
 
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
+use plughost::capability::config::secrets::SecretSource;
 use plughost::logging::{self, LogFormat};
 use plughost::serve::{ServeOptions, bind, serve, shutdown_signal};
 use plughost::{App, EngineSettings, PluginEngine, Storage};
@@ -69,6 +70,10 @@ struct HostArgs {
     /// (others stay embedded).
     #[arg(long, env = "PLUGHOST_STORAGE")]
     storage: Option<PathBuf>,
+    /// Where `{ secret = "name" }` config values come from: a TOML file of
+    /// `name = "value"`, or `aws-secrets-manager:` followed by an optional name prefix.
+    #[arg(long, env = "PLUGHOST_SECRETS", value_name = "FILE|aws-secrets-manager:[PREFIX]")]
+    secrets: Option<String>,
 }
 
 impl HostArgs {
@@ -82,7 +87,10 @@ impl HostArgs {
         if let Some(path) = &self.storage {
             storage = storage.with_storage_file(path).await?;
         }
-        Ok(Arc::new(App::load(Arc::new(engine), storage, &self.manifest, max_body)?))
+        if let Some(source) = &self.secrets {
+            storage = storage.with_secrets(SecretSource::from_arg(source).await);
+        }
+        Ok(Arc::new(App::load(Arc::new(engine), storage, &self.manifest, max_body).await?))
     }
 }
 

@@ -17,7 +17,7 @@
 //! [plugins.hello]
 //! source = "target/wasm32-wasip2/plugin/hello.wasm"   # relative to this file
 //! routes = ["GET /hello", "GET /hello/{name}", "/any-method/{*rest}"]
-//! config = { greeting = "Hello" }
+//! config = { greeting = "Hello", api_key = { secret = "hello/api-key" } }
 //! limits = { timeout = "1s" }
 //! kv = { users = "read-write" }  # or "read"
 //! blob = { images = "read" }
@@ -85,13 +85,24 @@ pub struct PluginSpec {
     /// The component file, resolved against the manifest's directory.
     pub source: PathBuf,
     pub routes: Vec<RouteSpec>,
-    /// Values the plugin reads through the `config` import, by key.
-    pub config: Arc<BTreeMap<String, String>>,
+    /// Values the plugin reads through the `config` import, by key. Secrets are resolved
+    /// by the host when the plugin loads (`capability/config/secrets.rs`).
+    pub config: BTreeMap<String, ConfigValue>,
     pub limits: Limits,
     /// Key-value stores this plugin may open, by label.
     pub kv: BTreeMap<String, Access>,
     /// Blob containers this plugin may open, by label.
     pub blob: BTreeMap<String, Access>,
+}
+
+/// A config value as the manifest writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigValue {
+    /// The value itself (numbers and booleans become their text).
+    Plain(String),
+    /// `{ secret = "name" }`: the value of a secret, looked up by the host at load time in
+    /// the secrets source (a local file for `serve`, AWS Secrets Manager in the cloud).
+    Secret(String),
 }
 
 /// What a grant allows.
@@ -280,7 +291,7 @@ impl Manifest {
                 id: plugin_id,
                 source: base.join(&plugin.source),
                 routes,
-                config: Arc::new(config),
+                config,
                 limits,
                 kv: plugin.kv,
                 blob: plugin.blob,
@@ -326,16 +337,34 @@ fn parse_method(method: &str) -> Result<http::Method, String> {
     Err(format!("unknown method `{method}` (use one of {}, or leave it out for any method)", KNOWN.join(", ")))
 }
 
-fn config_value(value: &toml::Value) -> Result<String, String> {
-    match value {
-        toml::Value::String(s) => Ok(s.clone()),
-        toml::Value::Integer(i) => Ok(i.to_string()),
-        toml::Value::Float(f) => Ok(f.to_string()),
-        toml::Value::Boolean(b) => Ok(b.to_string()),
-        toml::Value::Datetime(d) => Ok(d.to_string()),
-        toml::Value::Array(_) | toml::Value::Table(_) => {
-            Err("must be a string, number or boolean (plugins receive strings)".into())
+fn config_value(value: &toml::Value) -> Result<ConfigValue, String> {
+    let plain = match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Table(table) if table.len() == 1 && table.contains_key("secret") => {
+            let name = table["secret"].as_str().ok_or("`secret` must be the secret's name, a string")?;
+            check_secret_name(name)?;
+            return Ok(ConfigValue::Secret(name.to_owned()));
         }
+        toml::Value::Array(_) | toml::Value::Table(_) => {
+            return Err("must be a string, number, boolean or `{ secret = \"name\" }` (plugins receive strings)".into());
+        }
+    };
+    Ok(ConfigValue::Plain(plain))
+}
+
+/// Secret names follow AWS Secrets Manager's rules, so one manifest works everywhere.
+fn check_secret_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 512
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("invalid secret name `{name}`: use 1-512 of letters, digits and `/_+=.@-`"))
     }
 }
 
@@ -421,8 +450,8 @@ mod tests {
         assert_eq!(p.source, Path::new("/srv/hello.wasm"));
         assert_eq!(p.routes[0], RouteSpec { method: Some(http::Method::GET), path: "/hello/{name}".into() });
         assert_eq!(p.routes[1].method, None);
-        assert_eq!(p.config.get("retries").map(String::as_str), Some("3"));
-        assert_eq!(p.config.get("loud").map(String::as_str), Some("true"));
+        assert_eq!(p.config.get("retries"), Some(&ConfigValue::Plain("3".into())));
+        assert_eq!(p.config.get("loud"), Some(&ConfigValue::Plain("true".into())));
         assert_eq!(p.limits.max_memory, 16 * 1024 * 1024);
         assert_eq!(p.limits.timeout, Duration::from_secs(2));
     }
@@ -499,6 +528,23 @@ mod tests {
     fn malformed_toml_reports_position() {
         let e = parse("[plugins.a\nsource = 1").unwrap_err();
         assert!(e.message.starts_with("invalid TOML at byte"), "{e}");
+    }
+
+    #[test]
+    fn config_values_may_reference_secrets_by_name() {
+        let m = parse(
+            "[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nconfig = { key = { secret = \"a/api-key\" } }\n",
+        )
+        .unwrap();
+        assert_eq!(m.plugins[0].config.get("key"), Some(&ConfigValue::Secret("a/api-key".into())));
+        let e = parse(
+            "[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nconfig = { key = { secret = \"no spaces\" } }\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("plugin `a`: config.key: invalid secret name `no spaces`"), "{e}");
+        let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nconfig = { key = { secrt = \"x\" } }\n")
+            .unwrap_err();
+        assert!(e.message.contains("config.key: must be a string, number, boolean or `{ secret"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! `matchit` is used only here.
 
 use crate::capability::StorageGrants;
+use crate::capability::config::secrets::Resolved;
 use crate::engine::PreparedPlugin;
 use crate::manifest::{Limits, Manifest, PluginId, PluginSpec, RouteSpec};
 use arc_swap::ArcSwap;
@@ -24,7 +25,10 @@ pub struct LoadedPlugin {
     /// sha256 of the component bytes, hex.
     pub digest: String,
     pub routes: Vec<RouteSpec>,
+    /// Config values as the plugin reads them (secrets resolved).
     pub config: Arc<BTreeMap<String, String>>,
+    /// The secret values among them, redacted from the plugin's log lines.
+    pub secret_values: Arc<[String]>,
     pub limits: Limits,
     /// The kv stores and blob containers this plugin may open, bound to their backends.
     pub storage: StorageGrants,
@@ -32,13 +36,20 @@ pub struct LoadedPlugin {
 }
 
 impl LoadedPlugin {
-    pub fn new(spec: &PluginSpec, digest: String, pre: PreparedPlugin, storage: StorageGrants) -> Self {
+    pub fn new(
+        spec: &PluginSpec,
+        digest: String,
+        pre: PreparedPlugin,
+        storage: StorageGrants,
+        config: Resolved,
+    ) -> Self {
         Self {
             id: spec.id.clone(),
             source: spec.source.clone(),
             digest,
             routes: spec.routes.clone(),
-            config: spec.config.clone(),
+            config: config.values,
+            secret_values: config.secret_values,
             limits: spec.limits,
             storage,
             pre,
@@ -170,7 +181,7 @@ impl RoutingTable {
     pub fn same_content_as(&self, other: &RoutingTable) -> bool {
         self.manifest == other.manifest
             && self.plugins.len() == other.plugins.len()
-            && self.plugins.iter().zip(&other.plugins).all(|(a, b)| a.digest == b.digest)
+            && self.plugins.iter().zip(&other.plugins).all(|(a, b)| a.digest == b.digest && a.config == b.config)
     }
 }
 

@@ -26,7 +26,7 @@ blob = { archive = "read-write", private = "read-write" }
 
 #[tokio::test]
 async fn granted_container_round_trips_through_wasm() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     let png = [("content-type", "image/png")];
     let put = call(&app, "PUT", "/blob/images?key=p/1.png&meta=owner:ada", &png, b"PNG DATA").await.json();
     assert_eq!(put["ok"]["size"], 8, "{put}");
@@ -49,7 +49,7 @@ async fn granted_container_round_trips_through_wasm() {
 
 #[tokio::test]
 async fn ungranted_and_undeclared_labels_are_access_denied() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     // `private` exists, but only `other` is granted it.
     assert_eq!(get(&app, "/blob/private?key=k").await.json()["err"], "access-denied");
     assert_eq!(get(&app, "/blob/nonexistent?key=k").await.json()["err"], "access-denied");
@@ -58,7 +58,7 @@ async fn ungranted_and_undeclared_labels_are_access_denied() {
 
 #[tokio::test]
 async fn read_only_grant_refuses_writes_and_upload_urls_but_reads() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     // `other` may write archive; `probe` may only read it.
     assert_eq!(call(&app, "PUT", "/other/blob/archive?key=k", &[], b"by other").await.json()["ok"]["size"], 8);
     assert_eq!(get(&app, "/blob/archive?key=k").await.json()["ok"]["body"], "by other");
@@ -80,7 +80,7 @@ async fn read_only_grant_refuses_writes_and_upload_urls_but_reads() {
 
 #[tokio::test]
 async fn labels_sharing_one_backend_do_not_see_each_others_objects() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     call(&app, "PUT", "/blob/images?key=shared", &[], b"images' object").await;
     call(&app, "PUT", "/other/blob/private?key=shared", &[], b"private object").await;
     assert_eq!(get(&app, "/blob/images?key=shared").await.json()["ok"]["body"], "images' object");
@@ -91,7 +91,7 @@ async fn labels_sharing_one_backend_do_not_see_each_others_objects() {
 
 #[tokio::test]
 async fn escaping_keys_and_bad_input_are_errors_the_guest_sees() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     for key in ["../private/shared", "a/../../x", "%2Fetc%2Fpasswd", "a%00b"] {
         let reply = call(&app, "PUT", &format!("/blob/images?key={key}"), &[], b"v").await.json();
         assert!(reply["err"].as_str().unwrap().starts_with("invalid-input"), "{key}: {reply}");
@@ -105,7 +105,7 @@ async fn escaping_keys_and_bad_input_are_errors_the_guest_sees() {
 
 #[tokio::test]
 async fn conditional_puts_report_conflict_to_the_guest() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     let first = call(&app, "PUT", "/blob/images?key=doc&if=absent", &[], b"a").await.json();
     let etag = first["ok"]["etag"].as_str().unwrap().to_owned();
     assert_eq!(call(&app, "PUT", "/blob/images?key=doc&if=absent", &[], b"b").await.json()["err"], "conflict");
@@ -124,18 +124,18 @@ async fn a_grant_of_an_undeclared_container_fails_the_load_naming_plugin_and_lab
     let (_dir, path) = manifest(
         "[blob.images]\n[plugins.probe]\nsource = \"{blob-probe}\"\nroutes = [\"GET /blob/{label}\"]\nblob = { imagez = \"read\" }\n",
     );
-    let error = App::load(engine(), support::shared_storage(), &path, 1024).err().expect("load fails");
+    let error = App::load(engine(), support::shared_storage(), &path, 1024).await.err().expect("load fails");
     let message = format!("{error:#}");
     assert!(message.contains("plugin `probe`: blob.imagez: no blob container `imagez` is declared"), "{message}");
 }
 
 #[tokio::test]
 async fn objects_outlive_the_app_in_the_data_dir() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     call(&app, "PUT", "/blob/images?key=durable", &[], b"still here").await;
     let (_dir, path) = manifest(MANIFEST);
     let storage = plughost::Storage::embedded(&app.data_dir, "http://127.0.0.1").unwrap();
-    let restarted = App::load(engine(), storage, &path, 1024).unwrap();
+    let restarted = App::load(engine(), storage, &path, 1024).await.unwrap();
     assert_eq!(get(&restarted, "/blob/images?key=durable").await.json()["ok"]["body"], "still here");
 }
 

@@ -35,7 +35,7 @@ config = { secret_of_hello = "not for misbehave" }
 
 #[tokio::test]
 async fn hello_answers_with_configured_greeting_and_route_param() {
-    let app = load_app(EXAMPLES);
+    let app = load_app(EXAMPLES).await;
     let reply = get(&app, "/hello/ada%20lovelace").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.headers["content-type"], "application/json");
@@ -46,7 +46,7 @@ async fn hello_answers_with_configured_greeting_and_route_param() {
 
 #[tokio::test]
 async fn unknown_path_is_404_json_and_wrong_method_is_405_with_allow() {
-    let app = load_app(EXAMPLES);
+    let app = load_app(EXAMPLES).await;
     let reply = get(&app, "/nope").await;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.json()["error"]["code"], "route_not_found");
@@ -63,7 +63,7 @@ async fn unknown_path_is_404_json_and_wrong_method_is_405_with_allow() {
 
 #[tokio::test]
 async fn pricing_uses_params_query_headers_and_json_body() {
-    let app = load_app(EXAMPLES);
+    let app = load_app(EXAMPLES).await;
     let body = br#"{"items":[{"sku":"A","unit_price_cents":250,"quantity":4},{"sku":"B","unit_price_cents":1000,"quantity":1}]}"#;
     let reply = call(
         &app,
@@ -85,7 +85,7 @@ async fn pricing_uses_params_query_headers_and_json_body() {
 
 #[tokio::test]
 async fn pricing_rejects_bad_input_with_specific_errors() {
-    let app = load_app(EXAMPLES);
+    let app = load_app(EXAMPLES).await;
     let json = [("content-type", "application/json")];
     let reply = call(&app, "POST", "/v1/quotes/eur", &json, b"{not json").await;
     assert_eq!(reply.status, 400);
@@ -110,7 +110,7 @@ async fn pricing_rejects_bad_input_with_specific_errors() {
 
 #[tokio::test]
 async fn infinite_loop_gets_504_at_the_deadline_and_the_host_keeps_serving() {
-    let app = load_app(MISBEHAVE);
+    let app = load_app(MISBEHAVE).await;
     let started = Instant::now();
     let reply = get(&app, "/loop").await;
     let took = started.elapsed();
@@ -124,7 +124,7 @@ async fn infinite_loop_gets_504_at_the_deadline_and_the_host_keeps_serving() {
 
 #[tokio::test]
 async fn looping_plugin_does_not_block_other_requests() {
-    let app = load_app(MISBEHAVE);
+    let app = load_app(MISBEHAVE).await;
     let looping = tokio::spawn({
         let app = app.clone();
         async move { get(&app, "/loop").await.status }
@@ -139,7 +139,7 @@ async fn looping_plugin_does_not_block_other_requests() {
 
 #[tokio::test]
 async fn unbounded_allocation_is_contained_as_500_memory_limit() {
-    let app = load_app(MISBEHAVE);
+    let app = load_app(MISBEHAVE).await;
     let reply = get(&app, "/alloc").await;
     assert_eq!(reply.status, 500);
     assert_eq!(reply.json()["error"]["code"], "plugin_memory_limit");
@@ -149,7 +149,7 @@ async fn unbounded_allocation_is_contained_as_500_memory_limit() {
 #[tokio::test]
 async fn panic_is_500_naming_plugin_and_request_without_internals() {
     capture_logs();
-    let app = load_app(MISBEHAVE);
+    let app = load_app(MISBEHAVE).await;
     let reply = get(&app, "/panic").await;
     assert_eq!(reply.status, 500);
     let error = &reply.json()["error"];
@@ -170,7 +170,7 @@ async fn panic_is_500_naming_plugin_and_request_without_internals() {
 
 #[tokio::test]
 async fn oversized_response_and_invalid_header_are_refused() {
-    let app = load_app(MISBEHAVE);
+    let app = load_app(MISBEHAVE).await;
     assert_eq!(get(&app, "/big-response?bytes=1000").await.body.len(), 1000);
     let reply = get(&app, "/big-response?bytes=100000").await;
     assert_eq!(reply.status, 500);
@@ -184,7 +184,7 @@ async fn oversized_response_and_invalid_header_are_refused() {
 
 #[tokio::test]
 async fn sandbox_exposes_no_env_args_or_files() {
-    let app = load_app(MISBEHAVE);
+    let app = load_app(MISBEHAVE).await;
     let reply = get(&app, "/sandbox").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let seen = reply.json();
@@ -195,7 +195,7 @@ async fn sandbox_exposes_no_env_args_or_files() {
 
 #[tokio::test]
 async fn config_shows_only_the_plugins_own_values() {
-    let app = load_app(MISBEHAVE);
+    let app = load_app(MISBEHAVE).await;
     let reply = get(&app, "/config").await;
     assert_eq!(reply.json(), serde_json::json!([["mine", "yes"]]));
 }
@@ -203,7 +203,7 @@ async fn config_shows_only_the_plugins_own_values() {
 #[tokio::test]
 async fn stdout_stderr_and_log_calls_become_tagged_log_lines() {
     capture_logs();
-    let app = load_app(MISBEHAVE);
+    let app = load_app(MISBEHAVE).await;
     let reply = get(&app, "/stdio").await;
     assert_eq!(reply.status, 200);
     let request_id = reply.headers["x-request-id"].to_str().unwrap().to_owned();
@@ -226,7 +226,7 @@ async fn stdout_stderr_and_log_calls_become_tagged_log_lines() {
 
 #[tokio::test]
 async fn many_concurrent_requests_each_get_a_fresh_instance() {
-    let app = load_app(EXAMPLES);
+    let app = load_app(EXAMPLES).await;
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let app = app.clone();

@@ -27,7 +27,7 @@ kv = { secrets = "read-write", audit = "read-write" }
 
 #[tokio::test]
 async fn granted_store_round_trips_through_wasm() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     let put = call(&app, "PUT", "/kv/users/ada", &[], b"lovelace").await.json();
     let version = put["ok"].as_u64().expect("a version");
     let got = get(&app, "/kv/users/ada").await.json();
@@ -38,7 +38,7 @@ async fn granted_store_round_trips_through_wasm() {
 
 #[tokio::test]
 async fn ungranted_and_undeclared_labels_are_access_denied() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     // `secrets` exists, but only `other` is granted it.
     assert_eq!(get(&app, "/kv/secrets/x").await.json()["err"], "access-denied");
     assert_eq!(get(&app, "/kv/nonexistent/x").await.json()["err"], "access-denied");
@@ -47,7 +47,7 @@ async fn ungranted_and_undeclared_labels_are_access_denied() {
 
 #[tokio::test]
 async fn read_only_grant_refuses_every_kind_of_write() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     // `other` may write audit; `probe` may only read it.
     assert!(call(&app, "PUT", "/other/kv/audit/entry", &[], b"written by other").await.json()["ok"].is_u64());
     assert_eq!(get(&app, "/kv/audit/entry").await.json()["ok"]["value"], "written by other");
@@ -65,7 +65,7 @@ async fn read_only_grant_refuses_every_kind_of_write() {
 
 #[tokio::test]
 async fn labels_sharing_one_backend_do_not_see_each_others_keys() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     call(&app, "PUT", "/kv/users/shared-key", &[], b"users' value").await;
     call(&app, "PUT", "/other/kv/secrets/shared-key", &[], b"secrets' value").await;
     assert_eq!(get(&app, "/kv/users/shared-key").await.json()["ok"]["value"], "users' value");
@@ -76,7 +76,7 @@ async fn labels_sharing_one_backend_do_not_see_each_others_keys() {
 
 #[tokio::test]
 async fn conditional_writes_and_transactions_report_conflict_to_the_guest() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     let v1 = call(&app, "PUT", "/kv/users/k?if=absent", &[], b"a").await.json()["ok"].as_u64().unwrap();
     assert_eq!(call(&app, "PUT", "/kv/users/k?if=absent", &[], b"b").await.json()["err"], "conflict");
     let v2 = call(&app, "PUT", &format!("/kv/users/k?if={v1}"), &[], b"c").await.json()["ok"].as_u64().unwrap();
@@ -95,7 +95,7 @@ async fn conditional_writes_and_transactions_report_conflict_to_the_guest() {
 
 #[tokio::test]
 async fn bad_keys_and_limits_are_errors_the_guest_sees() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     let long = "k".repeat(1100);
     let reply = call(&app, "PUT", &format!("/kv/users/{long}"), &[], b"v").await.json();
     assert!(reply["err"].as_str().unwrap().starts_with("limit-exceeded"), "{reply}");
@@ -107,7 +107,7 @@ async fn bad_keys_and_limits_are_errors_the_guest_sees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_create_only_requests_exactly_one_succeeds() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     let tasks: Vec<_> = (0..16)
         .map(|i| {
             let app = app.clone();
@@ -130,10 +130,10 @@ async fn concurrent_create_only_requests_exactly_one_succeeds() {
 
 #[tokio::test]
 async fn data_outlives_the_app_in_the_data_dir() {
-    let app = load_app(MANIFEST);
+    let app = load_app(MANIFEST).await;
     call(&app, "PUT", "/kv/users/durable", &[], b"still here").await;
     let (_dir, path) = manifest(MANIFEST);
     let storage = plughost::Storage::embedded(&app.data_dir, "http://127.0.0.1").unwrap();
-    let restarted = App::load(engine(), storage, &path, 1024).unwrap();
+    let restarted = App::load(engine(), storage, &path, 1024).await.unwrap();
     assert_eq!(get(&restarted, "/kv/users/durable").await.json()["ok"]["value"], "still here");
 }

@@ -6,9 +6,15 @@ mod support;
 use plughost::App;
 use support::{engine, guest_wasm, manifest, shared_storage};
 
+/// Loads like `plughost check` does, from a plain test.
+fn load(path: &std::path::Path) -> anyhow::Result<App> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(App::load(engine(), shared_storage(), path, 1024))
+}
+
 fn load_error(text: &str) -> String {
     let (_dir, path) = manifest(text);
-    match App::load(engine(), shared_storage(), &path, 1024) {
+    match load(&path) {
         Ok(_) => panic!("manifest loaded but should not have:\n{text}"),
         Err(error) => format!("{error:#}"),
     }
@@ -29,7 +35,7 @@ fn a_file_that_is_not_wasm_is_refused() {
         "[plugins.junk]\nsource = \"{}\"\nroutes = [\"/j\"]\n",
         dir.path().join("junk.wasm").display()
     ));
-    let error = format!("{:#}", App::load(engine(), shared_storage(), &path, 1024).err().expect("must fail"));
+    let error = format!("{:#}", load(&path).err().expect("must fail"));
     assert!(error.contains("plugin `junk`") && error.contains("not a WebAssembly file"), "{error}");
 }
 
@@ -39,7 +45,7 @@ fn a_core_module_is_refused_as_not_a_component() {
     let module = dir.path().join("core.wasm");
     std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
     let (_d, path) = manifest(&format!("[plugins.core]\nsource = \"{}\"\nroutes = [\"/c\"]\n", module.display()));
-    let error = format!("{:#}", App::load(engine(), shared_storage(), &path, 1024).err().expect("must fail"));
+    let error = format!("{:#}", load(&path).err().expect("must fail"));
     assert!(error.contains("plugin `core`") && error.contains("not a component"), "{error}");
 }
 
@@ -50,7 +56,7 @@ fn a_truncated_component_is_refused() {
     let truncated = dir.path().join("truncated.wasm");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let (_d, path) = manifest(&format!("[plugins.cut]\nsource = \"{}\"\nroutes = [\"/c\"]\n", truncated.display()));
-    let error = format!("{:#}", App::load(engine(), shared_storage(), &path, 1024).err().expect("must fail"));
+    let error = format!("{:#}", load(&path).err().expect("must fail"));
     assert!(error.contains("plugin `cut`") && error.contains("invalid component"), "{error}");
 }
 
@@ -83,7 +89,7 @@ fn same_path_different_methods_from_two_plugins_is_fine() {
         "[plugins.a]\nsource = \"{hello}\"\nroutes = [\"GET /x\"]\n\
          [plugins.b]\nsource = \"{hello}\"\nroutes = [\"POST /x\"]\n",
     );
-    let app = App::load(engine(), shared_storage(), &path, 1024).expect("loads");
+    let app = load(&path).expect("loads");
     assert_eq!(app.table().plugins().len(), 2);
 }
 

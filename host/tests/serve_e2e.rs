@@ -69,6 +69,26 @@ impl Server {
         panic!("no log line containing {needle:?} within {timeout:?}; saw:\n{}", seen.join("\n"));
     }
 
+    /// Reads log lines until one contains `needle` (panics after `timeout`); returns every
+    /// line read, the match last.
+    fn read_logs_until(&mut self, needle: &str, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.checked_duration_since(Instant::now()).unwrap_or_default();
+            match self.logs.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    lines.push(line);
+                    if found {
+                        return lines;
+                    }
+                }
+                Err(_) => panic!("no log line containing `{needle}` within {timeout:?}; read:\n{}", lines.join("\n")),
+            }
+        }
+    }
+
     /// Counts log lines containing `needle` that arrive within `window`.
     fn count_logs(&mut self, needle: &str, window: Duration) -> usize {
         let deadline = Instant::now() + window;
@@ -427,6 +447,32 @@ async fn blob_containers_on_s3_and_embedded_both_hand_out_working_presigned_urls
     assert_eq!(got["ok"]["info"]["content_type"], "text/plain");
     let listing = s3.list_objects_v2().bucket("plughost-data").send().await.unwrap();
     assert_eq!(listing.key_count(), Some(1), "the embedded container wrote nothing to S3");
+}
+
+#[tokio::test]
+async fn an_edited_secrets_file_goes_live_and_a_broken_one_keeps_the_old_values() {
+    let (dir, manifest) = workdir(
+        "[plugins.hello]\nsource = \"hello.wasm\"\nroutes = [\"GET /hello/{name}\"]\n\
+         config = { greeting = { secret = \"greeting\" } }\n",
+    );
+    let secrets = dir.path().join("secrets.toml");
+    std::fs::write(&secrets, "greeting = \"Psst\"\n").unwrap();
+    let mut server = Server::start(&manifest, &["--secrets", secrets.to_str().unwrap()]);
+    let http = client();
+    let url = server.url("/hello/ada");
+    eventually(&http, &url, |s, body| s == 200 && body.contains("Psst, ada!")).await;
+
+    std::fs::write(&secrets, "greeting = \"Rotated\"\n").unwrap();
+    eventually(&http, &url, |s, body| s == 200 && body.contains("Rotated, ada!")).await;
+
+    // A secrets file without the secret: the reload is rejected, the old value serves on.
+    std::fs::write(&secrets, "something-else = \"x\"\n").unwrap();
+    let lines = server.read_logs_until("reload rejected", Duration::from_secs(20));
+    assert!(lines.last().unwrap().contains("secret `greeting` is not in"), "{lines:#?}");
+    let body = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains("Rotated, ada!"), "{body}");
+    let leaked: Vec<_> = lines.iter().filter(|l| l.contains("Psst") || l.contains("Rotated")).collect();
+    assert!(leaked.is_empty(), "secret values are never logged: {leaked:#?}");
 }
 
 #[test]

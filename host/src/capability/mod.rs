@@ -38,6 +38,8 @@ pub struct Storage {
     blob: Arc<blob::FsBlob>,
     /// Containers the operator bound elsewhere: label -> (backend, namespace).
     blob_bindings: BTreeMap<String, (Arc<dyn blob::BlobBackend>, Arc<str>)>,
+    /// Where `{ secret = "name" }` config values come from.
+    secrets: Arc<config::secrets::SecretSource>,
 }
 
 /// One plugin's storage grants, bound to backends: what its requests may open.
@@ -110,7 +112,19 @@ impl Storage {
             kv_bindings: BTreeMap::new(),
             blob: Arc::new(blob),
             blob_bindings: BTreeMap::new(),
+            secrets: Arc::new(config::secrets::SecretSource::None),
         })
+    }
+
+    /// Resolves secret config values from `source` (by default there is none, and a
+    /// manifest that references a secret fails to load).
+    pub fn with_secrets(mut self, source: config::secrets::SecretSource) -> Self {
+        self.secrets = Arc::new(source);
+        self
+    }
+
+    pub fn secrets(&self) -> &config::secrets::SecretSource {
+        &self.secrets
     }
 
     /// Binds the stores and containers named in the operator's storage file at `path`

@@ -1,5 +1,5 @@
-//! Live reload for `plughost serve`: watches the manifest and every plugin file, and on a
-//! change asks [`App::reload`] for a complete new table.
+//! Live reload for `plughost serve`: watches the manifest, every plugin file and the
+//! secrets file, and on a change asks [`App::reload`] for a complete new table.
 //!
 //! - Directories are watched, not files: build tools replace files (new inode), which a
 //!   file watch would miss.
@@ -104,6 +104,9 @@ impl Watched {
         let table = app.table();
         let mut files: BTreeSet<PathBuf> = table.plugins().iter().map(|p| absolute(&p.source)).collect();
         files.insert(absolute(app.manifest_path()));
+        if let Some(secrets) = app.storage().secrets().file() {
+            files.insert(absolute(secrets));
+        }
         let dirs: BTreeSet<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
         for dir in self.dirs.difference(&dirs) {
             let _gone = watcher.unwatch(dir);

@@ -90,11 +90,11 @@ impl TestApp {
     }
 }
 
-pub fn load_app(manifest_text: &str) -> TestApp {
+pub async fn load_app(manifest_text: &str) -> TestApp {
     let (manifest_dir, path) = manifest(manifest_text);
     let data = tempfile::tempdir().expect("tempdir");
     let storage = Storage::embedded(data.path(), "http://127.0.0.1").expect("embedded storage");
-    let app = App::load(engine(), storage, &path, plughost::http::DEFAULT_MAX_BODY).expect("app loads");
+    let app = App::load(engine(), storage, &path, plughost::http::DEFAULT_MAX_BODY).await.expect("app loads");
     TestApp { app: Arc::new(app), data_dir: data.path().to_path_buf(), _dirs: Arc::new((manifest_dir, data)) }
 }
 

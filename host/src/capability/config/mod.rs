@@ -1,16 +1,28 @@
 //! The `config` capability: a plugin reads its own `[plugins.<id>.config]` values and
 //! nothing else (no host environment, no other plugin's values).
+//!
+//! - `mod.rs`     — [`ConfigCtx`] and `add_to_linker`;
+//! - `host.rs`    — the generated `Host` trait over a context;
+//! - `secrets.rs` — where `{ secret = "name" }` values come from (a file, AWS Secrets Manager).
 
 mod host;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 /// One plugin's values, shared by all its requests.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ConfigCtx {
     values: Arc<BTreeMap<String, String>>,
+}
+
+/// Keys only: values may be secrets.
+impl std::fmt::Debug for ConfigCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigCtx").field("keys", &self.values.keys().collect::<Vec<_>>()).finish()
+    }
 }
 
 impl ConfigCtx {

@@ -41,17 +41,32 @@ pub struct LogSink {
     dropped: AtomicU32,
     /// Unterminated output of stdout (0) and stderr (1), emitted at a newline or at the end.
     partial: [Mutex<Vec<u8>>; 2],
+    /// The plugin's secret config values: replaced by `[redacted]` wherever it logs them.
+    secrets: Arc<[String]>,
 }
 
 impl LogSink {
-    pub fn new(plugin: PluginId, request_id: Arc<str>) -> Arc<Self> {
+    pub fn new(plugin: PluginId, request_id: Arc<str>, secrets: Arc<[String]>) -> Arc<Self> {
         Arc::new(Self {
             plugin,
             request_id,
             lines_left: AtomicU32::new(MAX_LINES_PER_REQUEST),
             dropped: AtomicU32::new(0),
             partial: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
+            secrets,
         })
+    }
+
+    /// `text` with every secret value of the plugin replaced. Values shorter than 4
+    /// characters are left alone: redacting `1` or `on` would mangle every line.
+    fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut text = std::borrow::Cow::Borrowed(text);
+        for secret in self.secrets.iter().filter(|s| s.len() >= 4) {
+            if text.contains(secret.as_str()) {
+                text = std::borrow::Cow::Owned(text.replace(secret.as_str(), "[redacted]"));
+            }
+        }
+        text
     }
 
     /// Emits one line, unless this request's budget is spent.
@@ -61,12 +76,15 @@ impl LogSink {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let message = truncate(message, MAX_LINE_BYTES);
+        let message = self.redact(truncate(message, MAX_LINE_BYTES));
         let fields = if fields.is_empty() {
             String::new()
         } else {
-            let map: serde_json::Map<String, serde_json::Value> =
-                fields.iter().take(32).map(|(k, v)| (truncate(k, 128).to_owned(), truncate(v, 1024).into())).collect();
+            let map: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .take(32)
+                .map(|(k, v)| (truncate(k, 128).to_owned(), self.redact(truncate(v, 1024)).into()))
+                .collect();
             serde_json::Value::Object(map).to_string()
         };
         let (plugin, request_id) = (self.plugin.as_str(), &*self.request_id);
@@ -166,7 +184,7 @@ mod tests {
     use super::*;
 
     fn sink() -> Arc<LogSink> {
-        LogSink::new(PluginId::parse("p").unwrap(), "req-1".into())
+        LogSink::new(PluginId::parse("p").unwrap(), "req-1".into(), Arc::from([]))
     }
 
     #[test]

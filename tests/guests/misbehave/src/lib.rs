@@ -11,6 +11,7 @@
 //! | `GET /sandbox`        | reports env, args, files it can see   | show it nothing                    |
 //! | `GET /stdio`          | prints to stdout and stderr           | turn them into tagged log lines    |
 //! | `GET /config`         | returns all its config values         | show only this plugin's values     |
+//! | `GET /leak-config`    | logs every config value (log, stdout) | redact its secret values in logs   |
 //! | `GET /ok`             | answers 200 `ok`                      | (proves the host still serves)     |
 
 use plughost_sdk::{Json, Request, Response, Router, StatusCode, config, log};
@@ -58,6 +59,13 @@ pub fn handle(req: Request) -> Response {
             "printed"
         })
         .get("/config", |_req: Request| Json(json!(config::all())))
+        .get("/leak-config", |_req: Request| {
+            for (key, value) in config::all() {
+                log::log(log::LogLevel::Info, &format!("config {key} = {value}"), &[("value", &value)]);
+                println!("stdout says {key} is {value}");
+            }
+            "logged"
+        })
         .get("/ok", |_req: Request| "ok")
         .handle(req)
 }
