@@ -4,116 +4,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::guest_wasm;
+use support::server::Server;
 
 const PLUGHOST: &str = env!("CARGO_BIN_EXE_plughost");
-
-/// A running `plughost serve`; killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-    logs: mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(manifest: &Path, extra: &[&str]) -> Self {
-        Self::start_with_env(manifest, extra, &[])
-    }
-
-    fn start_with_env(manifest: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(PLUGHOST)
-            .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
-            .arg(manifest)
-            .arg("--data-dir")
-            .arg(manifest.with_file_name("data"))
-            .args(extra)
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn plughost");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, logs) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Self { child, base: String::new(), logs };
-        let line = server.wait_for_log("listening on http://", Duration::from_secs(60));
-        let after = line.split("listening on http://").nth(1).unwrap();
-        let addr: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
-        server.base = format!("http://{addr}");
-        server
-    }
-
-    /// Waits for a log line containing `needle`, returning it.
-    fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.logs.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => break,
-            }
-        }
-        panic!("no log line containing {needle:?} within {timeout:?}; saw:\n{}", seen.join("\n"));
-    }
-
-    /// Reads log lines until one contains `needle` (panics after `timeout`); returns every
-    /// line read, the match last.
-    fn read_logs_until(&mut self, needle: &str, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.checked_duration_since(Instant::now()).unwrap_or_default();
-            match self.logs.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    lines.push(line);
-                    if found {
-                        return lines;
-                    }
-                }
-                Err(_) => panic!("no log line containing `{needle}` within {timeout:?}; read:\n{}", lines.join("\n")),
-            }
-        }
-    }
-
-    /// Counts log lines containing `needle` that arrive within `window`.
-    fn count_logs(&mut self, needle: &str, window: Duration) -> usize {
-        let deadline = Instant::now() + window;
-        let mut count = 0;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.logs.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => count += 1,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        count
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()

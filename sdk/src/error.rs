@@ -14,12 +14,20 @@ pub struct Error {
     status: StatusCode,
     code: Cow<'static, str>,
     message: String,
+    /// Extra response headers (e.g. `www-authenticate` on a 401).
+    headers: Vec<(String, String)>,
 }
 
 impl Error {
     /// An error with any status and a machine-readable `code` (snake_case by convention).
     pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into() }
+        Self { status, code: code.into(), message: message.into(), headers: Vec::new() }
+    }
+
+    /// Adds a response header, e.g. `www-authenticate` so clients know how to log in.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
     }
 
     /// 400: the request is malformed or fails validation.
@@ -86,6 +94,6 @@ impl std::error::Error for Error {}
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        Response::json_value(self.status, &body)
+        self.headers.into_iter().fold(Response::json_value(self.status, &body), |r, (n, v)| r.header(&n, v))
     }
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod moto;
+pub mod server;
 
 use bytes::Bytes;
 use plughost::{App, EngineSettings, PluginEngine, Storage};
