@@ -6,7 +6,10 @@
 //!   call + response conversion), p50/p99/mean;
 //! - the same handler logic compiled natively and called directly, and the ratio;
 //! - a breakdown: routing alone, store + instantiation alone, the handler call alone;
-//! - compiling the component vs deserialising a precompiled artifact.
+//! - compiling the component vs deserialising a precompiled artifact;
+//! - the storage path on embedded storage: the reference API's `GET /v1/product/{id}` and
+//!   `POST /v1/product` (p50, and requests per second for GET under concurrency), and
+//!   one kv `get` through the host call vs the same get on the backend directly.
 //!
 //! Needs the guests built (`make plugins`; `make bench` does it).
 
@@ -209,6 +212,130 @@ fn main() -> anyhow::Result<()> {
         "{:<48} {:>11.0}x",
         "  ratio compile / precompiled (p50)",
         compile.p50.as_secs_f64() / load.p50.as_secs_f64()
+    );
+
+    storage_path(&engine)
+}
+
+/// The reference API and the kv host call on embedded storage (see the module header).
+fn storage_path(engine: &Arc<PluginEngine>) -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let wasm = |name: &str| root.join(format!("target/wasm32-wasip2/plugin/{name}.wasm")).display().to_string();
+    let dir = tempfile::tempdir()?;
+    let manifest = dir.path().join("plughost.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[kv.users]\n[kv.products]\n[kv.bench]\n[blob.images]\n\
+             [plugins.users]\nsource = \"{}\"\nroutes = [\"POST /v1/user\"]\nkv = {{ users = \"read-write\" }}\n\
+             [plugins.products]\nsource = \"{}\"\nroutes = [\"POST /v1/product\", \"GET /v1/product/{{productId}}\"]\n\
+             kv = {{ products = \"read-write\", users = \"read\" }}\nblob = {{ images = \"read-write\" }}\n\
+             [plugins.probe]\nsource = \"{}\"\nroutes = [\"GET /kv/{{label}}/{{key}}\", \"PUT /kv/{{label}}/{{key}}\"]\n\
+             kv = {{ bench = \"read-write\" }}\n",
+            wasm("users"),
+            wasm("products"),
+            wasm("kv_probe")
+        ),
+    )?;
+    let storage = plughost::Storage::embedded(dir.path(), "http://127.0.0.1")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let app =
+        Arc::new(runtime.block_on(App::load(engine.clone(), storage, &manifest, plughost::http::DEFAULT_MAX_BODY))?);
+    let call = |method: &str, uri: &str, auth: bool, body: &str| {
+        let mut request = http::Request::builder().method(method).uri(uri).header("content-type", "application/json");
+        if auth {
+            // bench@example.com:bench password
+            request = request.header("authorization", "Basic YmVuY2hAZXhhbXBsZS5jb206YmVuY2ggcGFzc3dvcmQ=");
+        }
+        request.body(Bytes::from(body.to_owned())).unwrap()
+    };
+    let signup = r#"{"username":"bench@example.com","password":"bench password","first_name":"B","last_name":"B"}"#;
+    let created = runtime.block_on(app.handle(call("POST", "/v1/user", false, signup)));
+    anyhow::ensure!(created.status() == 201, "sign-up answered {}", created.status());
+    let product = |sku: &str| {
+        format!(r#"{{"name":"Lamp","description":"A lamp","sku":"{sku}","manufacturer":"Acme","quantity":5}}"#)
+    };
+    let created = runtime.block_on(app.handle(call("POST", "/v1/product", true, &product("BENCH-0"))));
+    anyhow::ensure!(created.status() == 201, "create product answered {}", created.status());
+    let id = serde_json::from_slice::<serde_json::Value>(created.body())?["id"].as_str().unwrap_or_default().to_owned();
+    let get_uri = format!("/v1/product/{id}");
+
+    println!("storage path (embedded SQLite; reference API through App::handle):");
+    let get = measure(|| {
+        let response = runtime.block_on(app.handle(call("GET", &get_uri, false, "")));
+        assert_eq!(response.status(), 200);
+    });
+    row("  GET /v1/product/{id} (one kv get)", &get);
+    // POST authenticates with Argon2id (~19 MiB, 2 passes) inside the sandbox: that, not
+    // the host, dominates; fewer samples keep the run short.
+    let mut sku = 0;
+    let post_samples: Vec<Duration> = (0..40)
+        .map(|_| {
+            sku += 1;
+            let request = call("POST", "/v1/product", true, &product(&format!("BENCH-{sku}")));
+            let start = Instant::now();
+            let response = runtime.block_on(app.handle(request));
+            let elapsed = start.elapsed();
+            assert_eq!(response.status(), 201);
+            elapsed
+        })
+        .collect();
+    row("  POST /v1/product (Basic auth: Argon2id) x40", &stats(post_samples));
+    let window = Duration::from_secs(3);
+    let served = runtime.block_on(async {
+        let deadline = Instant::now() + window;
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (app, uri) = (app.clone(), get_uri.clone());
+                tokio::spawn(async move {
+                    let mut served = 0u64;
+                    while Instant::now() < deadline {
+                        let request = http::Request::get(&uri).body(Bytes::new()).unwrap();
+                        if app.handle(request).await.status() == 200 {
+                            served += 1;
+                        }
+                    }
+                    served
+                })
+            })
+            .collect();
+        let mut served = 0;
+        for task in tasks {
+            served += task.await.unwrap_or(0);
+        }
+        served
+    });
+    println!(
+        "{:<48} {:>12.0} req/s (16 concurrent clients, 2 worker threads, {window:?})",
+        "  GET /v1/product/{id} throughput",
+        served as f64 / window.as_secs_f64()
+    );
+
+    // One kv get: through the guest's host call vs on the backend directly. The guest's
+    // request is measured with and without the get (an ungranted label is refused before
+    // any backend call), so the difference is the host call plus the backend.
+    let put = runtime.block_on(app.handle(call("PUT", "/kv/bench/k", false, "value")));
+    anyhow::ensure!(put.status() == 200, "kv put answered {}", put.status());
+    let with_get = measure(|| {
+        black_box(runtime.block_on(app.handle(call("GET", "/kv/bench/k", false, ""))));
+    });
+    let without_get = measure(|| {
+        black_box(runtime.block_on(app.handle(call("GET", "/kv/ungranted/k", false, ""))));
+    });
+    let backend = plughost::capability::kv::SqliteKv::open(&dir.path().join("kv.sqlite3"))?;
+    let raw = measure(|| {
+        use plughost::capability::kv::KvBackend;
+        black_box(runtime.block_on(backend.get("bench", "k")).unwrap());
+    });
+    row("  kv-probe GET /kv/bench/k (open + get)", &with_get);
+    row("  kv-probe GET /kv/ungranted/k (open refused)", &without_get);
+    row("  SqliteKv::get called directly", &raw);
+    let through_host = with_get.p50.saturating_sub(without_get.p50);
+    println!(
+        "{:<48} {} = {:.1}x the direct get (p50 difference; noisy)",
+        "  one kv get through the host call",
+        us(through_host),
+        through_host.as_secs_f64() / raw.p50.as_secs_f64()
     );
     Ok(())
 }

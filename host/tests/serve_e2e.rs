@@ -246,12 +246,7 @@ async fn a_store_bound_to_dynamodb_keeps_its_data_in_dynamodb() {
     std::fs::write(&storage, "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"app1-users\" }\n")
         .unwrap();
 
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
+    let env = moto.env();
     let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
     let http = client();
     let put: serde_json::Value =
@@ -296,12 +291,7 @@ async fn blob_containers_on_s3_and_embedded_both_hand_out_working_presigned_urls
     .unwrap();
     let storage = dir.path().join("storage.toml");
     std::fs::write(&storage, "[blob.images]\ns3 = { bucket = \"plughost-data\", prefix = \"app1-images\" }\n").unwrap();
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
+    let env = moto.env();
     let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
     let http = client();
 

@@ -311,12 +311,7 @@ async fn the_api_works_on_dynamodb_and_s3() {
          [blob.images]\ns3 = { bucket = \"plughost-assets\", prefix = \"images\" }\n",
     )
     .unwrap();
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
+    let env = moto.env();
     let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
     run_all(Api { server, http: client() }).await;
 

@@ -44,6 +44,16 @@ impl Moto {
         }
     }
 
+    /// Environment variables that point a `plughost` process's AWS clients at this server.
+    pub fn env(&self) -> [(&'static str, &str); 4] {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ]
+    }
+
     /// An SDK config for this server: dummy credentials, us-east-1, our endpoint.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())

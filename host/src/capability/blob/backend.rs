@@ -156,6 +156,16 @@ pub fn check_range(range: ByteRange) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Checks everything a `put` was given; returns the request with its metadata sorted by
+/// name (the order every backend reports it in).
+pub fn validate_put(key: &str, body: &[u8], mut request: PutRequest) -> Result<PutRequest, StorageError> {
+    check_key(key)?;
+    check_body(body.len())?;
+    check_put(&request)?;
+    request.metadata.sort();
+    Ok(request)
+}
+
 /// Checks what a `put` stores besides the body (S3's rules, applied everywhere so a
 /// plugin that works locally works in AWS).
 pub fn check_put(request: &PutRequest) -> Result<(), StorageError> {

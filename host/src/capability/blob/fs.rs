@@ -314,11 +314,7 @@ impl BlobBackend for FsBlob {
         body: Vec<u8>,
         request: PutRequest,
     ) -> Result<ObjectInfo, StorageError> {
-        check_key(key)?;
-        check_body(body.len())?;
-        check_put(&request)?;
-        let mut request = request;
-        request.metadata.sort();
+        let request = validate_put(key, &body, request)?;
         let writer = self.stage().map_err(io_unavailable)?;
         let staged = blocking(move || {
             let mut writer = writer;

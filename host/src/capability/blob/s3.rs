@@ -98,12 +98,9 @@ impl BlobBackend for S3Blob {
         body: Vec<u8>,
         request: PutRequest,
     ) -> Result<ObjectInfo, StorageError> {
-        check_key(key)?;
-        check_body(body.len())?;
-        check_put(&request)?;
+        let request = validate_put(key, &body, request)?;
         let size = body.len() as u64;
-        let mut metadata = request.metadata;
-        metadata.sort();
+        let metadata = request.metadata;
         let mut put = self
             .client
             .put_object()
