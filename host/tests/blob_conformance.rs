@@ -350,3 +350,32 @@ async fn fs_presigned_urls_reject_tampering_expiry_and_wrong_method() {
     assert_eq!(res.status(), 403);
     assert!(res.text().await.unwrap().contains("expired"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_a_crash_mid_write_leaves_the_old_object_and_its_leftovers_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = FsBlob::open(dir.path(), "http://127.0.0.1").unwrap();
+    put(&blob, "ns", "k", "committed").await.unwrap();
+    // What a crash leaves: a half-written staging file, and a body renamed into
+    // `objects/` whose index row never committed. One of each is old, one is recent (it
+    // could be another process's write in progress).
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    let leftover = |path: std::path::PathBuf, old: bool| {
+        let file = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &file, b"torn").unwrap();
+        if old {
+            file.set_modified(hour_ago).unwrap();
+        }
+        path
+    };
+    let old_tmp = leftover(dir.path().join("tmp/old"), true);
+    let old_orphan = leftover(dir.path().join("objects/old-orphan"), true);
+    let young_orphan = leftover(dir.path().join("objects/young-orphan"), false);
+    drop(blob);
+
+    let blob = FsBlob::open(dir.path(), "http://127.0.0.1").unwrap();
+    assert_eq!(body(&blob, "ns", "k").await.as_deref(), Some("committed"), "the old object is intact");
+    assert!(!old_tmp.exists() && !old_orphan.exists(), "old leftovers are swept");
+    assert!(young_orphan.exists(), "a recent file may be a write in progress: kept");
+    assert_eq!(blob.list("ns", "", None, 10).await.unwrap().objects.len(), 1);
+}
