@@ -12,8 +12,9 @@ all: plugins host
 plugins:               ## every plugin and test guest -> target/wasm32-wasip2/plugin/*.wasm
 	scripts/build-wasm
 
-tools:                 ## test servers: moto (local DynamoDB + S3) -> target/tools/moto
+tools:                 ## test servers from PyPI: moto (DynamoDB, S3, Secrets Manager), cargo-lambda (Lambda emulator)
 	scripts/install-moto
+	scripts/install-cargo-lambda
 
 host:                  ## the plughost binary -> target/debug/plughost
 	cargo build -p plughost
@@ -25,7 +26,7 @@ check: plugins host    ## load plughost.toml and print its routes
 	target/debug/plughost check --manifest plughost.toml
 
 test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed)
-	cargo test --workspace
+	cargo test --workspace --no-fail-fast
 
 bench: plugins         ## prints a table; see README "Performance"
 	cargo bench -p plughost --bench dispatch

@@ -181,7 +181,9 @@ fn main() -> anyhow::Result<()> {
     row("  handler call on a fresh instance", &stats(first_call));
     row("  handler call again on the same instance", &stats(second_call));
     let invoke = measure(|| {
-        black_box(runtime.block_on(plughost::invoke::invoke(engine.engine(), &plugin, wit_request.clone())).unwrap());
+        black_box(
+            runtime.block_on(plughost::invoke::invoke(engine.engine(), &plugin, wit_request.clone(), None)).unwrap(),
+        );
     });
     row("  invoke (store + instantiate + call)", &invoke);
 

@@ -116,6 +116,17 @@ impl App {
     /// Handles one request: route, run the plugin, answer. Never panics on any input;
     /// every failure becomes a JSON error with the request id.
     pub async fn handle_with_id(&self, request: http::Request<Bytes>, request_id: &str) -> http::Response<Bytes> {
+        self.handle_until(request, request_id, None).await
+    }
+
+    /// [`App::handle_with_id`], answering by `deadline` at the latest: the plugin's
+    /// timeout is cut to what is left (the Lambda entry passes the invocation's deadline).
+    pub async fn handle_until(
+        &self,
+        request: http::Request<Bytes>,
+        request_id: &str,
+        deadline: Option<Instant>,
+    ) -> http::Response<Bytes> {
         let started = Instant::now();
         let (parts, body) = request.into_parts();
         let table = self.registry.current();
@@ -129,7 +140,7 @@ impl App {
                 plugin_id = Some(plugin.id.clone());
                 let wit_request = to_wit_request(&parts, body, &matched, request_id);
                 let name = || plugin.id.to_string();
-                match invoke(self.loader.engine().engine(), plugin, wit_request).await {
+                match invoke(self.loader.engine().engine(), plugin, wit_request, deadline).await {
                     Ok(response) => from_wit_response(response).map_err(|detail| {
                         tracing::warn!(plugin = %plugin.id, request_id, detail, "plugin returned an invalid response");
                         HostError::InvalidResponse { plugin: name() }

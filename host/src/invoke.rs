@@ -34,8 +34,14 @@ pub enum InvokeError {
     ResponseTooLarge { size: usize, limit: u64 },
 }
 
-/// Instantiates `plugin` in a fresh store and calls its handler with `request`.
-pub async fn invoke(engine: &Engine, plugin: &LoadedPlugin, request: Request) -> Result<Response, InvokeError> {
+/// Instantiates `plugin` in a fresh store and calls its handler with `request`, for at
+/// most the plugin's timeout, and never past `deadline`.
+pub async fn invoke(
+    engine: &Engine,
+    plugin: &LoadedPlugin,
+    request: Request,
+    deadline: Option<std::time::Instant>,
+) -> Result<Response, InvokeError> {
     let request_id: Arc<str> = request.request_id.as_str().into();
     let sink = LogSink::new(plugin.id.clone(), request_id, plugin.secret_values.clone());
     let state =
@@ -49,7 +55,10 @@ pub async fn invoke(engine: &Engine, plugin: &LoadedPlugin, request: Request) ->
         let instance = plugin.pre.instantiate_async(&mut store).await?;
         instance.plughost_plugin_handler().call_handle(&mut store, &request).await
     };
-    let outcome = tokio::time::timeout(plugin.limits.timeout, call).await;
+    let timeout = deadline
+        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+        .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));
+    let outcome = tokio::time::timeout(timeout, call).await;
     sink.finish();
 
     match outcome {

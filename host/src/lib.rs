@@ -13,10 +13,11 @@
 //! | `registry`    | the routing table (matchit) and its atomic publication (ArcSwap) |
 //! | `invoke`      | one request on one plugin: fresh store, limits, failure kinds    |
 //! | `state`       | the per-request store data                                        |
-//! | `capability/` | what plugins can import: config, log, the empty WASI sandbox    |
+//! | `capability/` | what plugins can import: config (+ secrets), log, kv, blob, WASI  |
 //! | `http/`       | `http` <-> WIT conversions and the host's JSON errors            |
 //! | `app`         | the transport-agnostic request path and reloads                  |
 //! | `serve/`      | `plughost serve`: the local HTTP server and live reload          |
+//! | `lambda/`     | `plughost lambda`: the same app behind the Lambda runtime API     |
 //! | `logging`     | tracing setup (text or JSON)                                      |
 
 pub mod app;
@@ -25,6 +26,7 @@ pub mod capability;
 pub mod engine;
 pub mod http;
 pub mod invoke;
+pub mod lambda;
 pub mod loader;
 pub mod logging;
 pub mod manifest;

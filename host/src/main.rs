@@ -2,7 +2,10 @@
 //!
 //! - `plughost serve` — serve a manifest's plugins over HTTP with live reload;
 //! - `plughost check` — load a manifest and every plugin, print the routes, exit non-zero
-//!   with a clear error if anything is wrong (use it in CI before deploying).
+//!   with a clear error if anything is wrong (use it in CI before deploying);
+//! - `plughost lambda` — serve Lambda invocations (API Gateway, Function URL, ALB); also
+//!   what `plughost` with no command does inside Lambda (`AWS_LAMBDA_RUNTIME_API` set), so
+//!   the binary deploys unchanged as `bootstrap`.
 
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
@@ -18,11 +21,11 @@ use std::sync::Arc;
 #[derive(Parser)]
 #[command(name = "plughost", version, about = "WebAssembly plugins behind one HTTP entry point")]
 struct Cli {
-    /// Log line format.
-    #[arg(long, global = true, value_enum, default_value_t, env = "PLUGHOST_LOG_FORMAT")]
-    log_format: LogFormat,
+    /// Log line format [default: json in Lambda (CloudWatch), text elsewhere].
+    #[arg(long, global = true, value_enum, env = "PLUGHOST_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -47,6 +50,18 @@ enum Command {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// Serve AWS Lambda invocations (the default inside Lambda).
+    Lambda {
+        #[command(flatten)]
+        host: HostArgs,
+    },
+}
+
+/// `HostArgs` from the environment alone (what the Lambda runtime gives `bootstrap`).
+#[derive(Parser)]
+struct LambdaDefaults {
+    #[command(flatten)]
+    host: HostArgs,
 }
 
 #[derive(Args)]
@@ -96,7 +111,6 @@ impl HostArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -104,7 +118,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let command = match cli.command {
+        Some(command) => command,
+        // Inside Lambda the runtime starts `bootstrap` with no arguments.
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
+            Command::Lambda { host: LambdaDefaults::parse_from(["plughost"]).host }
+        }
+        None => {
+            eprintln!("error: no command given (try `plughost serve`, or `plughost --help`)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let default_format = if matches!(command, Command::Lambda { .. }) { LogFormat::Json } else { LogFormat::Text };
+    logging::init(cli.log_format.unwrap_or(default_format));
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -120,6 +147,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let public_url = public_url.unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(listen)));
             let app = host.load(&public_url).await?;
             serve(listener, app, ServeOptions { watch: !no_watch }, shutdown_signal()).await
+        }
+        Command::Lambda { mut host } => {
+            // Lambda's only writable place is /tmp; the default data dir would be in the
+            // read-only package.
+            if std::env::var_os("PLUGHOST_DATA_DIR").is_none() && host.data_dir == std::path::Path::new(".plughost") {
+                host.data_dir = PathBuf::from("/tmp/plughost");
+            }
+            // Nothing is served by this process over HTTP; embedded presigned URLs (if any
+            // container is left embedded) cannot be answered, and say so by their host.
+            let app = host.load("http://embedded-storage.invalid").await?;
+            plughost::lambda::run(app).await
         }
         Command::Check { host } => {
             // Nothing is served, so no URL is handed out: any base will do.

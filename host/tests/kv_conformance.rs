@@ -205,11 +205,18 @@ async fn ttl_expires_values(kv: Arc<dyn KvBackend>) {
 
 /// Cases moto cannot judge, with the reason. Each is a gap of the emulator reproduced
 /// without plughost code; the case still runs on every other backend.
-const MOTO_GAPS: &[(&str, &str)] = &[(
-    "concurrent_increments_lose_nothing",
-    "moto 5.2.5 applies concurrent UpdateItem (SET + ADD) non-atomically and loses updates; \
-     reproduced with boto3 alone in tests/moto/update_item_race.py",
-)];
+const MOTO_GAPS: &[(&str, &str)] = &[
+    (
+        "concurrent_increments_lose_nothing",
+        "moto 5.2.5 applies concurrent UpdateItem (SET + ADD) non-atomically and loses updates; \
+         reproduced with boto3 alone in tests/moto/update_item_race.py",
+    ),
+    (
+        "concurrent_creates_exactly_one_wins",
+        "moto 5.2.5 evaluates condition expressions and then writes without a lock, so two \
+         concurrent create-only writes can both win; see tests/moto/conditional_create_race.py",
+    ),
+];
 
 /// Lists every case once: each becomes its own test on SQLite, and all of them run in
 /// one test against a single moto server (a fresh DynamoDB table per case).

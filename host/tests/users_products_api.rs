@@ -276,10 +276,23 @@ async fn uniqueness_holds_under_concurrent_requests(api: &Api) {
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
 }
 
-async fn run_all(api: Api) {
+/// Where the storage backends decide concurrent conditional writes atomically (the
+/// embedded ones do, as AWS does). moto does not: see tests/moto/conditional_create_race.py.
+enum Backends {
+    Embedded,
+    Moto,
+}
+
+async fn run_all(api: Api, backends: Backends) {
     users_api(&api).await;
     products_api(&api).await;
-    uniqueness_holds_under_concurrent_requests(&api).await;
+    match backends {
+        Backends::Embedded => uniqueness_holds_under_concurrent_requests(&api).await,
+        Backends::Moto => eprintln!(
+            "uniqueness_holds_under_concurrent_requests NOT RUN on moto: moto 5.2.5 evaluates \
+             conditions without a lock (tests/moto/conditional_create_race.py); it runs on embedded storage"
+        ),
+    }
 }
 
 fn client() -> Client {
@@ -290,7 +303,7 @@ fn client() -> Client {
 async fn the_api_works_on_embedded_storage() {
     let (_dir, manifest) = workdir();
     let server = Server::start(&manifest, &[]);
-    run_all(Api { server, http: client() }).await;
+    run_all(Api { server, http: client() }, Backends::Embedded).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,7 +326,7 @@ async fn the_api_works_on_dynamodb_and_s3() {
     .unwrap();
     let env = moto.env();
     let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
-    run_all(Api { server, http: client() }).await;
+    run_all(Api { server, http: client() }, Backends::Moto).await;
 
     // The data really is in DynamoDB and S3, under the operator's prefixes.
     let users = dynamo.scan().table_name("plughost-data").send().await.unwrap();

@@ -13,6 +13,8 @@
 //! | `GET /config`         | returns all its config values         | show only this plugin's values     |
 //! | `GET /leak-config`    | logs every config value (log, stdout) | redact its secret values in logs   |
 //! | `GET /ok`             | answers 200 `ok`                      | (proves the host still serves)     |
+//! | `GET /binary`         | returns bytes 0..=255 (octet-stream)  | deliver them intact (base64 in Lambda) |
+//! | `POST /echo`          | returns the body and its content type | deliver binary bodies both ways    |
 
 use plughost_sdk::{Json, Request, Response, Router, StatusCode, config, log};
 use serde_json::json;
@@ -67,6 +69,15 @@ pub fn handle(req: Request) -> Response {
             "logged"
         })
         .get("/ok", |_req: Request| "ok")
+        .get("/binary", |_req: Request| {
+            Response::new(StatusCode::OK)
+                .header("content-type", "application/octet-stream")
+                .body((0..=255u8).collect::<Vec<u8>>())
+        })
+        .post("/echo", |req: Request| {
+            let content_type = req.header("content-type").unwrap_or("application/octet-stream").to_owned();
+            Response::new(StatusCode::OK).header("content-type", content_type).body(req.body().to_vec())
+        })
         .handle(req)
 }
 
