@@ -9,13 +9,16 @@
 //!   tokio at each tick, so a guest that never returns cannot hold a worker thread and
 //!   the request timeout in `invoke.rs` can cancel it.
 //!
-//! Compiling and validating one component lives in `loader.rs`.
+//! Which components to compile lives in `loader.rs`; keeping compiled ones on disk in
+//! `artifact_cache.rs`.
 
+use crate::artifact_cache::{ArtifactCache, Source};
 use crate::capability;
 use crate::state::State;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use wasmtime::component::Component;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -37,12 +40,14 @@ impl Default for EngineSettings {
     }
 }
 
-/// The engine, the linker with every capability, and the epoch ticker.
+/// The engine, the linker with every capability, the epoch ticker, and (optionally) the
+/// on-disk cache of compiled components.
 pub struct PluginEngine {
     engine: Engine,
     linker: Linker<State>,
     settings: EngineSettings,
     ticker_stop: Arc<AtomicBool>,
+    cache: Option<ArtifactCache>,
 }
 
 impl PluginEngine {
@@ -52,7 +57,21 @@ impl PluginEngine {
         capability::add_to_linker(&mut linker)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
-        Ok(Self { engine, linker, settings, ticker_stop })
+        Ok(Self { engine, linker, settings, ticker_stop, cache: None })
+    }
+
+    /// Keeps compiled components in `dir` (see `artifact_cache.rs`).
+    pub fn with_artifact_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cache = Some(ArtifactCache::new(dir));
+        self
+    }
+
+    /// Compiles a component (sha256 hex `digest`), or loads it from the artifact cache.
+    pub fn compile(&self, digest: &str, bytes: &[u8]) -> anyhow::Result<(Component, Source)> {
+        match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, digest, bytes),
+            None => Ok((Component::from_binary(&self.engine, bytes)?, Source::Compiled)),
+        }
     }
 
     pub fn engine(&self) -> &Engine {

@@ -10,6 +10,7 @@
 //! | `manifest`    | `plughost.toml` -> validated `PluginSpec`s (data only, no wasm)    |
 //! | `engine`      | the process-wide wasmtime engine, linker and epoch ticker        |
 //! | `loader`      | manifest -> compiled, world-checked plugins -> routing table     |
+//! | `artifact_cache` | compiled components on disk, keyed by engine + component hash |
 //! | `registry`    | the routing table (matchit) and its atomic publication (ArcSwap) |
 //! | `invoke`      | one request on one plugin: fresh store, limits, failure kinds    |
 //! | `state`       | the per-request store data                                        |
@@ -21,6 +22,7 @@
 //! | `logging`     | tracing setup (text or JSON)                                      |
 
 pub mod app;
+pub mod artifact_cache;
 pub mod bindings;
 pub mod capability;
 pub mod engine;

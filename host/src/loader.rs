@@ -86,8 +86,16 @@ impl Loader {
         let component = match cached {
             Some(component) => component,
             None => {
-                let component = Component::from_binary(self.engine.engine(), &bytes)
+                let started = std::time::Instant::now();
+                let (component, from) = self
+                    .engine
+                    .compile(&digest, &bytes)
                     .map_err(|e| fail(format!("source `{source}`: invalid component: {e:#}")))?;
+                let how = match from {
+                    crate::artifact_cache::Source::Cache => "loaded from the precompiled cache",
+                    crate::artifact_cache::Source::Compiled => "compiled",
+                };
+                tracing::info!(plugin = %spec.id, digest = &digest[..12], millis = started.elapsed().as_millis() as u64, "component {how}");
                 self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.clone(), component.clone());
                 component
             }

@@ -85,6 +85,10 @@ struct HostArgs {
     /// (others stay embedded).
     #[arg(long, env = "PLUGHOST_STORAGE")]
     storage: Option<PathBuf>,
+    /// Where compiled components are kept, so restarts skip compiling (default:
+    /// `<data-dir>/compiled`).
+    #[arg(long, env = "PLUGHOST_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// Where `{ secret = "name" }` config values come from: a TOML file of
     /// `name = "value"`, or `aws-secrets-manager:` followed by an optional name prefix.
     #[arg(long, env = "PLUGHOST_SECRETS", value_name = "FILE|aws-secrets-manager:[PREFIX]")]
@@ -93,10 +97,12 @@ struct HostArgs {
 
 impl HostArgs {
     async fn load(&self, public_url: &str) -> anyhow::Result<Arc<App>> {
+        let cache_dir = self.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("compiled"));
         let engine = PluginEngine::new(EngineSettings {
             max_instances: self.max_instances,
             max_memory_per_instance: self.max_memory_per_instance.as_u64(),
-        })?;
+        })?
+        .with_artifact_cache(cache_dir);
         let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
         let mut storage = Storage::embedded(&self.data_dir, public_url)?;
         if let Some(path) = &self.storage {

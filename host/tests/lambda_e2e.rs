@@ -35,7 +35,9 @@ struct Lambda {
     function: Child,
     port: u16,
     logs: mpsc::Receiver<String>,
-    _dir: tempfile::TempDir,
+    /// The manifest and the data dir (with the compiled-component cache); kept across a
+    /// restart by [`Lambda::stop`].
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Lambda {
@@ -64,6 +66,15 @@ limits = { timeout = "1s" }
 
 impl Lambda {
     fn start() -> Self {
+        Self::start_in(tempfile::tempdir().unwrap())
+    }
+
+    /// Stops both processes and hands back the directory, for a second cold start.
+    fn stop(mut self) -> tempfile::TempDir {
+        self.dir.take().unwrap()
+    }
+
+    fn start_in(dir: tempfile::TempDir) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let emulator = Command::new(cargo_lambda())
             .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port"])
@@ -79,7 +90,6 @@ impl Lambda {
             std::thread::sleep(Duration::from_millis(50));
         }
 
-        let dir = tempfile::tempdir().unwrap();
         let mut manifest = MANIFEST.to_owned();
         for guest in ["hello", "pricing", "misbehave"] {
             manifest = manifest.replace(&format!("{{{guest}}}"), &guest_wasm(guest).display().to_string());
@@ -107,7 +117,7 @@ impl Lambda {
                 }
             }
         });
-        Self { emulator, function, port, logs, _dir: dir }
+        Self { emulator, function, port, logs, dir: Some(dir) }
     }
 
     fn url(&self, path: &str) -> String {
@@ -228,4 +238,20 @@ async fn a_non_http_event_is_refused_and_a_slow_plugin_times_out_without_harming
     assert_eq!(slow.status(), 504);
     assert_eq!(slow.json::<Value>().await.unwrap()["error"]["code"], "plugin_timeout");
     assert_eq!(http.get(lambda.url("/hello/still-here")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_second_cold_start_loads_components_from_the_precompiled_cache() {
+    let first = Lambda::start();
+    let compiled = first.logs_until("component compiled");
+    assert!(compiled.last().unwrap()["plugin"].is_string());
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    assert_eq!(http.get(first.url("/hello/one")).send().await.unwrap().status(), 200);
+    let dir = first.stop();
+
+    let second = Lambda::start_in(dir);
+    let lines = second.logs_until("\"plugin\":\"hello\"");
+    let hello = lines.iter().rev().find(|l| l["plugin"] == "hello").unwrap();
+    assert_eq!(hello["message"], "component loaded from the precompiled cache", "{hello}");
+    assert_eq!(http.get(second.url("/hello/two")).send().await.unwrap().status(), 200);
 }
