@@ -8,7 +8,6 @@ mod support;
 
 use base64::Engine as _;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -108,15 +107,7 @@ impl Lambda {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start plughost");
-        let stderr = function.stderr.take().unwrap();
-        let (tx, logs) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let logs = support::server::lines_of(function.stderr.take().unwrap());
         Self { emulator, function, port, logs, dir: Some(dir) }
     }
 

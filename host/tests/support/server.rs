@@ -33,15 +33,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn plughost");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, logs) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let logs = lines_of(child.stderr.take().unwrap());
         let mut server = Self { child, base: String::new(), logs };
         let line = server.wait_for_log("listening on http://", Duration::from_secs(60));
         let after = line.split("listening on http://").nth(1).unwrap();
@@ -108,4 +100,17 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The lines a child process writes to `output`, as they come (read on a thread).
+pub fn lines_of(output: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
