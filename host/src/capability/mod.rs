@@ -134,8 +134,10 @@ impl Storage {
             .map_err(|e| anyhow::anyhow!("{}: cannot read storage file: {e}", path.display()))?;
         let file: StorageFile =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message().trim()))?;
-        if !file.kv.is_empty() {
-            let client = kv::DynamoKv::client_from_env().await;
+        // One AWS configuration for every client (credentials are resolved once).
+        let config = if file.kv.is_empty() && file.blob.is_empty() { None } else { Some(aws_config_from_env().await) };
+        if let Some(config) = config.as_ref().filter(|_| !file.kv.is_empty()) {
+            let client = aws_sdk_dynamodb::Client::new(config);
             for (label, binding) in file.kv {
                 let DynamoBinding { table, prefix } = binding.dynamodb;
                 if table.is_empty() || prefix.is_empty() || prefix.contains('#') {
@@ -149,8 +151,8 @@ impl Storage {
                 self.kv_bindings.insert(label, (backend, prefix.into()));
             }
         }
-        if !file.blob.is_empty() {
-            let client = blob::S3Blob::client_from_env().await;
+        if let Some(config) = config.as_ref().filter(|_| !file.blob.is_empty()) {
+            let client = blob::S3Blob::client(config);
             for (label, binding) in file.blob {
                 let S3Binding { bucket, prefix } = binding.s3;
                 // The prefix is one path segment, so `<prefix>/<key>` of one container can
@@ -209,6 +211,12 @@ impl Storage {
             .collect();
         StorageGrants { kv: kv::KvCtx::new(kv), blob: blob::BlobCtx::new(blob) }
     }
+}
+
+/// The AWS configuration the standard way: region, credentials (or the Lambda's role)
+/// and an optional `AWS_ENDPOINT_URL`, from the environment.
+pub async fn aws_config_from_env() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
 /// Adds every capability to the process's linker. Called once, by `engine.rs`.

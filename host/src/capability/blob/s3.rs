@@ -32,14 +32,8 @@ impl S3Blob {
         Self { client, bucket: bucket.into() }
     }
 
-    /// A client configured the standard AWS way (region, credentials, an optional
-    /// `AWS_ENDPOINT_URL`). A custom endpoint (moto, MinIO) gets path-style addressing,
-    /// which those servers expect.
-    pub async fn client_from_env() -> Client {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::client(&config)
-    }
-
+    /// A client for `config` (see `capability::aws_config_from_env`). A custom endpoint
+    /// (moto, MinIO) gets path-style addressing, which those servers expect.
     pub fn client(config: &aws_config::SdkConfig) -> Client {
         let path_style = config.endpoint_url().is_some();
         Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build())

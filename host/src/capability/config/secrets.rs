@@ -36,7 +36,7 @@ impl SecretSource {
     pub async fn from_arg(arg: &str) -> Self {
         match arg.strip_prefix(SECRETS_MANAGER_SCHEME) {
             Some(prefix) => {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let config = crate::capability::aws_config_from_env().await;
                 Self::SecretsManager { client: aws_sdk_secretsmanager::Client::new(&config), prefix: prefix.into() }
             }
             None => Self::File(arg.into()),

@@ -41,13 +41,6 @@ impl DynamoKv {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
-
-    /// A client configured the standard AWS way: region, credentials and an optional
-    /// `AWS_ENDPOINT_URL` from the environment (or the Lambda's role).
-    pub async fn client_from_env() -> Client {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Client::new(&config)
-    }
 }
 
 fn now() -> i64 {
