@@ -3,21 +3,25 @@
 //! entry only adapt their transport to `App::handle`; tests and benchmarks drive it
 //! directly, without a socket.
 //!
-//! It also owns reloading: [`App::reload`] builds a complete new table off the request
-//! path and publishes it only if every plugin loaded.
+//! It also owns reloading: [`App::reload`] fetches the manifest from its source (a file,
+//! or a deployment in S3, conditionally on the version last seen), builds a complete new
+//! table off the request path and publishes it only if every plugin loaded. A rejected
+//! version is logged and counted (`metrics.rs`) once, and the current table keeps serving.
 
 use crate::capability::Storage;
 use crate::engine::PluginEngine;
 use crate::http::{HostError, from_wit_response, to_wit_request};
 use crate::invoke::{InvokeError, invoke};
 use crate::loader::Loader;
-use crate::manifest::{LimitBounds, Manifest};
+use crate::manifest::LimitBounds;
+use crate::metrics;
 use crate::registry::{Lookup, Registry, RoutingTable};
+use crate::source::{FetchError, ManifestSource, Snapshot};
 use bytes::Bytes;
 use http::HeaderValue;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The response header carrying the request id.
@@ -34,7 +38,9 @@ pub enum Reload {
 pub struct App {
     loader: Loader,
     registry: Registry,
-    manifest_path: PathBuf,
+    source: ManifestSource,
+    /// The deployment version (ETag) last fetched completely, published or rejected.
+    version: Mutex<Option<String>>,
     bounds: LimitBounds,
     max_body: usize,
     generation: AtomicU64,
@@ -53,15 +59,31 @@ impl App {
         manifest_path: &Path,
         max_body: usize,
     ) -> anyhow::Result<Self> {
+        Self::load_from(engine, storage, ManifestSource::File(manifest_path.to_path_buf()), max_body).await
+    }
+
+    /// [`App::load`] from any source: a file or a deployment in S3.
+    pub async fn load_from(
+        engine: Arc<PluginEngine>,
+        storage: Storage,
+        source: ManifestSource,
+        max_body: usize,
+    ) -> anyhow::Result<Self> {
         let bounds = LimitBounds { max_memory: engine.settings().max_memory_per_instance, ..LimitBounds::default() };
         let loader = Loader::new(engine, storage);
-        let manifest = Manifest::load(manifest_path, &bounds)?;
-        let secrets = loader.storage().secrets().fetch(&manifest).await?;
-        let table = loader.build_table(&manifest, &secrets, 1)?;
+        let snapshot = match source.fetch(&bounds, &loader, None).await {
+            Ok(Some(snapshot)) => snapshot,
+            Ok(None) => anyhow::bail!("{source}: no manifest"),
+            Err(error) => return Err(anyhow::Error::new(error)),
+        };
+        let manifest = &snapshot.manifest;
+        let secrets = loader.storage().secrets().fetch(manifest).await?;
+        let table = loader.build_table(manifest, &secrets, &snapshot.components, 1)?;
         Ok(Self {
             loader,
             registry: Registry::new(table),
-            manifest_path: manifest_path.to_path_buf(),
+            source,
+            version: Mutex::new(snapshot.version),
             bounds,
             max_body,
             generation: AtomicU64::new(1),
@@ -84,27 +106,80 @@ impl App {
         self.max_body
     }
 
-    pub fn manifest_path(&self) -> &Path {
-        &self.manifest_path
+    /// Where the manifest comes from.
+    pub fn source(&self) -> &ManifestSource {
+        &self.source
     }
 
     /// Re-reads the manifest and every plugin, and publishes the new table if all of it
     /// loads and something changed. On error nothing changes: the current table keeps
-    /// serving.
+    /// serving. A deployment version that was rejected is not tried again until it
+    /// changes; one that could not be read (S3 unavailable) is.
     pub async fn reload(self: &Arc<Self>) -> anyhow::Result<Reload> {
         let _guard = self.reload_lock.lock().await;
+        let known = self.version.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let snapshot = match self.source.fetch(&self.bounds, &self.loader, known.as_deref()).await {
+            Ok(Some(snapshot)) => snapshot,
+            Ok(None) => return Ok(Reload::Unchanged),
+            Err(FetchError::Rejected { version, error }) => return Err(self.reject(Some(version), error)),
+            Err(FetchError::Unavailable(error)) => return Err(error),
+        };
+        let Snapshot { manifest, version, components } = snapshot;
+        let secrets = self.loader.storage().secrets().fetch(&manifest).await?;
         let app = self.clone();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
-        let manifest = Manifest::load(&self.manifest_path, &self.bounds)?;
-        let secrets = self.loader.storage().secrets().fetch(&manifest).await?;
-        let table =
-            tokio::task::spawn_blocking(move || app.loader.build_table(&manifest, &secrets, generation)).await??;
+        let built =
+            tokio::task::spawn_blocking(move || app.loader.build_table(&manifest, &secrets, &components, generation))
+                .await?;
+        let table = match built {
+            Ok(table) => table,
+            Err(error) => return Err(self.reject(version, error)),
+        };
+        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = version;
         if table.same_content_as(&self.registry.current()) {
             return Ok(Reload::Unchanged);
         }
         self.generation.store(generation, Ordering::SeqCst);
         self.registry.publish(table);
+        metrics::count(metrics::DEPLOYMENT_PUBLISHED);
         Ok(Reload::Published(self.registry.current()))
+    }
+
+    /// One reload, logged the same way for every trigger (file change, poll, S3 event);
+    /// "nothing changed" only when `log_unchanged` (not on every poll). Returns whether a new
+    /// table was published.
+    pub async fn reload_and_log(self: &Arc<Self>, log_unchanged: bool) -> bool {
+        let serving = self.table().generation;
+        match self.reload().await {
+            Ok(Reload::Published(table)) => {
+                let plugins = table.plugins().iter().map(|p| format!("{}@{}", p.id, &p.digest[..12]));
+                tracing::info!(
+                    generation = table.generation,
+                    plugins = plugins.collect::<Vec<_>>().join(" "),
+                    "reloaded: new requests use the new table"
+                );
+                true
+            }
+            Ok(Reload::Unchanged) => {
+                if log_unchanged {
+                    tracing::info!(generation = serving, "nothing changed; still serving");
+                }
+                false
+            }
+            Err(error) => {
+                tracing::error!(serving_generation = serving, "reload rejected, still serving the previous version: {error:#}");
+                false
+            }
+        }
+    }
+
+    /// Remembers a bad version (so polling does not retry it) and counts it.
+    fn reject(&self, version: Option<String>, error: anyhow::Error) -> anyhow::Error {
+        if version.is_some() {
+            *self.version.lock().unwrap_or_else(|p| p.into_inner()) = version;
+        }
+        metrics::count(metrics::DEPLOYMENT_REJECTED);
+        error
     }
 
     /// Handles one request with a fresh request id.

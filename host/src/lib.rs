@@ -23,6 +23,7 @@
 
 pub mod app;
 pub mod artifact_cache;
+pub mod deploy;
 pub mod bindings;
 pub mod capability;
 pub mod engine;
@@ -32,8 +33,10 @@ pub mod lambda;
 pub mod loader;
 pub mod logging;
 pub mod manifest;
+pub mod metrics;
 pub mod registry;
 pub mod serve;
+pub mod source;
 pub mod state;
 
 pub use app::App;

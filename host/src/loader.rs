@@ -1,5 +1,6 @@
-//! Turns a [`Manifest`] into a [`RoutingTable`]: reads each plugin's component, checks it
-//! is a component of the `plugin` world, compiles it (or reuses the compilation of
+//! Turns a [`Manifest`] into a [`RoutingTable`]: reads each plugin's component (a file,
+//! or bytes fetched from the deployment by digest, which are verified against it), checks
+//! it is a component of the `plugin` world, compiles it (or reuses the compilation of
 //! identical bytes), prepares it for instantiation and builds the router.
 //!
 //! Every failure names the manifest, the plugin, and what is wrong with which file. The
@@ -8,9 +9,8 @@
 use crate::capability::Storage;
 use crate::capability::config::secrets::{self, Secrets};
 use crate::engine::PluginEngine;
-use crate::manifest::{Manifest, PluginSpec};
+use crate::manifest::{ComponentRef, Digest, Manifest, PluginSpec};
 use crate::registry::{LoadedPlugin, RoutingTable};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::Component;
@@ -22,6 +22,9 @@ pub struct Loader {
     storage: Storage,
     compiled: Mutex<HashMap<String, Component>>,
 }
+
+/// Component bytes of a deployed manifest, fetched (async) before the table is built.
+pub type Fetched = HashMap<Digest, Vec<u8>>;
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -45,12 +48,25 @@ impl Loader {
         &self.engine
     }
 
-    /// Loads every plugin of `manifest` and builds the table. CPU-heavy (compilation):
-    /// call it from a blocking context.
-    pub fn build_table(&self, manifest: &Manifest, secrets: &Secrets, generation: u64) -> anyhow::Result<RoutingTable> {
+    /// Whether the component with this digest is compiled already (its bytes need not
+    /// be fetched again).
+    pub fn has_compiled(&self, digest: &Digest) -> bool {
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).contains_key(digest.hex())
+    }
+
+    /// Loads every plugin of `manifest` and builds the table. `fetched` holds the bytes
+    /// of digest-named components not compiled yet. CPU-heavy (compilation): call it from
+    /// a blocking context.
+    pub fn build_table(
+        &self,
+        manifest: &Manifest,
+        secrets: &Secrets,
+        fetched: &Fetched,
+        generation: u64,
+    ) -> anyhow::Result<RoutingTable> {
         let mut plugins = Vec::with_capacity(manifest.plugins.len());
         for spec in &manifest.plugins {
-            plugins.push(self.load_plugin(manifest, spec, secrets)?);
+            plugins.push(self.load_plugin(manifest, spec, secrets, fetched)?);
         }
         let table = RoutingTable::build(manifest.clone(), plugins, generation)
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
@@ -65,27 +81,45 @@ impl Loader {
         manifest: &Manifest,
         spec: &PluginSpec,
         secrets: &Secrets,
+        fetched: &Fetched,
     ) -> Result<LoadedPlugin, LoadError> {
         let fail = |message: String| LoadError {
             manifest: manifest.path.display().to_string(),
             plugin: spec.id.to_string(),
             message,
         };
-        let source = spec.source.display();
-        let bytes = std::fs::read(&spec.source).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                fail(format!("source `{source}`: file not found (build the plugin first: `make plugins`)"))
-            } else {
-                fail(format!("source `{source}`: cannot read: {e}"))
+        let source = &spec.source;
+        let (digest, bytes) = match source {
+            ComponentRef::File(path) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        fail(format!("source `{source}`: file not found (build the plugin first: `make plugins`)"))
+                    } else {
+                        fail(format!("source `{source}`: cannot read: {e}"))
+                    }
+                })?;
+                (Digest::of(&bytes), Some(bytes))
             }
-        })?;
-        check_component_header(&bytes).map_err(|m| fail(format!("source `{source}`: {m}")))?;
-        let digest = hex::encode(Sha256::digest(&bytes));
+            ComponentRef::Digest(digest) => (digest.clone(), fetched.get(digest).cloned()),
+        };
+        let digest = digest.hex().to_owned();
 
         let cached = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
         let component = match cached {
             Some(component) => component,
             None => {
+                let bytes = bytes.ok_or_else(|| fail(format!("component `{source}` was not fetched")))?;
+                // A deployed component is trusted by its digest only once its bytes hash to it.
+                if let ComponentRef::Digest(expected) = source {
+                    let actual = Digest::of(&bytes);
+                    if &actual != expected {
+                        return Err(fail(format!(
+                            "component `{source}` is corrupt: its {} bytes hash to {actual}",
+                            bytes.len()
+                        )));
+                    }
+                }
+                check_component_header(&bytes).map_err(|m| fail(format!("source `{source}`: {m}")))?;
                 let started = std::time::Instant::now();
                 let (component, from) = self
                     .engine
@@ -107,6 +141,16 @@ impl Loader {
         let config = secrets::resolve(spec, secrets).map_err(fail)?;
         Ok(LoadedPlugin::new(spec, digest, pre, self.storage.grants(spec), config))
     }
+}
+
+/// Checks that `bytes` are a component of the `plughost:plugin/plugin` world this engine
+/// can run: what `plughost push` and `deploy` verify before uploading anything.
+pub fn check_component(engine: &PluginEngine, bytes: &[u8]) -> Result<(), String> {
+    check_component_header(bytes)?;
+    let (component, _) =
+        engine.compile(Digest::of(bytes).hex(), bytes).map_err(|e| format!("invalid component: {e:#}"))?;
+    engine.prepare(&component).map_err(|e| format!("does not fit the `plughost:plugin/plugin` world: {e:#}"))?;
+    Ok(())
 }
 
 /// Distinguishes "not wasm at all" and "a core module" from a component before

@@ -5,11 +5,17 @@
 //!   with a clear error if anything is wrong (use it in CI before deploying);
 //! - `plughost lambda` — serve Lambda invocations (API Gateway, Function URL, ALB); also
 //!   what `plughost` with no command does inside Lambda (`AWS_LAMBDA_RUNTIME_API` set), so
-//!   the binary deploys unchanged as `bootstrap`.
+//!   the binary deploys unchanged as `bootstrap`;
+//! - `plughost deploy | push | status | rollback` — operate a deployment in S3
+//!   (`deploy/ops.rs`).
 
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 use plughost::capability::config::secrets::SecretSource;
+use plughost::deploy::ops::Operator;
+use plughost::deploy::{DeploymentStore, Location};
+use plughost::manifest::{Digest, PluginId};
+use plughost::source::ManifestSource;
 use plughost::logging::{self, LogFormat};
 use plughost::serve::{ServeOptions, bind, serve, shutdown_signal};
 use plughost::{App, EngineSettings, PluginEngine, Storage};
@@ -17,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "plughost", version, about = "WebAssembly plugins behind one HTTP entry point")]
@@ -55,6 +62,63 @@ enum Command {
         #[command(flatten)]
         host: HostArgs,
     },
+    #[command(flatten)]
+    Operate(Operation),
+}
+
+/// The operator's commands on a deployment in S3.
+#[derive(Subcommand)]
+enum Operation {
+    /// Deploy a whole local manifest: check and upload every component, then make the
+    /// deployment serve it (routes, grants, config, limits).
+    Deploy {
+        /// The local manifest (`source` paths), e.g. plughost.toml.
+        local_manifest: PathBuf,
+        #[command(flatten)]
+        deployment: DeploymentArg,
+    },
+    /// Check a component, upload it by digest and point one deployed plugin at it.
+    Push {
+        /// The component (.wasm) to deploy.
+        component: PathBuf,
+        /// The plugin it is a new version of.
+        #[arg(long)]
+        plugin: String,
+        #[command(flatten)]
+        deployment: DeploymentArg,
+    },
+    /// Show the live deployment: plugins, digests, routes, grants, history.
+    Status {
+        #[command(flatten)]
+        deployment: DeploymentArg,
+    },
+    /// Point a plugin back at its previous component, or at the one given.
+    Rollback {
+        plugin: String,
+        /// The digest to go back to (`sha256:...`, see `plughost status`).
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        deployment: DeploymentArg,
+    },
+}
+
+/// The deployment an operator command works on.
+#[derive(Args)]
+struct DeploymentArg {
+    /// The deployed manifest: s3://<bucket>/<key> (components are stored beside it).
+    #[arg(long = "manifest", env = "PLUGHOST_MANIFEST", value_name = "s3://BUCKET/KEY")]
+    location: String,
+}
+
+impl DeploymentArg {
+    async fn operator(&self) -> anyhow::Result<Operator> {
+        let location = Location::parse(&self.location)
+            .unwrap_or_else(|| Err(format!("`{}` is not a deployment: expected s3://<bucket>/<manifest key>", self.location)))
+            .map_err(anyhow::Error::msg)?;
+        let engine = PluginEngine::new(EngineSettings::default())?;
+        Ok(Operator::new(DeploymentStore::from_env(location).await, Arc::new(engine)))
+    }
 }
 
 /// `HostArgs` from the environment alone (what the Lambda runtime gives `bootstrap`).
@@ -66,9 +130,12 @@ struct LambdaDefaults {
 
 #[derive(Args)]
 struct HostArgs {
-    /// The manifest to load.
-    #[arg(long, default_value = "plughost.toml", env = "PLUGHOST_MANIFEST")]
-    manifest: PathBuf,
+    /// The manifest to serve: a file, or a deployment in S3 (s3://<bucket>/<key>).
+    #[arg(long, default_value = "plughost.toml", env = "PLUGHOST_MANIFEST", value_name = "FILE|s3://BUCKET/KEY")]
+    manifest: String,
+    /// How often a deployment in S3 is checked for a new version (one conditional GET).
+    #[arg(long, default_value = "2s", env = "PLUGHOST_REFRESH", value_parser = humantime::parse_duration)]
+    refresh: Duration,
     /// Largest request body accepted (larger gets 413).
     #[arg(long, default_value = "6MiB", env = "PLUGHOST_MAX_BODY")]
     max_body: ByteSize,
@@ -111,7 +178,8 @@ impl HostArgs {
         if let Some(source) = &self.secrets {
             storage = storage.with_secrets(SecretSource::from_arg(source).await);
         }
-        Ok(Arc::new(App::load(Arc::new(engine), storage, &self.manifest, max_body).await?))
+        let source = ManifestSource::from_arg(&self.manifest).await?;
+        Ok(Arc::new(App::load_from(Arc::new(engine), storage, source, max_body).await?))
     }
 }
 
@@ -136,6 +204,9 @@ fn main() -> ExitCode {
         }
     };
     let default_format = if matches!(command, Command::Lambda { .. }) { LogFormat::Json } else { LogFormat::Text };
+    if matches!(command, Command::Lambda { .. }) {
+        plughost::metrics::use_embedded_metric_format();
+    }
     logging::init(cli.log_format.unwrap_or(default_format));
     match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,7 +223,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let listener = bind(listen).await?;
             let public_url = public_url.unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(listen)));
             let app = host.load(&public_url).await?;
-            serve(listener, app, ServeOptions { watch: !no_watch }, shutdown_signal()).await
+            serve(listener, app, ServeOptions { watch: !no_watch, refresh: host.refresh }, shutdown_signal()).await
         }
         Command::Lambda { mut host } => {
             // Lambda's only writable place is /tmp; the default data dir would be in the
@@ -163,15 +234,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             // Nothing is served by this process over HTTP; embedded presigned URLs (if any
             // container is left embedded) cannot be answered, and say so by their host.
             let app = host.load("http://embedded-storage.invalid").await?;
-            plughost::lambda::run(app).await
+            plughost::lambda::run(app, host.refresh).await
         }
+        Command::Operate(operation) => operate(operation).await,
         Command::Check { host } => {
             // Nothing is served, so no URL is handed out: any base will do.
             let app = host.load("http://127.0.0.1").await?;
             let table = app.table();
-            println!("{}: {} plugin(s) OK", app.manifest_path().display(), table.plugins().len());
+            println!("{}: {} plugin(s) OK", app.source(), table.plugins().len());
             for plugin in table.plugins() {
-                println!("  {} ({}, sha256 {})", plugin.id, plugin.source.display(), &plugin.digest[..16]);
+                println!("  {} ({}, sha256 {})", plugin.id, plugin.source, &plugin.digest[..16]);
                 for route in &plugin.routes {
                     println!("    {route}");
                 }
@@ -179,6 +251,61 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn operate(operation: Operation) -> anyhow::Result<()> {
+    match operation {
+        Operation::Deploy { local_manifest, deployment } => {
+            let operator = deployment.operator().await?;
+            let deployed = operator.deploy(&local_manifest).await?;
+            let verb = if deployed.created { "created" } else { "updated" };
+            println!("{}: {verb}", operator.store().location());
+            for (id, digest, uploaded) in deployed.plugins {
+                let how = if uploaded { "uploaded" } else { "already stored" };
+                println!("  {id} {digest} ({how})");
+            }
+        }
+        Operation::Push { component, plugin, deployment } => {
+            let id = PluginId::parse(&plugin).map_err(anyhow::Error::msg)?;
+            let operator = deployment.operator().await?;
+            let pushed = operator.push(&component, &id).await?;
+            let how = if pushed.uploaded { "uploaded" } else { "already stored" };
+            match pushed.previous {
+                Some(previous) => println!("{id}: {previous} -> {} ({how})", pushed.digest),
+                None => println!("{id}: already at {} ({how}); nothing changed", pushed.digest),
+            }
+        }
+        Operation::Rollback { plugin, to, deployment } => {
+            let id = PluginId::parse(&plugin).map_err(anyhow::Error::msg)?;
+            let to = to.map(|d| Digest::parse(&d)).transpose().map_err(anyhow::Error::msg)?;
+            let operator = deployment.operator().await?;
+            let (from, to) = operator.rollback(&id, to.as_ref()).await?;
+            let from = from.map_or_else(|| "(none)".to_owned(), |d| d.to_string());
+            println!("{id}: rolled back {from} -> {to}");
+        }
+        Operation::Status { deployment } => {
+            let operator = deployment.operator().await?;
+            let status = operator.status().await?;
+            println!("{} (ETag {})", operator.store().location(), status.etag);
+            for plugin in &status.manifest.plugins {
+                println!("  {} {}", plugin.id, plugin.source);
+                for route in &plugin.routes {
+                    println!("    {route}");
+                }
+                let grants = plugin.kv.iter().map(|(l, a)| format!("kv.{l}={a:?}"));
+                let grants: Vec<String> = grants.chain(plugin.blob.iter().map(|(l, a)| format!("blob.{l}={a:?}"))).collect();
+                if !grants.is_empty() {
+                    println!("    grants: {}", grants.join(" "));
+                }
+                let history = status.document.history(&plugin.id);
+                if !history.is_empty() {
+                    let short: Vec<&str> = history.iter().map(Digest::short).collect();
+                    println!("    earlier: {}", short.join(" "));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `http://<bound address>`, with an unspecified address (`0.0.0.0`) replaced by loopback, which

@@ -16,6 +16,7 @@
 //!
 //! [plugins.hello]
 //! source = "target/wasm32-wasip2/plugin/hello.wasm"   # relative to this file
+//! # or, in a deployed manifest (S3): digest = "sha256:<hex>" (see `deploy/`)
 //! routes = ["GET /hello", "GET /hello/{name}", "/any-method/{*rest}"]
 //! config = { greeting = "Hello", api_key = { secret = "hello/api-key" } }
 //! limits = { timeout = "1s" }
@@ -45,6 +46,67 @@ pub struct Manifest {
     pub blob_containers: std::collections::BTreeSet<String>,
     /// Plugins sorted by id.
     pub plugins: Vec<PluginSpec>,
+    /// Earlier component digests per plugin, newest first: written by `plughost push`
+    /// and read by `plughost rollback`; the host ignores it.
+    pub history: BTreeMap<String, Vec<Digest>>,
+}
+
+/// A component's sha256, as 64 lower-case hex digits (written `sha256:<hex>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest(Arc<str>);
+
+impl Digest {
+    pub const PREFIX: &str = "sha256:";
+
+    /// Parses `sha256:<64 hex>`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let hex = text.strip_prefix(Self::PREFIX).unwrap_or("");
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            Ok(Self(hex.into()))
+        } else {
+            Err(format!("invalid digest `{text}`: expected `sha256:` and 64 lower-case hex digits"))
+        }
+    }
+
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(hex::encode(sha2::Sha256::digest(bytes)).into())
+    }
+
+    /// The 64 hex digits.
+    pub fn hex(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 12 hex digits, for logs and tables.
+    pub fn short(&self) -> &str {
+        &self.0[..12]
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", Self::PREFIX, self.0)
+    }
+}
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentRef {
+    /// A file (local manifests), resolved against the manifest's directory.
+    File(PathBuf),
+    /// Content-addressed in the deployment's bucket (deployed manifests).
+    Digest(Digest),
+}
+
+impl fmt::Display for ComponentRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Digest(digest) => write!(f, "{digest}"),
+        }
+    }
 }
 
 /// A plugin's id: lower-case letters, digits, `-` and `_`; it appears in logs, errors
@@ -82,8 +144,8 @@ impl fmt::Display for PluginId {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginSpec {
     pub id: PluginId,
-    /// The component file, resolved against the manifest's directory.
-    pub source: PathBuf,
+    /// The component: a file, or a digest in the deployment's bucket.
+    pub source: ComponentRef,
     pub routes: Vec<RouteSpec>,
     /// Values the plugin reads through the `config` import, by key. Secrets are resolved
     /// by the host when the plugin loads (`capability/config/secrets.rs`).
@@ -189,12 +251,15 @@ struct RawManifest {
     blob: BTreeMap<String, RawStore>,
     #[serde(default)]
     plugins: BTreeMap<String, RawPlugin>,
+    #[serde(default)]
+    history: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlugin {
-    source: PathBuf,
+    source: Option<PathBuf>,
+    digest: Option<String>,
     routes: Vec<String>,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
@@ -258,9 +323,15 @@ impl Manifest {
         for (id, plugin) in raw.plugins {
             let at = |m: String| err(format!("plugin `{id}`: {m}"));
             let plugin_id = PluginId::parse(&id).map_err(&err)?;
-            if plugin.source.as_os_str().is_empty() {
-                return Err(at("source: must name a .wasm component file".into()));
-            }
+            let source = match (plugin.source, plugin.digest) {
+                (Some(path), None) if !path.as_os_str().is_empty() => ComponentRef::File(base.join(path)),
+                (Some(_), None) => return Err(at("source: must name a .wasm component file".into())),
+                (None, Some(digest)) => ComponentRef::Digest(Digest::parse(&digest).map_err(|m| at(format!("digest: {m}")))?),
+                (None, None) => {
+                    return Err(at("needs `source` (a .wasm file) or, in a deployed manifest, `digest`".into()));
+                }
+                (Some(_), Some(_)) => return Err(at("give `source` or `digest`, not both".into())),
+            };
             if plugin.routes.is_empty() {
                 return Err(at("routes: at least one route is required".into()));
             }
@@ -289,7 +360,7 @@ impl Manifest {
             }
             plugins.push(PluginSpec {
                 id: plugin_id,
-                source: base.join(&plugin.source),
+                source,
                 routes,
                 config,
                 limits,
@@ -297,7 +368,16 @@ impl Manifest {
                 blob: plugin.blob,
             });
         }
-        Ok(Self { path: path.to_path_buf(), kv_stores, blob_containers, plugins })
+        let mut history = BTreeMap::new();
+        for (id, digests) in raw.history {
+            let digests = digests
+                .iter()
+                .map(|d| Digest::parse(d))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| err(format!("history.{id}: {m}")))?;
+            history.insert(id, digests);
+        }
+        Ok(Self { path: path.to_path_buf(), kv_stores, blob_containers, plugins, history })
     }
 }
 
@@ -447,7 +527,7 @@ mod tests {
         .unwrap();
         let p = &m.plugins[0];
         assert_eq!(p.id.as_str(), "hello");
-        assert_eq!(p.source, Path::new("/srv/hello.wasm"));
+        assert_eq!(p.source, ComponentRef::File("/srv/hello.wasm".into()));
         assert_eq!(p.routes[0], RouteSpec { method: Some(http::Method::GET), path: "/hello/{name}".into() });
         assert_eq!(p.routes[1].method, None);
         assert_eq!(p.config.get("retries"), Some(&ConfigValue::Plain("3".into())));
@@ -522,6 +602,26 @@ mod tests {
         assert!(e.message.contains("plugin `a`: blob.images: no blob container `images` is declared"), "{e}");
         let e = parse("[blob.\"a/b\"]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
         assert!(e.message.contains("[blob.a/b]: invalid store label"), "{e}");
+    }
+
+    #[test]
+    fn deployed_plugins_name_a_digest_instead_of_a_source() {
+        let hex = "ab".repeat(32);
+        let m = parse(&format!(
+            "[plugins.a]\ndigest = \"sha256:{hex}\"\nroutes = [\"/a\"]\n[history]\na = [\"sha256:{hex}\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(m.plugins[0].source, ComponentRef::Digest(Digest::parse(&format!("sha256:{hex}")).unwrap()));
+        assert_eq!(m.history["a"].len(), 1);
+        let e = parse("[plugins.a]\ndigest = \"sha256:ABC\"\nroutes = [\"/a\"]\n").unwrap_err();
+        assert!(e.message.contains("plugin `a`: digest: invalid digest `sha256:ABC`"), "{e}");
+        let e = parse(&format!("[plugins.a]\nsource = \"a.wasm\"\ndigest = \"sha256:{hex}\"\nroutes = [\"/a\"]\n"))
+            .unwrap_err();
+        assert!(e.message.contains("give `source` or `digest`, not both"), "{e}");
+        let e = parse("[plugins.a]\nroutes = [\"/a\"]\n").unwrap_err();
+        assert!(e.message.contains("plugin `a`: needs `source`"), "{e}");
+        let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n[history]\na = [\"x\"]\n").unwrap_err();
+        assert!(e.message.contains("history.a: invalid digest `x`"), "{e}");
     }
 
     #[test]

@@ -11,17 +11,16 @@
 use crate::capability::StorageGrants;
 use crate::capability::config::secrets::Resolved;
 use crate::engine::PreparedPlugin;
-use crate::manifest::{Limits, Manifest, PluginId, PluginSpec, RouteSpec};
+use crate::manifest::{ComponentRef, Limits, Manifest, PluginId, PluginSpec, RouteSpec};
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 /// A plugin ready to serve: its manifest entry and its prepared component.
 pub struct LoadedPlugin {
     pub id: PluginId,
-    pub source: PathBuf,
+    pub source: ComponentRef,
     /// sha256 of the component bytes, hex.
     pub digest: String,
     pub routes: Vec<RouteSpec>,

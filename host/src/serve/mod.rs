@@ -25,8 +25,10 @@ pub const HEALTH_PATH: &str = "/_plughost/health";
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Reload when the manifest or a plugin file changes.
+    /// Reload when the manifest or a plugin file changes (a deployment in S3 is polled
+    /// every `refresh` instead).
     pub watch: bool,
+    pub refresh: std::time::Duration,
 }
 
 /// Binds `listen` first, so the real address (port 0 becomes a free port) is known
@@ -44,14 +46,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let _watcher = if options.watch { Some(watch::spawn(app.clone())?) } else { None };
+    let _watcher = match (options.watch, app.source().file()) {
+        (false, _) => None,
+        (true, Some(_)) => Some(watch::spawn(app.clone())?),
+        (true, None) => Some(watch::poll(app.clone(), options.refresh)),
+    };
 
     let table = app.table();
     for plugin in table.plugins() {
         let routes = plugin.routes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         tracing::info!(plugin = %plugin.id, routes, digest = &plugin.digest[..12], "plugin loaded");
     }
-    tracing::info!(%addr, manifest = %app.manifest_path().display(), watch = options.watch, "plughost listening on http://{addr}");
+    tracing::info!(%addr, manifest = %app.source(), watch = options.watch, "plughost listening on http://{addr}");
 
     let presigned = presigned::router(app.storage().embedded_blob().clone());
     let router =

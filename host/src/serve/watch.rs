@@ -1,5 +1,7 @@
 //! Live reload for `plughost serve`: watches the manifest, every plugin file and the
-//! secrets file, and on a change asks [`App::reload`] for a complete new table.
+//! secrets file, and on a change asks [`App::reload`] for a complete new table. A
+//! deployment in S3 has no files to watch: [`poll`] asks every `refresh` instead (each
+//! ask is one conditional GET while nothing changed).
 //!
 //! - Directories are watched, not files: build tools replace files (new inode), which a
 //!   file watch would miss.
@@ -11,7 +13,8 @@
 //! - A failed reload is logged and changes nothing; a reload that finds nothing changed
 //!   publishes nothing.
 
-use crate::app::{App, Reload};
+use crate::app::App;
+use crate::manifest::ComponentRef;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -44,28 +47,26 @@ pub fn spawn(app: Arc<App>) -> anyhow::Result<WatchHandle> {
         while let Some(first) = next_change(&mut rx, &watched).await {
             settle(&mut rx).await;
             tracing::info!(path = %first.display(), "change detected; reloading");
-            let serving = app.table().generation;
-            match app.reload().await {
-                Ok(Reload::Published(table)) => {
-                    let plugins = table.plugins().iter().map(|p| format!("{}@{}", p.id, &p.digest[..12]));
-                    tracing::info!(
-                        generation = table.generation,
-                        plugins = plugins.collect::<Vec<_>>().join(" "),
-                        "reloaded: new requests use the new table"
-                    );
-                    watched.update(&mut watcher, &app);
-                }
-                Ok(Reload::Unchanged) => {
-                    tracing::info!(generation = serving, "nothing changed; still serving")
-                }
-                Err(error) => tracing::error!(
-                    serving_generation = serving,
-                    "reload rejected, still serving the previous version: {error:#}"
-                ),
+            if app.reload_and_log(true).await {
+                watched.update(&mut watcher, &app);
             }
         }
     });
     Ok(WatchHandle { task })
+}
+
+/// Reloads every `refresh` (a deployment in S3).
+pub fn poll(app: Arc<App>, refresh: Duration) -> WatchHandle {
+    let task = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(refresh);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            app.reload_and_log(false).await;
+        }
+    });
+    WatchHandle { task }
 }
 
 /// Waits for an event that changes a watched file; returns that file.
@@ -102,8 +103,17 @@ struct Watched {
 impl Watched {
     fn update(&mut self, watcher: &mut RecommendedWatcher, app: &App) {
         let table = app.table();
-        let mut files: BTreeSet<PathBuf> = table.plugins().iter().map(|p| absolute(&p.source)).collect();
-        files.insert(absolute(app.manifest_path()));
+        let mut files: BTreeSet<PathBuf> = table
+            .plugins()
+            .iter()
+            .filter_map(|p| match &p.source {
+                ComponentRef::File(path) => Some(absolute(path)),
+                ComponentRef::Digest(_) => None,
+            })
+            .collect();
+        if let Some(manifest) = app.source().file() {
+            files.insert(absolute(manifest));
+        }
         if let Some(secrets) = app.storage().secrets().file() {
             files.insert(absolute(secrets));
         }
