@@ -167,7 +167,10 @@ impl App {
                 false
             }
             Err(error) => {
-                tracing::error!(serving_generation = serving, "reload rejected, still serving the previous version: {error:#}");
+                tracing::error!(
+                    serving_generation = serving,
+                    "reload rejected, still serving the previous version: {error:#}"
+                );
                 false
             }
         }

@@ -23,9 +23,9 @@
 
 pub mod app;
 pub mod artifact_cache;
-pub mod deploy;
 pub mod bindings;
 pub mod capability;
+pub mod deploy;
 pub mod engine;
 pub mod http;
 pub mod invoke;

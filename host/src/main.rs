@@ -14,10 +14,10 @@ use clap::{Args, Parser, Subcommand};
 use plughost::capability::config::secrets::SecretSource;
 use plughost::deploy::ops::Operator;
 use plughost::deploy::{DeploymentStore, Location};
-use plughost::manifest::{Digest, PluginId};
-use plughost::source::ManifestSource;
 use plughost::logging::{self, LogFormat};
+use plughost::manifest::{Digest, PluginId};
 use plughost::serve::{ServeOptions, bind, serve, shutdown_signal};
+use plughost::source::ManifestSource;
 use plughost::{App, EngineSettings, PluginEngine, Storage};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -114,7 +114,9 @@ struct DeploymentArg {
 impl DeploymentArg {
     async fn operator(&self) -> anyhow::Result<Operator> {
         let location = Location::parse(&self.location)
-            .unwrap_or_else(|| Err(format!("`{}` is not a deployment: expected s3://<bucket>/<manifest key>", self.location)))
+            .unwrap_or_else(|| {
+                Err(format!("`{}` is not a deployment: expected s3://<bucket>/<manifest key>", self.location))
+            })
             .map_err(anyhow::Error::msg)?;
         let engine = PluginEngine::new(EngineSettings::default())?;
         Ok(Operator::new(DeploymentStore::from_env(location).await, Arc::new(engine)))
@@ -292,8 +294,9 @@ async fn operate(operation: Operation) -> anyhow::Result<()> {
                 for route in &plugin.routes {
                     println!("    {route}");
                 }
-                let grants = plugin.kv.iter().map(|(l, a)| format!("kv.{l}={a:?}"));
-                let grants: Vec<String> = grants.chain(plugin.blob.iter().map(|(l, a)| format!("blob.{l}={a:?}"))).collect();
+                let grants = plugin.kv.iter().map(|(l, a)| format!("kv.{l}={}", a.as_str()));
+                let grants: Vec<String> =
+                    grants.chain(plugin.blob.iter().map(|(l, a)| format!("blob.{l}={}", a.as_str()))).collect();
                 if !grants.is_empty() {
                     println!("    grants: {}", grants.join(" "));
                 }

@@ -176,6 +176,16 @@ pub enum Access {
     ReadWrite,
 }
 
+impl Access {
+    /// As the manifest writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReadWrite => "read-write",
+        }
+    }
+}
+
 /// `METHOD /path/{param}` or `/path` (any method).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSpec {
@@ -326,7 +336,9 @@ impl Manifest {
             let source = match (plugin.source, plugin.digest) {
                 (Some(path), None) if !path.as_os_str().is_empty() => ComponentRef::File(base.join(path)),
                 (Some(_), None) => return Err(at("source: must name a .wasm component file".into())),
-                (None, Some(digest)) => ComponentRef::Digest(Digest::parse(&digest).map_err(|m| at(format!("digest: {m}")))?),
+                (None, Some(digest)) => {
+                    ComponentRef::Digest(Digest::parse(&digest).map_err(|m| at(format!("digest: {m}")))?)
+                }
                 (None, None) => {
                     return Err(at("needs `source` (a .wasm file) or, in a deployed manifest, `digest`".into()));
                 }

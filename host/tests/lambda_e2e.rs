@@ -8,45 +8,9 @@ mod support;
 
 use base64::Engine as _;
 use serde_json::Value;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::guest_wasm;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn cargo_lambda() -> PathBuf {
-    if let Ok(path) = std::env::var("PLUGHOST_CARGO_LAMBDA") {
-        return PathBuf::from(path);
-    }
-    let path = repo().join("target/tools/cargo-lambda/bin/cargo-lambda");
-    assert!(path.exists(), "{} is missing: run `scripts/install-cargo-lambda` (`make test` does)", path.display());
-    path
-}
-
-/// The emulator and the function it drives; both killed on drop.
-struct Lambda {
-    emulator: Child,
-    function: Child,
-    port: u16,
-    logs: mpsc::Receiver<String>,
-    /// The manifest and the data dir (with the compiled-component cache); kept across a
-    /// restart by [`Lambda::stop`].
-    dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Lambda {
-    fn drop(&mut self) {
-        for child in [&mut self.function, &mut self.emulator] {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+use support::lambda::Lambda;
 
 const MANIFEST: &str = r#"
 [plugins.hello]
@@ -63,98 +27,23 @@ routes = ["GET /binary", "POST /echo", "GET /loop"]
 limits = { timeout = "1s" }
 "#;
 
-impl Lambda {
-    fn start() -> Self {
-        Self::start_in(tempfile::tempdir().unwrap())
+/// The function serving [`MANIFEST`] from a file in `dir` (data and compiled components
+/// under `dir/data`, so a second start in the same dir is a cold start with a warm cache).
+fn start_in(dir: tempfile::TempDir) -> Lambda {
+    let mut manifest = MANIFEST.to_owned();
+    for guest in ["hello", "pricing", "misbehave"] {
+        manifest = manifest.replace(&format!("{{{guest}}}"), &guest_wasm(guest).display().to_string());
     }
+    std::fs::write(dir.path().join("plughost.toml"), manifest).unwrap();
+    let env = [
+        ("PLUGHOST_MANIFEST", dir.path().join("plughost.toml").display().to_string()),
+        ("PLUGHOST_DATA_DIR", dir.path().join("data").display().to_string()),
+    ];
+    Lambda::start(&env, dir)
+}
 
-    /// Stops both processes and hands back the directory, for a second cold start.
-    fn stop(mut self) -> tempfile::TempDir {
-        self.dir.take().unwrap()
-    }
-
-    fn start_in(dir: tempfile::TempDir) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let emulator = Command::new(cargo_lambda())
-            .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port"])
-            .arg(port.to_string())
-            .current_dir(repo())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start cargo lambda watch");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the emulator did not listen on {port} within 60 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-
-        let mut manifest = MANIFEST.to_owned();
-        for guest in ["hello", "pricing", "misbehave"] {
-            manifest = manifest.replace(&format!("{{{guest}}}"), &guest_wasm(guest).display().to_string());
-        }
-        std::fs::write(dir.path().join("plughost.toml"), manifest).unwrap();
-        // As Lambda starts `bootstrap`: no arguments, everything in the environment.
-        let mut function = Command::new(env!("CARGO_BIN_EXE_plughost"))
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
-            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("PLUGHOST_MANIFEST", dir.path().join("plughost.toml"))
-            .env("PLUGHOST_DATA_DIR", dir.path().join("data"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start plughost");
-        let logs = support::server::lines_of(function.stderr.take().unwrap());
-        Self { emulator, function, port, logs, dir: Some(dir) }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/lambda-url/_{path}", self.port)
-    }
-
-    /// `cargo lambda invoke` with `args`; the function's JSON answer, or the error text.
-    fn invoke(&self, args: &[&str]) -> Result<Value, String> {
-        let output = Command::new(cargo_lambda())
-            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port"])
-            .arg(self.port.to_string())
-            .args(["--output-format", "json"])
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .expect("run cargo lambda invoke");
-        if !output.status.success() {
-            return Err(format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        serde_json::from_slice(&output.stdout)
-            .map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
-    }
-
-    fn invoke_fixture(&self, name: &str) -> Value {
-        let file = repo().join("tests/fixtures/lambda").join(name);
-        self.invoke(&["--data-file", file.to_str().unwrap()]).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-
-    /// Log lines (JSON) read so far and until one contains `needle`.
-    fn logs_until(&self, needle: &str) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.checked_duration_since(Instant::now()).unwrap_or_default();
-            let line = self.logs.recv_timeout(left).unwrap_or_else(|_| panic!("no log line with {needle:?}"));
-            let found = line.contains(needle);
-            lines.push(serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}")));
-            if found {
-                return lines;
-            }
-        }
-    }
+fn start() -> Lambda {
+    start_in(tempfile::tempdir().unwrap())
 }
 
 fn json_body(response: &Value) -> Value {
@@ -163,7 +52,7 @@ fn json_body(response: &Value) -> Value {
 
 #[tokio::test]
 async fn rest_v1_alb_and_http_v2_events_get_answers_shaped_for_them() {
-    let lambda = Lambda::start();
+    let lambda = start();
 
     // REST v1: the stage (`prod`) is not part of the path plugins route on.
     let rest = lambda.invoke_fixture("apigw-rest-v1-get.json");
@@ -196,7 +85,7 @@ async fn rest_v1_alb_and_http_v2_events_get_answers_shaped_for_them() {
 
 #[tokio::test]
 async fn function_url_requests_over_http_round_trip_binary_bodies() {
-    let lambda = Lambda::start();
+    let lambda = start();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let hello = http.get(lambda.url("/hello/ada")).send().await.unwrap();
     assert_eq!(hello.status(), 200);
@@ -220,7 +109,7 @@ async fn function_url_requests_over_http_round_trip_binary_bodies() {
 
 #[tokio::test]
 async fn a_non_http_event_is_refused_and_a_slow_plugin_times_out_without_harming_the_host() {
-    let lambda = Lambda::start();
+    let lambda = start();
     let error = lambda.invoke(&["--data-ascii", r#"{"hello":"not an http event"}"#]).unwrap_err();
     assert!(error.contains("plughost answers API Gateway, Function URL and ALB events"), "{error}");
 
@@ -233,14 +122,14 @@ async fn a_non_http_event_is_refused_and_a_slow_plugin_times_out_without_harming
 
 #[tokio::test]
 async fn a_second_cold_start_loads_components_from_the_precompiled_cache() {
-    let first = Lambda::start();
+    let first = start();
     let compiled = first.logs_until("component compiled");
     assert!(compiled.last().unwrap()["plugin"].is_string());
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     assert_eq!(http.get(first.url("/hello/one")).send().await.unwrap().status(), 200);
     let dir = first.stop();
 
-    let second = Lambda::start_in(dir);
+    let second = start_in(dir);
     let lines = second.logs_until("\"plugin\":\"hello\"");
     let hello = lines.iter().rev().find(|l| l["plugin"] == "hello").unwrap();
     assert_eq!(hello["message"], "component loaded from the precompiled cache", "{hello}");

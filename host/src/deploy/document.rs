@@ -21,7 +21,8 @@ pub struct Document {
 impl Document {
     /// A deployed manifest read from `origin`.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
-        let table = text.parse::<toml::Table>().map_err(|e| anyhow::anyhow!("{origin}: invalid TOML: {}", e.message()))?;
+        let table =
+            text.parse::<toml::Table>().map_err(|e| anyhow::anyhow!("{origin}: invalid TOML: {}", e.message()))?;
         Ok(Self { table })
     }
 
@@ -36,7 +37,11 @@ impl Document {
         let mut files = Vec::new();
         for spec in &manifest.plugins {
             let crate::manifest::ComponentRef::File(file) = &spec.source else {
-                anyhow::bail!("{}: plugin `{}`: a local manifest names its component with `source`", path.display(), spec.id);
+                anyhow::bail!(
+                    "{}: plugin `{}`: a local manifest names its component with `source`",
+                    path.display(),
+                    spec.id
+                );
             };
             files.push((spec.id.clone(), file.clone()));
             if let Some(plugin) = doc.plugin_mut(&spec.id) {
@@ -78,7 +83,9 @@ impl Document {
     pub fn set_digest(&mut self, id: &PluginId, digest: &Digest) -> anyhow::Result<Option<Digest>> {
         let previous = self.digest(id);
         let plugin = self.plugin_mut(id).ok_or_else(|| {
-            anyhow::anyhow!("plugin `{id}` is not in the deployed manifest: add it to your plughost.toml and run `plughost deploy`")
+            anyhow::anyhow!(
+                "plugin `{id}` is not in the deployed manifest: add it to your plughost.toml and run `plughost deploy`"
+            )
         })?;
         if previous.as_ref() == Some(digest) {
             return Ok(None);

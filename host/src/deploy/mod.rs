@@ -44,7 +44,9 @@ impl Location {
             Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() && !key.ends_with('/') => {
                 Ok(Self { bucket: bucket.to_owned(), key: key.to_owned() })
             }
-            _ => Err(format!("invalid deployment `{text}`: expected s3://<bucket>/<manifest key>, e.g. s3://my-bucket/manifest.toml")),
+            _ => Err(format!(
+                "invalid deployment `{text}`: expected s3://<bucket>/<manifest key>, e.g. s3://my-bucket/manifest.toml"
+            )),
         };
         Some(parsed)
     }

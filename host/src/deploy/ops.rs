@@ -68,7 +68,8 @@ impl Operator {
         for (id, file) in files {
             let bytes = std::fs::read(&file)
                 .map_err(|e| anyhow::anyhow!("plugin `{id}`: cannot read {}: {e}", file.display()))?;
-            let digest = self.check(&bytes).await.map_err(|m| anyhow::anyhow!("plugin `{id}`: {}: {m}", file.display()))?;
+            let digest =
+                self.check(&bytes).await.map_err(|m| anyhow::anyhow!("plugin `{id}`: {}: {m}", file.display()))?;
             document.set_digest(&id, &digest)?;
             let uploaded = self.store.put_component(&id, &digest, bytes).await?;
             plugins.push((id, digest, uploaded));
@@ -143,7 +144,10 @@ impl Operator {
     }
 
     fn nothing_deployed(&self) -> anyhow::Error {
-        anyhow::anyhow!("nothing is deployed at {} yet: run `plughost deploy <plughost.toml>` first", self.store.location())
+        anyhow::anyhow!(
+            "nothing is deployed at {} yet: run `plughost deploy <plughost.toml>` first",
+            self.store.location()
+        )
     }
 
     /// The component's digest, once it is known to be a valid plugin component.
@@ -158,7 +162,10 @@ impl Operator {
 
     /// Read -> `edit` -> validate -> conditional write, retried while someone else's
     /// write gets in between. `edit` receives the live document (`None`: none yet).
-    async fn update<T>(&self, mut edit: impl FnMut(Option<Document>) -> anyhow::Result<(Document, T)>) -> anyhow::Result<T> {
+    async fn update<T>(
+        &self,
+        mut edit: impl FnMut(Option<Document>) -> anyhow::Result<(Document, T)>,
+    ) -> anyhow::Result<T> {
         let origin = self.store.location().to_string();
         for attempt in 1..=MAX_ATTEMPTS {
             let (live, etag) = match self.store.read_manifest(None).await? {

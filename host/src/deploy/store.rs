@@ -26,7 +26,10 @@ pub enum ManifestRead {
     NotModified,
     /// No manifest at the location yet.
     Missing,
-    Found { text: String, etag: String },
+    Found {
+        text: String,
+        etag: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +67,11 @@ impl DeploymentStore {
         match request.set_if_none_match(if_none_match.map(str::to_owned)).send().await {
             Ok(output) => {
                 let etag = output.e_tag().unwrap_or_default().to_owned();
-                let bytes = output.body.collect().await.map_err(|e| {
-                    anyhow::anyhow!("{}: reading the manifest was interrupted: {e}", self.location)
-                })?;
+                let bytes = output
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: reading the manifest was interrupted: {e}", self.location))?;
                 let text = String::from_utf8(bytes.to_vec())
                     .map_err(|_| anyhow::anyhow!("{}: the manifest is not UTF-8 text", self.location))?;
                 Ok(ManifestRead::Found { text, etag })
@@ -142,9 +147,10 @@ impl DeploymentStore {
     pub async fn get_object(&self, key: &str, doing: &str) -> anyhow::Result<Option<Vec<u8>>> {
         match self.client.get_object().bucket(&self.location.bucket).key(key).send().await {
             Ok(output) => {
-                let bytes = output.body.collect().await.map_err(|e| {
-                    anyhow::anyhow!("s3://{}/{key}: download interrupted: {e}", self.location.bucket)
-                })?;
+                let bytes =
+                    output.body.collect().await.map_err(|e| {
+                        anyhow::anyhow!("s3://{}/{key}: download interrupted: {e}", self.location.bucket)
+                    })?;
                 Ok(Some(bytes.to_vec()))
             }
             Err(error) if error.code() == Some("NoSuchKey") => Ok(None),
@@ -185,6 +191,7 @@ impl DeploymentStore {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let bucket = &self.location.bucket;
+        let detail = format!("{}", DisplayErrorContext(&error));
         let hint = match (error.code(), &error) {
             (Some("NoSuchBucket"), _) => return no_such_bucket(bucket),
             (Some("AccessDenied" | "Forbidden"), _) => {
@@ -193,15 +200,16 @@ impl DeploymentStore {
             (Some("InvalidAccessKeyId" | "SignatureDoesNotMatch"), _) => {
                 "the AWS credentials were refused: check AWS_PROFILE / AWS_ACCESS_KEY_ID".to_owned()
             }
-            (_, SdkError::DispatchFailure(_)) => format!(
-                "cannot reach S3 ({}): check the network, AWS_REGION and AWS_ENDPOINT_URL",
-                DisplayErrorContext(&error)
-            ),
-            _ if format!("{}", DisplayErrorContext(&error)).contains("credentials") => format!(
-                "no usable AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY): {}",
-                DisplayErrorContext(&error)
-            ),
-            _ => format!("{}", DisplayErrorContext(&error)),
+            // The SDK reports missing credentials as a dispatch failure; say it plainly.
+            _ if detail.contains("no credentials found") || detail.contains("CredentialsNotLoaded") => {
+                "no usable AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                 (in Lambda the function's role provides them)"
+                    .to_owned()
+            }
+            (_, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => {
+                format!("cannot reach S3 ({detail}): check the network, AWS_REGION and AWS_ENDPOINT_URL")
+            }
+            _ => detail,
         };
         anyhow::anyhow!("s3://{bucket}/{key}: cannot {doing}: {hint}")
     }

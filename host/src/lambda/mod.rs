@@ -31,7 +31,8 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
 /// Serves invocations until the runtime stops the process.
 pub async fn run(app: Arc<App>, refresh: Duration) -> anyhow::Result<()> {
-    let refresher = Arc::new(Refresher { refresh, last_check: Mutex::new(Instant::now()), busy: AtomicBool::new(false) });
+    let refresher =
+        Arc::new(Refresher { refresh, last_check: Mutex::new(Instant::now()), busy: AtomicBool::new(false) });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         invocation(app.clone(), refresher.clone(), event)
     }))
@@ -96,7 +97,8 @@ async fn invocation(
 /// `{"Records": [{"eventSource": "aws:s3", ...}]}`: what S3 sends when the manifest is written.
 fn is_s3_notification(payload: &serde_json::Value) -> bool {
     let records = payload.get("Records").and_then(|r| r.as_array());
-    records.is_some_and(|records| records.iter().any(|r| r.get("eventSource").and_then(|s| s.as_str()) == Some("aws:s3")))
+    records
+        .is_some_and(|records| records.iter().any(|r| r.get("eventSource").and_then(|s| s.as_str()) == Some("aws:s3")))
 }
 
 /// The app's answer to one HTTP event, within the invocation's deadline. Request ids are

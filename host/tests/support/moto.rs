@@ -23,8 +23,21 @@ fn moto_binary() -> PathBuf {
 
 impl Moto {
     pub async fn start() -> Self {
+        Self::spawn(Command::new(moto_binary())).await
+    }
+
+    /// moto with S3 PutObject serialised, so conditional writes are atomic as on real S3
+    /// (`tests/moto/atomic_server.py` says why).
+    pub async fn start_with_atomic_s3_writes() -> Self {
+        let python = moto_binary().with_file_name("python3");
+        let mut command = Command::new(python);
+        command.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/moto/atomic_server.py"));
+        Self::spawn(command).await
+    }
+
+    async fn spawn(mut command: Command) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(moto_binary())
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
