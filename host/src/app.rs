@@ -38,7 +38,7 @@ pub enum Reload {
 pub struct App {
     loader: Loader,
     registry: Registry,
-    source: ManifestSource,
+    source: Arc<ManifestSource>,
     /// The deployment version (ETag) last fetched completely, published or rejected.
     version: Mutex<Option<String>>,
     bounds: LimitBounds,
@@ -79,6 +79,8 @@ impl App {
         let manifest = &snapshot.manifest;
         let secrets = loader.storage().secrets().fetch(manifest).await?;
         let table = loader.build_table(manifest, &secrets, &snapshot.components, 1)?;
+        let source = Arc::new(source);
+        source.share_artifacts(&loader, snapshot.components.into_keys().collect());
         Ok(Self {
             loader,
             registry: Registry::new(table),
@@ -125,6 +127,7 @@ impl App {
             Err(FetchError::Unavailable(error)) => return Err(error),
         };
         let Snapshot { manifest, version, components } = snapshot;
+        let downloaded: Vec<_> = components.keys().cloned().collect();
         let secrets = self.loader.storage().secrets().fetch(&manifest).await?;
         let app = self.clone();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
@@ -136,6 +139,7 @@ impl App {
             Err(error) => return Err(self.reject(version, error)),
         };
         *self.version.lock().unwrap_or_else(|p| p.into_inner()) = version;
+        self.source.share_artifacts(&self.loader, downloaded);
         if table.same_content_as(&self.registry.current()) {
             return Ok(Reload::Unchanged);
         }

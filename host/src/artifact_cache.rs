@@ -9,7 +9,16 @@
 //! - the file starts with the sha256 of the artifact that follows, checked before
 //!   deserializing, so a truncated or altered file is recompiled, never loaded;
 //! - files are written to a temporary name and renamed, so readers never see half a file.
+//!
+//! A second tier lives in the deployment's bucket (`compiled/<same name>`), so a cold start
+//! of a fresh Lambda instance deserializes too. An object in a bucket is not proof that
+//! this engine produced it, and deserializing is running native code, so shared artifacts
+//! are signed: HMAC-SHA256 over the file name and the artifact with the operator's
+//! `PLUGHOST_ARTIFACT_KEY`, known only to hosts. Without the key there is no shared tier.
+//! [`ArtifactCache::export_signed`] and [`ArtifactCache::import_signed`] convert between
+//! the local file and the signed object; `source.rs` moves them to and from S3.
 
+use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -52,11 +61,63 @@ impl ArtifactCache {
         Ok((component, Source::Compiled))
     }
 
-    fn path(&self, engine: &Engine, digest: &str) -> PathBuf {
+    /// The cached component for `digest`, if a valid artifact is on disk.
+    pub fn load_cached(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.path(engine, digest);
+        path.exists().then(|| self.load(engine, &path)).flatten()
+    }
+
+    /// Whether a whole, undamaged artifact for `digest` is on disk (its checksum holds).
+    pub fn has_valid(&self, engine: &Engine, digest: &str) -> bool {
+        let Ok(file) = std::fs::read(self.path(engine, digest)) else { return false };
+        file.split_at_checked(32).is_some_and(|(checksum, artifact)| Sha256::digest(artifact).as_slice() == checksum)
+    }
+
+    /// `<engine compatibility hash>-<digest>.cwasm`: the local file name and the shared
+    /// object's name.
+    pub fn file_name(&self, engine: &Engine, digest: &str) -> String {
         // Deterministic within one build of plughost, which is all the key must be.
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        self.dir.join(format!("{:016x}-{digest}.cwasm", hasher.finish()))
+        format!("{:016x}-{digest}.cwasm", hasher.finish())
+    }
+
+    /// The local artifact for `digest` as a signed object for the shared tier: the
+    /// HMAC (32 bytes) then the artifact. `None` if there is no valid local artifact.
+    pub fn export_signed(&self, engine: &Engine, digest: &str, key: &[u8]) -> Option<Vec<u8>> {
+        let file = std::fs::read(self.path(engine, digest)).ok()?;
+        let (checksum, artifact) = file.split_at_checked(32)?;
+        if Sha256::digest(artifact).as_slice() != checksum {
+            return None;
+        }
+        let mut signed = signature(key, &self.file_name(engine, digest), artifact);
+        signed.extend_from_slice(artifact);
+        Some(signed)
+    }
+
+    /// Stores a signed object from the shared tier as the local artifact for `digest`,
+    /// if its signature is valid for this name and key. Returns whether it did.
+    pub fn import_signed(&self, engine: &Engine, digest: &str, signed: &[u8], key: &[u8]) -> bool {
+        let name = self.file_name(engine, digest);
+        let Some((tag, artifact)) = signed.split_at_checked(32) else { return false };
+        let mut mac = <Hmac as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(name.as_bytes());
+        mac.update(artifact);
+        if mac.verify_slice(tag).is_err() {
+            tracing::warn!(artifact = name, "shared compiled component has a bad signature; ignoring it");
+            return false;
+        }
+        match self.write(&self.path(engine, digest), artifact) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(artifact = name, %error, "cannot write the shared compiled component to the cache");
+                false
+            }
+        }
+    }
+
+    fn path(&self, engine: &Engine, digest: &str) -> PathBuf {
+        self.dir.join(self.file_name(engine, digest))
     }
 
     fn load(&self, engine: &Engine, path: &Path) -> Option<Component> {
@@ -79,11 +140,15 @@ impl ArtifactCache {
     }
 
     fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
+        self.write(path, &component.serialize()?)
+    }
+
+    /// Writes `artifact` with its checksum to `path`, atomically.
+    fn write(&self, path: &Path, artifact: &[u8]) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let artifact = component.serialize()?;
         let mut file = Vec::with_capacity(32 + artifact.len());
-        file.extend_from_slice(&Sha256::digest(&artifact));
-        file.extend_from_slice(&artifact);
+        file.extend_from_slice(&Sha256::digest(artifact));
+        file.extend_from_slice(artifact);
         let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
         std::fs::write(&tmp, &file)?;
         std::fs::rename(&tmp, path).inspect_err(|_| {
@@ -91,4 +156,14 @@ impl ArtifactCache {
         })?;
         Ok(())
     }
+}
+
+type Hmac = hmac::Hmac<Sha256>;
+
+/// HMAC-SHA256(key, name || artifact): binds the artifact to its engine and component.
+fn signature(key: &[u8], name: &str, artifact: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(name.as_bytes());
+    mac.update(artifact);
+    mac.finalize().into_bytes().to_vec()
 }

@@ -74,6 +74,16 @@ impl PluginEngine {
         }
     }
 
+    /// The artifact cache, if there is one.
+    pub fn artifact_cache(&self) -> Option<&ArtifactCache> {
+        self.cache.as_ref()
+    }
+
+    /// The component for `digest` from the artifact cache alone (no bytes needed).
+    pub fn load_cached(&self, digest: &str) -> Option<Component> {
+        self.cache.as_ref()?.load_cached(&self.engine, digest)
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

@@ -107,6 +107,15 @@ impl Loader {
         let cached = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
         let component = match cached {
             Some(component) => component,
+            // Not downloaded because the artifact cache has it (`source.rs` checked).
+            None if bytes.is_none() => {
+                let component = self.engine.load_cached(&digest).ok_or_else(|| {
+                    fail(format!("component `{source}` was neither fetched nor in the precompiled cache"))
+                })?;
+                tracing::info!(plugin = %spec.id, digest = &digest[..12], "component loaded from the precompiled cache");
+                self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.clone(), component.clone());
+                component
+            }
             None => {
                 let bytes = bytes.ok_or_else(|| fail(format!("component `{source}` was not fetched")))?;
                 // A deployed component is trusted by its digest only once its bytes hash to it.

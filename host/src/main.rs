@@ -135,6 +135,11 @@ struct HostArgs {
     /// The manifest to serve: a file, or a deployment in S3 (s3://<bucket>/<key>).
     #[arg(long, default_value = "plughost.toml", env = "PLUGHOST_MANIFEST", value_name = "FILE|s3://BUCKET/KEY")]
     manifest: String,
+    /// Signs compiled components shared through a deployment's bucket, so cold starts
+    /// anywhere deserialize instead of compiling (>= 32 characters; keep it secret: whoever
+    /// has it can make hosts run native code). Unset: nothing is shared.
+    #[arg(long, env = "PLUGHOST_ARTIFACT_KEY", hide_env_values = true)]
+    artifact_key: Option<String>,
     /// How often a deployment in S3 is checked for a new version (one conditional GET).
     #[arg(long, default_value = "2s", env = "PLUGHOST_REFRESH", value_parser = humantime::parse_duration)]
     refresh: Duration,
@@ -180,7 +185,7 @@ impl HostArgs {
         if let Some(source) = &self.secrets {
             storage = storage.with_secrets(SecretSource::from_arg(source).await);
         }
-        let source = ManifestSource::from_arg(&self.manifest).await?;
+        let source = ManifestSource::from_arg(&self.manifest, self.artifact_key.as_deref()).await?;
         Ok(Arc::new(App::load_from(Arc::new(engine), storage, source, max_body).await?))
     }
 }

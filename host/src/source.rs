@@ -4,20 +4,29 @@
 //!
 //! A fetch from S3 is conditional on the ETag of the version last fetched, so polling an
 //! unchanged deployment costs one 304. Components are fetched only when no compilation of
-//! their digest exists yet; the loader verifies their bytes against the digest. Failures
+//! their digest exists yet — in memory, in the local artifact cache, or (with an
+//! artifact key) signed in the bucket's `compiled/` folder — and the loader verifies
+//! their bytes against the digest. After a build, what was compiled here is shared
+//! through the bucket for the next cold start ([`ManifestSource::share_artifacts`]). Failures
 //! are split in two: [`FetchError::Rejected`] — this version of the deployment is bad
 //! and stays bad (do not retry until it changes) — and [`FetchError::Unavailable`] — S3
 //! could not be read just now (retry).
 
 use crate::deploy::{DeploymentStore, Location, ManifestRead};
 use crate::loader::{Fetched, Loader};
-use crate::manifest::{ComponentRef, LimitBounds, Manifest};
+use crate::manifest::{ComponentRef, Digest, LimitBounds, Manifest};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub enum ManifestSource {
     File(PathBuf),
-    Deployment(DeploymentStore),
+    Deployment {
+        store: DeploymentStore,
+        /// Signs and checks the compiled components shared through the bucket
+        /// (`PLUGHOST_ARTIFACT_KEY`); `None`: nothing is shared.
+        artifact_key: Option<Arc<[u8]>>,
+    },
 }
 
 /// A manifest with what is needed to build its table.
@@ -39,10 +48,18 @@ pub enum FetchError {
 impl ManifestSource {
     /// `s3://bucket/key` is a deployment (S3 client from the environment), anything else
     /// a file path.
-    pub async fn from_arg(arg: &str) -> anyhow::Result<Self> {
+    /// `artifact_key` enables the shared compiled-component cache of a deployment.
+    pub async fn from_arg(arg: &str, artifact_key: Option<&str>) -> anyhow::Result<Self> {
         match Location::parse(arg) {
             Some(location) => {
-                Ok(Self::Deployment(DeploymentStore::from_env(location.map_err(anyhow::Error::msg)?).await))
+                let store = DeploymentStore::from_env(location.map_err(anyhow::Error::msg)?).await;
+                let artifact_key = match artifact_key {
+                    Some(key) if key.len() < 32 => {
+                        anyhow::bail!("PLUGHOST_ARTIFACT_KEY must be at least 32 characters (it signs native code)")
+                    }
+                    key => key.map(|k| Arc::from(k.as_bytes())),
+                };
+                Ok(Self::Deployment { store, artifact_key })
             }
             None => Ok(Self::File(PathBuf::from(arg))),
         }
@@ -52,7 +69,7 @@ impl ManifestSource {
     pub fn file(&self) -> Option<&Path> {
         match self {
             Self::File(path) => Some(path),
-            Self::Deployment(_) => None,
+            Self::Deployment { .. } => None,
         }
     }
 
@@ -69,7 +86,7 @@ impl ManifestSource {
                 let manifest = Manifest::load(path, bounds).map_err(|e| FetchError::Unavailable(e.into()))?;
                 return Ok(Some(Snapshot { manifest, version: None, components: Fetched::new() }));
             }
-            Self::Deployment(store) => store,
+            Self::Deployment { store, .. } => store,
         };
         let origin = store.location().to_string();
         let (text, version) = match store.read_manifest(known_version).await.map_err(FetchError::Unavailable)? {
@@ -100,15 +117,19 @@ impl ManifestSource {
         }
         let origin = &origin;
         let downloads = wanted.into_iter().map(|(id, digest)| async move {
+            if self.precompiled(loader, digest).await {
+                return Ok(Ok(None));
+            }
             if !store.has_component(id, digest).await? {
                 return Ok(Err(anyhow::anyhow!("{origin}: plugin `{id}`: component {digest} is not in the bucket")));
             }
-            Ok(Ok((digest.clone(), store.get_component(id, digest).await?)))
+            Ok(Ok(Some((digest.clone(), store.get_component(id, digest).await?))))
         });
         let mut components = Fetched::new();
         for outcome in futures::future::try_join_all(downloads).await.map_err(FetchError::Unavailable)? {
-            let (digest, bytes) = outcome.map_err(reject)?;
-            components.insert(digest, bytes);
+            if let Some((digest, bytes)) = outcome.map_err(reject)? {
+                components.insert(digest, bytes);
+            }
         }
         Ok(Some(Snapshot { manifest, version: Some(version), components }))
     }
@@ -118,7 +139,65 @@ impl fmt::Display for ManifestSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::File(path) => write!(f, "{}", path.display()),
-            Self::Deployment(store) => write!(f, "{}", store.location()),
+            Self::Deployment { store, .. } => write!(f, "{}", store.location()),
         }
+    }
+}
+
+impl ManifestSource {
+    /// Whether the artifact cache has `digest` compiled — on local disk, or signed in the
+    /// bucket (then copied to local disk) — so its component need not be downloaded.
+    async fn precompiled(&self, loader: &Loader, digest: &Digest) -> bool {
+        let engine = loader.engine();
+        let Some(cache) = engine.artifact_cache() else { return false };
+        if cache.has_valid(engine.engine(), digest.hex()) {
+            return true;
+        }
+        let Self::Deployment { store, artifact_key: Some(key) } = self else { return false };
+        let name = cache.file_name(engine.engine(), digest.hex());
+        let object = store.location().artifact_key(&name);
+        match store.get_object(&object, "download the compiled component").await {
+            Ok(Some(signed)) if cache.import_signed(engine.engine(), digest.hex(), &signed, key) => {
+                tracing::info!(
+                    digest = digest.short(),
+                    "compiled component fetched from the deployment's shared cache"
+                );
+                true
+            }
+            Ok(_) => false,
+            Err(error) => {
+                tracing::warn!("{error:#}; compiling instead");
+                false
+            }
+        }
+    }
+
+    /// Uploads the signed artifacts of `digests` (just compiled here) to the bucket, so
+    /// the next cold start anywhere deserializes them. Best effort, in the background.
+    pub fn share_artifacts(self: &Arc<Self>, loader: &Loader, digests: Vec<Digest>) {
+        let Self::Deployment { artifact_key: Some(key), .. } = self.as_ref() else { return };
+        let engine = loader.engine().clone();
+        let Some(cache) = engine.artifact_cache() else { return };
+        let uploads: Vec<(String, Vec<u8>)> = digests
+            .iter()
+            .filter_map(|digest| {
+                let signed = cache.export_signed(engine.engine(), digest.hex(), key)?;
+                Some((cache.file_name(engine.engine(), digest.hex()), signed))
+            })
+            .collect();
+        if uploads.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let Self::Deployment { store, .. } = this.as_ref() else { return };
+            for (name, signed) in uploads {
+                let key = store.location().artifact_key(&name);
+                match store.put_object(&key, signed, "share the compiled component").await {
+                    Ok(()) => tracing::info!(artifact = name, "compiled component shared through the deployment"),
+                    Err(error) => tracing::warn!("{error:#}"),
+                }
+            }
+        });
     }
 }

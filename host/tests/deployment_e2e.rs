@@ -84,11 +84,18 @@ impl Fixture {
     }
 
     fn start_lambda(&self) -> Lambda {
+        self.start_lambda_with(&[])
+    }
+
+    /// A fresh instance (its own empty /tmp), with `extra` environment.
+    fn start_lambda_with(&self, extra: &[(&'static str, &str)]) -> Lambda {
+        let tmp = tempfile::tempdir().unwrap();
         let mut env: Vec<(&str, String)> = self.moto.env().iter().map(|(k, v)| (*k, v.to_string())).collect();
         env.push(("PLUGHOST_MANIFEST", MANIFEST_URL.into()));
         env.push(("PLUGHOST_REFRESH", format!("{}ms", REFRESH.as_millis())));
-        env.push(("PLUGHOST_DATA_DIR", self.dir.path().join("lambda-data").display().to_string()));
-        Lambda::start(&env, tempfile::tempdir().unwrap())
+        env.push(("PLUGHOST_DATA_DIR", tmp.path().join("data").display().to_string()));
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        Lambda::start(&env, tmp)
     }
 
     async fn manifest_text(&self) -> String {
@@ -235,6 +242,38 @@ async fn hot_swap_rollback_and_rejected_versions_under_the_lambda_emulator() {
     let reloaded = lambda.invoke_fixture("s3-put-manifest.json");
     assert_eq!(reloaded["reloaded"], true, "{reloaded}");
     assert_eq!(greeting(&lambda, &client).await, (200, "Hello, ada!".into()));
+}
+
+#[tokio::test]
+async fn a_fresh_instance_deserializes_what_another_compiled_and_signed() {
+    const KEY: &str = "an artifact key of at least 32 characters";
+    let fixture = Fixture::new(Moto::start().await).await;
+    fixture.ok(&["deploy", fixture.file("plughost.toml").to_str().unwrap()]);
+    let client = http();
+
+    let first = fixture.start_lambda_with(&[("PLUGHOST_ARTIFACT_KEY", KEY)]);
+    let lines = first.logs_until("\"plugin\":\"greeter\"");
+    assert_eq!(lines.last().unwrap()["message"], "component compiled", "{lines:?}");
+    first.logs_until("compiled component shared through the deployment");
+    first.logs_until("compiled component shared through the deployment");
+    assert_eq!(greeting(&first, &client).await, (200, "Hello, ada!".into()));
+    drop(first);
+
+    // A new instance (empty /tmp) neither downloads nor compiles the component.
+    let second = fixture.start_lambda_with(&[("PLUGHOST_ARTIFACT_KEY", KEY)]);
+    let lines = second.logs_until("\"plugin\":\"greeter\"");
+    let greeter = lines.last().unwrap();
+    assert_eq!(greeter["message"], "component loaded from the precompiled cache", "{lines:?}");
+    assert!(lines.iter().any(|l| l["message"] == "compiled component fetched from the deployment's shared cache"));
+    assert_eq!(greeting(&second, &client).await, (200, "Hello, ada!".into()));
+    drop(second);
+
+    // An instance with another key does not trust those artifacts: it compiles.
+    let other = fixture.start_lambda_with(&[("PLUGHOST_ARTIFACT_KEY", "a different key, also 32 characters long")]);
+    let lines = other.logs_until("\"plugin\":\"greeter\"");
+    assert!(lines.iter().any(|l| l["message"] == "shared compiled component has a bad signature; ignoring it"));
+    assert_eq!(lines.last().unwrap()["message"], "component compiled", "{lines:?}");
+    assert_eq!(greeting(&other, &client).await, (200, "Hello, ada!".into()));
 }
 
 #[tokio::test]
