@@ -10,7 +10,10 @@
 //! | `manifest`    | `plughost.toml` -> validated `PluginSpec`s (data only, no wasm)    |
 //! | `engine`      | the process-wide wasmtime engine, linker and epoch ticker        |
 //! | `loader`      | manifest -> compiled, world-checked plugins -> routing table     |
-//! | `artifact_cache` | compiled components on disk, keyed by engine + component hash |
+//! | `artifact_cache` | compiled components on disk (+ signed, shared through S3)       |
+//! | `source`      | where the manifest comes from: a file, or a deployment in S3      |
+//! | `deploy/`     | deployments in S3: layout, S3 store, manifest edits, operator CLI  |
+//! | `metrics`     | CloudWatch Embedded Metric Format lines (in Lambda)               |
 //! | `registry`    | the routing table (matchit) and its atomic publication (ArcSwap) |
 //! | `invoke`      | one request on one plugin: fresh store, limits, failure kinds    |
 //! | `state`       | the per-request store data                                        |
