@@ -143,6 +143,8 @@ impl Loader {
                 component
             }
         };
+        check_imports_are_granted(&self.engine, &component, spec)
+            .map_err(|m| fail(format!("source `{source}`: {m}")))?;
         let pre = self
             .engine
             .prepare(&component)
@@ -153,12 +155,37 @@ impl Loader {
 }
 
 /// Checks that `bytes` are a component of the `plughost:plugin/plugin` world this engine
-/// can run: what `plughost push` and `deploy` verify before uploading anything.
-pub fn check_component(engine: &PluginEngine, bytes: &[u8]) -> Result<(), String> {
+/// can run, whose storage imports `spec` grants: what `plughost push` and `deploy` verify
+/// before uploading anything.
+pub fn check_component(engine: &PluginEngine, bytes: &[u8], spec: &PluginSpec) -> Result<(), String> {
     check_component_header(bytes)?;
     let (component, _) =
         engine.compile(Digest::of(bytes).hex(), bytes).map_err(|e| format!("invalid component: {e:#}"))?;
+    check_imports_are_granted(engine, &component, spec)?;
     engine.prepare(&component).map_err(|e| format!("does not fit the `plughost:plugin/plugin` world: {e:#}"))?;
+    Ok(())
+}
+
+/// A component that imports a storage interface but is granted nothing of it could only
+/// fail at run time, on a request: refuse it at load time instead, saying what to grant.
+/// (Components import only what they use: unused imports are dropped when they are built.)
+fn check_imports_are_granted(engine: &PluginEngine, component: &Component, spec: &PluginSpec) -> Result<(), String> {
+    for (name, _) in component.component_type().imports(engine.engine()) {
+        let (kind, granted) = if name.starts_with("plughost:plugin/kv@") {
+            ("kv store", !spec.kv.is_empty())
+        } else if name.starts_with("plughost:plugin/blob@") {
+            ("blob container", !spec.blob.is_empty())
+        } else {
+            continue;
+        };
+        if !granted {
+            let field = if kind == "kv store" { "kv" } else { "blob" };
+            return Err(format!(
+                "the component imports `{name}` but the manifest grants it no {kind} \
+                 (add e.g. `{field} = {{ <label> = \"read\" }}` to the plugin)"
+            ));
+        }
+    }
     Ok(())
 }
 

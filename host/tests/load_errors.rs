@@ -113,3 +113,15 @@ fn a_grant_of_an_undeclared_store_fails_the_load_naming_plugin_and_label() {
     );
     assert!(error.contains("plugin `probe`: kv.sessions: no kv store `sessions` is declared"), "{error}");
 }
+
+#[test]
+fn a_component_importing_storage_it_is_not_granted_fails_the_load() {
+    let error = load_error("[plugins.probe]\nsource = \"{kv-probe}\"\nroutes = [\"/p\"]\n");
+    assert!(error.contains("plugin `probe`"), "{error}");
+    assert!(error.contains("imports `plughost:plugin/kv@0.1.0` but the manifest grants it no kv store"), "{error}");
+    let error = load_error("[blob.images]\n[plugins.probe]\nsource = \"{blob-probe}\"\nroutes = [\"/p\"]\n");
+    assert!(
+        error.contains("imports `plughost:plugin/blob@0.1.0` but the manifest grants it no blob container"),
+        "{error}"
+    );
+}

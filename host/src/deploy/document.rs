@@ -7,7 +7,7 @@
 //! `plughost rollback` goes back to. Every edit is validated as a whole manifest before
 //! it is written.
 
-use crate::manifest::{Digest, LimitBounds, Manifest, PluginId};
+use crate::manifest::{Digest, LimitBounds, Manifest, PluginId, PluginSpec};
 use std::path::{Path, PathBuf};
 
 /// Earlier digests kept per plugin.
@@ -27,9 +27,9 @@ impl Document {
     }
 
     /// The deployed form of the local manifest at `path`, validated, with every plugin's
-    /// `source` removed. Returns it with each plugin's component file, which the caller
+    /// `source` removed. Returns it with each plugin and its component file, which the caller
     /// checks, uploads and names with [`Document::set_digest`].
-    pub fn from_local(path: &Path, bounds: &LimitBounds) -> anyhow::Result<(Self, Vec<(PluginId, PathBuf)>)> {
+    pub fn from_local(path: &Path, bounds: &LimitBounds) -> anyhow::Result<(Self, Vec<(PluginSpec, PathBuf)>)> {
         let manifest = Manifest::load(path, bounds)?;
         let text = std::fs::read_to_string(path)?;
         let mut doc = Self::parse(&text, &path.display().to_string())?;
@@ -43,7 +43,7 @@ impl Document {
                     spec.id
                 );
             };
-            files.push((spec.id.clone(), file.clone()));
+            files.push((spec.clone(), file.clone()));
             if let Some(plugin) = doc.plugin_mut(&spec.id) {
                 plugin.remove("source");
             }

@@ -65,11 +65,14 @@ impl Operator {
     pub async fn deploy(&self, path: &Path) -> anyhow::Result<Deployed> {
         let (mut document, files) = Document::from_local(path, &self.bounds)?;
         let mut plugins = Vec::new();
-        for (id, file) in files {
+        for (spec, file) in files {
+            let id = spec.id.clone();
             let bytes = std::fs::read(&file)
                 .map_err(|e| anyhow::anyhow!("plugin `{id}`: cannot read {}: {e}", file.display()))?;
-            let digest =
-                self.check(&bytes).await.map_err(|m| anyhow::anyhow!("plugin `{id}`: {}: {m}", file.display()))?;
+            let digest = self
+                .check(&bytes, &spec)
+                .await
+                .map_err(|m| anyhow::anyhow!("plugin `{id}`: {}: {m}", file.display()))?;
             document.set_digest(&id, &digest)?;
             let uploaded = self.store.put_component(&id, &digest, bytes).await?;
             plugins.push((id, digest, uploaded));
@@ -90,16 +93,16 @@ impl Operator {
     /// then updates the manifest.
     pub async fn push(&self, file: &Path, id: &PluginId) -> anyhow::Result<Pushed> {
         let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-        let digest = self.check(&bytes).await.map_err(|m| anyhow::anyhow!("{}: {m}", file.display()))?;
         // Fail before uploading if the plugin is not deployed at all.
         let live = self.live().await?;
-        if live.document.digest(id).is_none() {
+        let Some(spec) = live.manifest.plugins.iter().find(|p| &p.id == id) else {
             anyhow::bail!(
                 "plugin `{id}` is not in {}: add it to the manifest and run `plughost deploy` (deployed: {})",
                 self.store.location(),
                 live.document.plugin_ids().join(", ")
             );
-        }
+        };
+        let digest = self.check(&bytes, spec).await.map_err(|m| anyhow::anyhow!("{}: {m}", file.display()))?;
         let uploaded = self.store.put_component(id, &digest, bytes).await?;
         let previous = self
             .update(|live| {
@@ -151,10 +154,10 @@ impl Operator {
     }
 
     /// The component's digest, once it is known to be a valid plugin component.
-    async fn check(&self, bytes: &[u8]) -> Result<Digest, String> {
-        let engine = self.engine.clone();
+    async fn check(&self, bytes: &[u8], spec: &crate::manifest::PluginSpec) -> Result<Digest, String> {
+        let (engine, spec) = (self.engine.clone(), spec.clone());
         let owned = bytes.to_vec();
-        tokio::task::spawn_blocking(move || check_component(&engine, &owned))
+        tokio::task::spawn_blocking(move || check_component(&engine, &owned, &spec))
             .await
             .map_err(|e| format!("checking the component failed: {e}"))??;
         Ok(Digest::of(bytes))
