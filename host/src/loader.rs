@@ -64,6 +64,7 @@ impl Loader {
         fetched: &Fetched,
         generation: u64,
     ) -> anyhow::Result<RoutingTable> {
+        self.storage.check_bindings(manifest).map_err(|m| anyhow::anyhow!("{}: {m}", manifest.path.display()))?;
         let mut plugins = Vec::with_capacity(manifest.plugins.len());
         for spec in &manifest.plugins {
             plugins.push(self.load_plugin(manifest, spec, secrets, fetched)?);

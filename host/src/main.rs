@@ -140,6 +140,10 @@ struct HostArgs {
     /// has it can make hosts run native code). Unset: nothing is shared.
     #[arg(long, env = "PLUGHOST_ARTIFACT_KEY", hide_env_values = true)]
     artifact_key: Option<String>,
+    /// Refuse manifests declaring a store or container the storage map does not bind
+    /// (default in Lambda, where embedded storage would be lost with the instance).
+    #[arg(skip)]
+    require_storage_bindings: bool,
     /// How often a deployment in S3 is checked for a new version (one conditional GET).
     #[arg(long, default_value = "2s", env = "PLUGHOST_REFRESH", value_parser = humantime::parse_duration)]
     refresh: Duration,
@@ -155,10 +159,11 @@ struct HostArgs {
     /// Where embedded storage keeps its files (kv.sqlite3, blobs/).
     #[arg(long, default_value = ".plughost", env = "PLUGHOST_DATA_DIR")]
     data_dir: PathBuf,
-    /// The operator's storage file: binds kv stores to DynamoDB and blob containers to S3
-    /// (others stay embedded).
-    #[arg(long, env = "PLUGHOST_STORAGE")]
-    storage: Option<PathBuf>,
+    /// The operator's storage map: binds kv stores to DynamoDB and blob containers to S3
+    /// (others stay embedded; in Lambda every declared one must be bound). A TOML file, or
+    /// the same map inline as JSON.
+    #[arg(long, env = "PLUGHOST_STORAGE", value_name = "FILE|JSON")]
+    storage: Option<String>,
     /// Where compiled components are kept, so restarts skip compiling (default:
     /// `<data-dir>/compiled`).
     #[arg(long, env = "PLUGHOST_CACHE_DIR")]
@@ -179,8 +184,11 @@ impl HostArgs {
         .with_artifact_cache(cache_dir);
         let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
         let mut storage = Storage::embedded(&self.data_dir, public_url)?;
-        if let Some(path) = &self.storage {
-            storage = storage.with_storage_file(path).await?;
+        if let Some(map) = &self.storage {
+            storage = storage.with_storage_arg(map).await?;
+        }
+        if self.require_storage_bindings {
+            storage = storage.requiring_bindings();
         }
         if let Some(source) = &self.secrets {
             storage = storage.with_secrets(SecretSource::from_arg(source).await);
@@ -238,6 +246,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if std::env::var_os("PLUGHOST_DATA_DIR").is_none() && host.data_dir == std::path::Path::new(".plughost") {
                 host.data_dir = PathBuf::from("/tmp/plughost");
             }
+            host.require_storage_bindings = std::env::var("PLUGHOST_ALLOW_EMBEDDED_STORAGE").as_deref() != Ok("1");
             // Nothing is served by this process over HTTP; embedded presigned URLs (if any
             // container is left embedded) cannot be answered, and say so by their host.
             let app = host.load("http://embedded-storage.invalid").await?;

@@ -277,6 +277,41 @@ async fn a_fresh_instance_deserializes_what_another_compiled_and_signed() {
 }
 
 #[tokio::test]
+async fn in_lambda_stores_are_bound_by_an_inline_map_and_unbound_ones_are_refused() {
+    let fixture = Fixture::new(Moto::start().await).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&fixture.moto.sdk_config().await);
+    fixture.moto.create_kv_table(&dynamo, "plughost-data").await;
+    let local = fixture.file("notes.toml");
+    let notes = format!(
+        "[kv.notes]\n[plugins.notes]\nsource = \"{}\"\nroutes = [\"GET /kv/{{label}}/{{key}}\", \"PUT /kv/{{label}}/{{key}}\"]\nkv = {{ notes = \"read-write\" }}\n",
+        guest_wasm("kv-probe").display()
+    );
+    std::fs::write(&local, &notes).unwrap();
+    fixture.ok(&["deploy", local.to_str().unwrap()]);
+
+    // The label -> resource map as Terraform sets it: inline JSON in PLUGHOST_STORAGE.
+    let map = r#"{"kv": {"notes": {"dynamodb": {"table": "plughost-data", "prefix": "notes"}}}}"#;
+    let lambda = fixture.start_lambda_with(&[("PLUGHOST_STORAGE", map)]);
+    let client = http();
+    let put = client.put(lambda.url("/kv/notes/first")).body("in dynamodb").send().await.unwrap();
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+    let got: Value = client.get(lambda.url("/kv/notes/first")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["ok"]["value"], "in dynamodb", "{got}");
+    let items = dynamo.scan().table_name("plughost-data").send().await.unwrap();
+    assert_eq!(items.count(), 1, "the value is in DynamoDB, not in the instance's /tmp");
+
+    // A new version declaring a store the map does not bind would keep data in /tmp: refused.
+    std::fs::write(&local, notes.replace("[kv.notes]\n", "[kv.notes]\n[kv.drafts]\n")).unwrap();
+    fixture.ok(&["deploy", local.to_str().unwrap()]);
+    lambda.invoke_fixture("s3-put-manifest.json");
+    let lines = lambda.logs_until("reload rejected");
+    let rejected = lines.last().unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(rejected.contains("[kv.drafts] has no binding in the storage map (PLUGHOST_STORAGE)"), "{rejected}");
+    let got: Value = client.get(lambda.url("/kv/notes/first")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["ok"]["value"], "in dynamodb", "the previous version still serves: {got}");
+}
+
+#[tokio::test]
 async fn two_concurrent_pushes_of_different_plugins_both_land() {
     let fixture = Fixture::new(Moto::start_with_atomic_s3_writes().await).await;
     fixture.ok(&["deploy", fixture.file("plughost.toml").to_str().unwrap()]);

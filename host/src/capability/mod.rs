@@ -40,6 +40,9 @@ pub struct Storage {
     blob_bindings: BTreeMap<String, (Arc<dyn blob::BlobBackend>, Arc<str>)>,
     /// Where `{ secret = "name" }` config values come from.
     secrets: Arc<config::secrets::SecretSource>,
+    /// Refuse manifests declaring a store or container without a binding (in Lambda,
+    /// embedded storage would sit in the instance's /tmp and vanish with it).
+    require_bindings: bool,
 }
 
 /// One plugin's storage grants, bound to backends: what its requests may open.
@@ -50,7 +53,8 @@ pub struct StorageGrants {
 }
 
 /// The operator's storage file (`--storage`): where each store and container lives.
-/// Labels it does not mention stay embedded.
+/// Labels it does not mention stay embedded. The same map may be given inline as JSON
+/// (`{"kv": {"users": {"dynamodb": {...}}}}`), which is how Terraform sets it in Lambda.
 ///
 /// ```toml
 /// [kv.users]
@@ -113,7 +117,31 @@ impl Storage {
             blob: Arc::new(blob),
             blob_bindings: BTreeMap::new(),
             secrets: Arc::new(config::secrets::SecretSource::None),
+            require_bindings: false,
         })
+    }
+
+    /// Every store and container a manifest declares must then be bound (`--storage`).
+    pub fn requiring_bindings(mut self) -> Self {
+        self.require_bindings = true;
+        self
+    }
+
+    /// Checks that every declared store and container has a binding, when required.
+    pub fn check_bindings(&self, manifest: &crate::manifest::Manifest) -> Result<(), String> {
+        if !self.require_bindings {
+            return Ok(());
+        }
+        let kv = manifest.kv_stores.iter().find(|l| !self.kv_bindings.contains_key(*l)).map(|l| ("kv", l));
+        let blob = manifest.blob_containers.iter().find(|l| !self.blob_bindings.contains_key(*l)).map(|l| ("blob", l));
+        match kv.or(blob) {
+            None => Ok(()),
+            Some((kind, label)) => Err(format!(
+                "[{kind}.{label}] has no binding in the storage map (PLUGHOST_STORAGE): here it would live in \
+                 this instance's /tmp and be lost; bind it to {}",
+                if kind == "kv" { "a DynamoDB table" } else { "an S3 bucket" }
+            )),
+        }
     }
 
     /// Resolves secret config values from `source` (by default there is none, and a
@@ -129,11 +157,25 @@ impl Storage {
 
     /// Binds the stores and containers named in the operator's storage file at `path`
     /// (see [`StorageFile`]); AWS clients are configured from the environment.
-    pub async fn with_storage_file(mut self, path: &Path) -> anyhow::Result<Self> {
+    pub async fn with_storage_file(self, path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("{}: cannot read storage file: {e}", path.display()))?;
         let file: StorageFile =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message().trim()))?;
+        self.with_bindings(file, &path.display().to_string()).await
+    }
+
+    /// `--storage`: a storage file's path, or the same map inline as JSON (starts with `{`).
+    pub async fn with_storage_arg(self, arg: &str) -> anyhow::Result<Self> {
+        if arg.trim_start().starts_with('{') {
+            let map: StorageFile = serde_json::from_str(arg)
+                .map_err(|e| anyhow::anyhow!("PLUGHOST_STORAGE (inline JSON storage map): {e}"))?;
+            return self.with_bindings(map, "PLUGHOST_STORAGE").await;
+        }
+        self.with_storage_file(Path::new(arg)).await
+    }
+
+    async fn with_bindings(mut self, file: StorageFile, origin: &str) -> anyhow::Result<Self> {
         // One AWS configuration for every client (credentials are resolved once).
         let config = if file.kv.is_empty() && file.blob.is_empty() { None } else { Some(aws_config_from_env().await) };
         if let Some(config) = config.as_ref().filter(|_| !file.kv.is_empty()) {
@@ -142,8 +184,7 @@ impl Storage {
                 let DynamoBinding { table, prefix } = binding.dynamodb;
                 if table.is_empty() || prefix.is_empty() || prefix.contains('#') {
                     anyhow::bail!(
-                        "{}: kv.{label}: `table` and `prefix` must be non-empty and `prefix` must not contain `#`",
-                        path.display()
+                        "{origin}: kv.{label}: `table` and `prefix` must be non-empty and `prefix` must not contain `#`"
                     );
                 }
                 tracing::info!(store = label, table, prefix, "kv store bound to DynamoDB");
@@ -164,8 +205,7 @@ impl Storage {
                     && prefix != "..";
                 if bucket.is_empty() || !valid_prefix {
                     anyhow::bail!(
-                        "{}: blob.{label}: `bucket` must be non-empty and `prefix` one segment of letters, digits, `-`, `_`, `.`",
-                        path.display()
+                        "{origin}: blob.{label}: `bucket` must be non-empty and `prefix` one segment of letters, digits, `-`, `_`, `.`"
                     );
                 }
                 tracing::info!(container = label, bucket, prefix, "blob container bound to S3");
