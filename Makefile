@@ -1,7 +1,7 @@
 # plughost — every target is one or two commands; the logic lives in scripts/ and Rust.
 #   make run     build everything and serve the example plugins on http://127.0.0.1:8080
 #   make test    build everything from source and run every test
-#   make bench   dispatch latency, native vs wasm, compile vs precompiled (not part of test)
+#   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory (not part of test)
 
 LISTEN ?= 127.0.0.1:8080
 
@@ -28,8 +28,8 @@ check: plugins host    ## load plughost.toml and print its routes
 test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed)
 	cargo test --workspace --no-fail-fast
 
-bench: plugins         ## prints a table; see README "Performance"
-	cargo bench -p plughost --bench dispatch
+bench: plugins tools   ## prints tables; see README "Performance"
+	cargo bench -p plughost --bench dispatch --bench cold_start
 
 clean:
 	cargo clean
