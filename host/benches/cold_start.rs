@@ -4,7 +4,8 @@
 //!
 //! - cold start to the first `GET /hello/{name}` answer with 10 plugins: compiling
 //!   everything, from the local compiled cache, from a deployment in S3 (moto) compiling,
-//!   and from S3 with the signed shared cache; against the host with one cached plugin;
+//!   from S3 with the signed shared cache, and compiling lazily (only what the first
+//!   request needs); against the host with one cached plugin;
 //! - hot swap: from `plughost push` returning to the first answer from the new version
 //!   (`serve --manifest s3://...` polling every 200 ms, as a warm Lambda instance would);
 //! - resident memory with 10 plugins loaded, after 16 clients sent requests for 3 s.
@@ -196,6 +197,7 @@ fn main() {
     let mut local = Vec::new();
     let mut s3_compile = Vec::new();
     let mut s3_shared = Vec::new();
+    let mut lazy = Vec::new();
     // Interleaved, so a burst of noise hits every case alike.
     for i in 0..RUNS {
         baseline.push(cold(one.to_str().unwrap(), run_dir("one", i), Some(shared.clone()), &[]));
@@ -203,6 +205,7 @@ fn main() {
         local.push(cold(ten.to_str().unwrap(), run_dir("local", i), Some(shared.clone()), &[]));
         s3_compile.push(cold(&deployment, run_dir("s3", i), None, &aws));
         s3_shared.push(cold(&deployment, run_dir("s3-shared", i), None, &with_key));
+        lazy.push(cold(ten.to_str().unwrap(), run_dir("lazy", i), None, &[("PLUGHOST_COMPILE", "lazy")]));
     }
     let base = median(baseline);
     rows.push(("host + 1 plugin from the local cache (baseline)", base));
@@ -210,6 +213,7 @@ fn main() {
     rows.push(("10 plugins, local compiled cache", median(local)));
     rows.push(("10 plugins from S3 (moto), compiling", median(s3_compile)));
     rows.push(("10 plugins from S3 (moto), signed shared cache", median(s3_shared)));
+    rows.push(("10 plugins, --compile lazy, no cache", median(lazy)));
 
     println!();
     println!("plughost cold start — release binary, process start to first 200, median of {RUNS}");

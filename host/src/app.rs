@@ -273,6 +273,10 @@ impl App {
                 tracing::warn!(plugin = %plugin, request_id, size, limit, "plugin response over max_response");
                 HostError::ResponseTooLarge { plugin: name }
             }
+            InvokeError::Unavailable(detail) => {
+                tracing::warn!(plugin = %plugin, request_id, detail, "plugin unavailable");
+                HostError::PluginUnavailable { plugin: name }
+            }
             InvokeError::AtCapacity => {
                 tracing::warn!(plugin = %plugin, request_id, "instance pool exhausted");
                 HostError::AtCapacity

@@ -48,6 +48,7 @@ pub struct PluginEngine {
     settings: EngineSettings,
     ticker_stop: Arc<AtomicBool>,
     cache: Option<ArtifactCache>,
+    lazy: bool,
 }
 
 impl PluginEngine {
@@ -57,13 +58,24 @@ impl PluginEngine {
         capability::add_to_linker(&mut linker)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
-        Ok(Self { engine, linker, settings, ticker_stop, cache: None })
+        Ok(Self { engine, linker, settings, ticker_stop, cache: None, lazy: false })
     }
 
     /// Keeps compiled components in `dir` (see `artifact_cache.rs`).
     pub fn with_artifact_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.cache = Some(ArtifactCache::new(dir));
         self
+    }
+
+    /// Compile components on their first request instead of when a table is built
+    /// (see `loader.rs`, [`crate::loader::Prepared`]).
+    pub fn with_lazy_compilation(mut self, lazy: bool) -> Self {
+        self.lazy = lazy;
+        self
+    }
+
+    pub fn compiles_lazily(&self) -> bool {
+        self.lazy
     }
 
     /// Compiles a component (sha256 hex `digest`), or loads it from the artifact cache.

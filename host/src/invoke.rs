@@ -32,6 +32,8 @@ pub enum InvokeError {
     AtCapacity,
     /// The response body is larger than the plugin's `max_response`.
     ResponseTooLarge { size: usize, limit: u64 },
+    /// The component could not be compiled on its first request (`--compile lazy`).
+    Unavailable(String),
 }
 
 /// Instantiates `plugin` in a fresh store and calls its handler with `request`, for at
@@ -42,6 +44,7 @@ pub async fn invoke(
     request: Request,
     deadline: Option<std::time::Instant>,
 ) -> Result<Response, InvokeError> {
+    let pre = plugin.pre.get().await.map_err(|why| InvokeError::Unavailable(why.to_owned()))?;
     let request_id: Arc<str> = request.request_id.as_str().into();
     let sink = LogSink::new(plugin.id.clone(), request_id, plugin.secret_values.clone());
     let state =
@@ -52,7 +55,7 @@ pub async fn invoke(
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
 
     let call = async {
-        let instance = plugin.pre.instantiate_async(&mut store).await?;
+        let instance = pre.instantiate_async(&mut store).await?;
         instance.plughost_plugin_handler().call_handle(&mut store, &request).await
     };
     let timeout = deadline

@@ -5,10 +5,18 @@
 //!
 //! Every failure names the manifest, the plugin, and what is wrong with which file. The
 //! loader never publishes anything: `registry.rs` does, and only a complete table.
+//!
+//! With lazy compilation (`--compile lazy`), a component that is not in the artifact
+//! cache is not compiled here: its digest and header are checked, and compiling, the world
+//! check and the grant check happen on its first request ([`Prepared::Lazy`]). That
+//! shortens a cold start to what the first request needs, at a price: a component that
+//! then fails to compile answers 503 instead of keeping the previous version serving
+//! (`plughost push`/`deploy` compile and check every component before uploading it, so
+//! only a component no operator command checked can get there).
 
 use crate::capability::Storage;
 use crate::capability::config::secrets::{self, Secrets};
-use crate::engine::PluginEngine;
+use crate::engine::{PluginEngine, PreparedPlugin};
 use crate::manifest::{ComponentRef, Digest, Manifest, PluginSpec};
 use crate::registry::{LoadedPlugin, RoutingTable};
 use std::collections::HashMap;
@@ -106,6 +114,32 @@ impl Loader {
         let digest = digest.hex().to_owned();
 
         let cached = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
+        if cached.is_none()
+            && self.engine.compiles_lazily()
+            && let Some(bytes) = &bytes
+            && !self.engine.artifact_cache().is_some_and(|c| c.has_valid(self.engine.engine(), &digest))
+        {
+            if let ComponentRef::Digest(expected) = source {
+                let actual = Digest::of(bytes);
+                if &actual != expected {
+                    return Err(fail(format!(
+                        "component `{source}` is corrupt: its {} bytes hash to {actual}",
+                        bytes.len()
+                    )));
+                }
+            }
+            check_component_header(bytes).map_err(|m| fail(format!("source `{source}`: {m}")))?;
+            let lazy = LazyComponent {
+                engine: self.engine.clone(),
+                spec: spec.clone(),
+                digest: digest.clone(),
+                bytes: bytes.clone(),
+                prepared: tokio::sync::OnceCell::new(),
+            };
+            let config = secrets::resolve(spec, secrets).map_err(fail)?;
+            let prepared = Prepared::Lazy(Arc::new(lazy));
+            return Ok(LoadedPlugin::new(spec, digest, prepared, self.storage.grants(spec), config));
+        }
         let component = match cached {
             Some(component) => component,
             // Not downloaded because the artifact cache has it (`source.rs` checked).
@@ -151,7 +185,74 @@ impl Loader {
             .prepare(&component)
             .map_err(|e| fail(format!("source `{source}`: does not fit the `plughost:plugin/plugin` world: {e:#}")))?;
         let config = secrets::resolve(spec, secrets).map_err(fail)?;
-        Ok(LoadedPlugin::new(spec, digest, pre, self.storage.grants(spec), config))
+        Ok(LoadedPlugin::new(spec, digest, Prepared::Ready(pre), self.storage.grants(spec), config))
+    }
+}
+
+/// A plugin's component, ready to instantiate, or compiled on its first request.
+pub enum Prepared {
+    Ready(PreparedPlugin),
+    Lazy(Arc<LazyComponent>),
+}
+
+/// A checked (digest, header) component waiting for its first request to compile.
+pub struct LazyComponent {
+    engine: Arc<PluginEngine>,
+    spec: PluginSpec,
+    digest: String,
+    bytes: Vec<u8>,
+    prepared: tokio::sync::OnceCell<Result<PreparedPlugin, String>>,
+}
+
+impl Prepared {
+    /// The prepared component; a lazy one is compiled (once, off the async workers) by
+    /// the first request that needs it, and concurrent requests wait for that compile.
+    /// The error says why it cannot run (logged once, when compiling fails).
+    pub async fn get(&self) -> Result<&PreparedPlugin, &str> {
+        let lazy = match self {
+            Self::Ready(pre) => return Ok(pre),
+            Self::Lazy(lazy) => lazy,
+        };
+        let prepared = lazy
+            .prepared
+            .get_or_init(|| {
+                let lazy = lazy.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || lazy.compile())
+                        .await
+                        .unwrap_or_else(|e| Err(format!("compiling was interrupted: {e}")))
+                }
+            })
+            .await;
+        prepared.as_ref().map_err(String::as_str)
+    }
+}
+
+impl LazyComponent {
+    fn compile(&self) -> Result<PreparedPlugin, String> {
+        let started = std::time::Instant::now();
+        let result =
+            self.engine.compile(&self.digest, &self.bytes).map_err(|e| format!("invalid component: {e:#}")).and_then(
+                |(component, _)| {
+                    check_imports_are_granted(&self.engine, &component, &self.spec)?;
+                    self.engine
+                        .prepare(&component)
+                        .map_err(|e| format!("does not fit the `plughost:plugin/plugin` world: {e:#}"))
+                },
+            );
+        match &result {
+            Ok(_) => tracing::info!(
+                plugin = %self.spec.id,
+                digest = &self.digest[..12],
+                millis = started.elapsed().as_millis() as u64,
+                "component compiled on its first request"
+            ),
+            Err(error) => {
+                tracing::error!(plugin = %self.spec.id, digest = &self.digest[..12], "component cannot run: {error}");
+                crate::metrics::count(crate::metrics::PLUGIN_UNAVAILABLE);
+            }
+        }
+        result
     }
 }
 

@@ -103,6 +103,12 @@ enum Operation {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CompileMode {
+    Eager,
+    Lazy,
+}
+
 /// The deployment an operator command works on.
 #[derive(Args)]
 struct DeploymentArg {
@@ -135,6 +141,11 @@ struct HostArgs {
     /// The manifest to serve: a file, or a deployment in S3 (s3://<bucket>/<key>).
     #[arg(long, default_value = "plughost.toml", env = "PLUGHOST_MANIFEST", value_name = "FILE|s3://BUCKET/KEY")]
     manifest: String,
+    /// When components are compiled: `eager` — all of them before a version goes live (a
+    /// component that does not compile never serves); `lazy` — each on its first request
+    /// (faster cold starts without a compiled cache; such a component then answers 503).
+    #[arg(long, value_enum, default_value = "eager", env = "PLUGHOST_COMPILE")]
+    compile: CompileMode,
     /// Signs compiled components shared through a deployment's bucket, so cold starts
     /// anywhere deserialize instead of compiling (>= 32 characters; keep it secret: whoever
     /// has it can make hosts run native code). Unset: nothing is shared.
@@ -181,7 +192,8 @@ impl HostArgs {
             max_instances: self.max_instances,
             max_memory_per_instance: self.max_memory_per_instance.as_u64(),
         })?
-        .with_artifact_cache(cache_dir);
+        .with_artifact_cache(cache_dir)
+        .with_lazy_compilation(self.compile == CompileMode::Lazy);
         let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
         let mut storage = Storage::embedded(&self.data_dir, public_url)?;
         if let Some(map) = &self.storage {

@@ -11,6 +11,8 @@ pub const NAMESPACE: &str = "plughost";
 
 /// A deployment version was rejected (bad manifest, corrupt or invalid component).
 pub const DEPLOYMENT_REJECTED: &str = "DeploymentRejected";
+/// A lazily compiled component failed to compile on its first request (`--compile lazy`).
+pub const PLUGIN_UNAVAILABLE: &str = "PluginUnavailable";
 /// A new table went live.
 pub const DEPLOYMENT_PUBLISHED: &str = "DeploymentPublished";
 

@@ -10,7 +10,7 @@
 
 use crate::capability::StorageGrants;
 use crate::capability::config::secrets::Resolved;
-use crate::engine::PreparedPlugin;
+use crate::loader::Prepared;
 use crate::manifest::{ComponentRef, Limits, Manifest, PluginId, PluginSpec, RouteSpec};
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap};
@@ -31,17 +31,11 @@ pub struct LoadedPlugin {
     pub limits: Limits,
     /// The kv stores and blob containers this plugin may open, bound to their backends.
     pub storage: StorageGrants,
-    pub pre: PreparedPlugin,
+    pub pre: Prepared,
 }
 
 impl LoadedPlugin {
-    pub fn new(
-        spec: &PluginSpec,
-        digest: String,
-        pre: PreparedPlugin,
-        storage: StorageGrants,
-        config: Resolved,
-    ) -> Self {
+    pub fn new(spec: &PluginSpec, digest: String, pre: Prepared, storage: StorageGrants, config: Resolved) -> Self {
         Self {
             id: spec.id.clone(),
             source: spec.source.clone(),

@@ -30,6 +30,8 @@ pub enum HostError {
     ResponseTooLarge { plugin: String },
     /// All instance slots are busy.
     AtCapacity,
+    /// The plugin's component cannot run (it failed to compile on first use).
+    PluginUnavailable { plugin: String },
     /// A presigned blob URL was tampered with, expired, or used with the wrong method or
     /// content type.
     PresignedUrlRejected { reason: String },
@@ -51,7 +53,9 @@ impl HostError {
             }
             Self::InvalidResponse { .. } => StatusCode::BAD_GATEWAY,
             Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            Self::AtCapacity | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AtCapacity | Self::StorageUnavailable | Self::PluginUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::PresignedUrlRejected { .. } => StatusCode::FORBIDDEN,
             Self::ObjectNotFound => StatusCode::NOT_FOUND,
         }
@@ -69,6 +73,7 @@ impl HostError {
             Self::InvalidResponse { .. } => "plugin_invalid_response",
             Self::ResponseTooLarge { .. } => "plugin_response_too_large",
             Self::AtCapacity => "at_capacity",
+            Self::PluginUnavailable { .. } => "plugin_unavailable",
             Self::PresignedUrlRejected { .. } => "presigned_url_rejected",
             Self::ObjectNotFound => "object_not_found",
             Self::StorageUnavailable => "storage_unavailable",
@@ -95,6 +100,7 @@ impl HostError {
                 format!("plugin `{plugin}` returned a response over its size limit")
             }
             Self::AtCapacity => "the host is at capacity; retry shortly".into(),
+            Self::PluginUnavailable { plugin } => format!("plugin `{plugin}` is unavailable"),
             Self::PresignedUrlRejected { reason } => format!("presigned URL rejected: {reason}"),
             Self::ObjectNotFound => "no object at this URL".into(),
             Self::StorageUnavailable => "storage is unavailable; retry shortly".into(),
@@ -107,7 +113,8 @@ impl HostError {
             | Self::MemoryLimit { plugin }
             | Self::Timeout { plugin }
             | Self::InvalidResponse { plugin }
-            | Self::ResponseTooLarge { plugin } => Some(plugin),
+            | Self::ResponseTooLarge { plugin }
+            | Self::PluginUnavailable { plugin } => Some(plugin),
             _ => None,
         }
     }

@@ -1,0 +1,73 @@
+//! `--compile lazy`: a table goes live without compiling, each component compiles on its
+//! first request (once, however many requests wait for it), and a component that cannot
+//! compile answers 503 for its own routes while every other plugin serves.
+
+mod support;
+
+use plughost::{App, EngineSettings, PluginEngine, Storage};
+use std::sync::Arc;
+use support::{call, guest_wasm, manifest};
+
+fn lazy_engine(cache: Option<&std::path::Path>) -> Arc<PluginEngine> {
+    let settings = EngineSettings { max_instances: 16, max_memory_per_instance: 128 * 1024 * 1024 };
+    let engine = PluginEngine::new(settings).unwrap().with_lazy_compilation(true);
+    Arc::new(match cache {
+        Some(dir) => engine.with_artifact_cache(dir),
+        None => engine,
+    })
+}
+
+#[tokio::test]
+async fn components_compile_on_first_request_and_a_broken_one_only_fails_its_routes() {
+    support::capture_logs();
+    let (dir, _) = manifest("");
+    // Right header, missing body: only compiling it finds out.
+    let hello = std::fs::read(guest_wasm("hello")).unwrap();
+    std::fs::write(dir.path().join("truncated.wasm"), &hello[..hello.len() / 2]).unwrap();
+    let (_manifest_dir, path) = manifest(&format!(
+        "[plugins.hello]\nsource = \"{{hello}}\"\nroutes = [\"GET /hello/{{name}}\"]\n\
+         [plugins.broken]\nsource = \"{}\"\nroutes = [\"GET /broken\"]\n\
+         [plugins.foreign]\nsource = \"{{wrong-world}}\"\nroutes = [\"GET /foreign\"]\n",
+        dir.path().join("truncated.wasm").display()
+    ));
+    let data = tempfile::tempdir().unwrap();
+    let storage = Storage::embedded(data.path(), "http://127.0.0.1").unwrap();
+    let app = Arc::new(App::load(lazy_engine(None), storage, &path, 1024).await.expect("a lazy load compiles nothing"));
+    assert!(!support::captured_logs().contains("component compiled"), "nothing is compiled at load");
+
+    // Eight requests at once: one compile, eight answers.
+    let calls = (0..8).map(|i| {
+        let app = app.clone();
+        async move { call(&app, "GET", &format!("/hello/n{i}"), &[], b"").await }
+    });
+    for reply in futures::future::join_all(calls).await {
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert_eq!(support::captured_logs().matches("component compiled on its first request").count(), 1);
+
+    let broken = call(&app, "GET", "/broken", &[], b"").await;
+    assert_eq!(broken.status, 503, "{}", broken.text());
+    assert_eq!(broken.json()["error"]["code"], "plugin_unavailable");
+    let foreign = call(&app, "GET", "/foreign", &[], b"").await;
+    assert_eq!(foreign.status, 503);
+    let logs = support::captured_logs();
+    assert!(logs.contains("component cannot run: invalid component"), "{logs}");
+    assert!(logs.contains("does not fit the `plughost:plugin/plugin` world"), "{logs}");
+    assert_eq!(call(&app, "GET", "/hello/still", &[], b"").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_component_in_the_compiled_cache_is_loaded_and_checked_eagerly() {
+    let cache = tempfile::tempdir().unwrap();
+    let (_d, path) = manifest("[plugins.hello]\nsource = \"{hello}\"\nroutes = [\"GET /hello/{name}\"]\n");
+    let data = tempfile::tempdir().unwrap();
+    // An eager start fills the cache...
+    let eager = PluginEngine::new(EngineSettings::default()).unwrap().with_artifact_cache(cache.path());
+    let storage = Storage::embedded(data.path(), "http://127.0.0.1").unwrap();
+    drop(App::load(Arc::new(eager), storage.clone(), &path, 1024).await.unwrap());
+    // ... so a lazy start has nothing left to defer: the table holds a ready component.
+    let app = App::load(lazy_engine(Some(cache.path())), storage, &path, 1024).await.unwrap();
+    let table = app.table();
+    assert!(matches!(table.plugins()[0].pre, plughost::loader::Prepared::Ready(_)));
+    assert_eq!(call(&app, "GET", "/hello/cached", &[], b"").await.status, 200);
+}
