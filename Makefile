@@ -1,6 +1,6 @@
 # plughost — every target is one or two commands; the logic lives in scripts/ and Rust.
 #   make run     build everything and serve the example plugins on http://127.0.0.1:8080
-#   make test    build everything from source and run every test
+#   make test    build everything from source and run every test, then check terraform/
 #   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory (not part of test)
 
 LISTEN ?= 127.0.0.1:8080
@@ -25,8 +25,9 @@ run: plugins host      ## serve plughost.toml; edit a plugin, `make plugins`, se
 check: plugins host    ## load plughost.toml and print its routes
 	target/debug/plughost check --manifest plughost.toml
 
-test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed)
+test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed), then infrastructure checks
 	cargo test --workspace --no-fail-fast
+	scripts/check-terraform
 
 bench: plugins tools   ## prints tables; see README "Performance"
 	cargo bench -p plughost --bench dispatch --bench cold_start

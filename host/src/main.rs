@@ -264,7 +264,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let app = host.load("http://embedded-storage.invalid").await?;
             plughost::lambda::run(app, host.refresh).await
         }
-        Command::Operate(operation) => operate(operation).await,
+        Command::Operate(operation) => {
+            exit_quietly_on_broken_pipe();
+            operate(operation).await
+        }
         Command::Check { host } => {
             // Nothing is served, so no URL is handed out: any base will do.
             let app = host.load("http://127.0.0.1").await?;
@@ -335,6 +338,17 @@ async fn operate(operation: Operation) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Output piped into `head` and the like: stop when the reader goes away, as Unix tools
+/// do, instead of panicking in `println!` (Rust ignores SIGPIPE by default). Only for the
+/// short-lived commands; the servers keep ignoring it.
+fn exit_quietly_on_broken_pipe() {
+    // SAFETY: restoring the default disposition of one signal before any output; no
+    // handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// `http://<bound address>`, with an unspecified address (`0.0.0.0`) replaced by loopback, which

@@ -197,6 +197,12 @@ impl DeploymentStore {
             (Some("AccessDenied" | "Forbidden"), _) => {
                 "access denied: the credentials in use may not touch this bucket/key".to_owned()
             }
+            // HEAD answers carry no error code.
+            (None, _) if status(&error) == Some(403) => {
+                "access denied (HTTP 403): the credentials in use may not touch this bucket/key, \
+                 or a bucket policy refuses the request (e.g. TLS-only)"
+                    .to_owned()
+            }
             (Some("InvalidAccessKeyId" | "SignatureDoesNotMatch"), _) => {
                 "the AWS credentials were refused: check AWS_PROFILE / AWS_ACCESS_KEY_ID".to_owned()
             }
@@ -209,6 +215,13 @@ impl DeploymentStore {
             (_, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) => {
                 format!("cannot reach S3 ({detail}): check the network, AWS_REGION and AWS_ENDPOINT_URL")
             }
+            // A service error: its code and message are what matter, not the raw response.
+            (code, SdkError::ServiceError(_)) => format!(
+                "{} (HTTP {}): {}",
+                code.unwrap_or("error"),
+                status(&error).map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                error.message().unwrap_or("no message")
+            ),
             _ => detail,
         };
         anyhow::anyhow!("s3://{bucket}/{key}: cannot {doing}: {hint}")

@@ -1,0 +1,201 @@
+# `terraform test` with a mocked AWS provider: the properties operators rely on, checked
+# on the whole dev stack "applied" against the mock (nothing is created; computed values
+# are mock values). scripts/check-terraform runs it (make test).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/plughost-test-kv" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/mock" }
+  }
+  # ARNs the provider validates where they are used.
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::mock-bucket" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mock" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:us-east-1:123456789012:function:mock"
+      invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:mock/invocations"
+    }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:mock" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = { execution_arn = "arn:aws:execute-api:us-east-1:123456789012:mock" }
+  }
+}
+
+variables {
+  name         = "plughost-test"
+  package_path = "../../../target/terraform/bootstrap-placeholder.zip"
+  artifact_key = "a test artifact key of 32+ characters"
+}
+
+run "iam_grants_only_named_resources_for_dynamodb_and_s3" {
+  command = apply
+
+  assert {
+    condition = alltrue(flatten([
+      for statement in module.iam.policy_statements : [
+        for resource in statement.Resource : resource != "*"
+      ] if anytrue([for action in statement.Action : startswith(action, "dynamodb:") || startswith(action, "s3:")])
+    ]))
+    error_message = "a DynamoDB or S3 statement has a wildcard resource"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for statement in module.iam.policy_statements : [
+        for resource in statement.Resource :
+        startswith(resource, module.storage.kv_table_arn) ||
+        startswith(resource, module.storage.deployments_bucket_arn) ||
+        startswith(resource, module.storage.data_bucket_arn)
+      ] if anytrue([for action in statement.Action : startswith(action, "dynamodb:") || startswith(action, "s3:")])
+    ]))
+    error_message = "a DynamoDB or S3 statement names a resource outside the stack's table and buckets"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for statement in module.iam.policy_statements : [for action in statement.Action : !endswith(action, ":*") && action != "*"]
+    ]))
+    error_message = "an IAM statement grants a wildcard action"
+  }
+
+  assert {
+    condition     = [for s in module.iam.policy_statements : s.Resource if s.Sid == "BlobContainers"][0] == ["${module.storage.data_bucket_arn}/images/*"]
+    error_message = "blob access must be limited to the containers' prefixes"
+  }
+
+  assert {
+    condition     = [for s in module.iam.policy_statements : s.Resource if s.Sid == "Tracing"][0] == ["*"]
+    error_message = "only X-Ray (no resource-level permissions) may use *"
+  }
+}
+
+run "buckets_are_encrypted_versioned_private_and_tls_only" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for config in module.storage.encryption :
+      one(config.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms" &&
+      one(config.rule).apply_server_side_encryption_by_default[0].kms_master_key_id == "arn:aws:kms:us-east-1:123456789012:key/mock"
+    ])
+    error_message = "every bucket is encrypted with the customer-managed KMS key"
+  }
+
+  assert {
+    condition = alltrue([
+      for block in module.storage.public_access_blocks :
+      block.block_public_acls && block.block_public_policy && block.ignore_public_acls && block.restrict_public_buckets
+    ])
+    error_message = "every bucket blocks all public access"
+  }
+
+  assert {
+    condition     = length(module.storage.public_access_blocks) == 2 && length(module.storage.encryption) == 2 && length(module.storage.versioning) == 2 && length(module.storage.lifecycle) == 2
+    error_message = "both buckets (deployments, data) are covered"
+  }
+
+  assert {
+    condition     = alltrue([for v in module.storage.versioning : one(v.versioning_configuration).status == "Enabled"])
+    error_message = "every bucket is versioned (old manifests can be restored)"
+  }
+
+  assert {
+    condition     = alltrue([for l in module.storage.lifecycle : one(l.rule).noncurrent_version_expiration[0].noncurrent_days == 30])
+    error_message = "old object versions expire"
+  }
+
+  assert {
+    condition = alltrue([
+      for policy in module.storage.bucket_policies : jsondecode(policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false" && jsondecode(policy).Statement[0].Effect == "Deny"
+    ])
+    error_message = "every bucket denies requests without TLS"
+  }
+}
+
+run "the_table_has_pitr_ttl_and_a_customer_managed_key" {
+  command = apply
+
+  assert {
+    condition     = one(module.storage.table.point_in_time_recovery).enabled
+    error_message = "point-in-time recovery is on"
+  }
+
+  assert {
+    condition     = one(module.storage.table.ttl).attribute_name == "ttl" && one(module.storage.table.ttl).enabled
+    error_message = "the TTL attribute is plughost's `ttl`"
+  }
+
+  assert {
+    condition     = one(module.storage.table.server_side_encryption).enabled && one(module.storage.table.server_side_encryption).kms_key_arn == "arn:aws:kms:us-east-1:123456789012:key/mock"
+    error_message = "the table is encrypted with the customer-managed key"
+  }
+
+  assert {
+    condition     = module.storage.table.billing_mode == "PAY_PER_REQUEST"
+    error_message = "the table is on-demand"
+  }
+}
+
+run "the_function_gets_what_plughost_reads_from_its_environment" {
+  command = apply
+
+  assert {
+    condition     = output.lambda_environment.PLUGHOST_MANIFEST == "s3://plughost-test-deployments-123456789012/manifest.toml"
+    error_message = "PLUGHOST_MANIFEST is the deployments bucket's manifest"
+  }
+
+  assert {
+    condition = jsondecode(output.lambda_environment.PLUGHOST_STORAGE) == {
+      kv   = { products = { dynamodb = { table = "plughost-test-kv", prefix = "products" } }, users = { dynamodb = { table = "plughost-test-kv", prefix = "users" } } }
+      blob = { images = { s3 = { bucket = "plughost-test-data-123456789012", prefix = "images" } } }
+    }
+    error_message = "PLUGHOST_STORAGE binds every kv store to the table and every container to the data bucket"
+  }
+
+  assert {
+    condition     = output.lambda_environment.PLUGHOST_REFRESH == "2s" && output.lambda_environment.PLUGHOST_COMPILE == "eager"
+    error_message = "refresh and compile mode are set"
+  }
+
+  assert {
+    condition     = !contains(keys(output.lambda_environment), "PLUGHOST_ARTIFACT_KEY")
+    error_message = "the artifact key is not shown in outputs"
+  }
+}
+
+run "a_wrong_architecture_is_refused" {
+  command = plan
+  variables {
+    architecture = "sparc"
+  }
+  expect_failures = [var.architecture]
+}
+
+run "a_short_artifact_key_is_refused" {
+  command = plan
+  variables {
+    artifact_key = "too short"
+  }
+  expect_failures = [var.artifact_key]
+}

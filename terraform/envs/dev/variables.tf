@@ -1,0 +1,132 @@
+variable "region" {
+  description = "AWS region of the stack."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name" {
+  description = "Name of the stack; prefixes every resource."
+  type        = string
+  default     = "plughost-dev"
+}
+
+variable "package_path" {
+  description = "The Lambda zip from `make package` (bootstrap = the plughost binary)."
+  type        = string
+  default     = "../../../target/lambda/plughost/bootstrap.zip"
+}
+
+variable "architecture" {
+  description = "x86_64 or arm64, matching the package."
+  type        = string
+  default     = "x86_64"
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64 (the package's binary)."
+  }
+}
+
+variable "memory_mb" {
+  description = "Lambda memory in MB."
+  type        = number
+  default     = 512
+}
+
+variable "timeout_seconds" {
+  description = "Lambda timeout; keep it above the largest plugin timeout."
+  type        = number
+  default     = 10
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions (-1: none)."
+  type        = number
+  default     = -1
+}
+
+variable "deployment_prefix" {
+  description = "Folder of the manifest in the deployments bucket (\"\" or ending in /)."
+  type        = string
+  default     = ""
+}
+
+variable "kv_stores" {
+  description = "kv store label -> key prefix in the kv table: every store the manifest declares."
+  type        = map(string)
+  default     = { users = "users", products = "products" }
+}
+
+variable "blob_containers" {
+  description = "blob container label -> prefix in the data bucket: every container the manifest declares."
+  type        = map(string)
+  default     = { images = "images" }
+}
+
+variable "refresh" {
+  description = "How often a warm instance checks for a new manifest (PLUGHOST_REFRESH)."
+  type        = string
+  default     = "2s"
+}
+
+variable "compile" {
+  description = "eager or lazy (PLUGHOST_COMPILE)."
+  type        = string
+  default     = "eager"
+  validation {
+    condition     = contains(["eager", "lazy"], var.compile)
+    error_message = "compile must be eager or lazy."
+  }
+}
+
+variable "artifact_key" {
+  description = "Signs compiled components shared through the deployments bucket (>= 32 characters; null: not shared)."
+  type        = string
+  default     = null
+  sensitive   = true
+  validation {
+    condition     = var.artifact_key == null ? true : length(var.artifact_key) >= 32
+    error_message = "artifact_key must be at least 32 characters (it signs native code)."
+  }
+}
+
+variable "secrets_prefix" {
+  description = "Secrets Manager name prefix for plugins' secret config values (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "alarm_emails" {
+  description = "Addresses notified by the alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "jwt_issuer" {
+  description = "Require JWTs from this issuer at the API (null: plugins authenticate)."
+  type        = string
+  default     = null
+}
+
+variable "jwt_audience" {
+  description = "Accepted JWT audiences."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_retention_days" {
+  description = "Retention of function and access logs."
+  type        = number
+  default     = 365
+}
+
+variable "force_destroy" {
+  description = "Let destroy delete non-empty buckets (dev/test only)."
+  type        = bool
+  default     = true
+}
+
+variable "aws_endpoint" {
+  description = "An AWS-compatible endpoint for every service (tests: the local moto server); null for AWS."
+  type        = string
+  default     = null
+}
