@@ -1,11 +1,16 @@
 # plughost — every target is one or two commands; the logic lives in scripts/ and Rust.
 #   make run     build everything and serve the example plugins on http://127.0.0.1:8080
 #   make test    build everything from source and run every test, then check terraform/
+#   make package the Lambda zip; make deploy / make destroy: the AWS stack (terraform/)
 #   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory (not part of test)
 
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all run test bench plugins host tools check clean
+.PHONY: all run test bench plugins host tools check clean package deploy destroy
+
+# make deploy / destroy: the Terraform environment and its variables (see README "Deploying").
+ENV ?= dev
+TF_DIR = terraform/envs/$(ENV)
 
 all: plugins host
 
@@ -28,9 +33,24 @@ check: plugins host    ## load plughost.toml and print its routes
 test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed), then infrastructure checks
 	cargo test --workspace --no-fail-fast
 	scripts/check-terraform
+	scripts/check-pipelines
 
 bench: plugins tools   ## prints tables; see README "Performance"
 	cargo bench -p plughost --bench dispatch --bench cold_start
+
+package: tools          ## the Lambda zip: target/lambda/plughost/bootstrap.zip (x86_64; ARCH=arm64 on a machine with that target)
+	target/tools/cargo-lambda/bin/cargo-lambda lambda build --release --compiler cargo --bin plughost \
+	  $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --output-format zip
+	@ls -l target/lambda/plughost/bootstrap.zip
+
+deploy: package plugins ## terraform apply (TF_DIR), then deploy plughost.toml's plugins and manifest to the stack
+	terraform -chdir=$(TF_DIR) init -input=false
+	terraform -chdir=$(TF_DIR) apply -input=false -var package_path=$(CURDIR)/target/lambda/plughost/bootstrap.zip
+	target/lambda/plughost/bootstrap deploy plughost.toml --manifest "$$(terraform -chdir=$(TF_DIR) output -raw plughost_manifest)"
+	@echo "API: $$(terraform -chdir=$(TF_DIR) output -raw api_url)"
+
+destroy:               ## terraform destroy (TF_DIR); the buckets go only if force_destroy is set
+	terraform -chdir=$(TF_DIR) destroy -input=false -var package_path=$(CURDIR)/target/lambda/plughost/bootstrap.zip
 
 clean:
 	cargo clean
