@@ -38,13 +38,14 @@ test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 1
 bench: plugins tools   ## prints tables; see README "Performance"
 	cargo bench -p plughost --bench dispatch --bench cold_start
 
-package: tools          ## the Lambda zip: target/lambda/plughost/bootstrap.zip (x86_64; ARCH=arm64 on a machine with that target)
+package: tools          ## the Lambda zip: target/lambda/plughost/bootstrap.zip (+ the binary beside it: also the CLI) (x86_64; ARCH=arm64 on a machine with that target)
 	target/tools/cargo-lambda/bin/cargo-lambda lambda build --release --compiler cargo --bin plughost \
 	  $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --output-format zip
-	@ls -l target/lambda/plughost/bootstrap.zip
+	unzip -o -q target/lambda/plughost/bootstrap.zip -d target/lambda/plughost
+	@ls -l target/lambda/plughost/bootstrap.zip target/lambda/plughost/bootstrap
 
 deploy: package plugins ## terraform apply (TF_DIR), then deploy plughost.toml's plugins and manifest to the stack
-	terraform -chdir=$(TF_DIR) init -input=false
+	terraform -chdir=$(TF_DIR) init -input=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR))
 	terraform -chdir=$(TF_DIR) apply -input=false -var package_path=$(CURDIR)/target/lambda/plughost/bootstrap.zip
 	target/lambda/plughost/bootstrap deploy plughost.toml --manifest "$$(terraform -chdir=$(TF_DIR) output -raw plughost_manifest)"
 	@echo "API: $$(terraform -chdir=$(TF_DIR) output -raw api_url)"
