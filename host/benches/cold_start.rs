@@ -15,6 +15,8 @@
 #[path = "../tests/support/moto.rs"]
 #[allow(dead_code)]
 mod moto;
+#[path = "../tests/support/variants.rs"]
+mod variants;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -35,10 +37,7 @@ fn guest(name: &str) -> PathBuf {
 /// `hello.wasm` answering with another 5-byte greeting: a distinct component (digest) of
 /// the same size and shape.
 fn hello_variant(greeting: &[u8; 5]) -> Vec<u8> {
-    let mut bytes = std::fs::read(guest("hello")).unwrap();
-    let at = bytes.windows(5).position(|w| w == b"Hello").expect("hello.wasm holds its greeting");
-    bytes[at..at + 5].copy_from_slice(greeting);
-    bytes
+    variants::hello_with_greeting(&std::fs::read(guest("hello")).unwrap(), greeting)
 }
 
 /// A manifest with 10 distinct components (the example plugins, the test guests and three

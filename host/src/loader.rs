@@ -119,16 +119,7 @@ impl Loader {
             && let Some(bytes) = &bytes
             && !self.engine.artifact_cache().is_some_and(|c| c.has_valid(self.engine.engine(), &digest))
         {
-            if let ComponentRef::Digest(expected) = source {
-                let actual = Digest::of(bytes);
-                if &actual != expected {
-                    return Err(fail(format!(
-                        "component `{source}` is corrupt: its {} bytes hash to {actual}",
-                        bytes.len()
-                    )));
-                }
-            }
-            check_component_header(bytes).map_err(|m| fail(format!("source `{source}`: {m}")))?;
+            check_bytes(source, bytes).map_err(fail)?;
             let lazy = LazyComponent {
                 engine: self.engine.clone(),
                 spec: spec.clone(),
@@ -153,17 +144,7 @@ impl Loader {
             }
             None => {
                 let bytes = bytes.ok_or_else(|| fail(format!("component `{source}` was not fetched")))?;
-                // A deployed component is trusted by its digest only once its bytes hash to it.
-                if let ComponentRef::Digest(expected) = source {
-                    let actual = Digest::of(&bytes);
-                    if &actual != expected {
-                        return Err(fail(format!(
-                            "component `{source}` is corrupt: its {} bytes hash to {actual}",
-                            bytes.len()
-                        )));
-                    }
-                }
-                check_component_header(&bytes).map_err(|m| fail(format!("source `{source}`: {m}")))?;
+                check_bytes(source, &bytes).map_err(fail)?;
                 let started = std::time::Instant::now();
                 let (component, from) = self
                     .engine
@@ -187,6 +168,19 @@ impl Loader {
         let config = secrets::resolve(spec, secrets).map_err(fail)?;
         Ok(LoadedPlugin::new(spec, digest, Prepared::Ready(pre), self.storage.grants(spec), config))
     }
+}
+
+/// The checks on a component's bytes before compiling (now or lazily): a deployed
+/// component is trusted by its digest only once its bytes hash to it, and any component
+/// must at least look like one.
+fn check_bytes(source: &ComponentRef, bytes: &[u8]) -> Result<(), String> {
+    if let ComponentRef::Digest(expected) = source {
+        let actual = Digest::of(bytes);
+        if &actual != expected {
+            return Err(format!("component `{source}` is corrupt: its {} bytes hash to {actual}", bytes.len()));
+        }
+    }
+    check_component_header(bytes).map_err(|m| format!("source `{source}`: {m}"))
 }
 
 /// A plugin's component, ready to instantiate, or compiled on its first request.

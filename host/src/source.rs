@@ -120,10 +120,10 @@ impl ManifestSource {
             if self.precompiled(loader, digest).await {
                 return Ok(Ok(None));
             }
-            if !store.has_component(id, digest).await? {
-                return Ok(Err(anyhow::anyhow!("{origin}: plugin `{id}`: component {digest} is not in the bucket")));
+            match store.get_component(id, digest).await? {
+                Some(bytes) => Ok(Ok(Some((digest.clone(), bytes)))),
+                None => Ok(Err(anyhow::anyhow!("{origin}: plugin `{id}`: component {digest} is not in the bucket"))),
             }
-            Ok(Ok(Some((digest.clone(), store.get_component(id, digest).await?))))
         });
         let mut components = Fetched::new();
         for outcome in futures::future::try_join_all(downloads).await.map_err(FetchError::Unavailable)? {

@@ -111,14 +111,9 @@ impl Fixture {
     }
 }
 
-/// `hello.wasm` with its default greeting ("Hello", once in the data segment) replaced by
-/// `greeting` (5 bytes): a valid component that answers differently.
+/// `hello.wasm` answering `greeting` instead of "Hello" (see `support/variants.rs`).
 fn with_greeting(greeting: &[u8; 5]) -> Vec<u8> {
-    let mut bytes = std::fs::read(guest_wasm("hello")).unwrap();
-    let at: Vec<usize> = bytes.windows(5).enumerate().filter(|(_, w)| w == b"Hello").map(|(i, _)| i).collect();
-    assert_eq!(at.len(), 1, "hello.wasm should hold its default greeting exactly once");
-    bytes[at[0]..at[0] + 5].copy_from_slice(greeting);
-    bytes
+    support::variants::hello_with_greeting(&std::fs::read(guest_wasm("hello")).unwrap(), greeting)
 }
 
 fn http() -> reqwest::Client {

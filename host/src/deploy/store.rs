@@ -130,17 +130,10 @@ impl DeploymentStore {
         self.has_object(&self.location.component_key(plugin, digest)).await
     }
 
-    /// A component's bytes, as stored (the caller checks them against the digest).
-    pub async fn get_component(&self, plugin: &PluginId, digest: &Digest) -> anyhow::Result<Vec<u8>> {
-        self.get_object(&self.location.component_key(plugin, digest), "download the component").await?.ok_or_else(
-            || {
-                anyhow::anyhow!(
-                    "s3://{}/{}: no such component (push it with `plughost push`)",
-                    self.location.bucket,
-                    self.location.component_key(plugin, digest)
-                )
-            },
-        )
+    /// A component's bytes, as stored (the caller checks them against the digest);
+    /// `None` if it was never uploaded. One GET: this is on the cold-start path.
+    pub async fn get_component(&self, plugin: &PluginId, digest: &Digest) -> anyhow::Result<Option<Vec<u8>>> {
+        self.get_object(&self.location.component_key(plugin, digest), "download the component").await
     }
 
     /// Any object of the deployment by key; `None` if it does not exist.

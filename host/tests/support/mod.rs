@@ -9,6 +9,7 @@
 pub mod lambda;
 pub mod moto;
 pub mod server;
+pub mod variants;
 
 use bytes::Bytes;
 use plughost::{App, EngineSettings, PluginEngine, Storage};
