@@ -2,7 +2,7 @@
 #   make run     build everything and serve the example plugins on http://127.0.0.1:8080
 #   make test    build everything from source and run every test, then check terraform/
 #   make package the Lambda zip; make deploy / make destroy: the AWS stack (terraform/)
-#   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory (not part of test)
+#   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory, fairness (not part of test)
 
 LISTEN ?= 127.0.0.1:8080
 
@@ -36,7 +36,7 @@ test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 1
 	scripts/check-pipelines
 
 bench: plugins tools   ## prints tables; see README "Performance"
-	cargo bench -p plughost --bench dispatch --bench cold_start
+	cargo bench -p plughost --bench dispatch --bench cold_start --bench fairness
 
 package: tools          ## the Lambda zip: target/lambda/plughost/bootstrap.zip (+ the binary beside it: also the CLI) (x86_64; ARCH=arm64 on a machine with that target)
 	target/tools/cargo-lambda/bin/cargo-lambda lambda build --release --compiler cargo --bin plughost \

@@ -131,8 +131,7 @@ fn main() -> anyhow::Result<()> {
     };
     let new_store = || {
         let sink = LogSink::new(plugin.id.clone(), "bench".into(), plugin.secret_values.clone());
-        let state =
-            State::new(ConfigCtx::new(plugin.config.clone()), plugin.storage.clone(), &sink, plugin.limits.max_memory);
+        let state = State::new(ConfigCtx::new(plugin.config.clone()), plugin.storage.clone(), &sink, &plugin.limits);
         let mut store = Store::new(engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
@@ -183,7 +182,15 @@ fn main() -> anyhow::Result<()> {
     row("  handler call again on the same instance", &stats(second_call));
     let invoke = measure(|| {
         black_box(
-            runtime.block_on(plughost::invoke::invoke(engine.engine(), &plugin, wit_request.clone(), None)).unwrap(),
+            runtime
+                .block_on(plughost::invoke::invoke(
+                    engine.engine(),
+                    engine.admission(),
+                    &plugin,
+                    wit_request.clone(),
+                    None,
+                ))
+                .unwrap(),
         );
     });
     row("  invoke (store + instantiate + call)", &invoke);

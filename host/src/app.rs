@@ -69,7 +69,7 @@ impl App {
         source: ManifestSource,
         max_body: usize,
     ) -> anyhow::Result<Self> {
-        let bounds = LimitBounds { max_memory: engine.settings().max_memory_per_instance, ..LimitBounds::default() };
+        let bounds = LimitBounds::for_engine(engine.settings());
         let loader = Loader::new(engine, storage);
         let snapshot = match source.fetch(&bounds, &loader, None).await {
             Ok(Some(snapshot)) => snapshot,
@@ -216,13 +216,15 @@ impl App {
         let result = match table.lookup(&parts.method, parts.uri.path()) {
             Lookup::NotFound => Err(HostError::NotFound),
             Lookup::MethodNotAllowed(allow) => Err(HostError::MethodNotAllowed { allow }),
+            Lookup::InvalidParam(reason) => Err(HostError::BadRequest { reason }),
             Lookup::Found(_) if body.len() > self.max_body => Err(HostError::PayloadTooLarge { limit: self.max_body }),
             Lookup::Found(matched) => {
                 let plugin = matched.plugin;
                 plugin_id = Some(plugin.id.clone());
                 let wit_request = to_wit_request(&parts, body, &matched, request_id);
                 let name = || plugin.id.to_string();
-                match invoke(self.loader.engine().engine(), plugin, wit_request, deadline).await {
+                let engine = self.loader.engine();
+                match invoke(engine.engine(), engine.admission(), plugin, wit_request, deadline).await {
                     Ok(response) => from_wit_response(response).map_err(|detail| {
                         tracing::warn!(plugin = %plugin.id, request_id, detail, "plugin returned an invalid response");
                         HostError::InvalidResponse { plugin: name() }
@@ -233,24 +235,23 @@ impl App {
         };
         let mut response = result.unwrap_or_else(|error| error.into_response(request_id));
         tag_request_id(&mut response, request_id);
-        tracing::info!(
-            target: "plughost::access",
-            method = %parts.method,
-            path = parts.uri.path(),
-            status = response.status().as_u16(),
-            plugin = plugin_id.as_ref().map(|p| p.as_str()),
-            request_id,
-            micros = started.elapsed().as_micros() as u64,
-            "request"
-        );
+        access_log(&parts.method, parts.uri.path(), &response, plugin_id.as_ref(), request_id, started);
         response
     }
 
-    /// The response for a request refused before it reached `handle_with_id` (e.g. a
-    /// body over the limit while reading it), tagged like every other response.
-    pub fn refuse(&self, error: HostError, request_id: &str) -> http::Response<Bytes> {
+    /// The response for a request refused before it reached `handle_with_id` (a body over
+    /// the limit while reading it, an event that is not a valid request), tagged and
+    /// logged like every other response. `path` is as received, however malformed.
+    pub fn refuse(
+        &self,
+        error: HostError,
+        method: &http::Method,
+        path: &str,
+        request_id: &str,
+    ) -> http::Response<Bytes> {
         let mut response = error.into_response(request_id);
         tag_request_id(&mut response, request_id);
+        access_log(method, path, &response, None, request_id, Instant::now());
         response
     }
 
@@ -277,12 +278,43 @@ impl App {
                 tracing::warn!(plugin = %plugin, request_id, detail, "plugin unavailable");
                 HostError::PluginUnavailable { plugin: name }
             }
+            InvokeError::Exited(status) => {
+                // Not a crash: the plugin ended itself. Still no response, so still a 500.
+                tracing::warn!(plugin = %plugin, request_id, status, "plugin exited with status {status} without responding");
+                HostError::PluginFailed { plugin: name }
+            }
             InvokeError::AtCapacity => {
-                tracing::warn!(plugin = %plugin, request_id, "instance pool exhausted");
+                tracing::warn!(plugin = %plugin, request_id, "no instance slot or memory budget freed in time");
                 HostError::AtCapacity
+            }
+            InvokeError::PluginAtCapacity { limit } => {
+                tracing::warn!(plugin = %plugin, request_id, limit, "plugin at its max_concurrency; none ended in time");
+                HostError::PluginAtCapacity { plugin: name }
             }
         }
     }
+}
+
+/// The one access line per request, whatever answered it. `path` may come from a client
+/// or an event as it was received: it is escaped like every other outside string.
+fn access_log(
+    method: &http::Method,
+    path: &str,
+    response: &http::Response<Bytes>,
+    plugin: Option<&crate::manifest::PluginId>,
+    request_id: &str,
+    started: Instant,
+) {
+    tracing::info!(
+        target: "plughost::access",
+        method = %method,
+        path = %crate::capability::log::escape_controls(path),
+        status = response.status().as_u16(),
+        plugin = plugin.map(|p| p.as_str()),
+        request_id,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
 }
 
 /// Every response carries its request id, to match client reports with host logs.

@@ -12,6 +12,7 @@
 //! Which components to compile lives in `loader.rs`; keeping compiled ones on disk in
 //! `artifact_cache.rs`.
 
+use crate::admission::Admission;
 use crate::artifact_cache::{ArtifactCache, Source};
 use crate::capability;
 use crate::state::State;
@@ -28,15 +29,24 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Process-level engine settings (not per manifest: the engine outlives manifests).
 #[derive(Debug, Clone, Copy)]
 pub struct EngineSettings {
-    /// Concurrent plugin instances the pool holds; beyond it requests get a 503.
+    /// Concurrent plugin instances the pool holds; beyond it requests queue, then get 503.
     pub max_instances: u32,
     /// The largest `max_memory` any plugin may ask for.
     pub max_memory_per_instance: u64,
+    /// The most the running instances' `max_memory` may add up to (`admission.rs`).
+    pub memory_budget: u64,
+    /// How long a request may wait for admission before it is refused with 503.
+    pub queue_timeout: Duration,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
-        Self { max_instances: 128, max_memory_per_instance: 256 * 1024 * 1024 }
+        Self {
+            max_instances: 128,
+            max_memory_per_instance: 256 * 1024 * 1024,
+            memory_budget: crate::admission::default_memory_budget(),
+            queue_timeout: Duration::from_secs(2),
+        }
     }
 }
 
@@ -49,6 +59,7 @@ pub struct PluginEngine {
     ticker_stop: Arc<AtomicBool>,
     cache: Option<ArtifactCache>,
     lazy: bool,
+    admission: Admission,
 }
 
 impl PluginEngine {
@@ -58,7 +69,8 @@ impl PluginEngine {
         capability::add_to_linker(&mut linker)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
-        Ok(Self { engine, linker, settings, ticker_stop, cache: None, lazy: false })
+        let admission = Admission::new(settings.max_instances, settings.memory_budget, settings.queue_timeout);
+        Ok(Self { engine, linker, settings, ticker_stop, cache: None, lazy: false, admission })
     }
 
     /// Keeps compiled components in `dir` (see `artifact_cache.rs`).
@@ -106,6 +118,11 @@ impl PluginEngine {
 
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    /// Who may start an instance now (the pool's slots and the memory budget).
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// Checks that a compiled component fits the `plugin` world (every import is provided,

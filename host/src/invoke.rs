@@ -10,8 +10,10 @@
 //! - the store is dropped on return: the pooling allocator recycles the slot, nothing
 //!   survives into the next request.
 
+use crate::admission::{Admission, Refused};
 use crate::bindings::{Request, Response};
 use crate::capability::config::ConfigCtx;
+use crate::capability::deadline;
 use crate::capability::log::LogSink;
 use crate::registry::LoadedPlugin;
 use crate::state::State;
@@ -28,27 +30,39 @@ pub enum InvokeError {
     MemoryLimit,
     /// The plugin trapped (panic, unreachable, out-of-bounds, ...) or instantiation failed.
     Trapped(String),
-    /// Every instance slot of the pool is busy.
+    /// No instance slot or memory budget freed within the queue timeout.
     AtCapacity,
+    /// The plugin ran `limit` requests already and none ended within the queue timeout.
+    PluginAtCapacity { limit: u32 },
     /// The response body is larger than the plugin's `max_response`.
     ResponseTooLarge { size: usize, limit: u64 },
     /// The component could not be compiled on its first request (`--compile lazy`).
     Unavailable(String),
+    /// The plugin called `exit` (WASI `exit` / `std::process::exit`) before answering.
+    Exited(i32),
 }
 
-/// Instantiates `plugin` in a fresh store and calls its handler with `request`, for at
-/// most the plugin's timeout, and never past `deadline`.
+/// Waits for admission (`admission.rs`), then instantiates `plugin` in a fresh store and
+/// calls its handler with `request`, for at most the plugin's timeout (counted from
+/// admission), and never past `deadline`.
 pub async fn invoke(
     engine: &Engine,
+    admission: &Admission,
     plugin: &LoadedPlugin,
     request: Request,
     deadline: Option<std::time::Instant>,
 ) -> Result<Response, InvokeError> {
     let pre = plugin.pre.get().await.map_err(|why| InvokeError::Unavailable(why.to_owned()))?;
+    let _admitted =
+        admission.admit(&plugin.id, &plugin.gate, plugin.limits.max_memory, deadline).await.map_err(|refused| {
+            match refused {
+                Refused::PluginAtCapacity { limit } => InvokeError::PluginAtCapacity { limit },
+                Refused::HostAtCapacity => InvokeError::AtCapacity,
+            }
+        })?;
     let request_id: Arc<str> = request.request_id.as_str().into();
     let sink = LogSink::new(plugin.id.clone(), request_id, plugin.secret_values.clone());
-    let state =
-        State::new(ConfigCtx::new(plugin.config.clone()), plugin.storage.clone(), &sink, plugin.limits.max_memory);
+    let state = State::new(ConfigCtx::new(plugin.config.clone()), plugin.storage.clone(), &sink, &plugin.limits);
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
@@ -61,16 +75,25 @@ pub async fn invoke(
     let timeout = deadline
         .map(|d| d.saturating_duration_since(std::time::Instant::now()))
         .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));
-    let outcome = tokio::time::timeout(timeout, call).await;
+    let storage_deadline = std::time::Instant::now() + timeout.saturating_sub(deadline::reserve(timeout));
+    let outcome = tokio::time::timeout(timeout, deadline::scope(storage_deadline, call)).await;
     sink.finish();
 
+    // A plugin that hit its memory limit is reported as such however the request ended:
+    // under load the trap that follows a refused growth may come after the deadline, and
+    // "timeout" would then blame the clock for what the memory limit did.
+    let memory_limit_hit = store.data().limiter.was_hit();
     match outcome {
+        Err(_elapsed) if memory_limit_hit => Err(InvokeError::MemoryLimit),
         Err(_elapsed) => Err(InvokeError::Timeout),
         Ok(Ok(response)) if response.body.len() as u64 > plugin.limits.max_response => {
             Err(InvokeError::ResponseTooLarge { size: response.body.len(), limit: plugin.limits.max_response })
         }
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(error)) if store.data().limiter.was_hit() => {
+        Ok(Err(error)) if error.is::<wasmtime_wasi::I32Exit>() => {
+            Err(InvokeError::Exited(error.downcast_ref::<wasmtime_wasi::I32Exit>().map_or(0, |exit| exit.0)))
+        }
+        Ok(Err(error)) if memory_limit_hit => {
             tracing::debug!(plugin = %plugin.id, error = format!("{error:?}"), "trap after memory limit");
             Err(InvokeError::MemoryLimit)
         }

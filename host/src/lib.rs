@@ -15,6 +15,7 @@
 //! | `deploy/`     | deployments in S3: layout, S3 store, manifest edits, operator CLI  |
 //! | `metrics`     | CloudWatch Embedded Metric Format lines (in Lambda)               |
 //! | `registry`    | the routing table (matchit) and its atomic publication (ArcSwap) |
+//! | `admission`   | who may start an instance now: per-plugin cap, slots, memory budget |
 //! | `invoke`      | one request on one plugin: fresh store, limits, failure kinds    |
 //! | `state`       | the per-request store data                                        |
 //! | `capability/` | what plugins can import: config (+ secrets), log, kv, blob, WASI  |
@@ -24,6 +25,7 @@
 //! | `lambda/`     | `plughost lambda`: the same app behind the Lambda runtime API     |
 //! | `logging`     | tracing setup (text or JSON)                                      |
 
+pub mod admission;
 pub mod app;
 pub mod artifact_cache;
 pub mod bindings;

@@ -129,7 +129,14 @@ impl Loader {
             };
             let config = secrets::resolve(spec, secrets).map_err(fail)?;
             let prepared = Prepared::Lazy(Arc::new(lazy));
-            return Ok(LoadedPlugin::new(spec, digest, prepared, self.storage.grants(spec), config));
+            return Ok(LoadedPlugin::new(
+                spec,
+                digest,
+                prepared,
+                self.storage.grants(manifest, spec),
+                config,
+                self.concurrency(spec),
+            ));
         }
         let component = match cached {
             Some(component) => component,
@@ -166,7 +173,20 @@ impl Loader {
             .prepare(&component)
             .map_err(|e| fail(format!("source `{source}`: does not fit the `plughost:plugin/plugin` world: {e:#}")))?;
         let config = secrets::resolve(spec, secrets).map_err(fail)?;
-        Ok(LoadedPlugin::new(spec, digest, Prepared::Ready(pre), self.storage.grants(spec), config))
+        Ok(LoadedPlugin::new(
+            spec,
+            digest,
+            Prepared::Ready(pre),
+            self.storage.grants(manifest, spec),
+            config,
+            self.concurrency(spec),
+        ))
+    }
+
+    /// The plugin's concurrency cap: its manifest's, or the host's default share.
+    fn concurrency(&self, spec: &PluginSpec) -> u32 {
+        let slots = self.engine.settings().max_instances;
+        spec.limits.max_concurrency.unwrap_or_else(|| crate::admission::default_max_concurrency(slots)).min(slots)
     }
 }
 

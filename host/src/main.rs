@@ -161,9 +161,17 @@ struct HostArgs {
     /// Largest request body accepted (larger gets 413).
     #[arg(long, default_value = "6MiB", env = "PLUGHOST_MAX_BODY")]
     max_body: ByteSize,
-    /// Plugin instances that can run at once (beyond it: 503).
+    /// Plugin instances that can run at once (beyond it requests queue, then get 503).
     #[arg(long, default_value_t = EngineSettings::default().max_instances, env = "PLUGHOST_MAX_INSTANCES")]
     max_instances: u32,
+    /// The most the running instances' `max_memory` may add up to [default: in Lambda the
+    /// function's memory size less 64 MiB, elsewhere half the machine's memory].
+    #[arg(long, env = "PLUGHOST_MEMORY_BUDGET")]
+    memory_budget: Option<ByteSize>,
+    /// How long a request waits for its plugin's concurrency cap, an instance slot or the
+    /// memory budget before it is refused with 503 (never past its deadline).
+    #[arg(long, default_value = "2s", env = "PLUGHOST_QUEUE_TIMEOUT", value_parser = humantime::parse_duration)]
+    queue_timeout: Duration,
     /// Ceiling for any plugin's `max_memory`.
     #[arg(long, default_value = "256MiB", env = "PLUGHOST_MAX_MEMORY_PER_INSTANCE")]
     max_memory_per_instance: ByteSize,
@@ -188,9 +196,12 @@ struct HostArgs {
 impl HostArgs {
     async fn load(&self, public_url: &str) -> anyhow::Result<Arc<App>> {
         let cache_dir = self.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("compiled"));
+        let defaults = EngineSettings::default();
         let engine = PluginEngine::new(EngineSettings {
             max_instances: self.max_instances,
             max_memory_per_instance: self.max_memory_per_instance.as_u64(),
+            memory_budget: self.memory_budget.map_or(defaults.memory_budget, |b| b.as_u64()),
+            queue_timeout: self.queue_timeout,
         })?
         .with_artifact_cache(cache_dir)
         .with_lazy_compilation(self.compile == CompileMode::Lazy);

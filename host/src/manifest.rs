@@ -10,9 +10,16 @@
 //! max_memory = "64 MiB"
 //! timeout = "5s"
 //! max_response = "6 MiB"
+//! max_concurrency = 8           # requests of one plugin at once (default: a quarter of the host's slots)
+//! max_host_io = "64 MiB"        # bytes through storage calls per request
 //!
 //! [kv.users]                    # a key-value store plugins may be granted
+//! max_value = "64 KiB"          # optional quotas: largest value, bytes written per request
+//! max_written_per_request = "1 MiB"
 //! [blob.images]                 # a blob container plugins may be granted
+//! max_object = "8 MiB"          # optional quotas: largest `put`, largest presigned upload,
+//! max_presigned_upload = "100 MiB"  # bytes written per request
+//! max_written_per_request = "16 MiB"
 //!
 //! [plugins.hello]
 //! source = "target/wasm32-wasip2/plugin/hello.wasm"   # relative to this file
@@ -40,10 +47,10 @@ pub const RESERVED_PREFIX: &str = "/_plughost";
 pub struct Manifest {
     /// The file it was read from (for error messages and live reload).
     pub path: PathBuf,
-    /// Declared key-value store labels. Grants may name only these.
-    pub kv_stores: std::collections::BTreeSet<String>,
-    /// Declared blob container labels. Grants may name only these.
-    pub blob_containers: std::collections::BTreeSet<String>,
+    /// Declared key-value store labels and their quotas. Grants may name only these.
+    pub kv_stores: BTreeMap<String, KvQuota>,
+    /// Declared blob container labels and their quotas. Grants may name only these.
+    pub blob_containers: BTreeMap<String, BlobQuota>,
     /// Plugins sorted by id.
     pub plugins: Vec<PluginSpec>,
     /// Earlier component digests per plugin, newest first: written by `plughost push`
@@ -213,13 +220,28 @@ pub struct Limits {
     pub timeout: Duration,
     /// Largest response body the plugin may return.
     pub max_response: u64,
+    /// Requests of this plugin that may run at once; beyond it they queue, then get 503
+    /// (`admission.rs`). `None`: the host's default share.
+    pub max_concurrency: Option<u32>,
+    /// Bytes one request may move through storage calls (kv values, blob bodies, both
+    /// directions); past it those calls fail with `limit-exceeded`.
+    pub max_host_io: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_memory: 64 * 1024 * 1024, timeout: Duration::from_secs(5), max_response: 6 * 1024 * 1024 }
+        Self {
+            max_memory: 64 * 1024 * 1024,
+            timeout: Duration::from_secs(5),
+            max_response: 6 * 1024 * 1024,
+            max_concurrency: None,
+            max_host_io: 64 * 1024 * 1024,
+        }
     }
 }
+
+/// The most `max_host_io` may be set to.
+const MAX_HOST_IO: u64 = 1024 * 1024 * 1024;
 
 /// Bounds the host puts on every manifest's limits.
 #[derive(Debug, Clone, Copy)]
@@ -228,6 +250,8 @@ pub struct LimitBounds {
     pub max_memory: u64,
     pub max_timeout: Duration,
     pub max_response: u64,
+    /// The host's instance slots: no plugin may ask for more.
+    pub max_concurrency: u32,
 }
 
 impl Default for LimitBounds {
@@ -236,9 +260,58 @@ impl Default for LimitBounds {
             max_memory: 256 * 1024 * 1024,
             max_timeout: Duration::from_secs(15 * 60),
             max_response: 64 * 1024 * 1024,
+            max_concurrency: 128,
         }
     }
 }
+
+impl LimitBounds {
+    /// The bounds an engine with `settings` can honour.
+    pub fn for_engine(settings: &crate::engine::EngineSettings) -> Self {
+        Self {
+            max_memory: settings.max_memory_per_instance.min(settings.memory_budget),
+            max_concurrency: settings.max_instances,
+            ..Self::default()
+        }
+    }
+}
+
+/// A kv store's quotas, the same for every plugin granted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvQuota {
+    /// The largest value one write stores (at most the backends' 350 KiB).
+    pub max_value: u64,
+    /// Bytes (keys and values) one request may write to this store.
+    pub max_written_per_request: Option<u64>,
+}
+
+impl Default for KvQuota {
+    fn default() -> Self {
+        Self { max_value: KV_MAX_VALUE, max_written_per_request: None }
+    }
+}
+
+/// A blob container's quotas, the same for every plugin granted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobQuota {
+    /// The largest body one `put` stores (at most 16 MiB, what a call moves through memory).
+    pub max_object: u64,
+    /// The largest object a presigned PUT URL accepts.
+    pub max_presigned_upload: u64,
+    /// Bytes one request may write to this container through `put`.
+    pub max_written_per_request: Option<u64>,
+}
+
+impl Default for BlobQuota {
+    fn default() -> Self {
+        Self { max_object: BLOB_MAX_OBJECT, max_presigned_upload: 1024 * 1024 * 1024, max_written_per_request: None }
+    }
+}
+
+/// What the backends themselves allow (the quotas may only be smaller).
+const KV_MAX_VALUE: u64 = 350 * 1024;
+const BLOB_MAX_OBJECT: u64 = 16 * 1024 * 1024;
+const BLOB_MAX_PRESIGNED_UPLOAD: u64 = 5 * 1024 * 1024 * 1024;
 
 /// A manifest problem, located as precisely as the input allows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -256,9 +329,9 @@ struct RawManifest {
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
-    kv: BTreeMap<String, RawStore>,
+    kv: BTreeMap<String, RawKvStore>,
     #[serde(default)]
-    blob: BTreeMap<String, RawStore>,
+    blob: BTreeMap<String, RawBlobContainer>,
     #[serde(default)]
     plugins: BTreeMap<String, RawPlugin>,
     #[serde(default)]
@@ -281,11 +354,63 @@ struct RawPlugin {
     blob: BTreeMap<String, Access>,
 }
 
-/// A declared store or container. Empty for now: where it lives is the host's runtime configuration
+/// A declared store: its quotas. Where it lives is the host's runtime configuration
 /// (embedded locally), never the plugin's business.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawStore {}
+struct RawKvStore {
+    max_value: Option<ByteSize>,
+    max_written_per_request: Option<ByteSize>,
+}
+
+/// A declared container: its quotas.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBlobContainer {
+    max_object: Option<ByteSize>,
+    max_presigned_upload: Option<ByteSize>,
+    max_written_per_request: Option<ByteSize>,
+}
+
+/// `value` if it is within 1..=`max`, else an error naming `field` and the bound.
+fn quota(field: &str, value: Option<ByteSize>, default: u64, max: u64) -> Result<u64, String> {
+    let value = value.map_or(default, |b| b.as_u64());
+    if value == 0 || value > max {
+        return Err(format!("{field} {} is outside (0, {}]", exact_bytes(value), exact_bytes(max)));
+    }
+    Ok(value)
+}
+
+impl RawKvStore {
+    fn quota(&self) -> Result<KvQuota, String> {
+        Ok(KvQuota {
+            max_value: quota("max_value", self.max_value, KV_MAX_VALUE, KV_MAX_VALUE)?,
+            max_written_per_request: self
+                .max_written_per_request
+                .map(|b| quota("max_written_per_request", Some(b), 0, u64::MAX))
+                .transpose()?,
+        })
+    }
+}
+
+impl RawBlobContainer {
+    fn quota(&self) -> Result<BlobQuota, String> {
+        let defaults = BlobQuota::default();
+        Ok(BlobQuota {
+            max_object: quota("max_object", self.max_object, defaults.max_object, BLOB_MAX_OBJECT)?,
+            max_presigned_upload: quota(
+                "max_presigned_upload",
+                self.max_presigned_upload,
+                defaults.max_presigned_upload,
+                BLOB_MAX_PRESIGNED_UPLOAD,
+            )?,
+            max_written_per_request: self
+                .max_written_per_request
+                .map(|b| quota("max_written_per_request", Some(b), 0, u64::MAX))
+                .transpose()?,
+        })
+    }
+}
 
 #[derive(Deserialize, Default, Clone, Copy)]
 #[serde(deny_unknown_fields)]
@@ -294,6 +419,8 @@ struct RawLimits {
     #[serde(default, with = "humantime_serde")]
     timeout: Option<Duration>,
     max_response: Option<ByteSize>,
+    max_concurrency: Option<u32>,
+    max_host_io: Option<ByteSize>,
 }
 
 impl Manifest {
@@ -318,14 +445,16 @@ impl Manifest {
         let defaults = Limits::default().overridden_by(&raw.limits);
         defaults.check(bounds).map_err(|m| err(format!("[limits]: {m}")))?;
 
-        for label in raw.kv.keys() {
+        let mut kv_stores = BTreeMap::new();
+        for (label, store) in &raw.kv {
             check_label(label).map_err(|m| err(format!("[kv.{label}]: {m}")))?;
+            kv_stores.insert(label.clone(), store.quota().map_err(|m| err(format!("[kv.{label}]: {m}")))?);
         }
-        let kv_stores: std::collections::BTreeSet<String> = raw.kv.into_keys().collect();
-        for label in raw.blob.keys() {
+        let mut blob_containers = BTreeMap::new();
+        for (label, container) in &raw.blob {
             check_label(label).map_err(|m| err(format!("[blob.{label}]: {m}")))?;
+            blob_containers.insert(label.clone(), container.quota().map_err(|m| err(format!("[blob.{label}]: {m}")))?);
         }
-        let blob_containers: std::collections::BTreeSet<String> = raw.blob.into_keys().collect();
         if raw.plugins.is_empty() {
             return Err(err("no plugins: add a `[plugins.<id>]` table".into()));
         }
@@ -360,12 +489,12 @@ impl Manifest {
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
             let limits = defaults.overridden_by(&plugin.limits);
             limits.check(bounds).map_err(|m| at(format!("limits: {m}")))?;
-            if let Some(label) = plugin.kv.keys().find(|label| !kv_stores.contains(*label)) {
+            if let Some(label) = plugin.kv.keys().find(|label| !kv_stores.contains_key(*label)) {
                 return Err(at(format!(
                     "kv.{label}: no kv store `{label}` is declared (declare it with `[kv.{label}]`)"
                 )));
             }
-            if let Some(label) = plugin.blob.keys().find(|label| !blob_containers.contains(*label)) {
+            if let Some(label) = plugin.blob.keys().find(|label| !blob_containers.contains_key(*label)) {
                 return Err(at(format!(
                     "blob.{label}: no blob container `{label}` is declared (declare it with `[blob.{label}]`)"
                 )));
@@ -466,6 +595,8 @@ impl Limits {
             max_memory: raw.max_memory.map_or(self.max_memory, |b| b.as_u64()),
             timeout: raw.timeout.unwrap_or(self.timeout),
             max_response: raw.max_response.map_or(self.max_response, |b| b.as_u64()),
+            max_concurrency: raw.max_concurrency.or(self.max_concurrency),
+            max_host_io: raw.max_host_io.map_or(self.max_host_io, |b| b.as_u64()),
         }
     }
 
@@ -473,7 +604,7 @@ impl Limits {
         const MIN_MEMORY: u64 = 1024 * 1024;
         if self.max_memory < MIN_MEMORY || self.max_memory > bounds.max_memory {
             return Err(format!(
-                "max_memory {} is outside 1 MiB..={} (the host's per-instance ceiling)",
+                "max_memory {} is outside 1 MiB..={} (the host's per-instance ceiling, within its memory budget)",
                 exact_bytes(self.max_memory),
                 exact_bytes(bounds.max_memory)
             ));
@@ -490,6 +621,21 @@ impl Limits {
                 "max_response {} is outside (0, {}]",
                 exact_bytes(self.max_response),
                 exact_bytes(bounds.max_response)
+            ));
+        }
+        if self.max_host_io == 0 || self.max_host_io > MAX_HOST_IO {
+            return Err(format!(
+                "max_host_io {} is outside (0, {}]",
+                exact_bytes(self.max_host_io),
+                exact_bytes(MAX_HOST_IO)
+            ));
+        }
+        if let Some(concurrency) = self.max_concurrency
+            && (concurrency == 0 || concurrency > bounds.max_concurrency)
+        {
+            return Err(format!(
+                "max_concurrency {concurrency} is outside 1..={} (the host's instance slots)",
+                bounds.max_concurrency
             ));
         }
         Ok(())
@@ -574,6 +720,11 @@ mod tests {
         assert!(e.message.contains("plugin `a`: limits: max_memory 4 GiB is outside"), "{e}");
         let e = parse("[limits]\ntimeout = \"0s\"\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
         assert!(e.message.contains("[limits]: timeout"), "{e}");
+        let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nlimits = { max_concurrency = 0 }\n")
+            .unwrap_err();
+        assert!(e.message.contains("plugin `a`: limits: max_concurrency 0 is outside 1..=128"), "{e}");
+        let m = parse("[limits]\nmax_concurrency = 4\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap();
+        assert_eq!(m.plugins[0].limits.max_concurrency, Some(4));
     }
 
     #[test]
@@ -606,7 +757,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.plugins[0].blob.get("images"), Some(&Access::ReadWrite));
-        assert!(m.blob_containers.contains("images"));
+        assert!(m.blob_containers.contains_key("images"));
         // A kv store of the same name does not make a blob container.
         let e =
             parse("[kv.images]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nblob = { images = \"read\" }\n")
@@ -614,6 +765,29 @@ mod tests {
         assert!(e.message.contains("plugin `a`: blob.images: no blob container `images` is declared"), "{e}");
         let e = parse("[blob.\"a/b\"]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
         assert!(e.message.contains("[blob.a/b]: invalid store label"), "{e}");
+    }
+
+    #[test]
+    fn stores_and_containers_carry_quotas_within_what_backends_allow() {
+        let m = parse(
+            "[kv.users]\nmax_value = \"1 KiB\"\nmax_written_per_request = \"4 KiB\"\n[blob.images]\nmax_object = \"2 MiB\"\n\
+             max_presigned_upload = \"10 MiB\"\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n",
+        )
+        .unwrap();
+        assert_eq!(m.kv_stores["users"], KvQuota { max_value: 1024, max_written_per_request: Some(4096) });
+        assert_eq!(m.blob_containers["images"].max_object, 2 * 1024 * 1024);
+        assert_eq!(m.blob_containers["images"].max_presigned_upload, 10 * 1024 * 1024);
+        assert_eq!(m.blob_containers["images"].max_written_per_request, None);
+        let e = parse("[kv.users]\nmax_value = \"1 MiB\"\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n")
+            .unwrap_err();
+        assert!(e.message.contains("[kv.users]: max_value 1 MiB is outside (0, 350 KiB]"), "{e}");
+        let e =
+            parse("[blob.i]\nmax_presigned_upload = \"6 GiB\"\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n")
+                .unwrap_err();
+        assert!(e.message.contains("[blob.i]: max_presigned_upload 6 GiB is outside (0, 5 GiB]"), "{e}");
+        let e = parse("[blob.i]\nmax_objekt = \"1 MiB\"\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n")
+            .unwrap_err();
+        assert!(e.message.contains("max_objekt"), "{e}");
     }
 
     #[test]

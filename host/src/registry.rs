@@ -8,6 +8,7 @@
 //!
 //! `matchit` is used only here.
 
+use crate::admission::PluginGate;
 use crate::capability::StorageGrants;
 use crate::capability::config::secrets::Resolved;
 use crate::loader::Prepared;
@@ -29,13 +30,22 @@ pub struct LoadedPlugin {
     /// The secret values among them, redacted from the plugin's log lines.
     pub secret_values: Arc<[String]>,
     pub limits: Limits,
+    /// How many of this plugin's requests may run at once (`limits.max_concurrency`).
+    pub gate: PluginGate,
     /// The kv stores and blob containers this plugin may open, bound to their backends.
     pub storage: StorageGrants,
     pub pre: Prepared,
 }
 
 impl LoadedPlugin {
-    pub fn new(spec: &PluginSpec, digest: String, pre: Prepared, storage: StorageGrants, config: Resolved) -> Self {
+    pub fn new(
+        spec: &PluginSpec,
+        digest: String,
+        pre: Prepared,
+        storage: StorageGrants,
+        config: Resolved,
+        max_concurrency: u32,
+    ) -> Self {
         Self {
             id: spec.id.clone(),
             source: spec.source.clone(),
@@ -44,6 +54,7 @@ impl LoadedPlugin {
             config: config.values,
             secret_values: config.secret_values,
             limits: spec.limits,
+            gate: PluginGate::new(max_concurrency),
             storage,
             pre,
         }
@@ -75,13 +86,16 @@ pub enum Lookup<'t> {
     /// The path exists, but not for this method; the methods that are allowed.
     MethodNotAllowed(Vec<http::Method>),
     NotFound,
+    /// A route matched, but a parameter decodes to something no plugin should receive
+    /// (invalid UTF-8, control characters such as `%00`); the reason names the parameter.
+    InvalidParam(String),
 }
 
 pub struct RouteMatch<'t> {
     pub plugin: &'t Arc<LoadedPlugin>,
     /// The manifest pattern that matched, e.g. `/users/{id}`.
     pub route: &'t str,
-    /// Percent-decoded parameter values.
+    /// Percent-decoded parameter values: valid UTF-8 without control characters.
     pub params: Vec<(String, String)>,
 }
 
@@ -158,11 +172,13 @@ impl RoutingTable {
         let Some(plugin_index) = plugin_index else {
             return Lookup::MethodNotAllowed(entry.by_method.iter().map(|(m, _)| m.clone()).collect());
         };
-        let params = matched
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_owned(), percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned()))
-            .collect();
+        let mut params = Vec::with_capacity(matched.params.len());
+        for (name, raw) in matched.params.iter() {
+            match decode_param(raw) {
+                Ok(value) => params.push((name.to_owned(), value)),
+                Err(why) => return Lookup::InvalidParam(format!("path parameter `{name}` {why}")),
+            }
+        }
         Lookup::Found(RouteMatch { plugin: &self.plugins[plugin_index], route: &entry.pattern, params })
     }
 
@@ -176,6 +192,17 @@ impl RoutingTable {
             && self.plugins.len() == other.plugins.len()
             && self.plugins.iter().zip(&other.plugins).all(|(a, b)| a.digest == b.digest && a.config == b.config)
     }
+}
+
+/// Percent-decodes one path parameter, refusing what would reach a plugin as a surprise:
+/// bytes that are not UTF-8 (`%FF`) and control characters (`%00`, `%0A`), which have no
+/// business in a path and break logs, keys and headers downstream.
+fn decode_param(raw: &str) -> Result<String, &'static str> {
+    let value = percent_encoding::percent_decode_str(raw).decode_utf8().map_err(|_| "is not valid UTF-8")?;
+    if value.chars().any(char::is_control) {
+        return Err("contains a control character");
+    }
+    Ok(value.into_owned())
 }
 
 fn describe_owners(entry: &PathRoutes, plugins: &[Arc<LoadedPlugin>]) -> String {

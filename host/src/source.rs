@@ -65,6 +65,14 @@ impl ManifestSource {
         }
     }
 
+    /// Where the deployment's manifest is, if the source is a deployment in S3.
+    pub fn deployment(&self) -> Option<&Location> {
+        match self {
+            Self::File(_) => None,
+            Self::Deployment { store, .. } => Some(store.location()),
+        }
+    }
+
     /// The manifest file, if the source is one.
     pub fn file(&self) -> Option<&Path> {
         match self {

@@ -3,9 +3,11 @@
 
 use crate::capability::blob::{BlobCtx, BlobView};
 use crate::capability::config::ConfigCtx;
+use crate::capability::io_budget::IoBudget;
 use crate::capability::kv::{KvCtx, KvView};
 use crate::capability::log::{LogCtx, LogSink};
 use crate::capability::{StorageGrants, wasi};
+use crate::manifest::Limits;
 use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -17,18 +19,21 @@ pub struct State {
     pub kv: KvCtx,
     pub blob: BlobCtx,
     pub limiter: MemoryLimiter,
+    /// Bytes this request may still move through storage calls.
+    pub io: IoBudget,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl State {
-    pub fn new(config: ConfigCtx, storage: StorageGrants, sink: &Arc<LogSink>, max_memory: u64) -> Self {
+    pub fn new(config: ConfigCtx, storage: StorageGrants, sink: &Arc<LogSink>, limits: &Limits) -> Self {
         Self {
             config,
             log: LogCtx::new(sink.clone()),
             kv: storage.kv,
             blob: storage.blob,
-            limiter: MemoryLimiter::new(max_memory),
+            limiter: MemoryLimiter::new(limits.max_memory),
+            io: IoBudget::new(limits.max_host_io),
             wasi: wasi::sandboxed_ctx(sink),
             table: ResourceTable::new(),
         }
@@ -38,12 +43,12 @@ impl State {
 impl State {
     /// The kv capability's view: the plugin's grants and this request's resource table.
     pub fn kv_view(&mut self) -> KvView<'_> {
-        KvView::new(&self.kv, &mut self.table)
+        KvView::new(&self.kv, &mut self.table, &self.io)
     }
 
     /// The blob capability's view: the plugin's grants and this request's resource table.
     pub fn blob_view(&mut self) -> BlobView<'_> {
-        BlobView::new(&self.blob, &mut self.table)
+        BlobView::new(&self.blob, &mut self.table, &self.io)
     }
 }
 

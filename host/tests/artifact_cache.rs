@@ -11,9 +11,13 @@ use std::sync::Arc;
 use support::{get, guest_wasm, manifest};
 
 fn engine_with_cache(dir: &std::path::Path) -> PluginEngine {
-    PluginEngine::new(EngineSettings { max_instances: 4, max_memory_per_instance: 64 << 20 })
-        .unwrap()
-        .with_artifact_cache(dir)
+    PluginEngine::new(EngineSettings {
+        max_instances: 4,
+        max_memory_per_instance: 64 << 20,
+        ..EngineSettings::default()
+    })
+    .unwrap()
+    .with_artifact_cache(dir)
 }
 
 fn hello() -> (Vec<u8>, String) {

@@ -207,11 +207,11 @@ async fn limits_are_errors_not_traps(blob: Arc<dyn BlobBackend>) {
     assert!(matches!(blob.put("ns", "k", b"x".to_vec(), bad_metadata).await, Err(StorageError::InvalidInput(_))));
     assert!(blob.head("ns", "big").await.unwrap().is_none() && blob.head("ns", "k").await.unwrap().is_none());
     assert!(matches!(
-        blob.presign("ns", "k", PresignMethod::Get, Duration::ZERO, None).await,
+        blob.presign("ns", "k", PresignMethod::Get, Duration::ZERO, None, 1 << 30).await,
         Err(StorageError::InvalidInput(_))
     ));
     assert!(matches!(
-        blob.presign("ns", "k", PresignMethod::Get, Duration::from_secs(8 * 24 * 3600), None).await,
+        blob.presign("ns", "k", PresignMethod::Get, Duration::from_secs(8 * 24 * 3600), None, 1 << 30).await,
         Err(StorageError::InvalidInput(_))
     ));
 }
@@ -220,13 +220,14 @@ async fn presigned_urls_upload_and_download_without_credentials(blob: Arc<dyn Bl
     let blob = &*blob;
     let http = reqwest::Client::new();
     let hour = Duration::from_secs(3600);
-    let upload = blob.presign("ns", "up/photo.png", PresignMethod::Put, hour, Some("image/png")).await.unwrap();
+    let upload =
+        blob.presign("ns", "up/photo.png", PresignMethod::Put, hour, Some("image/png"), 1 << 30).await.unwrap();
     let res = http.put(&upload).header("content-type", "image/png").body("fake png").send().await.unwrap();
     assert!(res.status().is_success(), "PUT {upload}: {} {}", res.status(), res.text().await.unwrap());
     let stored = blob.get("ns", "up/photo.png", None).await.unwrap().expect("uploaded object");
     assert_eq!((stored.body.as_slice(), stored.info.content_type.as_str()), (b"fake png".as_slice(), "image/png"));
 
-    let download = blob.presign("ns", "up/photo.png", PresignMethod::Get, hour, None).await.unwrap();
+    let download = blob.presign("ns", "up/photo.png", PresignMethod::Get, hour, None, 1 << 30).await.unwrap();
     let res = http.get(&download).send().await.unwrap();
     assert_eq!(res.status(), 200, "GET {download}");
     assert_eq!(res.headers()["content-type"], "image/png");
@@ -238,7 +239,8 @@ async fn a_presigned_url_for_one_key_does_not_open_another(blob: Arc<dyn BlobBac
     put(blob, "ns", "public.txt", "shared on purpose").await.unwrap();
     put(blob, "ns", "private.txt", "not shared").await.unwrap();
     let http = reqwest::Client::new();
-    let url = blob.presign("ns", "public.txt", PresignMethod::Get, Duration::from_secs(60), None).await.unwrap();
+    let url =
+        blob.presign("ns", "public.txt", PresignMethod::Get, Duration::from_secs(60), None, 1 << 30).await.unwrap();
     assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
     let other = url.replace("public.txt", "private.txt");
     let res = http.get(&other).send().await.unwrap();
@@ -333,7 +335,7 @@ async fn fs_presigned_urls_reject_tampering_expiry_and_wrong_method() {
     let (blob, _keep) = fs().await;
     put(&*blob, "ns", "k", "secret").await.unwrap();
     let http = reqwest::Client::new();
-    let url = blob.presign("ns", "k", PresignMethod::Get, Duration::from_secs(60), None).await.unwrap();
+    let url = blob.presign("ns", "k", PresignMethod::Get, Duration::from_secs(60), None, 1 << 30).await.unwrap();
     assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
     // Tampered expiry.
     let later = url.replace("expires=", "expires=9");
@@ -345,13 +347,15 @@ async fn fs_presigned_urls_reject_tampering_expiry_and_wrong_method() {
     assert_eq!(res.status(), 403);
     assert_eq!(body(&*blob, "ns", "k").await.as_deref(), Some("secret"));
     // A PUT URL signed for one content type refuses another.
-    let upload =
-        blob.presign("ns", "k", PresignMethod::Put, Duration::from_secs(60), Some("text/plain")).await.unwrap();
+    let upload = blob
+        .presign("ns", "k", PresignMethod::Put, Duration::from_secs(60), Some("text/plain"), 1 << 30)
+        .await
+        .unwrap();
     let res = http.put(&upload).header("content-type", "text/html").body("<script>").send().await.unwrap();
     assert_eq!(res.status(), 403);
     assert_eq!(body(&*blob, "ns", "k").await.as_deref(), Some("secret"));
     // Expired.
-    let short = blob.presign("ns", "k", PresignMethod::Get, Duration::from_secs(1), None).await.unwrap();
+    let short = blob.presign("ns", "k", PresignMethod::Get, Duration::from_secs(1), None, 1 << 30).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let res = http.get(&short).send().await.unwrap();
     assert_eq!(res.status(), 403);

@@ -101,7 +101,11 @@ async fn bad_keys_and_limits_are_errors_the_guest_sees() {
     assert!(reply["err"].as_str().unwrap().starts_with("limit-exceeded"), "{reply}");
     let reply = get(&app, "/kv-list/users?limit=0").await.json();
     assert!(reply["err"].as_str().unwrap().starts_with("invalid-input"), "{reply}");
-    let reply = call(&app, "PUT", "/kv/users/%0Aevil", &[], b"v").await.json();
+    // A control character never reaches a plugin through a path (400 at the edge)...
+    assert_eq!(call(&app, "PUT", "/kv/users/%0Aevil", &[], b"v").await.status, 400);
+    // ...and through a body, the kv layer refuses it as a key.
+    let json = [("content-type", "application/json")];
+    let reply = call(&app, "POST", "/kv-tx/users", &json, br#"[{"set":"a\nevil","value":"v"}]"#).await.json();
     assert!(reply["err"].as_str().unwrap().starts_with("invalid-input"), "{reply}");
 }
 

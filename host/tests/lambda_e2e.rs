@@ -135,3 +135,62 @@ async fn a_second_cold_start_loads_components_from_the_precompiled_cache() {
     assert_eq!(hello["message"], "component loaded from the precompiled cache", "{hello}");
     assert_eq!(http.get(second.url("/hello/two")).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn http_api_paths_route_as_serve_routes_them_and_a_named_stage_is_dropped() {
+    let lambda = start();
+    // HTTP APIs deliver `rawPath` decoded (the client sent `/hello/ada%20lovelace`).
+    let decoded = lambda.invoke_fixture("apigw-http-v2-decoded-path.json");
+    assert_eq!(decoded["statusCode"], 200, "{decoded}");
+    assert_eq!(json_body(&decoded)["message"], "Hello, ada lovelace!");
+    // A named stage (`Prod`) stays in `rawPath`; plugins route without it.
+    let staged = lambda.invoke_fixture("apigw-http-v2-named-stage.json");
+    assert_eq!(staged["statusCode"], 200, "{staged}");
+    assert_eq!(json_body(&staged)["message"], "Hello, ada!");
+
+    // A NUL in a path parameter is refused at the edge, as in `serve`, with an access line.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let nul = http.get(lambda.url("/hello/ada%00")).send().await.unwrap();
+    assert_eq!(nul.status(), 400);
+    let request_id = nul.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = nul.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("contains a control character"), "{body}");
+    let lines = lambda.logs_until(&request_id);
+    let access = lines.iter().find(|l| l["target"] == "plughost::access" && l["request_id"] == request_id.as_str());
+    assert_eq!(access.expect("an access line for the 400")["status"], 400);
+}
+
+#[tokio::test]
+async fn events_lambda_http_would_panic_on_get_a_400_and_a_json_log_line() {
+    let lambda = start();
+    for (fixture, reason) in [
+        ("apigw-http-v2-invalid-base64.json", "not valid base64"),
+        ("apigw-http-v2-invalid-host.json", "invalid Host `exa mple.com`"),
+    ] {
+        let refused = lambda.invoke_fixture(fixture);
+        assert_eq!(refused["statusCode"], 400, "{fixture}: {refused}");
+        let body = json_body(&refused);
+        assert_eq!(body["error"]["code"], "bad_request", "{fixture}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(reason), "{fixture}: {body}");
+        // Every line the function wrote is JSON (no plain-text panic output), and the
+        // refusal has its access line.
+        let request_id = refused["headers"]["x-request-id"].as_str().expect("a request id").to_owned();
+        let lines = lambda.logs_until(&request_id);
+        assert!(lines.iter().all(|l| !l.to_string().contains("panicked")), "{lines:?}");
+    }
+    assert_eq!(lambda.invoke_fixture("apigw-http-v2-post-binary.json")["statusCode"], 200);
+}
+
+#[tokio::test]
+async fn an_s3_notification_for_another_object_does_not_reload_and_is_not_dropped() {
+    let lambda = start();
+    let error = lambda.invoke(&["--data-file", &fixture_path("s3-put-other-object.json")]).unwrap_err();
+    assert!(error.contains("s3://plughost-uploads/uploads/photo 1.png"), "{error}");
+    assert!(error.contains("only this deployment's manifest is handled"), "{error}");
+    let lines = lambda.logs_until("not handled");
+    assert!(lines.iter().all(|l| !l.to_string().contains("checking the deployment now")), "{lines:?}");
+}
+
+fn fixture_path(name: &str) -> String {
+    support::lambda::repo().join("tests/fixtures/lambda").join(name).display().to_string()
+}

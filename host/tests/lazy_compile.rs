@@ -9,7 +9,8 @@ use std::sync::Arc;
 use support::{call, guest_wasm, manifest};
 
 fn lazy_engine(cache: Option<&std::path::Path>) -> Arc<PluginEngine> {
-    let settings = EngineSettings { max_instances: 16, max_memory_per_instance: 128 * 1024 * 1024 };
+    let settings =
+        EngineSettings { max_instances: 16, max_memory_per_instance: 128 * 1024 * 1024, ..EngineSettings::default() };
     let engine = PluginEngine::new(settings).unwrap().with_lazy_compilation(true);
     Arc::new(match cache {
         Some(dir) => engine.with_artifact_cache(dir),

@@ -420,3 +420,99 @@ fn check_prints_the_routes_of_a_good_manifest() {
     assert!(stdout.contains("2 plugin(s) OK"), "{stdout}");
     assert!(stdout.contains("GET /hello/{name}"), "{stdout}");
 }
+
+#[tokio::test]
+async fn presigned_uploads_follow_put_rules_and_the_containers_size_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest_wasm("blob-probe"), dir.path().join("blob-probe.wasm")).unwrap();
+    let manifest = dir.path().join("plughost.toml");
+    std::fs::write(
+        &manifest,
+        "[blob.local]\nmax_presigned_upload = \"1 KiB\"\n[plugins.probe]\nsource = \"blob-probe.wasm\"\n\
+         routes = [\"POST /blob-presign/{label}\"]\nblob = { local = \"read-write\" }\n",
+    )
+    .unwrap();
+    let server = Server::start(&manifest, &[]);
+    let http = client();
+    let presign = |key: &str| {
+        let url = server.url(&format!("/blob-presign/local?key={key}&method=put"));
+        let http = http.clone();
+        async move {
+            let reply: serde_json::Value = http.post(url).send().await.unwrap().json().await.unwrap();
+            reply["ok"].as_str().expect("a URL").to_owned()
+        }
+    };
+    // Signed without a content type, the URL still stores only a media type.
+    let url = presign("a.txt").await;
+    let res = http.put(&url).header("content-type", "not a media type").body("x").send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("must be a media type"), "{body}");
+    assert_eq!(http.put(&url).header("content-type", "text/plain").body("x").send().await.unwrap().status(), 200);
+
+    // The container's max_presigned_upload (1 KiB) is signed into the URL and enforced.
+    let url = presign("big.bin").await;
+    let res = http.put(&url).body(vec![0u8; 2048]).send().await.unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(http.put(&url).body(vec![0u8; 1024]).send().await.unwrap().status(), 200);
+    // Raising the limit in the URL breaks its signature.
+    let forged = url.replace("max-size=1024", "max-size=999999");
+    assert_eq!(http.put(&forged).body(vec![0u8; 2048]).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test]
+async fn a_hung_backend_becomes_unavailable_inside_the_plugins_timeout() {
+    let moto = support::moto::Moto::start().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    moto.create_kv_table(&dynamo, "plughost-data").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(guest_wasm("kv-probe"), dir.path().join("kv-probe.wasm")).unwrap();
+    let manifest = dir.path().join("plughost.toml");
+    std::fs::write(
+        &manifest,
+        "[kv.users]\n[plugins.probe]\nsource = \"kv-probe.wasm\"\nroutes = [\"GET /kv/{label}/{key}\"]\n\
+         kv = { users = \"read\" }\nlimits = { timeout = \"2s\" }\n",
+    )
+    .unwrap();
+    let storage = dir.path().join("storage.toml");
+    std::fs::write(&storage, "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"users\" }\n").unwrap();
+    let env = moto.env();
+    let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
+    let http = client();
+    let got: serde_json::Value = http.get(server.url("/kv/users/ada")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["ok"], serde_json::Value::Null, "{got}");
+
+    // DynamoDB hangs: the storage call fails with `unavailable` while the plugin still
+    // has time to answer (200 with the error here; a real service answers 503), instead
+    // of the whole request running into its timeout (504).
+    moto.pause();
+    let res = http.get(server.url("/kv/users/ada")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["err"], "unavailable: storage did not answer in time", "{body}");
+    moto.resume();
+}
+
+#[tokio::test]
+async fn in_the_text_log_format_a_plugin_cannot_start_a_line_or_write_colours() {
+    let (_dir, manifest) =
+        workdir("[plugins.misbehave]\nsource = \"misbehave.wasm\"\nroutes = [\"GET /log-inject\"]\n");
+    let mut server = Server::start(&manifest, &[]);
+    let res = client().get(server.url("/log-inject")).send().await.unwrap();
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let lines = server.read_logs_until("plughost::access: request", Duration::from_secs(30));
+    // `<time> <LEVEL> <target>: <message> <fields>`: the target is the third word.
+    let target = |line: &str| line.split_whitespace().nth(2).unwrap_or_default().to_owned();
+    let forged: Vec<&String> = lines.iter().filter(|l| l.contains("forged")).collect();
+    assert_eq!(forged.len(), 3, "{lines:#?}");
+    for line in &forged {
+        // Each is the plugin's own line (target `plugin`, tagged with its request), and
+        // the newline, carriage return and escape sequence it tried are written escaped.
+        assert_eq!(target(line), "plugin:", "{line}");
+        assert!(line.contains(&request_id), "{line}");
+        assert!(!line.contains('\u{1b}') && !line.contains('\r'), "{line:?}");
+    }
+    let access: Vec<&String> = lines.iter().filter(|l| target(l) == "plughost::access:").collect();
+    assert_eq!(access.len(), 1, "{lines:#?}");
+    assert!(!access[0].contains("forged"));
+}

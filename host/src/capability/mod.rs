@@ -8,18 +8,22 @@
 //! - `kv/`     — key-value stores opened by label (`sqlite.rs`, `dynamo.rs`);
 //! - `blob/`   — object containers opened by label (`fs.rs`, `s3.rs`);
 //! - `wasi.rs` — the WASI sandbox that lets ordinary Rust `std` link, with nothing in it;
-//! - `error.rs` — the storage errors guests receive as WIT values.
+//! - `error.rs` — the storage errors guests receive as WIT values;
+//! - `io_budget.rs` — the bytes one request may move through storage calls;
+//! - `deadline.rs` — storage calls cut off before the request's deadline.
 //!
 //! [`Storage`] holds the process's backends and binds each plugin's grants to them.
 
 pub mod blob;
 pub mod config;
+pub mod deadline;
 pub mod error;
+pub mod io_budget;
 pub mod kv;
 pub mod log;
 pub mod wasi;
 
-use crate::manifest::{Access, PluginSpec};
+use crate::manifest::{Access, Manifest, PluginSpec};
 use crate::state::State;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -132,8 +136,8 @@ impl Storage {
         if !self.require_bindings {
             return Ok(());
         }
-        let kv = manifest.kv_stores.iter().find(|l| !self.kv_bindings.contains_key(*l)).map(|l| ("kv", l));
-        let blob = manifest.blob_containers.iter().find(|l| !self.blob_bindings.contains_key(*l)).map(|l| ("blob", l));
+        let kv = manifest.kv_stores.keys().find(|l| !self.kv_bindings.contains_key(*l)).map(|l| ("kv", l));
+        let blob = manifest.blob_containers.keys().find(|l| !self.blob_bindings.contains_key(*l)).map(|l| ("blob", l));
         match kv.or(blob) {
             None => Ok(()),
             Some((kind, label)) => Err(format!(
@@ -224,7 +228,7 @@ impl Storage {
     /// The grants of one plugin, each bound to its backend and namespace: the operator's
     /// binding, or the embedded backend with the label as namespace. Distinct labels get
     /// distinct namespaces, so they never see each other's data.
-    pub fn grants(&self, spec: &PluginSpec) -> StorageGrants {
+    pub fn grants(&self, manifest: &Manifest, spec: &PluginSpec) -> StorageGrants {
         let kv = spec
             .kv
             .iter()
@@ -233,7 +237,8 @@ impl Storage {
                     Some((backend, namespace)) => (backend.clone(), namespace.clone()),
                     None => (self.kv.clone(), label.as_str().into()),
                 };
-                let grant = kv::KvGrant { backend, namespace, writable: *access == Access::ReadWrite };
+                let quota = manifest.kv_stores.get(label).copied().unwrap_or_default();
+                let grant = kv::KvGrant { backend, namespace, writable: *access == Access::ReadWrite, quota };
                 (label.clone(), grant)
             })
             .collect();
@@ -245,7 +250,8 @@ impl Storage {
                     Some((backend, namespace)) => (backend.clone(), namespace.clone()),
                     None => (self.blob.clone() as Arc<dyn blob::BlobBackend>, label.as_str().into()),
                 };
-                let grant = blob::BlobGrant { backend, namespace, writable: *access == Access::ReadWrite };
+                let quota = manifest.blob_containers.get(label).copied().unwrap_or_default();
+                let grant = blob::BlobGrant { backend, namespace, writable: *access == Access::ReadWrite, quota };
                 (label.clone(), grant)
             })
             .collect();
@@ -254,9 +260,13 @@ impl Storage {
 }
 
 /// The AWS configuration the standard way: region, credentials (or the Lambda's role)
-/// and an optional `AWS_ENDPOINT_URL`, from the environment.
+/// and an optional `AWS_ENDPOINT_URL`, from the environment. A connection that cannot be
+/// made in 2 s fails (and is retried by the SDK); how long a whole storage call may take
+/// is bounded per request (`deadline.rs`).
 pub async fn aws_config_from_env() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let timeouts =
+        aws_config::timeout::TimeoutConfig::builder().connect_timeout(std::time::Duration::from_secs(2)).build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 
 /// Adds every capability to the process's linker. Called once, by `engine.rs`.

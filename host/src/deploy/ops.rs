@@ -52,7 +52,7 @@ pub struct Status {
 
 impl Operator {
     pub fn new(store: DeploymentStore, engine: Arc<PluginEngine>) -> Self {
-        let bounds = LimitBounds { max_memory: engine.settings().max_memory_per_instance, ..LimitBounds::default() };
+        let bounds = LimitBounds::for_engine(engine.settings());
         Self { store, engine, bounds }
     }
 

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use http::StatusCode;
-use http::header::{ALLOW, CONTENT_TYPE};
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostError {
@@ -28,8 +28,10 @@ pub enum HostError {
     InvalidResponse { plugin: String },
     /// The plugin's response exceeded `max_response`.
     ResponseTooLarge { plugin: String },
-    /// All instance slots are busy.
+    /// No instance slot or memory budget freed in time.
     AtCapacity,
+    /// The plugin runs as many requests as its `max_concurrency` allows.
+    PluginAtCapacity { plugin: String },
     /// The plugin's component cannot run (it failed to compile on first use).
     PluginUnavailable { plugin: String },
     /// A presigned blob URL was tampered with, expired, or used with the wrong method or
@@ -53,9 +55,10 @@ impl HostError {
             }
             Self::InvalidResponse { .. } => StatusCode::BAD_GATEWAY,
             Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            Self::AtCapacity | Self::StorageUnavailable | Self::PluginUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::AtCapacity
+            | Self::PluginAtCapacity { .. }
+            | Self::StorageUnavailable
+            | Self::PluginUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PresignedUrlRejected { .. } => StatusCode::FORBIDDEN,
             Self::ObjectNotFound => StatusCode::NOT_FOUND,
         }
@@ -73,6 +76,7 @@ impl HostError {
             Self::InvalidResponse { .. } => "plugin_invalid_response",
             Self::ResponseTooLarge { .. } => "plugin_response_too_large",
             Self::AtCapacity => "at_capacity",
+            Self::PluginAtCapacity { .. } => "plugin_at_capacity",
             Self::PluginUnavailable { .. } => "plugin_unavailable",
             Self::PresignedUrlRejected { .. } => "presigned_url_rejected",
             Self::ObjectNotFound => "object_not_found",
@@ -100,6 +104,9 @@ impl HostError {
                 format!("plugin `{plugin}` returned a response over its size limit")
             }
             Self::AtCapacity => "the host is at capacity; retry shortly".into(),
+            Self::PluginAtCapacity { plugin } => {
+                format!("plugin `{plugin}` is handling as many requests as it may at once; retry shortly")
+            }
             Self::PluginUnavailable { plugin } => format!("plugin `{plugin}` is unavailable"),
             Self::PresignedUrlRejected { reason } => format!("presigned URL rejected: {reason}"),
             Self::ObjectNotFound => "no object at this URL".into(),
@@ -114,6 +121,7 @@ impl HostError {
             | Self::Timeout { plugin }
             | Self::InvalidResponse { plugin }
             | Self::ResponseTooLarge { plugin }
+            | Self::PluginAtCapacity { plugin }
             | Self::PluginUnavailable { plugin } => Some(plugin),
             _ => None,
         }
@@ -134,6 +142,10 @@ impl HostError {
         if let Self::MethodNotAllowed { allow } = &self {
             let allow = allow.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", ");
             response = response.header(ALLOW, allow);
+        }
+        // Capacity is momentary: tell clients (and API Gateway's retrying SDKs) when to retry.
+        if matches!(self, Self::AtCapacity | Self::PluginAtCapacity { .. } | Self::StorageUnavailable) {
+            response = response.header(RETRY_AFTER, "1");
         }
         response.body(Bytes::from(body)).unwrap_or_else(|_| http::Response::new(Bytes::new()))
     }

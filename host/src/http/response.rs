@@ -9,9 +9,23 @@ use http::header::{HeaderName, HeaderValue};
 const HOP_BY_HOP: [&str; 7] =
     ["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "content-length"];
 
+/// The most headers a plugin's response may carry.
+pub const MAX_RESPONSE_HEADERS: usize = 100;
+/// The most bytes a plugin's response headers may add up to (names, values and `: `/CRLF
+/// separators): far above what browsers and API Gateway accept in practice, far below
+/// what would cost the host real memory or time per response.
+pub const MAX_RESPONSE_HEADER_BYTES: usize = 16 * 1024;
+
 /// Converts a plugin's response. An invalid status or header is the plugin's bug: the
 /// error says what, for the host log.
 pub fn from_wit_response(response: Response) -> Result<http::Response<Bytes>, String> {
+    if response.headers.len() > MAX_RESPONSE_HEADERS {
+        return Err(format!("{} headers; the limit is {MAX_RESPONSE_HEADERS}", response.headers.len()));
+    }
+    let header_bytes: usize = response.headers.iter().map(|(name, value)| name.len() + value.len() + 4).sum();
+    if header_bytes > MAX_RESPONSE_HEADER_BYTES {
+        return Err(format!("headers of {header_bytes} bytes; the limit is {MAX_RESPONSE_HEADER_BYTES}"));
+    }
     let status = http::StatusCode::from_u16(response.status)
         .ok()
         .filter(|s| (200..=599).contains(&s.as_u16()))
@@ -50,6 +64,18 @@ mod tests {
         assert_eq!(res.headers().get_all("x-a").iter().count(), 2);
         assert!(res.headers().get("connection").is_none());
         assert_eq!(res.body().as_ref(), b"hi");
+    }
+
+    #[test]
+    fn refuses_too_many_or_too_large_headers() {
+        let many: Vec<(String, String)> = (0..=MAX_RESPONSE_HEADERS).map(|i| (format!("x-{i}"), "v".into())).collect();
+        let refused = from_wit_response(Response { status: 200, headers: many, body: Vec::new() }).unwrap_err();
+        assert!(refused.contains("101 headers; the limit is 100"), "{refused}");
+        let big = vec![("x-big".to_owned(), "v".repeat(MAX_RESPONSE_HEADER_BYTES))];
+        let refused = from_wit_response(Response { status: 200, headers: big, body: Vec::new() }).unwrap_err();
+        assert!(refused.contains("the limit is 16384"), "{refused}");
+        let fine: Vec<(String, String)> = (0..MAX_RESPONSE_HEADERS).map(|i| (format!("x-{i}"), "v".into())).collect();
+        assert!(from_wit_response(Response { status: 200, headers: fine, body: Vec::new() }).is_ok());
     }
 
     #[test]

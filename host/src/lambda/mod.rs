@@ -77,41 +77,106 @@ async fn invocation(
     refresher: Arc<Refresher>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, lambda_runtime::Error> {
-    let LambdaEvent { payload, context } = event;
-    if is_s3_notification(&payload) {
-        tracing::info!(request_id = context.request_id, "S3 notification: checking the deployment now");
-        let published = app.reload_and_log(true).await;
-        *refresher.last_check.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-        return Ok(serde_json::json!({ "reloaded": published, "generation": app.table().generation }));
+    let LambdaEvent { mut payload, context } = event;
+    if let Some(objects) = s3_objects(&payload) {
+        return s3_notification(&app, &refresher, &objects, &context.request_id).await;
     }
     refresher.maybe_start(&app);
+    let rejection = convert::prepare_event(&mut payload).err();
     let request: LambdaRequest = serde_json::from_value(payload).map_err(|error| {
         tracing::warn!(request_id = context.request_id, %error, "invocation is not an HTTP event");
         format!("plughost answers API Gateway, Function URL and ALB events; this is not one: {error}")
     })?;
-    let mut adapter = Adapter::from(service_fn(move |request: lambda_http::Request| answer(app.clone(), request)));
+    let mut adapter =
+        Adapter::from(service_fn(move |request: lambda_http::Request| answer(app.clone(), request, rejection.clone())));
     let response = adapter.call(LambdaEvent::new(request, context)).await?;
     Ok(serde_json::to_value(response)?)
 }
 
-/// `{"Records": [{"eventSource": "aws:s3", ...}]}`: what S3 sends when the manifest is written.
-fn is_s3_notification(payload: &serde_json::Value) -> bool {
-    let records = payload.get("Records").and_then(|r| r.as_array());
-    records
-        .is_some_and(|records| records.iter().any(|r| r.get("eventSource").and_then(|s| s.as_str()) == Some("aws:s3")))
+/// The `(bucket, key)` of every record of an S3 event notification (`{"Records":
+/// [{"eventSource": "aws:s3", ...}]}`), keys decoded (S3 form-encodes them); `None` for
+/// any other event.
+fn s3_objects(payload: &serde_json::Value) -> Option<Vec<(String, String)>> {
+    let records = payload.get("Records")?.as_array()?;
+    let s3: Vec<_> =
+        records.iter().filter(|r| r.get("eventSource").and_then(|s| s.as_str()) == Some("aws:s3")).collect();
+    if s3.is_empty() {
+        return None;
+    }
+    let text = |record: &serde_json::Value, pointer: &str| {
+        record.pointer(pointer).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+    };
+    Some(
+        s3.iter()
+            .map(|record| {
+                let key = text(record, "/s3/object/key").replace('+', " ");
+                let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy().into_owned();
+                (text(record, "/s3/bucket/name"), key)
+            })
+            .collect(),
+    )
+}
+
+/// An S3 event notification. A write of this deployment's manifest reloads it now. Any
+/// other object is not the host's business (object triggers for plugins are a later
+/// feature): the invocation fails, naming the object, so Lambda's retries and the
+/// function's failure destination keep the event instead of it being dropped silently.
+async fn s3_notification(
+    app: &Arc<App>,
+    refresher: &Refresher,
+    objects: &[(String, String)],
+    request_id: &str,
+) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let manifest = app.source().deployment();
+    let is_manifest =
+        |(bucket, key): &&(String, String)| manifest.is_some_and(|m| &m.bucket == bucket && &m.key == key);
+    let others: Vec<String> = objects
+        .iter()
+        .filter(|object| !is_manifest(object))
+        .map(|(bucket, key)| format!("s3://{bucket}/{}", crate::capability::log::escape_controls(key)))
+        .collect();
+    let mut answer = serde_json::json!({ "reloaded": false, "generation": app.table().generation });
+    if objects.iter().any(|object| is_manifest(&object)) {
+        tracing::info!(request_id, "S3 notification for the manifest: checking the deployment now");
+        let published = app.reload_and_log(true).await;
+        *refresher.last_check.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        answer = serde_json::json!({ "reloaded": published, "generation": app.table().generation });
+    }
+    if others.is_empty() {
+        return Ok(answer);
+    }
+    let objects = others.join(", ");
+    tracing::warn!(
+        request_id,
+        objects,
+        "S3 notification for objects other than this deployment's manifest; not handled"
+    );
+    Err(format!("S3 notification for {objects}: only this deployment's manifest is handled (no reload)").into())
 }
 
 /// The app's answer to one HTTP event, within the invocation's deadline. Request ids are
-/// Lambda's, so the host's and the plugin's log lines match the Lambda logs.
+/// Lambda's, so the host's and the plugin's log lines match the Lambda logs. An event
+/// [`convert::prepare_event`] refused (`rejection`) is answered 400 here, so the response
+/// is still shaped for its origin.
 async fn answer(
     app: Arc<App>,
     request: lambda_http::Request,
+    rejection: Option<String>,
 ) -> Result<http::Response<http_body_util::Full<bytes::Bytes>>, Infallible> {
     let context = request.lambda_context();
     let deadline = request_deadline(context.deadline);
-    let response = match convert::to_app_request(request) {
-        Ok(request) => app.handle_until(request, &context.request_id, deadline).await,
-        Err(reason) => app.refuse(crate::http::HostError::BadRequest { reason }, &context.request_id),
+    let (method, path) = (request.method().clone(), request.raw_http_path().to_owned());
+    let bad_request =
+        |reason| app.refuse(crate::http::HostError::BadRequest { reason }, &method, &path, &context.request_id);
+    let response = match rejection {
+        Some(reason) => {
+            tracing::warn!(request_id = context.request_id, reason, "event refused before routing");
+            bad_request(reason)
+        }
+        None => match convert::to_app_request(request) {
+            Ok(request) => app.handle_until(request, &context.request_id, deadline).await,
+            Err(reason) => bad_request(reason),
+        },
     };
     Ok(convert::to_lambda_response(response))
 }
@@ -138,12 +203,15 @@ mod tests {
     }
 
     #[test]
-    fn s3_notifications_are_told_from_http_events() {
+    fn s3_notifications_are_told_from_http_events_and_name_their_objects() {
         let s3: serde_json::Value =
             serde_json::from_str(include_str!("../../../tests/fixtures/lambda/s3-put-manifest.json")).unwrap();
-        assert!(is_s3_notification(&s3));
+        assert_eq!(s3_objects(&s3), Some(vec![("plughost-deployments".to_owned(), "manifest.toml".to_owned())]));
         let http: serde_json::Value =
             serde_json::from_str(include_str!("../../../tests/fixtures/lambda/apigw-rest-v1-get.json")).unwrap();
-        assert!(!is_s3_notification(&http));
+        assert_eq!(s3_objects(&http), None);
+        let encoded = serde_json::json!({ "Records": [{ "eventSource": "aws:s3",
+            "s3": { "bucket": { "name": "b" }, "object": { "key": "uploads/my+photo%C3%A9.png" } } }] });
+        assert_eq!(s3_objects(&encoded), Some(vec![("b".to_owned(), "uploads/my photoé.png".to_owned())]));
     }
 }

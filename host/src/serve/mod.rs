@@ -74,7 +74,7 @@ async fn dispatch(State(app): State<Arc<App>>, request: axum::extract::Request) 
     let response = match read_body(&parts, body, max_body).await {
         Ok(bytes) => app.handle_with_id(http::Request::from_parts(parts, bytes), &request_id).await,
         Err(error) => {
-            let mut response = app.refuse(error, &request_id);
+            let mut response = app.refuse(error, &parts.method, parts.uri.path(), &request_id);
             // The body was not read to its end, so this connection cannot carry another
             // request: tell the client instead of letting it reuse a connection we drop.
             response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));

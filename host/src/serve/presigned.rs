@@ -8,7 +8,7 @@
 
 use crate::app::tag_request_id;
 use crate::bindings::plughost::plugin::blob::{PresignMethod, PutCondition};
-use crate::capability::blob::{FsBlob, PRESIGNED_PATH, PresignedGrant, PutRequest};
+use crate::capability::blob::{FsBlob, PRESIGNED_PATH, PresignedGrant, PutRequest, check_content_type};
 use crate::http::HostError;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -62,7 +62,10 @@ async fn upload(State(blob): State<Arc<FsBlob>>, request: Request) -> Response {
             });
         }
         let content_type = sent_type.unwrap_or("application/octet-stream").to_owned();
-        let staged = receive(&blob, request.into_body()).await?;
+        // The same rule as `put`: a URL signed without a type still stores only a media type.
+        check_content_type(&content_type)
+            .map_err(|error| HostError::BadRequest { reason: format!("content-type: {error}") })?;
+        let staged = receive(&blob, request.into_body(), grant.max_size).await?;
         let put = PutRequest { content_type, metadata: Vec::new(), condition: PutCondition::Always };
         let info = blob.commit(&grant.namespace, &grant.key, staged, put).await.map_err(|error| {
             tracing::error!(%error, key = grant.key, "presigned PUT could not be stored");
@@ -94,8 +97,10 @@ fn verify(blob: &FsBlob, request: &Request, method: PresignMethod) -> Result<Pre
     Ok(grant)
 }
 
-/// Streams the request body into a staged file, refusing past [`MAX_PRESIGNED_PUT`].
-async fn receive(blob: &FsBlob, body: Body) -> Result<crate::capability::blob::Staged, HostError> {
+/// Streams the request body into a staged file, refusing past the URL's `max_size` (and
+/// never past [`MAX_PRESIGNED_PUT`]).
+async fn receive(blob: &FsBlob, body: Body, max_size: u64) -> Result<crate::capability::blob::Staged, HostError> {
+    let limit = max_size.min(MAX_PRESIGNED_PUT);
     let storage_error = |error: std::io::Error| {
         tracing::error!(%error, "presigned PUT could not be staged");
         HostError::StorageUnavailable
@@ -105,8 +110,8 @@ async fn receive(blob: &FsBlob, body: Body) -> Result<crate::capability::blob::S
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| HostError::BadRequest { reason: format!("could not read the request body: {e}") })?;
-        if writer.size() + chunk.len() as u64 > MAX_PRESIGNED_PUT {
-            return Err(HostError::PayloadTooLarge { limit: MAX_PRESIGNED_PUT as usize });
+        if writer.size() + chunk.len() as u64 > limit {
+            return Err(HostError::PayloadTooLarge { limit: limit as usize });
         }
         writer = tokio::task::spawn_blocking(move || writer.write(&chunk).map(|()| writer))
             .await

@@ -35,8 +35,12 @@ pub fn engine() -> Arc<PluginEngine> {
     ENGINE
         .get_or_init(|| {
             Arc::new(
-                PluginEngine::new(EngineSettings { max_instances: 32, max_memory_per_instance: 128 * 1024 * 1024 })
-                    .expect("engine"),
+                PluginEngine::new(EngineSettings {
+                    max_instances: 32,
+                    max_memory_per_instance: 128 * 1024 * 1024,
+                    ..EngineSettings::default()
+                })
+                .expect("engine"),
             )
         })
         .clone()
@@ -94,10 +98,15 @@ impl TestApp {
 }
 
 pub async fn load_app(manifest_text: &str) -> TestApp {
+    load_app_on(engine(), manifest_text).await
+}
+
+/// [`load_app`] on an engine of the test's own (other admission settings, say).
+pub async fn load_app_on(engine: Arc<PluginEngine>, manifest_text: &str) -> TestApp {
     let (manifest_dir, path) = manifest(manifest_text);
     let data = tempfile::tempdir().expect("tempdir");
     let storage = Storage::embedded(data.path(), "http://127.0.0.1").expect("embedded storage");
-    let app = App::load(engine(), storage, &path, plughost::http::DEFAULT_MAX_BODY).await.expect("app loads");
+    let app = App::load(engine, storage, &path, plughost::http::DEFAULT_MAX_BODY).await.expect("app loads");
     TestApp { app: Arc::new(app), data_dir: data.path().to_path_buf(), _dirs: Arc::new((manifest_dir, data)) }
 }
 

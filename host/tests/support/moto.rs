@@ -57,6 +57,18 @@ impl Moto {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel, never
+    /// answered — a hung backend. [`Moto::resume`] thaws it.
+    pub fn pause(&self) {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGSTOP) };
+    }
+
+    pub fn resume(&self) {
+        // SAFETY: as in `pause`.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
+    }
+
     /// Environment variables that point a `plughost` process's AWS clients at this server.
     pub fn env(&self) -> [(&'static str, &str); 4] {
         [
@@ -114,6 +126,7 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
+        self.resume();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

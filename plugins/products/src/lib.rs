@@ -3,9 +3,12 @@
 //! | route                                          | auth         | does                               |
 //! |------------------------------------------------|--------------|------------------------------------|
 //! | `POST /v1/product`                             | Basic        | 201 with the product; you own it   |
-//! | `GET /v1/product/{productId}`                  | —            | the product                        |
+//! | `GET /v1/product/{productId}`                  | —            | the product, its version as `ETag` |
 //! | `PUT /v1/product/{productId}`                  | Basic, owner | replace all fields: 204            |
 //! | `PATCH /v1/product/{productId}`                | Basic, owner | change some fields: 204            |
+//!
+//! `PUT` and `PATCH` take an optional `If-Match: <ETag>`: with it, a product changed
+//! since is 412; without it, concurrent updates are applied one after the other.
 //! | `DELETE /v1/product/{productId}`               | Basic, owner | delete it and its images: 204      |
 //! | `POST /v1/product/{productId}/image`           | Basic, owner | upload image bytes: 201            |
 //! | `GET /v1/product/{productId}/image`            | —            | its images, with download URLs     |
@@ -77,7 +80,7 @@ pub struct ProductFields {
 }
 
 /// The body of `PATCH`: some fields, nothing else.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
     pub name: Option<String>,
@@ -242,9 +245,26 @@ fn create_product(req: Request) -> Result<(StatusCode, Json<Product>), Error> {
     }
 }
 
-fn get_product(req: Request) -> Result<Json<Product>, Error> {
+/// The product, with its version as `ETag`: send it back as `If-Match` to change the
+/// product only if nobody else did meanwhile.
+fn get_product(req: Request) -> Result<Response, Error> {
     let products = Store::open(PRODUCTS_STORE)?;
-    Ok(Json(load(&products, req.require_param("productId")?)?.0))
+    let (product, version) = load(&products, req.require_param("productId")?)?;
+    Ok(Response::json(StatusCode::OK, &product).header("etag", format!("\"{version}\"")))
+}
+
+/// How often an update re-reads and re-applies itself when another one won the race.
+const MAX_UPDATE_ATTEMPTS: u32 = 8;
+
+/// The version a client's `If-Match` names (an `ETag` from `GET`), if it sent one.
+fn if_match(req: &Request) -> Result<Option<u64>, Error> {
+    let Some(raw) = req.header("if-match") else { return Ok(None) };
+    let version = raw.trim().trim_start_matches("W/").trim_matches('"');
+    version.parse().map(Some).map_err(|_| Error::bad_request("If-Match must be an ETag returned by GET"))
+}
+
+fn precondition_failed() -> Error {
+    Error::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", "the product changed since that ETag")
 }
 
 fn replace_product(req: Request) -> Result<StatusCode, Error> {
@@ -268,25 +288,51 @@ fn patch_product(req: Request) -> Result<StatusCode, Error> {
 /// Applies `patch` to an owned product: one transaction that checks nobody changed the
 /// product meanwhile and, when the SKU changes, claims the new SKU (create-only) and
 /// releases the old one.
+///
+/// Concurrent updates of one product race on its version. Without `If-Match` the client
+/// asked for "these fields, on whatever is there": a lost race is re-read and re-applied
+/// (up to [`MAX_UPDATE_ATTEMPTS`]), not returned as a conflict. With `If-Match` the client
+/// asked for "only on that version": a lost race is 412.
 fn update_product(req: &Request, patch: ProductPatch) -> Result<StatusCode, Error> {
     let products = Store::open(PRODUCTS_STORE)?;
-    let (mut product, version) = owned(req, &products)?;
-    let old_sku = product.sku.clone();
-    product.apply(patch)?;
-    product.date_last_updated = accounts::now();
-    let mut writes =
-        vec![Write::Set((product_key(&product.id), to_json(&product)?, options(Condition::Version(version))))];
-    let sku_changed = sku_key(&old_sku) != sku_key(&product.sku);
-    if sku_changed {
-        writes.push(Write::Set((sku_key(&product.sku), product.id.clone().into_bytes(), options(Condition::Absent))));
-        writes.push(Write::Delete((sku_key(&old_sku), Condition::Always)));
+    // Authenticate once: the password check is the expensive part, not the retry.
+    let user = caller(req)?;
+    let id = req.require_param("productId")?;
+    let expected = if_match(req)?;
+    for attempt in 1..=MAX_UPDATE_ATTEMPTS {
+        let (mut product, version) = load(&products, id)?;
+        if product.owner_user_id != user.id {
+            return Err(forbidden());
+        }
+        if expected.is_some_and(|expected| expected != version) {
+            return Err(precondition_failed());
+        }
+        let old_sku = product.sku.clone();
+        product.apply(patch.clone())?;
+        product.date_last_updated = accounts::now();
+        let mut writes =
+            vec![Write::Set((product_key(&product.id), to_json(&product)?, options(Condition::Version(version))))];
+        let sku_changed = sku_key(&old_sku) != sku_key(&product.sku);
+        if sku_changed {
+            writes.push(Write::Set((
+                sku_key(&product.sku),
+                product.id.clone().into_bytes(),
+                options(Condition::Absent),
+            )));
+            writes.push(Write::Delete((sku_key(&old_sku), Condition::Always)));
+        }
+        match products.transact(&writes) {
+            Ok(_) => return Ok(StatusCode::NO_CONTENT),
+            // Either the SKU is taken, or the product changed under us: tell which.
+            Err(StorageError::Conflict) if sku_changed && products.exists(&sku_key(&product.sku))? => {
+                return Err(sku_taken());
+            }
+            Err(StorageError::Conflict) if expected.is_some() => return Err(precondition_failed()),
+            Err(StorageError::Conflict) if attempt < MAX_UPDATE_ATTEMPTS => continue,
+            Err(other) => return Err(other.into()),
+        }
     }
-    match products.transact(&writes) {
-        Ok(_) => Ok(StatusCode::NO_CONTENT),
-        // Either the SKU is taken, or the product changed under us: tell which.
-        Err(StorageError::Conflict) if sku_changed && products.exists(&sku_key(&product.sku))? => Err(sku_taken()),
-        Err(other) => Err(other.into()),
-    }
+    Err(Error::conflict("the product kept changing while it was updated; retry"))
 }
 
 fn delete_product(req: Request) -> Result<StatusCode, Error> {

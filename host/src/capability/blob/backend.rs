@@ -59,7 +59,9 @@ pub trait BlobBackend: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Listing, StorageError>;
 
-    /// A URL that lets anyone holding it GET or PUT the object until it expires.
+    /// A URL that lets anyone holding it GET or PUT the object until it expires. A PUT
+    /// through it may store at most `max_upload` bytes where the backend can enforce that
+    /// (embedded: yes; S3 cannot bound a presigned PUT's size, its own 5 GiB limit applies).
     async fn presign(
         &self,
         namespace: &str,
@@ -67,6 +69,7 @@ pub trait BlobBackend: Send + Sync + 'static {
         method: PresignMethod,
         expires_in: Duration,
         content_type: Option<&str>,
+        max_upload: u64,
     ) -> Result<String, StorageError>;
 }
 

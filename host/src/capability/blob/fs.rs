@@ -103,6 +103,8 @@ pub struct PresignedGrant {
     pub key: String,
     /// A PUT must send exactly this content type (when set).
     pub content_type: Option<String>,
+    /// The most bytes a PUT may store (the container's `max_presigned_upload`).
+    pub max_size: u64,
 }
 
 impl FsBlob {
@@ -227,8 +229,9 @@ impl FsBlob {
         };
         let expires: u64 = field("expires")?.parse().map_err(|_| "`expires` is not a number")?;
         let content_type = fields.get("content-type").cloned();
+        let max_size: u64 = field("max-size")?.parse().map_err(|_| "`max-size` is not a number")?;
         let signature = hex::decode(field("signature")?).map_err(|_| "`signature` is not hex")?;
-        let grant = PresignedGrant { method, namespace: namespace.into(), key: key.into(), content_type };
+        let grant = PresignedGrant { method, namespace: namespace.into(), key: key.into(), content_type, max_size };
         self.mac(&grant, expires).verify_slice(&signature).map_err(|_| "signature does not match")?;
         if now() >= expires {
             return Err("URL has expired".into());
@@ -245,7 +248,10 @@ impl FsBlob {
         let content_type = grant.content_type.as_deref().unwrap_or("");
         // Fields are newline-separated and none may contain a newline (keys and content
         // types refuse control characters), so no two grants sign the same text.
-        mac.update(format!("v1\n{method}\n{}\n{}\n{expires}\n{content_type}", grant.namespace, grant.key).as_bytes());
+        mac.update(
+            format!("v2\n{method}\n{}\n{}\n{expires}\n{content_type}\n{}", grant.namespace, grant.key, grant.max_size)
+                .as_bytes(),
+        );
         mac
     }
 
@@ -438,6 +444,7 @@ impl BlobBackend for FsBlob {
         method: PresignMethod,
         expires_in: Duration,
         content_type: Option<&str>,
+        max_upload: u64,
     ) -> Result<String, StorageError> {
         check_key(key)?;
         check_presign(expires_in, content_type)?;
@@ -447,6 +454,7 @@ impl BlobBackend for FsBlob {
             namespace: namespace.to_owned(),
             key: key.to_owned(),
             content_type: content_type.map(str::to_owned),
+            max_size: max_upload,
         };
         let signature = hex::encode(self.mac(&grant, expires).finalize().into_bytes());
         let path: Vec<String> = std::iter::once(namespace)
@@ -459,6 +467,7 @@ impl BlobBackend for FsBlob {
         if let Some(content_type) = content_type {
             query.append_pair("content-type", content_type);
         }
+        query.append_pair("max-size", &max_upload.to_string());
         query.append_pair("signature", &signature);
         Ok(format!("{}{PRESIGNED_PATH}/{}?{}", self.public_url, path.join("/"), query.finish()))
     }

@@ -7,6 +7,7 @@ use crate::bindings::plughost::plugin::blob::{
     Host, HostContainer, Listing, Object, ObjectInfo, PresignMethod, PutOptions,
 };
 use crate::bindings::plughost::plugin::types::{Error as WitError, Host as TypesHost};
+use crate::capability::deadline::bounded;
 use crate::capability::error::StorageError;
 use std::time::Duration;
 use wasmtime::component::Resource;
@@ -47,14 +48,27 @@ impl HostContainer for BlobView<'_> {
         options: PutOptions,
     ) -> Result<ObjectInfo, StorageError> {
         let container = self.writable(&container)?;
+        let quota = container.grant.quota;
+        if body.len() as u64 > quota.max_object {
+            return Err(StorageError::LimitExceeded(format!(
+                "body is {} bytes; container `{}` allows at most {} through `put` (use a presigned PUT URL)",
+                body.len(),
+                container.label,
+                quota.max_object
+            )));
+        }
+        self.io.take_written("blob", &container.label, quota.max_written_per_request, body.len())?;
+        self.io.take(body.len())?;
         let request =
             PutRequest { content_type: options.content_type, metadata: options.metadata, condition: options.condition };
-        container.grant.backend.put(&container.grant.namespace, &key, body, request).await
+        bounded(container.grant.backend.put(&container.grant.namespace, &key, body, request)).await
     }
 
     async fn get(&mut self, container: Resource<BlobContainer>, key: String) -> Result<Option<Object>, StorageError> {
         let container = self.container(&container)?;
-        container.grant.backend.get(&container.grant.namespace, &key, None).await
+        let object = bounded(container.grant.backend.get(&container.grant.namespace, &key, None)).await?;
+        self.io.take(object.as_ref().map_or(0, |o| o.body.len()))?;
+        Ok(object)
     }
 
     async fn get_range(
@@ -66,7 +80,9 @@ impl HostContainer for BlobView<'_> {
     ) -> Result<Option<Object>, StorageError> {
         let container = self.container(&container)?;
         let range = Some(ByteRange { offset, length });
-        container.grant.backend.get(&container.grant.namespace, &key, range).await
+        let object = bounded(container.grant.backend.get(&container.grant.namespace, &key, range)).await?;
+        self.io.take(object.as_ref().map_or(0, |o| o.body.len()))?;
+        Ok(object)
     }
 
     async fn head(
@@ -75,12 +91,12 @@ impl HostContainer for BlobView<'_> {
         key: String,
     ) -> Result<Option<ObjectInfo>, StorageError> {
         let container = self.container(&container)?;
-        container.grant.backend.head(&container.grant.namespace, &key).await
+        bounded(container.grant.backend.head(&container.grant.namespace, &key)).await
     }
 
     async fn delete(&mut self, container: Resource<BlobContainer>, key: String) -> Result<(), StorageError> {
         let container = self.writable(&container)?;
-        container.grant.backend.delete(&container.grant.namespace, &key).await
+        bounded(container.grant.backend.delete(&container.grant.namespace, &key)).await
     }
 
     async fn list_objects(
@@ -91,7 +107,7 @@ impl HostContainer for BlobView<'_> {
         limit: u32,
     ) -> Result<Listing, StorageError> {
         let container = self.container(&container)?;
-        container.grant.backend.list(&container.grant.namespace, &prefix, cursor, limit).await
+        bounded(container.grant.backend.list(&container.grant.namespace, &prefix, cursor, limit)).await
     }
 
     async fn presign(
@@ -109,7 +125,14 @@ impl HostContainer for BlobView<'_> {
         container
             .grant
             .backend
-            .presign(&container.grant.namespace, &key, method, expires_in, content_type.as_deref())
+            .presign(
+                &container.grant.namespace,
+                &key,
+                method,
+                expires_in,
+                content_type.as_deref(),
+                container.grant.quota.max_presigned_upload,
+            )
             .await
     }
 

@@ -16,10 +16,12 @@ mod fs;
 mod host;
 mod s3;
 
-pub use backend::{BlobBackend, ByteRange, MAX_BODY_BYTES, PutRequest};
+pub use backend::{BlobBackend, ByteRange, MAX_BODY_BYTES, PutRequest, check_content_type};
 pub use fs::{FsBlob, PRESIGNED_PATH, PresignedGrant, Staged, StagingWriter};
 pub use s3::S3Blob;
 
+use crate::capability::io_budget::IoBudget;
+use crate::manifest::BlobQuota;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, ResourceTable};
@@ -32,6 +34,8 @@ pub struct BlobGrant {
     /// Keeps this label's objects apart from every other label's in a shared backend.
     pub namespace: Arc<str>,
     pub writable: bool,
+    /// The container's quotas (`[blob.<label>]` in the manifest).
+    pub quota: BlobQuota,
 }
 
 /// One plugin's blob grants, by label. Shared by all its requests.
@@ -57,11 +61,13 @@ pub struct BlobContainer {
 pub struct BlobView<'a> {
     ctx: &'a BlobCtx,
     table: &'a mut ResourceTable,
+    /// This request's bytes through storage calls (shared with the other capabilities).
+    io: &'a IoBudget,
 }
 
 impl<'a> BlobView<'a> {
-    pub fn new(ctx: &'a BlobCtx, table: &'a mut ResourceTable) -> Self {
-        Self { ctx, table }
+    pub fn new(ctx: &'a BlobCtx, table: &'a mut ResourceTable, io: &'a IoBudget) -> Self {
+        Self { ctx, table, io }
     }
 }
 

@@ -241,6 +241,7 @@ impl BlobBackend for S3Blob {
         method: PresignMethod,
         expires_in: Duration,
         content_type: Option<&str>,
+        _max_upload: u64,
     ) -> Result<String, StorageError> {
         check_key(key)?;
         check_presign(expires_in, content_type)?;

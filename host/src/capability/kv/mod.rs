@@ -20,6 +20,8 @@ pub use backend::KvBackend;
 pub use dynamo::{DynamoKv, NAMESPACE_INDEX};
 pub use sqlite::SqliteKv;
 
+use crate::capability::io_budget::IoBudget;
+use crate::manifest::KvQuota;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, ResourceTable};
@@ -32,6 +34,8 @@ pub struct KvGrant {
     /// Keeps this label's keys apart from every other label's in a shared backend.
     pub namespace: Arc<str>,
     pub writable: bool,
+    /// The store's quotas (`[kv.<label>]` in the manifest).
+    pub quota: KvQuota,
 }
 
 /// One plugin's kv grants, by label. Shared by all its requests.
@@ -57,11 +61,13 @@ pub struct KvStore {
 pub struct KvView<'a> {
     ctx: &'a KvCtx,
     table: &'a mut ResourceTable,
+    /// This request's bytes through storage calls (shared with the other capabilities).
+    io: &'a IoBudget,
 }
 
 impl<'a> KvView<'a> {
-    pub fn new(ctx: &'a KvCtx, table: &'a mut ResourceTable) -> Self {
-        Self { ctx, table }
+    pub fn new(ctx: &'a KvCtx, table: &'a mut ResourceTable, io: &'a IoBudget) -> Self {
+        Self { ctx, table, io }
     }
 }
 

@@ -4,6 +4,11 @@
 //!
 //! The only file that talks to SQLite. Calls run on tokio's blocking pool.
 //!
+//! Writes go through one connection in `IMMEDIATE` transactions (SQLite has one writer);
+//! reads use a small set of their own connections in deferred (read-only) transactions,
+//! which WAL lets run beside a write — so a plugin writing large values never makes
+//! another plugin's `get` wait for the write lock.
+//!
 //! Layout: `kv(namespace, key, value, version, expires_at)`, primary key
 //! (namespace, key). Versions come from one database-wide sequence, so a key deleted and
 //! created again never reuses a version a guest may still hold. Expired rows read as
@@ -19,7 +24,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub struct SqliteKv {
     connection: Arc<Mutex<Connection>>,
+    readers: Arc<[Mutex<Connection>]>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
+
+/// Read connections: enough for the blocking pool to serve concurrent reads on 2–4 cores.
+const READERS: usize = 4;
 
 impl SqliteKv {
     /// Opens (creating if needed) the database at `path`.
@@ -45,7 +55,42 @@ impl SqliteKv {
              CREATE TABLE IF NOT EXISTS kv_version (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
              INSERT OR IGNORE INTO kv_version (id, last) VALUES (1, 0);",
         )?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open(path)?;
+                reader.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            readers: readers.into(),
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `work` in one deferred (read) transaction on a read connection, on the
+    /// blocking pool. WAL gives it a consistent snapshot without the write lock.
+    async fn read<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>, i64) -> Result<R, StorageError> + Send + 'static,
+    ) -> Result<R, StorageError> {
+        let readers = self.readers.clone();
+        let first = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            // The first free reader from a rotating start; wait on ours if all are busy.
+            let index = (0..readers.len())
+                .map(|i| (first + i) % readers.len())
+                .find(|&i| !matches!(readers[i].try_lock(), Err(std::sync::TryLockError::WouldBlock)))
+                .unwrap_or(first % readers.len());
+            let mut connection = readers[index].lock().unwrap_or_else(|p| p.into_inner());
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Deferred).map_err(unavailable)?;
+            let result = work(&tx, now())?;
+            tx.commit().map_err(unavailable)?;
+            Ok(result)
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
     }
 
     /// Runs `work` in one immediate (write-locking) transaction on the blocking pool.
@@ -123,14 +168,14 @@ impl KvBackend for SqliteKv {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
         check_key(key)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.transaction(move |tx, now| current(tx, &namespace, &key, now)).await
+        self.read(move |tx, now| current(tx, &namespace, &key, now)).await
     }
 
     async fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Entry>>, StorageError> {
         check_batch(keys.len(), "get-many")?;
         keys.iter().try_for_each(|k| check_key(k))?;
         let (namespace, keys) = (namespace.to_owned(), keys.to_vec());
-        self.transaction(move |tx, now| keys.iter().map(|k| current(tx, &namespace, k, now)).collect()).await
+        self.read(move |tx, now| keys.iter().map(|k| current(tx, &namespace, k, now)).collect()).await
     }
 
     async fn set(
@@ -200,7 +245,7 @@ impl KvBackend for SqliteKv {
     ) -> Result<Page, StorageError> {
         check_list(prefix, cursor.as_deref(), limit)?;
         let (namespace, prefix) = (namespace.to_owned(), prefix.to_owned());
-        self.transaction(move |tx, now| {
+        self.read(move |tx, now| {
             // Keys after the cursor (or from the prefix on), that start with the prefix,
             // one more than asked for to learn whether another page exists.
             let mut statement = tx
@@ -262,5 +307,31 @@ impl KvBackend for SqliteKv {
                 .collect()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::plughost::plugin::kv::Condition;
+
+    #[tokio::test]
+    async fn reads_do_not_wait_for_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.sqlite3");
+        let kv = SqliteKv::open(&path).unwrap();
+        kv.set("ns", "k", b"before".to_vec(), Condition::Always, None).await.unwrap();
+
+        // Another writer holds SQLite's write lock (as a long transaction would).
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE; UPDATE kv SET value = x'00' WHERE key = 'k';").unwrap();
+
+        // Reads see the last committed state instead of waiting (5 s busy timeout) and
+        // then failing with `unavailable`, as an IMMEDIATE read transaction would.
+        let entry = kv.get("ns", "k").await.unwrap().unwrap();
+        assert_eq!(entry.value, b"before");
+        assert_eq!(kv.list("ns", "", None, 10).await.unwrap().keys, ["k"]);
+        assert_eq!(kv.get_many("ns", &["k".to_owned(), "x".to_owned()]).await.unwrap().len(), 2);
+        holder.execute_batch("ROLLBACK").unwrap();
     }
 }

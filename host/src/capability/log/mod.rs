@@ -5,8 +5,11 @@
 //! - `host.rs`: the `plughost:plugin/log` import over a sink;
 //! - `stdio.rs`: WASI stdout/stderr streams that split output into lines for the sink.
 //!
-//! Limits exist so a chatty or hostile plugin cannot flood the operator's logs (or bill):
-//! at most [`MAX_LINES_PER_REQUEST`] lines, each cut at [`MAX_LINE_BYTES`].
+//! Limits exist so a chatty or hostile plugin cannot flood the operator's logs (or bill),
+//! nor the host's CPU: at most [`MAX_LINES_PER_REQUEST`] lines, each cut at
+//! [`MAX_LINE_BYTES`]; one stdio write carries at most [`MAX_STDIO_WRITE`] bytes and costs
+//! time linear in its size. Every plugin-supplied string is escaped ([`escape_controls`])
+//! before it reaches a log line, so a plugin cannot forge host lines.
 
 mod host;
 mod stdio;
@@ -21,6 +24,11 @@ use wasmtime::component::{HasData, Linker};
 
 pub const MAX_LINES_PER_REQUEST: u32 = 256;
 pub const MAX_LINE_BYTES: usize = 8 * 1024;
+/// Structured fields kept per line; more are dropped.
+pub const MAX_FIELDS: usize = 32;
+/// The most one `output-stream.write` to stdout/stderr may carry: what `check-write`
+/// permits. A larger write breaks the WASI contract and traps the plugin.
+pub const MAX_STDIO_WRITE: usize = 64 * 1024;
 
 /// The severity of a plugin log line (mirrors the WIT `level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,20 +77,29 @@ impl LogSink {
         text
     }
 
-    /// Emits one line, unless this request's budget is spent.
+    /// Whether this request may emit no more lines.
+    fn budget_spent(&self) -> bool {
+        self.lines_left.load(Ordering::Relaxed) == 0
+    }
+
+    /// Emits one line, unless this request's budget is spent. Control characters in the
+    /// message are escaped (`\n` becomes the two characters `\` `n`): a plugin can never
+    /// start a line of its own in the host's log, nor colour or erase it with ANSI codes.
     pub fn emit(&self, level: Level, source: &'static str, message: &str, fields: &[(String, String)]) {
         let budget = self.lines_left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         if budget.is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let message = self.redact(truncate(message, MAX_LINE_BYTES));
+        let redacted = self.redact(truncate(message, MAX_LINE_BYTES));
+        let message = escape_controls(&redacted);
+        // Field names and values are JSON-encoded, which escapes control characters too.
         let fields = if fields.is_empty() {
             String::new()
         } else {
             let map: serde_json::Map<String, serde_json::Value> = fields
                 .iter()
-                .take(32)
+                .take(MAX_FIELDS)
                 .map(|(k, v)| (truncate(k, 128).to_owned(), self.redact(truncate(v, 1024)).into()))
                 .collect();
             serde_json::Value::Object(map).to_string()
@@ -103,18 +120,44 @@ impl LogSink {
     }
 
     /// Appends raw stdout (`stream` 0) or stderr (1) output, emitting each complete line.
+    ///
+    /// Linear in `bytes` whatever they hold: each byte is scanned once, lines are sliced
+    /// out of the write (never drained from the front of a buffer), and once the line
+    /// budget is spent the rest is only counted. The caller bounds one write at
+    /// [`MAX_STDIO_WRITE`] (`stdio.rs`), so no call holds the worker for long.
     pub(crate) fn write_stdio(&self, stream: usize, bytes: &[u8]) {
         let (level, source) = stdio_level(stream);
         let mut partial = self.partial[stream].lock().unwrap_or_else(|p| p.into_inner());
-        partial.extend_from_slice(bytes);
-        while let Some(newline) = partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = partial.drain(..=newline).collect();
-            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.budget_spent() {
+                // Nothing more will be logged: count the lines this output would have made.
+                let lines = memchr::memchr_iter(b'\n', rest).count() as u32;
+                self.dropped.fetch_add(lines, Ordering::Relaxed);
+                partial.clear();
+                return;
+            }
+            let Some(newline) = memchr::memchr(b'\n', rest) else {
+                partial.extend_from_slice(&rest[..rest.len().min(MAX_LINE_BYTES + 1)]);
+                if partial.len() > MAX_LINE_BYTES {
+                    // An endless line: log what fits, drop the rest of it.
+                    self.emit(level, source, &String::from_utf8_lossy(&partial), &[]);
+                    partial.clear();
+                }
+                return;
+            };
+            let line = &rest[..newline];
+            rest = &rest[newline + 1..];
+            let text = if partial.is_empty() {
+                String::from_utf8_lossy(&line[..line.len().min(MAX_LINE_BYTES)])
+            } else {
+                let room = (MAX_LINE_BYTES + 1).saturating_sub(partial.len());
+                partial.extend_from_slice(&line[..line.len().min(room)]);
+                let text = String::from_utf8_lossy(&partial).into_owned().into();
+                partial.clear();
+                text
+            };
             self.emit(level, source, text.trim_end_matches('\r'), &[]);
-        }
-        if partial.len() > MAX_LINE_BYTES {
-            let line = std::mem::take(&mut *partial);
-            self.emit(level, source, &String::from_utf8_lossy(&line), &[]);
         }
     }
 
@@ -139,6 +182,27 @@ impl LogSink {
             );
         }
     }
+}
+
+/// `text` with every control character (and the Unicode line and paragraph separators)
+/// written as an escape: `\n`, `\r`, `\t`, `\u{1b}`. Borrowed when there is none, which
+/// is nearly always.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs_escape = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+    if !text.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if needs_escape(c) => escaped.extend(c.escape_unicode()),
+            c => escaped.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 fn stdio_level(stream: usize) -> (Level, &'static str) {
@@ -212,6 +276,39 @@ mod tests {
         let sink = sink();
         sink.write_stdio(1, &vec![b'a'; MAX_LINE_BYTES + 1]);
         assert_eq!(sink.lines_left.load(Ordering::Relaxed), MAX_LINES_PER_REQUEST - 1);
+    }
+
+    #[test]
+    fn a_megabyte_of_newlines_emits_the_budget_and_counts_the_rest() {
+        let sink = sink();
+        let flood = vec![b'\n'; 1 << 20];
+        for chunk in flood.chunks(MAX_STDIO_WRITE) {
+            sink.write_stdio(0, chunk);
+        }
+        assert_eq!(sink.lines_left.load(Ordering::Relaxed), 0);
+        assert_eq!(sink.dropped.load(Ordering::Relaxed), (1 << 20) - MAX_LINES_PER_REQUEST);
+    }
+
+    #[test]
+    fn a_line_split_across_writes_is_one_line_cut_at_the_limit() {
+        let sink = sink();
+        sink.write_stdio(0, &vec![b'a'; MAX_LINE_BYTES - 10]);
+        sink.write_stdio(0, &[b'b'; 100]);
+        // Over the limit without a newline: one (cut) line, nothing left over.
+        assert_eq!(sink.lines_left.load(Ordering::Relaxed), MAX_LINES_PER_REQUEST - 1);
+        assert!(sink.partial[0].lock().unwrap().is_empty());
+        sink.write_stdio(0, b"tail\r\n");
+        assert_eq!(sink.lines_left.load(Ordering::Relaxed), MAX_LINES_PER_REQUEST - 2);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_so_no_line_can_be_forged() {
+        assert_eq!(escape_controls("plain text"), "plain text");
+        assert!(matches!(escape_controls("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(
+            escape_controls("a\nINFO plughost::access: forged\r\u{1b}[31mred\u{2028}"),
+            "a\\nINFO plughost::access: forged\\r\\u{1b}[31mred\\u{2028}"
+        );
     }
 
     #[test]

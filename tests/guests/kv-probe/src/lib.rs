@@ -11,6 +11,7 @@
 //! | `GET /kv-list/{label}`         | `list` with `?prefix=&cursor=&limit=`              |
 //! | `POST /kv-tx/{label}`          | `transact`: body `[{"set"|"delete": key, "value"?, "if"?}]` |
 //! | `POST /kv-many/{label}`        | `get-many`: body `["k1", "k2"]`                    |
+//! | `POST /kv-storm/{label}`       | `?rounds=R` transactions of `?values=N` values of `?size=S` bytes, until one fails → `{"rounds_ok", "err"?}` |
 //!
 //! The same routes exist under `/other`, to mount the component as a second plugin.
 
@@ -61,6 +62,24 @@ fn routes(router: Router, base: &str) -> Router {
             };
             let writes: Vec<Write> = ops.into_iter().map(TxOp::into_write).collect();
             reply(open(&req).and_then(|s| s.transact(&writes)))
+        })
+        .post(&format!("{base}/kv-storm/{{label}}"), |req: Request| {
+            let number = |name: &str, default: usize| req.query(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+            let (rounds, values, size) = (number("rounds", 1000), number("values", 100), number("size", 350 * 1024));
+            let store = match open(&req) {
+                Ok(store) => store,
+                Err(e) => return Json(json!({ "rounds_ok": 0, "err": variant(&e) })),
+            };
+            let value = vec![b'x'; size];
+            let options = || WriteOptions { condition: Condition::Always, ttl_seconds: None };
+            for round in 0..rounds {
+                let writes: Vec<Write> =
+                    (0..values).map(|i| Write::Set((format!("storm/{i}"), value.clone(), options()))).collect();
+                if let Err(e) = store.transact(&writes) {
+                    return Json(json!({ "rounds_ok": round, "err": variant(&e) }));
+                }
+            }
+            Json(json!({ "rounds_ok": rounds }))
         })
         .post(&format!("{base}/kv-many/{{label}}"), |req: Request| {
             let keys: Vec<String> = req.json().unwrap_or_default();

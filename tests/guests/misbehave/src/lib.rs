@@ -15,6 +15,11 @@
 //! | `GET /ok`             | answers 200 `ok`                      | (proves the host still serves)     |
 //! | `GET /binary`         | returns bytes 0..=255 (octet-stream)  | deliver them intact (base64 in Lambda) |
 //! | `POST /echo`          | returns the body and its content type | deliver binary bodies both ways    |
+//! | `GET /stdout-flood`   | `?bytes=N` newlines to stdout, each write as big as `check-write` permits | stay linear: answer 200 well inside the timeout |
+//! | `GET /raw-write`      | one stdout write of `?bytes=N` newlines, ignoring `check-write` | trap it (500), never grind through it |
+//! | `GET /log-inject`     | logs and prints lines with `\n`, `\r` and ANSI codes that imitate host lines | escape them: no forged line |
+//! | `GET /exit`           | calls `exit(?code=N)` before answering | say "exited with status N", not "trapped" |
+//! | `GET /many-headers`   | answers `?count=N` headers of `?size=M` bytes | refuse past the header limits (502) |
 
 use plughost_sdk::{Json, Request, Response, Router, StatusCode, config, log};
 use serde_json::json;
@@ -67,6 +72,46 @@ pub fn handle(req: Request) -> Response {
                 println!("stdout says {key} is {value}");
             }
             "logged"
+        })
+        .get("/stdout-flood", |req: Request| {
+            let bytes: usize = req.query_parse("bytes").ok().flatten().unwrap_or(1 << 20);
+            let stdout = wasi::cli::stdout::get_stdout();
+            let mut left = bytes;
+            while left > 0 {
+                let permit = stdout.check_write().unwrap_or(0) as usize;
+                if permit == 0 {
+                    stdout.subscribe().block();
+                    continue;
+                }
+                let chunk = permit.min(left);
+                stdout.write(&vec![b'\n'; chunk]).expect("a write within the permit");
+                left -= chunk;
+            }
+            format!("flooded {bytes}")
+        })
+        .get("/raw-write", |req: Request| {
+            let bytes: usize = req.query_parse("bytes").ok().flatten().unwrap_or(1 << 20);
+            let stdout = wasi::cli::stdout::get_stdout();
+            let written = stdout.write(&vec![b'\n'; bytes]).is_ok();
+            format!("raw write accepted: {written}")
+        })
+        .get("/log-inject", |_req: Request| {
+            let forged = "INFO plughost::access: method=GET path=\"/admin\" status=200 plugin=\"admin\" forged";
+            log::log(log::LogLevel::Info, &format!("innocent\n{forged}"), &[("k", "v\nINFO forged field")]);
+            println!("stdout line\r{forged}");
+            eprintln!("\u{1b}[2J\u{1b}[31mred {forged}");
+            "injected"
+        })
+        .get("/exit", |req: Request| -> Response {
+            let code: i32 = req.query_parse("code").ok().flatten().unwrap_or(0);
+            std::process::exit(code)
+        })
+        .get("/many-headers", |req: Request| {
+            let count: usize = req.query_parse("count").ok().flatten().unwrap_or(20_000);
+            let size: usize = req.query_parse("size").ok().flatten().unwrap_or(8);
+            (0..count).fold(Response::new(StatusCode::OK), |response, i| {
+                response.header(&format!("x-h{i}"), &"v".repeat(size))
+            })
         })
         .get("/ok", |_req: Request| "ok")
         .get("/binary", |_req: Request| {

@@ -1,0 +1,333 @@
+//! `make bench`, fairness table: does one plugin's abuse slow another? The real `plughost
+//! serve` (release) on loopback, a neighbour (`GET /hello/{name}` from 4 clients) measured
+//! alone and then while 30 concurrent hostile clients hammer another plugin with each kind
+//! of attack, one kind at a time, all in one run so the ratios hold on a noisy machine:
+//!
+//! | attack         | what the hostile plugin does                                  |
+//! |----------------|---------------------------------------------------------------|
+//! | cpu loop       | `misbehave /loop`: spins until its timeout; 30 clients are more than its concurrency cap, so this is also the slot hog |
+//! | memory hog     | `misbehave /alloc`: allocates until its `max_memory`          |
+//! | stdout flood   | `misbehave /stdout-flood`: 1 MiB of newlines to stdout        |
+//! | kv storm       | `kv-probe /kv-storm`: transactions of 100 x 350 KiB values    |
+//! | hung backend   | `kv-probe /kv` on a store in DynamoDB (moto) that is SIGSTOPped |
+//!
+//! Printed per attack: the neighbour's p50/p99 and their ratio to alone, the neighbour's
+//! non-200 answers, the hostile requests' statuses and their slowest time against their
+//! bound (timeout + queue timeout). Goal: neighbour p99 < 250 ms, no 503 for it, every
+//! hostile request ended within its bound + 100 ms.
+//!
+//! Needs the guests (`make plugins`) and moto (`make tools`); `make bench` does both.
+
+#[path = "../tests/support/moto.rs"]
+#[allow(dead_code)]
+mod moto;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const WINDOW: Duration = Duration::from_secs(6);
+const HOSTILE_CLIENTS: usize = 30;
+const NEIGHBOUR_CLIENTS: usize = 4;
+/// The hostile plugins' timeout and the server's queue timeout: a hostile request's bound.
+const TIMEOUT: Duration = Duration::from_secs(2);
+const QUEUE_TIMEOUT: Duration = Duration::from_millis(500);
+
+fn guest(name: &str) -> PathBuf {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/plugin").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} missing: run `make plugins`", path.display());
+    path
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(dir: &Path, env: &[(&str, &str)]) -> Server {
+    let manifest = dir.join("plughost.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"
+[kv.scratch]
+[kv.remote]
+
+[plugins.hello]
+source = "{hello}"
+routes = ["GET /hello/{{name}}"]
+
+[plugins.hostile]
+source = "{misbehave}"
+routes = ["GET /loop", "GET /alloc", "GET /stdout-flood"]
+limits = {{ timeout = "2s", max_memory = "64 MiB" }}
+
+[plugins.stormy]
+source = "{kv_probe}"
+routes = ["POST /kv-storm/{{label}}"]
+kv = {{ scratch = "read-write" }}
+limits = {{ timeout = "2s" }}
+
+[plugins.remote]
+source = "{kv_probe}"
+routes = ["GET /other/kv/{{label}}/{{key}}"]
+kv = {{ remote = "read" }}
+limits = {{ timeout = "2s" }}
+"#,
+            hello = guest("hello").display(),
+            misbehave = guest("misbehave").display(),
+            kv_probe = guest("kv_probe").display(),
+        ),
+    )
+    .unwrap();
+    let storage = dir.join("storage.toml");
+    std::fs::write(&storage, "[kv.remote]\ndynamodb = { table = \"bench\", prefix = \"remote\" }\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_plughost"))
+        .arg("serve")
+        .args(["--manifest", manifest.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--no-watch"])
+        .args(["--storage", storage.to_str().unwrap(), "--data-dir", dir.join("data").to_str().unwrap()])
+        .args(["--max-instances", "64", "--queue-timeout", "500ms"])
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start plughost");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "plughost did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, base }
+}
+
+#[derive(Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    statuses: BTreeMap<u16, usize>,
+}
+
+impl Samples {
+    fn percentile(&mut self, p: f64) -> Duration {
+        self.latencies.sort();
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let index = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[index]
+    }
+
+    fn max(&self) -> Duration {
+        self.latencies.iter().max().copied().unwrap_or_default()
+    }
+
+    fn non_200(&self) -> usize {
+        self.statuses.iter().filter(|(s, _)| **s != 200).map(|(_, n)| n).sum()
+    }
+
+    fn statuses(&self) -> String {
+        self.statuses.iter().map(|(s, n)| format!("{s}x{n}")).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// `clients` loops of `request` until `stop`; every answer's latency and status.
+async fn hammer(
+    http: reqwest::Client,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+    request: impl Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
+) -> Samples {
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let (http, stop, request) = (http.clone(), stop.clone(), request.clone());
+            tokio::spawn(async move {
+                let mut samples = Samples::default();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let status = match request(&http, client * 1_000_000 + n).send().await {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            let _ = response.bytes().await;
+                            status
+                        }
+                        Err(_) => 0,
+                    };
+                    samples.latencies.push(started.elapsed());
+                    *samples.statuses.entry(status).or_default() += 1;
+                    n += 1;
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut all = Samples::default();
+    for task in tasks {
+        let samples = task.await.unwrap();
+        all.latencies.extend(samples.latencies);
+        for (status, count) in samples.statuses {
+            *all.statuses.entry(status).or_default() += count;
+        }
+    }
+    all
+}
+
+type Attack = (&'static str, Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>);
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let moto = moto::Moto::start().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    moto.create_kv_table(&dynamo, "bench").await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), &moto.env());
+    let base = server.base.clone();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(64).build().unwrap();
+    // Warm up: every plugin answers once.
+    for path in ["/hello/warm", "/other/kv/remote/x"] {
+        let status = http.get(format!("{base}{path}")).send().await.unwrap().status();
+        assert_eq!(status, 200, "{path}");
+    }
+
+    let url = move |path: String| format!("{base}{path}");
+    let attacks: Vec<Attack> = vec![
+        (
+            "cpu loop/slots",
+            Arc::new({
+                let url = url.clone();
+                move |http: &reqwest::Client, _| http.get(url("/loop".into()))
+            }),
+        ),
+        (
+            "memory hog",
+            Arc::new({
+                let url = url.clone();
+                move |http: &reqwest::Client, _| http.get(url("/alloc".into()))
+            }),
+        ),
+        (
+            "stdout flood",
+            Arc::new({
+                let url = url.clone();
+                move |http: &reqwest::Client, _| http.get(url("/stdout-flood?bytes=1048576".into()))
+            }),
+        ),
+        (
+            "kv storm",
+            Arc::new({
+                let url = url.clone();
+                move |http: &reqwest::Client, _| {
+                    http.post(url("/kv-storm/scratch?rounds=1000&values=100&size=358400".into()))
+                }
+            }),
+        ),
+        (
+            "hung backend",
+            Arc::new({
+                let url = url.clone();
+                move |http: &reqwest::Client, n| http.get(url(format!("/other/kv/remote/k{n}")))
+            }),
+        ),
+    ];
+
+    let neighbour = {
+        let url = url.clone();
+        move |http: &reqwest::Client, n: usize| http.get(url(format!("/hello/n{n}")))
+    };
+    let measure = |attack: Option<Attack>| {
+        let (http, neighbour) = (http.clone(), neighbour.clone());
+        async move {
+            let stop = Arc::new(AtomicBool::new(false));
+            let hostile = attack.map(|(_, request)| {
+                let request = move |http: &reqwest::Client, n: usize| request(http, n);
+                tokio::spawn(hammer(http.clone(), HOSTILE_CLIENTS, stop.clone(), request))
+            });
+            // Let the attack reach its steady state before measuring the neighbour.
+            if hostile.is_some() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let measured = tokio::spawn(hammer(http.clone(), NEIGHBOUR_CLIENTS, stop.clone(), neighbour));
+            tokio::time::sleep(WINDOW).await;
+            stop.store(true, Ordering::Relaxed);
+            let neighbour = measured.await.unwrap();
+            let hostile = match hostile {
+                Some(task) => Some(task.await.unwrap()),
+                None => None,
+            };
+            (neighbour, hostile)
+        }
+    };
+
+    let (mut alone, _) = measure(None).await;
+    let (alone_p50, alone_p99) = (alone.percentile(0.5), alone.percentile(0.99));
+    println!(
+        "\nfairness: GET /hello/{{name}} from {NEIGHBOUR_CLIENTS} clients for {WINDOW:?}, alone and beside \
+         {HOSTILE_CLIENTS} hostile clients (plughost serve, release; hostile timeout {TIMEOUT:?}, queue timeout \
+         {QUEUE_TIMEOUT:?})\n"
+    );
+    println!(
+        "| {:<13} | {:>9} | {:>9} | {:>9} | {:>9} | {:>13} | {:>30} | {:>20} |",
+        "beside", "hello p50", "× alone", "hello p99", "× alone", "hello non-200", "hostile answers", "hostile slowest"
+    );
+    println!("|{}|", ["-"; 8].map(|_| "---").join("|"));
+    println!(
+        "| {:<13} | {:>9.2?} | {:>9} | {:>9.2?} | {:>9} | {:>13} | {:>30} | {:>20} |",
+        "(alone)",
+        alone_p50,
+        "1.00",
+        alone_p99,
+        "1.00",
+        alone.non_200(),
+        "",
+        ""
+    );
+    let bound = TIMEOUT + QUEUE_TIMEOUT;
+    for (name, request) in attacks {
+        if name == "hung backend" {
+            moto.pause();
+        }
+        let (mut hello, hostile) = measure(Some((name, request))).await;
+        if name == "hung backend" {
+            moto.resume();
+        }
+        let hostile = hostile.unwrap();
+        let (p50, p99) = (hello.percentile(0.5), hello.percentile(0.99));
+        let slowest = hostile.max();
+        let verdict = if slowest <= bound + Duration::from_millis(100) { "ok" } else { "OVER" };
+        println!(
+            "| {:<13} | {:>9.2?} | {:>9.2} | {:>9.2?} | {:>9.2} | {:>13} | {:>30} | {:>9.2?} {:>4} bound |",
+            name,
+            p50,
+            p50.as_secs_f64() / alone_p50.as_secs_f64(),
+            p99,
+            p99.as_secs_f64() / alone_p99.as_secs_f64(),
+            format!("{} {}", hello.non_200(), if hello.non_200() > 0 { hello.statuses() } else { String::new() }),
+            hostile.statuses(),
+            slowest,
+            verdict
+        );
+    }
+    println!(
+        "\nbound = hostile timeout + queue timeout ({bound:?}); goal: hello p99 < 250 ms, no 503 for hello, \
+         every hostile answer within bound + 100 ms"
+    );
+    drop(server);
+}
