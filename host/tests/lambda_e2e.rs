@@ -185,6 +185,8 @@ async fn events_lambda_http_would_panic_on_get_a_400_and_a_json_log_line() {
 async fn an_s3_notification_for_another_object_does_not_reload_and_is_not_dropped() {
     let lambda = start();
     let error = lambda.invoke(&["--data-file", &fixture_path("s3-put-other-object.json")]).unwrap_err();
+    // cargo-lambda wraps the error over several `│`-prefixed lines.
+    let error = error.split_whitespace().filter(|w| *w != "│").collect::<Vec<_>>().join(" ");
     assert!(error.contains("s3://plughost-uploads/uploads/photo 1.png"), "{error}");
     assert!(error.contains("only this deployment's manifest is handled"), "{error}");
     let lines = lambda.logs_until("not handled");

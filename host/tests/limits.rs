@@ -32,7 +32,7 @@ fn short_queue_engine() -> Arc<PluginEngine> {
 const MISBEHAVE: &str = r#"
 [plugins.misbehave]
 source = "{misbehave}"
-routes = ["GET /loop", "GET /alloc", "GET /stdout-flood", "GET /raw-write", "GET /exit", "GET /many-headers",
+routes = ["GET /loop", "GET /alloc", "GET /alloc-then-spin", "GET /stdout-flood", "GET /raw-write", "GET /exit", "GET /many-headers",
           "GET /log-inject"]
 limits = { timeout = "1s", max_memory = "16 MiB", max_concurrency = 2 }
 
@@ -69,6 +69,17 @@ async fn a_plugin_at_its_concurrency_cap_gets_503_retry_after_and_its_neighbour_
     assert_eq!(statuses, [503, 503, 503, 503, 504, 504]);
 }
 
+#[tokio::test]
+async fn a_memory_limit_hit_reads_as_such_even_when_the_request_then_times_out() {
+    let app = load_app(MISBEHAVE).await;
+    let reply = get(&app, "/alloc-then-spin").await;
+    assert_eq!(reply.status, 500, "{}", reply.text());
+    assert_eq!(reply.json()["error"]["code"], "plugin_memory_limit");
+    // A plain spin (no memory limit hit) is still a timeout.
+    assert_eq!(get(&app, "/loop").await.json()["error"]["code"], "plugin_timeout");
+}
+
+/// The same under load: thirty hogs at once, every one still reads as a memory limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_memory_hogs_at_once_all_read_as_memory_limit() {
     let app = load_app(

@@ -445,7 +445,7 @@ async fn presigned_uploads_follow_put_rules_and_the_containers_size_quota() {
     // Signed without a content type, the URL still stores only a media type.
     let url = presign("a.txt").await;
     let res = http.put(&url).header("content-type", "not a media type").body("x").send().await.unwrap();
-    assert_eq!(res.status(), 400);
+    assert_eq!(res.status(), 400, "{url}: {}", res.text().await.unwrap());
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("must be a media type"), "{body}");
     assert_eq!(http.put(&url).header("content-type", "text/plain").body("x").send().await.unwrap().status(), 200);

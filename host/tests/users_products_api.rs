@@ -269,11 +269,38 @@ async fn uniqueness_holds_under_concurrent_requests(api: &Api) {
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 201 || *s == 400), "{statuses:?}");
 
+    // A crowd signing up as a taken username gets 400s — not 503 (slots taken by password
+    // hashing) or 504: the plugin refuses before hashing, and excess requests queue.
+    let crowd = (0..200).map(|i| {
+        let body = json!({ "username": "race@example.com", "password": format!("crowd {i}"), "first_name": "R", "last_name": "C" });
+        api.call(Method::POST, "/v1/user", None, Some(body))
+    });
+    let statuses: Vec<u16> = futures::future::join_all(crowd).await.iter().map(|r| r.status.as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+
     let seller = ("seller@example.com", "seller password");
     api.sign_up(seller.0, seller.1).await;
     let creates = (0..8).map(|_| api.create_product(seller, "RACE-SKU"));
-    let statuses: Vec<u16> = futures::future::join_all(creates).await.iter().map(|r| r.status.as_u16()).collect();
+    let replies = futures::future::join_all(creates).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+
+    // Concurrent PATCHes without If-Match are applied one after the other (the plugin
+    // retries its compare-and-swap), never answered 409.
+    let product = replies.iter().find(|r| r.status == 201).unwrap().body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/product/{product}");
+    let patches = (0..32).map(|i| api.call(Method::PATCH, &path, Some(seller), Some(json!({ "quantity": i }))));
+    let statuses: Vec<u16> = futures::future::join_all(patches).await.iter().map(|r| r.status.as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
+    // With If-Match the client asked for one version: a stale ETag is 412.
+    let current = api.call(Method::GET, &path, None, None).await;
+    let etag = current.headers["etag"].to_str().unwrap().to_owned();
+    let patch = |etag: String| {
+        let request = api.http.patch(api.server.url(&path)).basic_auth(seller.0, Some(seller.1));
+        request.header("if-match", etag).json(&json!({ "name": "Lamp 2" })).send()
+    };
+    assert_eq!(patch(etag.clone()).await.unwrap().status(), 204);
+    assert_eq!(patch(etag).await.unwrap().status(), 412, "the ETag is stale after the first PATCH");
 }
 
 /// Where the storage backends decide concurrent conditional writes atomically (the

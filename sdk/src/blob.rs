@@ -76,4 +76,10 @@ impl Container {
     pub fn presign_put(&self, key: &str, content_type: &str, expires_in_seconds: u32) -> Result<String, StorageError> {
         self.inner.presign(key, PresignMethod::Put, expires_in_seconds, Some(content_type))
     }
+
+    /// A URL that uploads `key` with whatever `content-type` the uploader sends — still a
+    /// media type (`type/subtype`), as `put` requires — for `expires_in_seconds`.
+    pub fn presign_put_any_type(&self, key: &str, expires_in_seconds: u32) -> Result<String, StorageError> {
+        self.inner.presign(key, PresignMethod::Put, expires_in_seconds, None)
+    }
 }

@@ -11,7 +11,7 @@
 //! | `GET /blob-head/{label}`     | `head` → info or null                                     |
 //! | `DELETE /blob/{label}`       | `delete`                                                  |
 //! | `GET /blob-list/{label}`     | `list-objects` with `?prefix=&cursor=&limit=`             |
-//! | `POST /blob-presign/{label}` | `presign` with `?method=get|put&expires=&type=`           |
+//! | `POST /blob-presign/{label}` | `presign` with `?method=get|put&expires=&type=` (a PUT without `type` takes any media type) |
 //!
 //! The same routes exist under `/other`, to mount the component as a second plugin.
 
@@ -72,7 +72,8 @@ fn routes(router: Router, base: &str) -> Router {
             let content_type = req.query("type").map(str::to_owned);
             reply(open(&req).and_then(|c| match (method, content_type) {
                 (PresignMethod::Put, Some(t)) => c.presign_put(key(&req), &t, expires),
-                _ => c.presign_get(key(&req), expires),
+                (PresignMethod::Put, None) => c.presign_put_any_type(key(&req), expires),
+                (PresignMethod::Get, _) => c.presign_get(key(&req), expires),
             }))
         })
 }

@@ -15,6 +15,7 @@
 //! | `GET /ok`             | answers 200 `ok`                      | (proves the host still serves)     |
 //! | `GET /binary`         | returns bytes 0..=255 (octet-stream)  | deliver them intact (base64 in Lambda) |
 //! | `POST /echo`          | returns the body and its content type | deliver binary bodies both ways    |
+//! | `GET /alloc-then-spin` | grows until refused (`try_reserve`), survives it, then spins | still report the memory limit (500), not the timeout it runs into |
 //! | `GET /stdout-flood`   | `?bytes=N` newlines to stdout, each write as big as `check-write` permits | stay linear: answer 200 well inside the timeout |
 //! | `GET /raw-write`      | one stdout write of `?bytes=N` newlines, ignoring `check-write` | trap it (500), never grind through it |
 //! | `GET /log-inject`     | logs and prints lines with `\n`, `\r` and ANSI codes that imitate host lines | escape them: no forged line |
@@ -38,6 +39,24 @@ pub fn handle(req: Request) -> Response {
                 // Non-zero bytes: every page is really written, not just reserved.
                 hoard.push(vec![1u8; 1 << 20]);
                 std::hint::black_box(&hoard);
+            }
+        })
+        .get("/alloc-then-spin", |_req: Request| -> Response {
+            // What a slow hog under load looks like to the host: the refused growth comes
+            // first, the end of the request (here: its deadline) only later.
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                let mut block = Vec::new();
+                if block.try_reserve_exact(1 << 20).is_err() {
+                    break;
+                }
+                block.resize(1 << 20, 1u8);
+                hoard.push(block);
+            }
+            std::hint::black_box(&hoard);
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
             }
         })
         .get("/panic", |_req: Request| -> Response { panic!("misbehave: deliberate panic") })
