@@ -269,3 +269,39 @@ async fn a_neighbours_reads_are_answered_while_others_write_large_transactions()
         assert!(body["err"].as_str().is_some_and(|e| e.starts_with("limit-exceeded")), "{body}");
     }
 }
+
+#[tokio::test]
+async fn container_quotas_bound_put_bodies_and_bytes_written_per_request() {
+    let app = load_app(
+        r#"
+        [blob.small]
+        max_object = "1 KiB"
+        [blob.metered]
+        max_written_per_request = "1 KiB"
+
+        [plugins.probe]
+        source = "{blob-probe}"
+        routes = ["PUT /blob/{label}"]
+        blob = { small = "read-write", metered = "read-write" }
+        "#,
+    )
+    .await;
+    let put = |label: &str, size: usize| {
+        let (app, uri) = (app.clone(), format!("/blob/{label}?key=k"));
+        async move {
+            call(&app, "PUT", &uri, &[("content-type", "application/octet-stream")], &vec![7u8; size]).await.json()
+        }
+    };
+    let big = put("small", 2048).await;
+    assert!(
+        big["err"]
+            .as_str()
+            .unwrap()
+            .starts_with("limit-exceeded: body is 2048 bytes; container `small` allows at most 1024"),
+        "{big}"
+    );
+    assert_eq!(put("small", 1024).await["ok"]["size"], 1024);
+    let metered = put("metered", 2048).await;
+    assert!(metered["err"].as_str().unwrap().contains("max_written_per_request of 1024"), "{metered}");
+    assert_eq!(put("metered", 1000).await["ok"]["size"], 1000);
+}

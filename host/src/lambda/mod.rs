@@ -206,7 +206,7 @@ mod tests {
     fn s3_notifications_are_told_from_http_events_and_name_their_objects() {
         let s3: serde_json::Value =
             serde_json::from_str(include_str!("../../../tests/fixtures/lambda/s3-put-manifest.json")).unwrap();
-        assert_eq!(s3_objects(&s3), Some(vec![("plughost-deployments".to_owned(), "manifest.toml".to_owned())]));
+        assert_eq!(s3_objects(&s3), Some(vec![("deployments".to_owned(), "prod/manifest.toml".to_owned())]));
         let http: serde_json::Value =
             serde_json::from_str(include_str!("../../../tests/fixtures/lambda/apigw-rest-v1-get.json")).unwrap();
         assert_eq!(s3_objects(&http), None);
