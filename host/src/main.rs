@@ -222,6 +222,7 @@ impl HostArgs {
 }
 
 fn main() -> ExitCode {
+    return_large_buffers_to_the_os();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -349,6 +350,19 @@ async fn operate(operation: Operation) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Big host-side buffers (guest arguments copied out of a plugin's memory — kv values,
+/// blob bodies, up to tens of MiB) are mapped and unmapped on their own, so memory goes
+/// back to the OS when a request ends. glibc otherwise raises its mmap threshold after
+/// the first such buffer is freed and serves later ones from heap arenas it keeps: a
+/// burst of large requests would leave hundreds of MiB resident for good.
+fn return_large_buffers_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: a malloc tuning call before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }
 
 /// Output piped into `head` and the like: stop when the reader goes away, as Unix tools

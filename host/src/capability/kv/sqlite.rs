@@ -9,6 +9,12 @@
 //! which WAL lets run beside a write — so a plugin writing large values never makes
 //! another plugin's `get` wait for the write lock.
 //!
+//! Waiting for the writer is async and fair across namespaces (stores): each namespace
+//! has at most one transaction in line for the writer, and a write whose request is
+//! gone (timed out) leaves the line without running. So one store's flood of large
+//! transactions delays another store's write by at most one of them, and nothing piles
+//! up on the blocking pool holding memory after its request ended.
+//!
 //! Layout: `kv(namespace, key, value, version, expires_at)`, primary key
 //! (namespace, key). Versions come from one database-wide sequence, so a key deleted and
 //! created again never reuses a version a guest may still hold. Expired rows read as
@@ -23,7 +29,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub struct SqliteKv {
-    connection: Arc<Mutex<Connection>>,
+    /// The writer: taken asynchronously (FIFO), then used on the blocking pool.
+    connection: Arc<tokio::sync::Mutex<Connection>>,
+    /// One place in the writer's line per namespace.
+    lines: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     readers: Arc<[Mutex<Connection>]>,
     next_reader: std::sync::atomic::AtomicUsize,
 }
@@ -63,7 +72,8 @@ impl SqliteKv {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
+            connection: Arc::new(tokio::sync::Mutex::new(connection)),
+            lines: Mutex::new(std::collections::HashMap::new()),
             readers: readers.into(),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
         })
@@ -93,14 +103,21 @@ impl SqliteKv {
         .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
     }
 
-    /// Runs `work` in one immediate (write-locking) transaction on the blocking pool.
+    /// Runs `work` in one immediate (write-locking) transaction of `namespace` on the
+    /// blocking pool, after waiting (async, cancellable) for the namespace's place in the
+    /// writer's line and then the writer.
     async fn transaction<R: Send + 'static>(
         &self,
+        namespace: &str,
         work: impl FnOnce(&Transaction<'_>, i64) -> Result<R, StorageError> + Send + 'static,
     ) -> Result<R, StorageError> {
-        let connection = self.connection.clone();
+        let line = {
+            let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+            lines.entry(namespace.to_owned()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1))).clone()
+        };
+        let _place = line.acquire_owned().await.map_err(|_| StorageError::Unavailable("storage closed".into()))?;
+        let mut connection = self.connection.clone().lock_owned().await;
         tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
             let result = work(&tx, now())?;
             tx.commit().map_err(unavailable)?;
@@ -189,7 +206,7 @@ impl KvBackend for SqliteKv {
         check_key(key)?;
         check_value(&value)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.transaction(move |tx, now| {
+        self.transaction(&namespace.clone(), move |tx, now| {
             let existing = current(tx, &namespace, &key, now)?.map(|e| e.version);
             if !condition_holds(&condition, existing) {
                 return Err(StorageError::Conflict);
@@ -202,7 +219,7 @@ impl KvBackend for SqliteKv {
     async fn delete(&self, namespace: &str, key: &str, condition: Condition) -> Result<bool, StorageError> {
         check_key(key)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.transaction(move |tx, now| {
+        self.transaction(&namespace.clone(), move |tx, now| {
             let existing = current(tx, &namespace, &key, now)?.map(|e| e.version);
             if !condition_holds(&condition, existing) {
                 return Err(StorageError::Conflict);
@@ -216,7 +233,7 @@ impl KvBackend for SqliteKv {
     async fn increment(&self, namespace: &str, key: &str, delta: i64) -> Result<i64, StorageError> {
         check_key(key)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.transaction(move |tx, now| {
+        self.transaction(&namespace.clone(), move |tx, now| {
             let existing = current(tx, &namespace, &key, now)?;
             let new = next_counter_value(&key, existing.as_ref().map(|e| e.value.as_slice()), delta)?;
             // Keep an existing expiry: a counter with a TTL (a rate limit window) must
@@ -283,7 +300,7 @@ impl KvBackend for SqliteKv {
     async fn transact(&self, namespace: &str, writes: Vec<Write>) -> Result<Vec<u64>, StorageError> {
         check_writes(&writes)?;
         let namespace = namespace.to_owned();
-        self.transaction(move |tx, now| {
+        self.transaction(&namespace.clone(), move |tx, now| {
             for write in &writes {
                 let (key, condition) = match write {
                     Write::Set((key, _, options)) => (key, &options.condition),
@@ -333,5 +350,25 @@ mod tests {
         assert_eq!(kv.list("ns", "", None, 10).await.unwrap().keys, ["k"]);
         assert_eq!(kv.get_many("ns", &["k".to_owned(), "x".to_owned()]).await.unwrap().len(), 2);
         holder.execute_batch("ROLLBACK").unwrap();
+    }
+
+    #[tokio::test]
+    async fn writes_whose_request_is_gone_never_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = SqliteKv::open(&dir.path().join("kv.sqlite3")).unwrap();
+        // The writer is busy: every write below waits in line.
+        let busy = kv.connection.clone().lock_owned().await;
+        let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+        let mut waiting: Vec<_> =
+            keys.iter().map(|key| Box::pin(kv.set("a", key, vec![1; 1024], Condition::Always, None))).collect();
+        for write in &mut waiting {
+            assert!(futures::poll!(write).is_pending());
+        }
+        // Their requests time out: the futures are dropped while they wait.
+        drop(waiting);
+        drop(busy);
+        // A later write (of another store) gets the writer, and none of the abandoned ones ran.
+        kv.set("b", "k", b"v".to_vec(), Condition::Always, None).await.unwrap();
+        assert!(kv.list("a", "", None, 100).await.unwrap().keys.is_empty());
     }
 }
