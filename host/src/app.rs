@@ -235,7 +235,7 @@ impl App {
         };
         let mut response = result.unwrap_or_else(|error| error.into_response(request_id));
         tag_request_id(&mut response, request_id);
-        access_log(&parts.method, parts.uri.path(), &response, plugin_id.as_ref(), request_id, started);
+        access_log(&parts.method, parts.uri.path(), response.status(), plugin_id.as_ref(), request_id, started);
         response
     }
 
@@ -251,7 +251,7 @@ impl App {
     ) -> http::Response<Bytes> {
         let mut response = error.into_response(request_id);
         tag_request_id(&mut response, request_id);
-        access_log(method, path, &response, None, request_id, Instant::now());
+        access_log(method, path, response.status(), None, request_id, Instant::now());
         response
     }
 
@@ -297,10 +297,10 @@ impl App {
 
 /// The one access line per request, whatever answered it. `path` may come from a client
 /// or an event as it was received: it is escaped like every other outside string.
-fn access_log(
+pub(crate) fn access_log(
     method: &http::Method,
     path: &str,
-    response: &http::Response<Bytes>,
+    status: http::StatusCode,
     plugin: Option<&crate::manifest::PluginId>,
     request_id: &str,
     started: Instant,
@@ -309,7 +309,7 @@ fn access_log(
         target: "plughost::access",
         method = %method,
         path = %crate::capability::log::escape_controls(path),
-        status = response.status().as_u16(),
+        status = status.as_u16(),
         plugin = plugin.map(|p| p.as_str()),
         request_id,
         micros = started.elapsed().as_micros() as u64,

@@ -16,6 +16,7 @@ use axum::response::Response;
 use axum::routing::get;
 use futures::StreamExt;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The largest body a presigned PUT accepts (S3's single-PUT limit).
 const MAX_PRESIGNED_PUT: u64 = 5 * 1024 * 1024 * 1024;
@@ -23,7 +24,21 @@ const MAX_PRESIGNED_PUT: u64 = 5 * 1024 * 1024 * 1024;
 /// The routes that answer `blob`'s presigned URLs; `serve` mounts them, and so does the
 /// blob conformance suite (which needs them without a whole app).
 pub fn router(blob: Arc<FsBlob>) -> axum::Router {
-    axum::Router::new().route(&format!("{PRESIGNED_PATH}/{{*path}}"), get(download).put(upload)).with_state(blob)
+    axum::Router::new()
+        .route(&format!("{PRESIGNED_PATH}/{{*path}}"), get(download).put(upload))
+        .with_state(blob)
+        .layer(axum::middleware::from_fn(log_access))
+}
+
+/// One access line per presigned request, as for every other request the host answers
+/// (the id is the one the answer carries, when it carries one).
+async fn log_access(request: Request, next: axum::middleware::Next) -> Response {
+    let (method, path, started) = (request.method().clone(), request.uri().path().to_owned(), Instant::now());
+    let response = next.run(request).await;
+    let request_id =
+        response.headers().get(crate::app::REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    crate::app::access_log(&method, &path, response.status(), None, &request_id, started);
+    response
 }
 
 async fn download(State(blob): State<Arc<FsBlob>>, request: Request) -> Response {
