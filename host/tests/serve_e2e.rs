@@ -226,28 +226,35 @@ async fn json_log_format_writes_one_object_per_line_with_plugin_fields() {
     assert_eq!(access["request_id"], request_id.as_str());
 }
 
-#[tokio::test]
-async fn a_store_bound_to_dynamodb_keeps_its_data_in_dynamodb() {
+/// moto with plughost's kv table `plughost-data`, and the server running `kv-probe` under
+/// `manifest` (the component is `kv-probe.wasm` beside it) with `storage` as its storage file.
+async fn kv_probe_on_moto(
+    manifest: &str,
+    storage: &str,
+) -> (support::moto::Moto, aws_sdk_dynamodb::Client, tempfile::TempDir, Server) {
     let moto = support::moto::Moto::start().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
     moto.create_kv_table(&dynamo, "plughost-data").await;
-
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(guest_wasm("kv-probe"), dir.path().join("kv-probe.wasm")).unwrap();
-    let manifest = dir.path().join("plughost.toml");
-    std::fs::write(
-        &manifest,
+    std::fs::write(dir.path().join("plughost.toml"), manifest).unwrap();
+    let storage_file = dir.path().join("storage.toml");
+    std::fs::write(&storage_file, storage).unwrap();
+    let env = moto.env();
+    let server =
+        Server::start_with_env(&dir.path().join("plughost.toml"), &["--storage", storage_file.to_str().unwrap()], &env);
+    (moto, dynamo, dir, server)
+}
+
+#[tokio::test]
+async fn a_store_bound_to_dynamodb_keeps_its_data_in_dynamodb() {
+    let (_moto, dynamo, dir, server) = kv_probe_on_moto(
         "[kv.users]\n[kv.cache]\n[plugins.probe]\nsource = \"kv-probe.wasm\"\n\
          routes = [\"GET /kv/{label}/{key}\", \"PUT /kv/{label}/{key}\"]\n\
          kv = { users = \"read-write\", cache = \"read-write\" }\n",
+        "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"app1-users\" }\n",
     )
-    .unwrap();
-    let storage = dir.path().join("storage.toml");
-    std::fs::write(&storage, "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"app1-users\" }\n")
-        .unwrap();
-
-    let env = moto.env();
-    let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
+    .await;
     let http = client();
     let put: serde_json::Value =
         http.put(server.url("/kv/users/ada")).body("lovelace").send().await.unwrap().json().await.unwrap();
@@ -462,22 +469,12 @@ async fn presigned_uploads_follow_put_rules_and_the_containers_size_quota() {
 
 #[tokio::test]
 async fn a_hung_backend_becomes_unavailable_inside_the_plugins_timeout() {
-    let moto = support::moto::Moto::start().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
-    moto.create_kv_table(&dynamo, "plughost-data").await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(guest_wasm("kv-probe"), dir.path().join("kv-probe.wasm")).unwrap();
-    let manifest = dir.path().join("plughost.toml");
-    std::fs::write(
-        &manifest,
+    let (moto, _dynamo, _dir, server) = kv_probe_on_moto(
         "[kv.users]\n[plugins.probe]\nsource = \"kv-probe.wasm\"\nroutes = [\"GET /kv/{label}/{key}\"]\n\
          kv = { users = \"read\" }\nlimits = { timeout = \"2s\" }\n",
+        "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"users\" }\n",
     )
-    .unwrap();
-    let storage = dir.path().join("storage.toml");
-    std::fs::write(&storage, "[kv.users]\ndynamodb = { table = \"plughost-data\", prefix = \"users\" }\n").unwrap();
-    let env = moto.env();
-    let server = Server::start_with_env(&manifest, &["--storage", storage.to_str().unwrap()], &env);
+    .await;
     let http = client();
     let got: serde_json::Value = http.get(server.url("/kv/users/ada")).send().await.unwrap().json().await.unwrap();
     assert_eq!(got["ok"], serde_json::Value::Null, "{got}");

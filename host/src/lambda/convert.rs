@@ -16,23 +16,9 @@ use lambda_http::{Body, RequestExt};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::Value;
 
-/// Characters that never appear literally in an encoded path: encoding just these leaves
-/// an encoded path byte for byte as it was and makes a decoded one a valid encoded path.
-/// (`%` is handled apart: only a `%` that does not start an escape is encoded.)
-const NOT_IN_ENCODED_PATH: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'|')
-    .add(b'\\')
-    .add(b'^');
-/// The same for a query string, where `?` is allowed.
+/// Characters that never appear literally in an encoded query string: encoding just these
+/// leaves an encoded one byte for byte as it was and makes a decoded one valid. (`%` is
+/// handled apart: only a `%` that does not start an escape is encoded.)
 const NOT_IN_ENCODED_QUERY: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
@@ -45,6 +31,8 @@ const NOT_IN_ENCODED_QUERY: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'\\')
     .add(b'^');
+/// The same for a path, where `?` would start the query.
+const NOT_IN_ENCODED_PATH: &AsciiSet = &NOT_IN_ENCODED_QUERY.add(b'?');
 
 /// Makes an HTTP event safe for `lambda_http` and routes it as `serve` would: the path
 /// (and a v2 raw query string) encoded where the service decoded it, an HTTP API named
