@@ -2,11 +2,17 @@
 //! the plugin's limits, and a classification of every way that can end badly.
 //!
 //! Why each mechanism:
+//! - admission first (`admission.rs`): the plugin's concurrency cap, an instance slot and
+//!   its `max_memory` from the host's budget, or a 503 after a bounded wait — so no
+//!   plugin takes what the others need;
+//! - the storage deadline (`capability/deadline.rs`) cuts every storage call off before
+//!   the timeout, so a hung backend is an error the plugin can answer, not a 504;
 //! - the store's epoch callback yields to tokio every tick, so a guest that never returns
 //!   cannot monopolise a worker thread, and `tokio::time::timeout` can drop (cancel) it at
 //!   the deadline — the same timeout also covers host calls that hang;
 //! - the [`MemoryLimiter`](crate::state::MemoryLimiter) refuses growth past the plugin's
-//!   `max_memory` and remembers it, so the trap that follows reads as "memory limit";
+//!   `max_memory` and remembers it, so the request reads as "memory limit" however it
+//!   then ends (a trap, or under load the deadline);
 //! - the store is dropped on return: the pooling allocator recycles the slot, nothing
 //!   survives into the next request.
 
