@@ -118,6 +118,11 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// A random number below `bound` (at least 1), from the same source as ids: for jitter.
+pub fn random_below(bound: u64) -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0 % bound.max(1)
+}
+
 /// The user the request's `Authorization: Basic` credentials name, if the password
 /// matches; 401 (with `WWW-Authenticate`) otherwise. Also returns the user's version, for
 /// compare-and-swap updates.

@@ -254,7 +254,13 @@ fn get_product(req: Request) -> Result<Response, Error> {
 }
 
 /// How often an update re-reads and re-applies itself when another one won the race.
-const MAX_UPDATE_ATTEMPTS: u32 = 8;
+const MAX_UPDATE_ATTEMPTS: u32 = 16;
+
+/// The pause after a lost race: random up to 1, 2, 4, ... 32 ms, so racing updates spread
+/// out instead of colliding again (at most ~0.4 s over all attempts).
+fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(1 + accounts::random_below(1 << attempt.min(5)))
+}
 
 /// The version a client's `If-Match` names (an `ETag` from `GET`), if it sent one.
 fn if_match(req: &Request) -> Result<Option<u64>, Error> {
@@ -328,7 +334,7 @@ fn update_product(req: &Request, patch: ProductPatch) -> Result<StatusCode, Erro
                 return Err(sku_taken());
             }
             Err(StorageError::Conflict) if expected.is_some() => return Err(precondition_failed()),
-            Err(StorageError::Conflict) if attempt < MAX_UPDATE_ATTEMPTS => continue,
+            Err(StorageError::Conflict) if attempt < MAX_UPDATE_ATTEMPTS => std::thread::sleep(backoff(attempt)),
             Err(other) => return Err(other.into()),
         }
     }
