@@ -94,10 +94,7 @@ impl SqliteKv {
                 .find(|&i| !matches!(readers[i].try_lock(), Err(std::sync::TryLockError::WouldBlock)))
                 .unwrap_or(first % readers.len());
             let mut connection = readers[index].lock().unwrap_or_else(|p| p.into_inner());
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Deferred).map_err(unavailable)?;
-            let result = work(&tx, now())?;
-            tx.commit().map_err(unavailable)?;
-            Ok(result)
+            run_in_transaction(&mut connection, TransactionBehavior::Deferred, work)
         })
         .await
         .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
@@ -117,15 +114,23 @@ impl SqliteKv {
         };
         let _place = line.acquire_owned().await.map_err(|_| StorageError::Unavailable("storage closed".into()))?;
         let mut connection = self.connection.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
-            let result = work(&tx, now())?;
-            tx.commit().map_err(unavailable)?;
-            Ok(result)
-        })
-        .await
-        .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
+        tokio::task::spawn_blocking(move || run_in_transaction(&mut connection, TransactionBehavior::Immediate, work))
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
     }
+}
+
+/// `work` in one transaction of `behavior` on `connection`, committed if it succeeds
+/// (dropped, so rolled back, if it fails). Runs on the blocking pool.
+fn run_in_transaction<R>(
+    connection: &mut Connection,
+    behavior: TransactionBehavior,
+    work: impl FnOnce(&Transaction<'_>, i64) -> Result<R, StorageError>,
+) -> Result<R, StorageError> {
+    let tx = connection.transaction_with_behavior(behavior).map_err(unavailable)?;
+    let result = work(&tx, now())?;
+    tx.commit().map_err(unavailable)?;
+    Ok(result)
 }
 
 fn now() -> i64 {
