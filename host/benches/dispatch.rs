@@ -80,7 +80,7 @@ fn main() -> anyhow::Result<()> {
         ),
     )?;
     let engine = Arc::new(PluginEngine::new(EngineSettings::default())?);
-    let storage = plughost::Storage::embedded(dir.path(), "http://127.0.0.1")?;
+    let storage = plughost::Capabilities::embedded(dir.path(), "http://127.0.0.1")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let app = runtime.block_on(App::load(engine.clone(), storage, &manifest, plughost::http::DEFAULT_MAX_BODY))?;
 
@@ -247,7 +247,7 @@ fn storage_path(engine: &Arc<PluginEngine>) -> anyhow::Result<()> {
             wasm("kv_probe")
         ),
     )?;
-    let storage = plughost::Storage::embedded(dir.path(), "http://127.0.0.1")?;
+    let storage = plughost::Capabilities::embedded(dir.path(), "http://127.0.0.1")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let app =
         Arc::new(runtime.block_on(App::load(engine.clone(), storage, &manifest, plughost::http::DEFAULT_MAX_BODY))?);

@@ -8,24 +8,20 @@
 //! table off the request path and publishes it only if every plugin loaded. A rejected
 //! version is logged and counted (`metrics.rs`) once, and the current table keeps serving.
 
-use crate::capability::Storage;
+use crate::capability::Capabilities;
 use crate::engine::PluginEngine;
-use crate::http::{HostError, from_wit_response, to_wit_request};
+use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_wit_request};
 use crate::invoke::{InvokeError, invoke};
-use crate::loader::Loader;
+use crate::loader::{Fetched, FetchedComponent, Loader};
 use crate::manifest::LimitBounds;
 use crate::metrics;
 use crate::registry::{Lookup, Registry, RoutingTable};
 use crate::source::{FetchError, ManifestSource, Snapshot};
 use bytes::Bytes;
-use http::HeaderValue;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-/// The response header carrying the request id.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// What a successful [`App::reload`] did.
 pub enum Reload {
@@ -55,32 +51,32 @@ impl App {
     /// compiling then runs on this task, as nothing is served yet.
     pub async fn load(
         engine: Arc<PluginEngine>,
-        storage: Storage,
+        capabilities: Capabilities,
         manifest_path: &Path,
         max_body: usize,
     ) -> anyhow::Result<Self> {
-        Self::load_from(engine, storage, ManifestSource::File(manifest_path.to_path_buf()), max_body).await
+        Self::load_from(engine, capabilities, ManifestSource::File(manifest_path.to_path_buf()), max_body).await
     }
 
     /// [`App::load`] from any source: a file or a deployment in S3.
     pub async fn load_from(
         engine: Arc<PluginEngine>,
-        storage: Storage,
+        capabilities: Capabilities,
         source: ManifestSource,
         max_body: usize,
     ) -> anyhow::Result<Self> {
         let bounds = LimitBounds::for_engine(engine.settings());
-        let loader = Loader::new(engine, storage);
+        let loader = Loader::new(engine, capabilities);
         let snapshot = match source.fetch(&bounds, &loader, None).await {
             Ok(Some(snapshot)) => snapshot,
             Ok(None) => anyhow::bail!("{source}: no manifest"),
             Err(error) => return Err(anyhow::Error::new(error)),
         };
         let manifest = &snapshot.manifest;
-        let secrets = loader.storage().secrets().fetch(manifest).await?;
+        let secrets = loader.capabilities().secrets().fetch(manifest).await?;
         let table = loader.build_table(manifest, &secrets, &snapshot.components, 1)?;
         let source = Arc::new(source);
-        source.share_artifacts(&loader, snapshot.components.into_keys().collect());
+        source.share_artifacts(&loader, compiled_here(&snapshot.components));
         Ok(Self {
             loader,
             registry: Registry::new(table),
@@ -93,9 +89,9 @@ impl App {
         })
     }
 
-    /// The process's storage backends (the same for every table).
-    pub fn storage(&self) -> &Storage {
-        self.loader.storage()
+    /// The process's capabilities (the same for every table).
+    pub fn capabilities(&self) -> &Capabilities {
+        self.loader.capabilities()
     }
 
     /// The table serving requests now.
@@ -127,8 +123,8 @@ impl App {
             Err(FetchError::Unavailable(error)) => return Err(error),
         };
         let Snapshot { manifest, version, components } = snapshot;
-        let downloaded: Vec<_> = components.keys().cloned().collect();
-        let secrets = self.loader.storage().secrets().fetch(&manifest).await?;
+        let downloaded = compiled_here(&components);
+        let secrets = self.loader.capabilities().secrets().fetch(&manifest).await?;
         let app = self.clone();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
         let built =
@@ -156,7 +152,7 @@ impl App {
         let serving = self.table().generation;
         match self.reload().await {
             Ok(Reload::Published(table)) => {
-                let plugins = table.plugins().iter().map(|p| format!("{}@{}", p.id, &p.digest[..12]));
+                let plugins = table.plugins().iter().map(|p| format!("{}@{}", p.id, p.digest.short()));
                 tracing::info!(
                     generation = table.generation,
                     plugins = plugins.collect::<Vec<_>>().join(" "),
@@ -295,31 +291,12 @@ impl App {
     }
 }
 
-/// The one access line per request, whatever answered it. `path` may come from a client
-/// or an event as it was received: it is escaped like every other outside string.
-pub(crate) fn access_log(
-    method: &http::Method,
-    path: &str,
-    status: http::StatusCode,
-    plugin: Option<&crate::manifest::PluginId>,
-    request_id: &str,
-    started: Instant,
-) {
-    tracing::info!(
-        target: "plughost::access",
-        method = %method,
-        path = %crate::capability::log::escape_controls(path),
-        status = status.as_u16(),
-        plugin = plugin.map(|p| p.as_str()),
-        request_id,
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
-}
-
-/// Every response carries its request id, to match client reports with host logs.
-pub fn tag_request_id(response: &mut http::Response<Bytes>, request_id: &str) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
+/// The fetched components the loader compiles from their bytes (those that came compiled
+/// from the artifact cache need no sharing).
+fn compiled_here(components: &Fetched) -> Vec<crate::manifest::Digest> {
+    components
+        .iter()
+        .filter(|(_, component)| matches!(component, FetchedComponent::Bytes(_)))
+        .map(|(digest, _)| digest.clone())
+        .collect()
 }

@@ -43,10 +43,6 @@ impl ArtifactCache {
         Self { dir: dir.into() }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The component for `bytes` (whose sha256 hex is `digest`): from the cache when a
     /// valid artifact is there, compiled otherwise. Cache trouble is logged, never fatal.
     pub fn load_or_compile(&self, engine: &Engine, digest: &str, bytes: &[u8]) -> anyhow::Result<(Component, Source)> {
@@ -65,12 +61,6 @@ impl ArtifactCache {
     pub fn load_cached(&self, engine: &Engine, digest: &str) -> Option<Component> {
         let path = self.path(engine, digest);
         path.exists().then(|| self.load(engine, &path)).flatten()
-    }
-
-    /// Whether a whole, undamaged artifact for `digest` is on disk (its checksum holds).
-    pub fn has_valid(&self, engine: &Engine, digest: &str) -> bool {
-        let Ok(file) = std::fs::read(self.path(engine, digest)) else { return false };
-        file.split_at_checked(32).is_some_and(|(checksum, artifact)| Sha256::digest(artifact).as_slice() == checksum)
     }
 
     /// `<engine compatibility hash>-<digest>.cwasm`: the local file name and the shared

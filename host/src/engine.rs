@@ -15,6 +15,7 @@
 use crate::admission::Admission;
 use crate::artifact_cache::{ArtifactCache, Source};
 use crate::capability;
+use crate::manifest::Digest;
 use crate::state::State;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,10 +94,11 @@ impl PluginEngine {
         self.lazy
     }
 
-    /// Compiles a component (sha256 hex `digest`), or loads it from the artifact cache.
-    pub fn compile(&self, digest: &str, bytes: &[u8]) -> anyhow::Result<(Component, Source)> {
+    /// Compiles a component (`bytes`, whose sha256 is `digest`), or loads it from the
+    /// artifact cache.
+    pub fn compile(&self, digest: &Digest, bytes: &[u8]) -> anyhow::Result<(Component, Source)> {
         match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, digest, bytes),
+            Some(cache) => cache.load_or_compile(&self.engine, digest.hex(), bytes),
             None => Ok((Component::from_binary(&self.engine, bytes)?, Source::Compiled)),
         }
     }
@@ -107,16 +109,13 @@ impl PluginEngine {
     }
 
     /// The component for `digest` from the artifact cache alone (no bytes needed).
-    pub fn load_cached(&self, digest: &str) -> Option<Component> {
-        self.cache.as_ref()?.load_cached(&self.engine, digest)
+    /// Reads and checks the file once; blocking: call it off the async workers.
+    pub fn load_cached(&self, digest: &Digest) -> Option<Component> {
+        self.cache.as_ref()?.load_cached(&self.engine, digest.hex())
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
-    }
-
-    pub fn linker(&self) -> &Linker<State> {
-        &self.linker
     }
 
     pub fn settings(&self) -> &EngineSettings {

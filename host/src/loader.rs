@@ -1,7 +1,8 @@
 //! Turns a [`Manifest`] into a [`RoutingTable`]: reads each plugin's component (a file,
-//! or bytes fetched from the deployment by digest, which are verified against it), checks
-//! it is a component of the `plugin` world, compiles it (or reuses the compilation of
-//! identical bytes), prepares it for instantiation and builds the router.
+//! or bytes fetched from the deployment by digest, which are verified against it, or a
+//! compilation the artifact cache already had), compiles it (or reuses the compilation of
+//! identical bytes), makes it runnable (`plugin::prepare`: grants and world checked),
+//! binds its grants (`Capabilities::grants`) and builds the router.
 //!
 //! Every failure names the manifest, the plugin, and what is wrong with which file. The
 //! loader never publishes anything: `registry.rs` does, and only a complete table.
@@ -14,11 +15,12 @@
 //! (`plughost push`/`deploy` compile and check every component before uploading it, so
 //! only a component no operator command checked can get there).
 
-use crate::capability::Storage;
+use crate::capability::Capabilities;
 use crate::capability::config::secrets::{self, Secrets};
-use crate::engine::{PluginEngine, PreparedPlugin};
+use crate::engine::PluginEngine;
 use crate::manifest::{ComponentRef, Digest, Manifest, PluginSpec};
-use crate::registry::{LoadedPlugin, RoutingTable};
+use crate::plugin::{LazyComponent, LoadedPlugin, Prepared, prepare};
+use crate::registry::RoutingTable;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::Component;
@@ -27,12 +29,20 @@ use wasmtime::component::Component;
 /// compiles what changed.
 pub struct Loader {
     engine: Arc<PluginEngine>,
-    storage: Storage,
-    compiled: Mutex<HashMap<String, Component>>,
+    capabilities: Capabilities,
+    compiled: Mutex<HashMap<Digest, Component>>,
 }
 
-/// Component bytes of a deployed manifest, fetched (async) before the table is built.
-pub type Fetched = HashMap<Digest, Vec<u8>>;
+/// Components of a deployed manifest, fetched (async) before the table is built.
+pub type Fetched = HashMap<Digest, FetchedComponent>;
+
+/// One fetched component.
+pub enum FetchedComponent {
+    /// Its bytes, downloaded from the deployment: compiled when the table is built.
+    Bytes(Vec<u8>),
+    /// Its compilation, from the artifact cache (local, or the deployment's shared tier).
+    Compiled(Component),
+}
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -44,12 +54,12 @@ pub struct LoadError {
 }
 
 impl Loader {
-    pub fn new(engine: Arc<PluginEngine>, storage: Storage) -> Self {
-        Self { engine, storage, compiled: Mutex::new(HashMap::new()) }
+    pub fn new(engine: Arc<PluginEngine>, capabilities: Capabilities) -> Self {
+        Self { engine, capabilities, compiled: Mutex::new(HashMap::new()) }
     }
 
-    pub fn storage(&self) -> &Storage {
-        &self.storage
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
     }
 
     pub fn engine(&self) -> &Arc<PluginEngine> {
@@ -59,12 +69,12 @@ impl Loader {
     /// Whether the component with this digest is compiled already (its bytes need not
     /// be fetched again).
     pub fn has_compiled(&self, digest: &Digest) -> bool {
-        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).contains_key(digest.hex())
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).contains_key(digest)
     }
 
-    /// Loads every plugin of `manifest` and builds the table. `fetched` holds the bytes
-    /// of digest-named components not compiled yet. CPU-heavy (compilation): call it from
-    /// a blocking context.
+    /// Loads every plugin of `manifest` and builds the table. `fetched` holds the
+    /// digest-named components not compiled yet. CPU-heavy (compilation): call it from a
+    /// blocking context.
     pub fn build_table(
         &self,
         manifest: &Manifest,
@@ -72,7 +82,9 @@ impl Loader {
         fetched: &Fetched,
         generation: u64,
     ) -> anyhow::Result<RoutingTable> {
-        self.storage.check_bindings(manifest).map_err(|m| anyhow::anyhow!("{}: {m}", manifest.path.display()))?;
+        self.capabilities
+            .check_bindings(manifest)
+            .map_err(|m| anyhow::anyhow!("{}: {m}", manifest.path.display()))?;
         let mut plugins = Vec::with_capacity(manifest.plugins.len());
         for spec in &manifest.plugins {
             plugins.push(self.load_plugin(manifest, spec, secrets, fetched)?);
@@ -80,8 +92,8 @@ impl Loader {
         let table = RoutingTable::build(manifest.clone(), plugins, generation)
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
         // Forget compilations no plugin uses any more.
-        let live: Vec<&str> = table.plugins().iter().map(|p| p.digest.as_str()).collect();
-        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).retain(|digest, _| live.contains(&digest.as_str()));
+        let live: Vec<&Digest> = table.plugins().iter().map(|p| &p.digest).collect();
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).retain(|digest, _| live.contains(&digest));
         Ok(table)
     }
 
@@ -98,7 +110,7 @@ impl Loader {
             message,
         };
         let source = &spec.source;
-        let (digest, bytes) = match source {
+        let (digest, found) = match source {
             ComponentRef::File(path) => {
                 let bytes = std::fs::read(path).map_err(|e| {
                     if e.kind() == std::io::ErrorKind::NotFound {
@@ -107,80 +119,69 @@ impl Loader {
                         fail(format!("source `{source}`: cannot read: {e}"))
                     }
                 })?;
-                (Digest::of(&bytes), Some(bytes))
+                (Digest::of(&bytes), Some(FetchedComponent::Bytes(bytes)))
             }
-            ComponentRef::Digest(digest) => (digest.clone(), fetched.get(digest).cloned()),
+            ComponentRef::Digest(digest) => (
+                digest.clone(),
+                fetched.get(digest).map(|found| match found {
+                    FetchedComponent::Bytes(bytes) => FetchedComponent::Bytes(bytes.clone()),
+                    FetchedComponent::Compiled(component) => FetchedComponent::Compiled(component.clone()),
+                }),
+            ),
         };
-        let digest = digest.hex().to_owned();
+        // The component's own problems are reported first, then its grants and config.
+        let finish = |digest: Digest, prepared: Prepared| {
+            let grants = self.capabilities.grants(manifest, spec).map_err(&fail)?;
+            let config = secrets::resolve(spec, secrets).map_err(&fail)?;
+            Ok(LoadedPlugin::new(spec, digest, prepared, grants, config, self.concurrency(spec)))
+        };
 
         let cached = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
-        if cached.is_none()
-            && self.engine.compiles_lazily()
-            && let Some(bytes) = &bytes
-            && !self.engine.artifact_cache().is_some_and(|c| c.has_valid(self.engine.engine(), &digest))
-        {
-            check_bytes(source, bytes).map_err(fail)?;
-            let lazy = LazyComponent {
-                engine: self.engine.clone(),
-                spec: spec.clone(),
-                digest: digest.clone(),
-                bytes: bytes.clone(),
-                prepared: tokio::sync::OnceCell::new(),
-            };
-            let config = secrets::resolve(spec, secrets).map_err(fail)?;
-            let prepared = Prepared::Lazy(Arc::new(lazy));
-            return Ok(LoadedPlugin::new(
-                spec,
-                digest,
-                prepared,
-                self.storage.grants(manifest, spec),
-                config,
-                self.concurrency(spec),
-            ));
-        }
-        let component = match cached {
-            Some(component) => component,
-            // Not downloaded because the artifact cache has it (`source.rs` checked).
-            None if bytes.is_none() => {
-                let component = self.engine.load_cached(&digest).ok_or_else(|| {
-                    fail(format!("component `{source}` was neither fetched nor in the precompiled cache"))
-                })?;
-                tracing::info!(plugin = %spec.id, digest = &digest[..12], "component loaded from the precompiled cache");
-                self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.clone(), component.clone());
+        let component = match (cached, found) {
+            (Some(component), _) => component,
+            (None, Some(FetchedComponent::Compiled(component))) => {
+                tracing::info!(plugin = %spec.id, digest = digest.short(), "component loaded from the precompiled cache");
                 component
             }
-            None => {
-                let bytes = bytes.ok_or_else(|| fail(format!("component `{source}` was not fetched")))?;
-                check_bytes(source, &bytes).map_err(fail)?;
-                let started = std::time::Instant::now();
-                let (component, from) = self
-                    .engine
-                    .compile(&digest, &bytes)
-                    .map_err(|e| fail(format!("source `{source}`: invalid component: {e:#}")))?;
-                let how = match from {
-                    crate::artifact_cache::Source::Cache => "loaded from the precompiled cache",
-                    crate::artifact_cache::Source::Compiled => "compiled",
-                };
-                tracing::info!(plugin = %spec.id, digest = &digest[..12], millis = started.elapsed().as_millis() as u64, "component {how}");
-                self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.clone(), component.clone());
-                component
+            (None, None) => {
+                return Err(fail(format!("component `{source}` was neither fetched nor in the precompiled cache")));
+            }
+            (None, Some(FetchedComponent::Bytes(bytes))) => {
+                check_bytes(source, &bytes).map_err(&fail)?;
+                if self.engine.compiles_lazily() {
+                    // Lazy: a compilation already cached is loaded now (reading and checking
+                    // it once); anything else waits for its first request.
+                    match self.engine.load_cached(&digest) {
+                        Some(component) => component,
+                        None => {
+                            let lazy = LazyComponent {
+                                engine: self.engine.clone(),
+                                spec: spec.clone(),
+                                digest: digest.clone(),
+                                bytes,
+                                prepared: tokio::sync::OnceCell::new(),
+                            };
+                            return finish(digest, Prepared::Lazy(Arc::new(lazy)));
+                        }
+                    }
+                } else {
+                    let started = std::time::Instant::now();
+                    let (component, from) = self
+                        .engine
+                        .compile(&digest, &bytes)
+                        .map_err(|e| fail(format!("source `{source}`: invalid component: {e:#}")))?;
+                    let how = match from {
+                        crate::artifact_cache::Source::Cache => "loaded from the precompiled cache",
+                        crate::artifact_cache::Source::Compiled => "compiled",
+                    };
+                    tracing::info!(plugin = %spec.id, digest = digest.short(), millis = started.elapsed().as_millis() as u64, "component {how}");
+                    component
+                }
             }
         };
-        check_imports_are_granted(&self.engine, &component, spec)
-            .map_err(|m| fail(format!("source `{source}`: {m}")))?;
-        let pre = self
-            .engine
-            .prepare(&component)
-            .map_err(|e| fail(format!("source `{source}`: does not fit the `plughost:plugin/plugin` world: {e:#}")))?;
-        let config = secrets::resolve(spec, secrets).map_err(fail)?;
-        Ok(LoadedPlugin::new(
-            spec,
-            digest,
-            Prepared::Ready(pre),
-            self.storage.grants(manifest, spec),
-            config,
-            self.concurrency(spec),
-        ))
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.clone(), component.clone());
+        let pre = prepare(&self.engine, &component, spec).map_err(|m| fail(format!("source `{source}`: {m}")))?;
+        finish(digest, Prepared::Ready(pre))
     }
 
     /// The plugin's concurrency cap: its manifest's, or the host's default share.
@@ -203,106 +204,13 @@ fn check_bytes(source: &ComponentRef, bytes: &[u8]) -> Result<(), String> {
     check_component_header(bytes).map_err(|m| format!("source `{source}`: {m}"))
 }
 
-/// A plugin's component, ready to instantiate, or compiled on its first request.
-pub enum Prepared {
-    Ready(PreparedPlugin),
-    Lazy(Arc<LazyComponent>),
-}
-
-/// A checked (digest, header) component waiting for its first request to compile.
-pub struct LazyComponent {
-    engine: Arc<PluginEngine>,
-    spec: PluginSpec,
-    digest: String,
-    bytes: Vec<u8>,
-    prepared: tokio::sync::OnceCell<Result<PreparedPlugin, String>>,
-}
-
-impl Prepared {
-    /// The prepared component; a lazy one is compiled (once, off the async workers) by
-    /// the first request that needs it, and concurrent requests wait for that compile.
-    /// The error says why it cannot run (logged once, when compiling fails).
-    pub async fn get(&self) -> Result<&PreparedPlugin, &str> {
-        let lazy = match self {
-            Self::Ready(pre) => return Ok(pre),
-            Self::Lazy(lazy) => lazy,
-        };
-        let prepared = lazy
-            .prepared
-            .get_or_init(|| {
-                let lazy = lazy.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || lazy.compile())
-                        .await
-                        .unwrap_or_else(|e| Err(format!("compiling was interrupted: {e}")))
-                }
-            })
-            .await;
-        prepared.as_ref().map_err(String::as_str)
-    }
-}
-
-impl LazyComponent {
-    fn compile(&self) -> Result<PreparedPlugin, String> {
-        let started = std::time::Instant::now();
-        let result =
-            self.engine.compile(&self.digest, &self.bytes).map_err(|e| format!("invalid component: {e:#}")).and_then(
-                |(component, _)| {
-                    check_imports_are_granted(&self.engine, &component, &self.spec)?;
-                    self.engine
-                        .prepare(&component)
-                        .map_err(|e| format!("does not fit the `plughost:plugin/plugin` world: {e:#}"))
-                },
-            );
-        match &result {
-            Ok(_) => tracing::info!(
-                plugin = %self.spec.id,
-                digest = &self.digest[..12],
-                millis = started.elapsed().as_millis() as u64,
-                "component compiled on its first request"
-            ),
-            Err(error) => {
-                tracing::error!(plugin = %self.spec.id, digest = &self.digest[..12], "component cannot run: {error}");
-                crate::metrics::count(crate::metrics::PLUGIN_UNAVAILABLE);
-            }
-        }
-        result
-    }
-}
-
 /// Checks that `bytes` are a component of the `plughost:plugin/plugin` world this engine
-/// can run, whose storage imports `spec` grants: what `plughost push` and `deploy` verify
-/// before uploading anything.
+/// can run, whose imports `spec` grants: what `plughost push` and `deploy` verify before
+/// uploading anything.
 pub fn check_component(engine: &PluginEngine, bytes: &[u8], spec: &PluginSpec) -> Result<(), String> {
     check_component_header(bytes)?;
-    let (component, _) =
-        engine.compile(Digest::of(bytes).hex(), bytes).map_err(|e| format!("invalid component: {e:#}"))?;
-    check_imports_are_granted(engine, &component, spec)?;
-    engine.prepare(&component).map_err(|e| format!("does not fit the `plughost:plugin/plugin` world: {e:#}"))?;
-    Ok(())
-}
-
-/// A component that imports a storage interface but is granted nothing of it could only
-/// fail at run time, on a request: refuse it at load time instead, saying what to grant.
-/// (Components import only what they use: unused imports are dropped when they are built.)
-fn check_imports_are_granted(engine: &PluginEngine, component: &Component, spec: &PluginSpec) -> Result<(), String> {
-    for (name, _) in component.component_type().imports(engine.engine()) {
-        let (kind, granted) = if name.starts_with("plughost:plugin/kv@") {
-            ("kv store", !spec.kv.is_empty())
-        } else if name.starts_with("plughost:plugin/blob@") {
-            ("blob container", !spec.blob.is_empty())
-        } else {
-            continue;
-        };
-        if !granted {
-            let field = if kind == "kv store" { "kv" } else { "blob" };
-            return Err(format!(
-                "the component imports `{name}` but the manifest grants it no {kind} \
-                 (add e.g. `{field} = {{ <label> = \"read\" }}` to the plugin)"
-            ));
-        }
-    }
-    Ok(())
+    let (component, _) = engine.compile(&Digest::of(bytes), bytes).map_err(|e| format!("invalid component: {e:#}"))?;
+    prepare(engine, &component, spec).map(drop)
 }
 
 /// Distinguishes "not wasm at all" and "a core module" from a component before

@@ -18,7 +18,7 @@ use plughost::logging::{self, LogFormat};
 use plughost::manifest::{Digest, PluginId};
 use plughost::serve::{ServeOptions, bind, serve, shutdown_signal};
 use plughost::source::ManifestSource;
-use plughost::{App, EngineSettings, PluginEngine, Storage};
+use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,8 +47,8 @@ enum Command {
         /// Do not watch files for changes.
         #[arg(long)]
         no_watch: bool,
-        /// Where clients reach this server: the base of presigned blob URLs
-        /// (default: `http://<listen>`).
+        /// Where clients reach this server: the base of URLs embedded storage hands out
+        /// (presigned URLs; default: `http://<listen>`).
         #[arg(long, env = "PLUGHOST_PUBLIC_URL")]
         public_url: Option<String>,
     },
@@ -119,11 +119,7 @@ struct DeploymentArg {
 
 impl DeploymentArg {
     async fn operator(&self) -> anyhow::Result<Operator> {
-        let location = Location::parse(&self.location)
-            .unwrap_or_else(|| {
-                Err(format!("`{}` is not a deployment: expected s3://<bucket>/<manifest key>", self.location))
-            })
-            .map_err(anyhow::Error::msg)?;
+        let location = Location::parse(&self.location).map_err(anyhow::Error::msg)?;
         let engine = PluginEngine::new(EngineSettings::default())?;
         Ok(Operator::new(DeploymentStore::from_env(location).await, Arc::new(engine)))
     }
@@ -175,12 +171,12 @@ struct HostArgs {
     /// Ceiling for any plugin's `max_memory`.
     #[arg(long, default_value = "256MiB", env = "PLUGHOST_MAX_MEMORY_PER_INSTANCE")]
     max_memory_per_instance: ByteSize,
-    /// Where embedded storage keeps its files (kv.sqlite3, blobs/).
+    /// Where embedded backends keep their files (one file or folder per capability).
     #[arg(long, default_value = ".plughost", env = "PLUGHOST_DATA_DIR")]
     data_dir: PathBuf,
-    /// The operator's storage map: binds kv stores to DynamoDB and blob containers to S3
-    /// (others stay embedded; in Lambda every declared one must be bound). A TOML file, or
-    /// the same map inline as JSON.
+    /// The operator's storage map: binds labels to AWS resources, per capability (e.g. a
+    /// store to a DynamoDB table; others stay embedded; in Lambda every declared one must be
+    /// bound). A TOML file, or the same map inline as JSON.
     #[arg(long, env = "PLUGHOST_STORAGE", value_name = "FILE|JSON")]
     storage: Option<String>,
     /// Where compiled components are kept, so restarts skip compiling (default:
@@ -206,18 +202,15 @@ impl HostArgs {
         .with_artifact_cache(cache_dir)
         .with_lazy_compilation(self.compile == CompileMode::Lazy);
         let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
-        let mut storage = Storage::embedded(&self.data_dir, public_url)?;
-        if let Some(map) = &self.storage {
-            storage = storage.with_storage_arg(map).await?;
-        }
+        let mut capabilities = Capabilities::open(&self.data_dir, public_url, self.storage.as_deref()).await?;
         if self.require_storage_bindings {
-            storage = storage.requiring_bindings();
+            capabilities = capabilities.requiring_bindings();
         }
         if let Some(source) = &self.secrets {
-            storage = storage.with_secrets(SecretSource::from_arg(source).await);
+            capabilities = capabilities.with_secrets(SecretSource::from_arg(source).await);
         }
         let source = ManifestSource::from_arg(&self.manifest, self.artifact_key.as_deref()).await?;
-        Ok(Arc::new(App::load_from(Arc::new(engine), storage, source, max_body).await?))
+        Ok(Arc::new(App::load_from(Arc::new(engine), capabilities, source, max_body).await?))
     }
 }
 
@@ -286,7 +279,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let table = app.table();
             println!("{}: {} plugin(s) OK", app.source(), table.plugins().len());
             for plugin in table.plugins() {
-                println!("  {} ({}, sha256 {})", plugin.id, plugin.source, &plugin.digest[..16]);
+                println!("  {} ({}, sha256 {})", plugin.id, plugin.source, plugin.digest.short());
                 for route in &plugin.routes {
                     println!("    {route}");
                 }
@@ -335,9 +328,11 @@ async fn operate(operation: Operation) -> anyhow::Result<()> {
                 for route in &plugin.routes {
                     println!("    {route}");
                 }
-                let grants = plugin.kv.iter().map(|(l, a)| format!("kv.{l}={}", a.as_str()));
-                let grants: Vec<String> =
-                    grants.chain(plugin.blob.iter().map(|(l, a)| format!("blob.{l}={}", a.as_str()))).collect();
+                let grants: Vec<String> = plugin
+                    .grants
+                    .iter()
+                    .flat_map(|(capability, labels)| labels.iter().map(move |(l, a)| format!("{capability}.{l}={a}")))
+                    .collect();
                 if !grants.is_empty() {
                     println!("    grants: {}", grants.join(" "));
                 }
@@ -352,8 +347,8 @@ async fn operate(operation: Operation) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Big host-side buffers (guest arguments copied out of a plugin's memory — kv values,
-/// blob bodies, up to tens of MiB) are mapped and unmapped on their own, so memory goes
+/// Big host-side buffers (guest arguments copied out of a plugin's memory — values and
+/// bodies, up to tens of MiB) are mapped and unmapped on their own, so memory goes
 /// back to the OS when a request ends. glibc otherwise raises its mmap threshold after
 /// the first such buffer is freed and serves later ones from heap arenas it keeps: a
 /// burst of large requests would leave hundreds of MiB resident for good.

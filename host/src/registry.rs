@@ -8,58 +8,12 @@
 //!
 //! `matchit` is used only here.
 
-use crate::admission::PluginGate;
-use crate::capability::StorageGrants;
-use crate::capability::config::secrets::Resolved;
-use crate::loader::Prepared;
-use crate::manifest::{ComponentRef, Limits, Manifest, PluginId, PluginSpec, RouteSpec};
+use crate::manifest::Manifest;
+use crate::plugin::LoadedPlugin;
 use arc_swap::ArcSwap;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
-
-/// A plugin ready to serve: its manifest entry and its prepared component.
-pub struct LoadedPlugin {
-    pub id: PluginId,
-    pub source: ComponentRef,
-    /// sha256 of the component bytes, hex.
-    pub digest: String,
-    pub routes: Vec<RouteSpec>,
-    /// Config values as the plugin reads them (secrets resolved).
-    pub config: Arc<BTreeMap<String, String>>,
-    /// The secret values among them, redacted from the plugin's log lines.
-    pub secret_values: Arc<[String]>,
-    pub limits: Limits,
-    /// How many of this plugin's requests may run at once (`limits.max_concurrency`).
-    pub gate: PluginGate,
-    /// The kv stores and blob containers this plugin may open, bound to their backends.
-    pub storage: StorageGrants,
-    pub pre: Prepared,
-}
-
-impl LoadedPlugin {
-    pub fn new(
-        spec: &PluginSpec,
-        digest: String,
-        pre: Prepared,
-        storage: StorageGrants,
-        config: Resolved,
-        max_concurrency: u32,
-    ) -> Self {
-        Self {
-            id: spec.id.clone(),
-            source: spec.source.clone(),
-            digest,
-            routes: spec.routes.clone(),
-            config: config.values,
-            secret_values: config.secret_values,
-            limits: spec.limits,
-            gate: PluginGate::new(max_concurrency),
-            storage,
-            pre,
-        }
-    }
-}
 
 /// Plugins that serve one path pattern, by method.
 struct PathRoutes {

@@ -13,7 +13,7 @@
 //! could not be read just now (retry).
 
 use crate::deploy::{DeploymentStore, Location, ManifestRead};
-use crate::loader::{Fetched, Loader};
+use crate::loader::{Fetched, FetchedComponent, Loader};
 use crate::manifest::{ComponentRef, Digest, LimitBounds, Manifest};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -50,19 +50,17 @@ impl ManifestSource {
     /// a file path.
     /// `artifact_key` enables the shared compiled-component cache of a deployment.
     pub async fn from_arg(arg: &str, artifact_key: Option<&str>) -> anyhow::Result<Self> {
-        match Location::parse(arg) {
-            Some(location) => {
-                let store = DeploymentStore::from_env(location.map_err(anyhow::Error::msg)?).await;
-                let artifact_key = match artifact_key {
-                    Some(key) if key.len() < 32 => {
-                        anyhow::bail!("PLUGHOST_ARTIFACT_KEY must be at least 32 characters (it signs native code)")
-                    }
-                    key => key.map(|k| Arc::from(k.as_bytes())),
-                };
-                Ok(Self::Deployment { store, artifact_key })
-            }
-            None => Ok(Self::File(PathBuf::from(arg))),
+        if !Location::is_deployment(arg) {
+            return Ok(Self::File(PathBuf::from(arg)));
         }
+        let store = DeploymentStore::from_env(Location::parse(arg).map_err(anyhow::Error::msg)?).await;
+        let artifact_key = match artifact_key {
+            Some(key) if key.len() < 32 => {
+                anyhow::bail!("PLUGHOST_ARTIFACT_KEY must be at least 32 characters (it signs native code)")
+            }
+            key => key.map(|k| Arc::from(k.as_bytes())),
+        };
+        Ok(Self::Deployment { store, artifact_key })
     }
 
     /// Where the deployment's manifest is, if the source is a deployment in S3.
@@ -125,18 +123,18 @@ impl ManifestSource {
         }
         let origin = &origin;
         let downloads = wanted.into_iter().map(|(id, digest)| async move {
-            if self.precompiled(loader, digest).await {
-                return Ok(Ok(None));
+            if let Some(component) = self.precompiled(loader, digest).await {
+                return Ok(Ok(Some((digest.clone(), FetchedComponent::Compiled(component)))));
             }
             match store.get_component(id, digest).await? {
-                Some(bytes) => Ok(Ok(Some((digest.clone(), bytes)))),
+                Some(bytes) => Ok(Ok(Some((digest.clone(), FetchedComponent::Bytes(bytes))))),
                 None => Ok(Err(anyhow::anyhow!("{origin}: plugin `{id}`: component {digest} is not in the bucket"))),
             }
         });
         let mut components = Fetched::new();
         for outcome in futures::future::try_join_all(downloads).await.map_err(FetchError::Unavailable)? {
-            if let Some((digest, bytes)) = outcome.map_err(reject)? {
-                components.insert(digest, bytes);
+            if let Some((digest, component)) = outcome.map_err(reject)? {
+                components.insert(digest, component);
             }
         }
         Ok(Some(Snapshot { manifest, version: Some(version), components }))
@@ -153,31 +151,40 @@ impl fmt::Display for ManifestSource {
 }
 
 impl ManifestSource {
-    /// Whether the artifact cache has `digest` compiled — on local disk, or signed in the
-    /// bucket (then copied to local disk) — so its component need not be downloaded.
-    async fn precompiled(&self, loader: &Loader, digest: &Digest) -> bool {
-        let engine = loader.engine();
-        let Some(cache) = engine.artifact_cache() else { return false };
-        if cache.has_valid(engine.engine(), digest.hex()) {
-            return true;
+    /// The compiled component for `digest` from the artifact cache — on local disk, or
+    /// signed in the bucket (then copied to local disk) — so it need not be downloaded.
+    /// File reads, checksums and deserializing run on the blocking pool, once per digest.
+    async fn precompiled(&self, loader: &Loader, digest: &Digest) -> Option<wasmtime::component::Component> {
+        let engine = loader.engine().clone();
+        let cache_dir_has_it = {
+            let (engine, digest) = (engine.clone(), digest.clone());
+            move || engine.load_cached(&digest)
+        };
+        engine.artifact_cache()?;
+        if let Some(component) = blocking(cache_dir_has_it).await {
+            return Some(component);
         }
-        let Self::Deployment { store, artifact_key: Some(key) } = self else { return false };
-        let name = cache.file_name(engine.engine(), digest.hex());
+        let Self::Deployment { store, artifact_key: Some(key) } = self else { return None };
+        let name = engine.artifact_cache()?.file_name(engine.engine(), digest.hex());
         let object = store.location().artifact_key(&name);
-        match store.get_object(&object, "download the compiled component").await {
-            Ok(Some(signed)) if cache.import_signed(engine.engine(), digest.hex(), &signed, key) => {
-                tracing::info!(
-                    digest = digest.short(),
-                    "compiled component fetched from the deployment's shared cache"
-                );
-                true
-            }
-            Ok(_) => false,
+        let signed = match store.get_object(&object, "download the compiled component").await {
+            Ok(Some(signed)) => signed,
+            Ok(None) => return None,
             Err(error) => {
                 tracing::warn!("{error:#}; compiling instead");
-                false
+                return None;
             }
-        }
+        };
+        let import = {
+            let (engine, digest, key) = (engine.clone(), digest.clone(), key.clone());
+            move || {
+                let cache = engine.artifact_cache()?;
+                cache.import_signed(engine.engine(), digest.hex(), &signed, &key).then(|| engine.load_cached(&digest))?
+            }
+        };
+        let component = blocking(import).await?;
+        tracing::info!(digest = digest.short(), "compiled component fetched from the deployment's shared cache");
+        Some(component)
     }
 
     /// Uploads the signed artifacts of `digests` (just compiled here) to the bucket, so
@@ -185,20 +192,25 @@ impl ManifestSource {
     pub fn share_artifacts(self: &Arc<Self>, loader: &Loader, digests: Vec<Digest>) {
         let Self::Deployment { artifact_key: Some(key), .. } = self.as_ref() else { return };
         let engine = loader.engine().clone();
-        let Some(cache) = engine.artifact_cache() else { return };
-        let uploads: Vec<(String, Vec<u8>)> = digests
-            .iter()
-            .filter_map(|digest| {
-                let signed = cache.export_signed(engine.engine(), digest.hex(), key)?;
-                Some((cache.file_name(engine.engine(), digest.hex()), signed))
-            })
-            .collect();
-        if uploads.is_empty() {
+        if engine.artifact_cache().is_none() || digests.is_empty() {
             return;
         }
+        let key = key.clone();
         let this = self.clone();
         tokio::spawn(async move {
             let Self::Deployment { store, .. } = this.as_ref() else { return };
+            // Reading and signing the compiled files is blocking work.
+            let export = move || {
+                let Some(cache) = engine.artifact_cache() else { return Vec::new() };
+                digests
+                    .iter()
+                    .filter_map(|digest| {
+                        let signed = cache.export_signed(engine.engine(), digest.hex(), &key)?;
+                        Some((cache.file_name(engine.engine(), digest.hex()), signed))
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let uploads = blocking(move || Some(export())).await.unwrap_or_default();
             for (name, signed) in uploads {
                 let key = store.location().artifact_key(&name);
                 match store.put_object(&key, signed, "share the compiled component").await {
@@ -208,4 +220,9 @@ impl ManifestSource {
             }
         });
     }
+}
+
+/// `work` on the blocking pool; `None` if it could not run there.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Option<T> + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(work).await.ok().flatten()
 }

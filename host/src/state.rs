@@ -1,12 +1,11 @@
 //! [`State`]: the data of one request's `Store` — created when the request arrives,
 //! dropped with the instance when the response is sent. Nothing here outlives a request.
 
-use crate::capability::blob::{BlobCtx, BlobView};
 use crate::capability::config::ConfigCtx;
+use crate::capability::grants::{Granted, LabelView, PluginGrants};
 use crate::capability::io_budget::IoBudget;
-use crate::capability::kv::{KvCtx, KvView};
 use crate::capability::log::{LogCtx, LogSink};
-use crate::capability::{StorageGrants, wasi};
+use crate::capability::wasi;
 use crate::manifest::Limits;
 use std::sync::Arc;
 use wasmtime::ResourceLimiter;
@@ -16,8 +15,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub struct State {
     pub config: ConfigCtx,
     pub log: LogCtx,
-    pub kv: KvCtx,
-    pub blob: BlobCtx,
+    /// The plugin's grants of every labelled capability (`capability/grants.rs`).
+    grants: PluginGrants,
     pub limiter: MemoryLimiter,
     /// Bytes this request may still move through storage calls.
     pub io: IoBudget,
@@ -26,12 +25,11 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: ConfigCtx, storage: StorageGrants, sink: &Arc<LogSink>, limits: &Limits) -> Self {
+    pub fn new(config: ConfigCtx, grants: PluginGrants, sink: &Arc<LogSink>, limits: &Limits) -> Self {
         Self {
             config,
             log: LogCtx::new(sink.clone()),
-            kv: storage.kv,
-            blob: storage.blob,
+            grants,
             limiter: MemoryLimiter::new(limits.max_memory),
             io: IoBudget::new(limits.max_host_io),
             wasi: wasi::sandboxed_ctx(sink),
@@ -41,14 +39,14 @@ impl State {
 }
 
 impl State {
-    /// The kv capability's view: the plugin's grants and this request's resource table.
-    pub fn kv_view(&mut self) -> KvView<'_> {
-        KvView::new(&self.kv, &mut self.table, &self.io)
-    }
-
-    /// The blob capability's view: the plugin's grants and this request's resource table.
-    pub fn blob_view(&mut self) -> BlobView<'_> {
-        BlobView::new(&self.blob, &mut self.table, &self.io)
+    /// What a labelled capability's host functions run on: the plugin's grants of it,
+    /// this request's resource table (shared with WASI) and its I/O budget.
+    pub fn label_view<B, Q>(&mut self) -> LabelView<'_, B, Q>
+    where
+        B: ?Sized + Send + Sync + 'static,
+        Q: Clone + Send + Sync + 'static,
+    {
+        LabelView::new(self.grants.get::<Granted<B, Q>>(), &mut self.table, &self.io)
     }
 }
 

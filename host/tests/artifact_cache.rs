@@ -5,8 +5,9 @@
 mod support;
 
 use plughost::artifact_cache::Source;
-use plughost::{App, EngineSettings, PluginEngine, Storage};
-use sha2::{Digest, Sha256};
+use plughost::{App, Capabilities, EngineSettings, PluginEngine};
+use plughost::manifest::Digest;
+use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 use support::{get, guest_wasm, manifest};
 
@@ -20,9 +21,9 @@ fn engine_with_cache(dir: &std::path::Path) -> PluginEngine {
     .with_artifact_cache(dir)
 }
 
-fn hello() -> (Vec<u8>, String) {
+fn hello() -> (Vec<u8>, Digest) {
     let bytes = std::fs::read(guest_wasm("hello")).unwrap();
-    let digest = hex::encode(Sha256::digest(&bytes));
+    let digest = Digest::parse(&format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))).unwrap();
     (bytes, digest)
 }
 
@@ -37,14 +38,14 @@ async fn a_restarted_engine_loads_what_the_first_compiled_and_it_serves() {
     assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, Source::Compiled);
     let files = cached_files(cache.path());
     assert_eq!(files.len(), 1);
-    assert!(files[0].file_name().unwrap().to_str().unwrap().ends_with(&format!("-{digest}.cwasm")));
+    assert!(files[0].file_name().unwrap().to_str().unwrap().ends_with(&format!("-{}.cwasm", digest.hex())));
 
     // A new engine, as after a restart: the same component comes from the cache and serves.
     let restarted = Arc::new(engine_with_cache(cache.path()));
     assert_eq!(restarted.compile(&digest, &bytes).unwrap().1, Source::Cache);
     let (_dir, path) = manifest("[plugins.hello]\nsource = \"{hello}\"\nroutes = [\"GET /hello/{name}\"]\n");
     let data = tempfile::tempdir().unwrap();
-    let storage = Storage::embedded(data.path(), "http://127.0.0.1").unwrap();
+    let storage = Capabilities::embedded(data.path(), "http://127.0.0.1").unwrap();
     let app = App::load(restarted, storage, &path, 1024).await.unwrap();
     assert_eq!(get(&app, "/hello/cache").await.json()["message"], "Hello, cache!");
 }
@@ -73,7 +74,7 @@ async fn a_damaged_or_truncated_cache_file_is_recompiled_never_loaded() {
 async fn entries_are_keyed_by_component_digest_so_another_components_artifact_is_never_used() {
     let cache = tempfile::tempdir().unwrap();
     let pricing = std::fs::read(guest_wasm("pricing")).unwrap();
-    let pricing_digest = hex::encode(Sha256::digest(&pricing));
+    let pricing_digest = Digest::parse(&format!("sha256:{}", hex::encode(Sha256::digest(&pricing)))).unwrap();
     engine_with_cache(cache.path()).compile(&pricing_digest, &pricing).unwrap();
     let (bytes, digest) = hello();
     assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, Source::Compiled);

@@ -6,14 +6,14 @@
 mod support;
 
 use plughost::capability::config::secrets::SecretSource;
-use plughost::{App, Storage};
+use plughost::{App, Capabilities};
 use support::{capture_logs, captured_logs, engine, get, manifest};
 
 const SECRET: &str = "psst-4f9d2c";
 
-fn storage_with(source: SecretSource) -> (tempfile::TempDir, Storage) {
+fn storage_with(source: SecretSource) -> (tempfile::TempDir, Capabilities) {
     let data = tempfile::tempdir().unwrap();
-    let storage = Storage::embedded(data.path(), "http://127.0.0.1").unwrap().with_secrets(source);
+    let storage = Capabilities::embedded(data.path(), "http://127.0.0.1").unwrap().with_secrets(source);
     (data, storage)
 }
 

@@ -49,7 +49,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new(moto: Moto) -> Self {
-        let s3 = plughost::capability::blob::S3Blob::client(&moto.sdk_config().await);
+        let s3 = plughost::aws::s3(&moto.sdk_config().await);
         s3.create_bucket().bucket(BUCKET).send().await.expect("create the bucket");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("hello.wasm"), std::fs::read(guest_wasm("hello")).unwrap()).unwrap();
@@ -99,14 +99,14 @@ impl Fixture {
     }
 
     async fn manifest_text(&self) -> String {
-        let key = &Location::parse(MANIFEST_URL).unwrap().unwrap().key;
+        let key = &Location::parse(MANIFEST_URL).unwrap().key;
         let object = self.s3.get_object().bucket(BUCKET).key(key).send().await.unwrap();
         String::from_utf8(object.body.collect().await.unwrap().to_vec()).unwrap()
     }
 
     /// Writes the manifest directly, as a careless operator or a broken tool would.
     async fn put_manifest(&self, text: String) {
-        let key = &Location::parse(MANIFEST_URL).unwrap().unwrap().key;
+        let key = &Location::parse(MANIFEST_URL).unwrap().key;
         self.s3.put_object().bucket(BUCKET).key(key).body(ByteStream::from(text.into_bytes())).send().await.unwrap();
     }
 }
@@ -202,7 +202,7 @@ async fn hot_swap_rollback_and_rejected_versions_under_the_lambda_emulator() {
     // version, counts it, and keeps serving the last good one.
     let hiya = with_greeting(b"Hiya!");
     let hiya_digest = Digest::of(&hiya);
-    let location = Location::parse(MANIFEST_URL).unwrap().unwrap();
+    let location = Location::parse(MANIFEST_URL).unwrap();
     let key = location.component_key(&PluginId::parse("greeter").unwrap(), &hiya_digest);
     let truncated = hiya[..hiya.len() / 2].to_vec();
     fixture.s3.put_object().bucket(BUCKET).key(&key).body(ByteStream::from(truncated)).send().await.unwrap();
@@ -313,7 +313,7 @@ async fn two_concurrent_pushes_of_different_plugins_both_land() {
 
     // Deterministically first: a write based on a stale read is refused by S3 (If-Match).
     let store =
-        plughost::deploy::DeploymentStore::new(fixture.s3.clone(), Location::parse(MANIFEST_URL).unwrap().unwrap());
+        plughost::deploy::DeploymentStore::new(fixture.s3.clone(), Location::parse(MANIFEST_URL).unwrap());
     let plughost::deploy::ManifestRead::Found { text, etag } = store.read_manifest(None).await.unwrap() else {
         panic!("no manifest")
     };

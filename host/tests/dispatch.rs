@@ -23,7 +23,7 @@ const MISBEHAVE: &str = r#"
 [plugins.misbehave]
 source = "{misbehave}"
 routes = ["GET /loop", "GET /alloc", "GET /panic", "GET /big-response", "GET /bad-header",
-          "GET /sandbox", "GET /stdio", "GET /config", "GET /ok"]
+          "GET /sandbox", "GET /stdio", "GET /config", "GET /ok", "GET /count"]
 config = { mine = "yes" }
 limits = { timeout = "500ms", max_memory = "16 MiB", max_response = "64 KiB" }
 
@@ -235,5 +235,20 @@ async fn many_concurrent_requests_each_get_a_fresh_instance() {
         .collect();
     for (i, task) in tasks.into_iter().enumerate() {
         assert_eq!(task.await.unwrap(), format!("Howdy, n{i}!"));
+    }
+    // A guest that counts its calls in a static: on a reused instance the count would
+    // pass 1, concurrently or one after another.
+    let app = load_app(MISBEHAVE).await;
+    let counts: Vec<_> = (0..40)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { get(&app, "/count").await.text() })
+        })
+        .collect();
+    for count in counts {
+        assert_eq!(count.await.unwrap(), "1", "a request saw another request's instance state");
+    }
+    for _ in 0..5 {
+        assert_eq!(get(&app, "/count").await.text(), "1");
     }
 }

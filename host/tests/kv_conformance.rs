@@ -1,6 +1,8 @@
-//! The kv conformance suite: the same semantics asserted against every backend, through
-//! the `KvBackend` trait (no wasm): the embedded SQLite backend, and DynamoDB through the
-//! AWS SDK against a moto server started on 127.0.0.1 for the test and stopped after.
+//! The kv conformance suite: the same semantics asserted against every backend, as a guest
+//! reaches it (no wasm): through the kv capability's host layer, which checks grants and
+//! input once for every backend (`support/through_host.rs`), then the backend — the
+//! embedded SQLite backend, and DynamoDB through the AWS SDK against a moto server started
+//! on 127.0.0.1 for the test and stopped after.
 
 mod support;
 
@@ -9,14 +11,15 @@ use plughost::capability::error::StorageError;
 use plughost::capability::kv::{DynamoKv, KvBackend, SqliteKv};
 use std::sync::Arc;
 use std::time::Duration;
+use support::through_host::KvThroughHost;
 
-/// A fresh backend plus whatever keeps it alive (a temp dir).
+/// A fresh backend behind the kv host layer, plus whatever keeps it alive (a temp dir).
 type Fixture = (Arc<dyn KvBackend>, Box<dyn std::any::Any + Send>);
 
 fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let backend = SqliteKv::open(&dir.path().join("kv.sqlite3")).unwrap();
-    (Arc::new(backend), Box::new(dir))
+    (Arc::new(KvThroughHost(Arc::new(backend))), Box::new(dir))
 }
 
 fn always() -> Condition {
@@ -244,7 +247,7 @@ macro_rules! conformance_suite {
                 } else {
                     moto.create_kv_table(&client, table).await;
                     eprintln!("dynamodb: {table}");
-                    $case(Arc::new(DynamoKv::new(client.clone(), table))).await;
+                    $case(Arc::new(KvThroughHost(Arc::new(DynamoKv::new(client.clone(), table))))).await;
                     ran += 1;
                 }
             )*

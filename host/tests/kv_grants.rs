@@ -137,7 +137,7 @@ async fn data_outlives_the_app_in_the_data_dir() {
     let app = load_app(MANIFEST).await;
     call(&app, "PUT", "/kv/users/durable", &[], b"still here").await;
     let (_dir, path) = manifest(MANIFEST);
-    let storage = plughost::Storage::embedded(&app.data_dir, "http://127.0.0.1").unwrap();
+    let storage = plughost::Capabilities::embedded(&app.data_dir, "http://127.0.0.1").unwrap();
     let restarted = App::load(engine(), storage, &path, 1024).await.unwrap();
     assert_eq!(get(&restarted, "/kv/users/durable").await.json()["ok"]["value"], "still here");
 }

@@ -179,24 +179,31 @@ async fn in_flight_requests_finish_on_the_old_version_during_a_swap() {
     let manifest_text = r#"
 [plugins.misbehave]
 source = "misbehave.wasm"
-routes = ["GET /loop", "GET /ok"]
-limits = { timeout = "1500ms" }
+routes = ["GET /slow-version", "GET /ok"]
+config = { version = "old" }
+limits = { timeout = "10s" }
 "#;
     let (_dir, manifest) = workdir(manifest_text);
     let mut server = Server::start(&manifest, &[]);
     let http = client();
-    // A slow request on the old table...
+    // A slow request on the old version (it answers its version's config value)...
     let slow = tokio::spawn({
-        let url = server.url("/loop");
+        let url = server.url("/slow-version?ms=3000");
         let http = http.clone();
-        async move { http.get(url).send().await.unwrap().status() }
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    // ...while the manifest changes under it: the swap happens, the old request is unaffected.
-    std::fs::write(&manifest, manifest_text.replace("\"GET /ok\"]", "\"GET /ok\", \"GET /sandbox\"]")).unwrap();
+    server.wait_for_log("slow-version started", Duration::from_secs(10));
+    // ...while the manifest changes under it: the swap happens, new requests see the new
+    // version, and the old request finishes on the version it started on.
+    std::fs::write(&manifest, manifest_text.replace("version = \"old\"", "version = \"new\"")).unwrap();
     server.wait_for_log("reloaded", Duration::from_secs(30));
-    assert_eq!(http.get(server.url("/sandbox")).send().await.unwrap().status(), 200);
-    assert_eq!(slow.await.unwrap(), 504, "the in-flight request ran to its own deadline on the old table");
+    let fresh = http.get(server.url("/slow-version?ms=0")).send().await.unwrap();
+    assert_eq!(fresh.text().await.unwrap(), "new", "requests after the swap run the new version");
+    let (status, version) = slow.await.unwrap();
+    assert_eq!((status.as_u16(), version.as_str()), (200, "old"), "the in-flight request finished on the old version");
 }
 
 #[tokio::test]
@@ -283,7 +290,7 @@ async fn a_store_bound_to_dynamodb_keeps_its_data_in_dynamodb() {
 #[tokio::test]
 async fn blob_containers_on_s3_and_embedded_both_hand_out_working_presigned_urls() {
     let moto = support::moto::Moto::start().await;
-    let s3 = plughost::capability::blob::S3Blob::client(&moto.sdk_config().await);
+    let s3 = plughost::aws::s3(&moto.sdk_config().await);
     s3.create_bucket().bucket("plughost-data").send().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();

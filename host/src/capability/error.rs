@@ -1,13 +1,15 @@
-//! [`StorageError`]: the expected failures of storage capabilities, which reach the guest
-//! as the WIT `types.error` variant (never as traps). Backend details are logged by the
-//! backend; the guest only sees the safe message.
+//! [`StorageError`]: how a labelled capability's call can fail. The expected failures
+//! reach the guest as the WIT `types.error` variant, which it can handle; [`StorageError::Trap`]
+//! is a guest that broke the rules (a handle it was never given) and traps the instance.
+//! Backend details are logged by the backend; the guest only sees the safe message.
+//!
+//! WIT's `not-found` has no counterpart here: the storage capabilities report absence as
+//! `none`, never as an error; it is for capabilities whose target itself can be missing.
 
 use crate::bindings::plughost::plugin::types::Error as WitError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {
-    #[error("not found")]
-    NotFound,
     #[error("access denied")]
     AccessDenied,
     #[error("conflict")]
@@ -18,17 +20,21 @@ pub enum StorageError {
     LimitExceeded(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Not an error the guest receives: the call traps (a broken guest, see module docs).
+    #[error("trap: {0}")]
+    Trap(String),
 }
 
-impl From<StorageError> for WitError {
-    fn from(error: StorageError) -> Self {
-        match error {
-            StorageError::NotFound => WitError::NotFound,
-            StorageError::AccessDenied => WitError::AccessDenied,
-            StorageError::Conflict => WitError::Conflict,
-            StorageError::InvalidInput(reason) => WitError::InvalidInput(reason),
-            StorageError::LimitExceeded(what) => WitError::LimitExceeded(what),
-            StorageError::Unavailable(what) => WitError::Unavailable(what),
-        }
+impl StorageError {
+    /// The WIT error the guest receives, or the trap.
+    pub fn into_wit(self) -> wasmtime::Result<WitError> {
+        Ok(match self {
+            Self::AccessDenied => WitError::AccessDenied,
+            Self::Conflict => WitError::Conflict,
+            Self::InvalidInput(reason) => WitError::InvalidInput(reason),
+            Self::LimitExceeded(what) => WitError::LimitExceeded(what),
+            Self::Unavailable(what) => WitError::Unavailable(what),
+            Self::Trap(why) => return Err(wasmtime::Error::msg(why)),
+        })
     }
 }

@@ -1,13 +1,13 @@
-//! [`IoBudget`]: the bytes one request may move through storage host calls (kv values and
-//! blob bodies, in both directions), from the plugin's `limits.max_host_io`.
+//! [`IoBudget`]: the bytes one request may move through labelled capabilities' host calls
+//! (values and bodies, in both directions), from the plugin's `limits.max_host_io`.
 //!
-//! Every call is bounded on its own (a kv value, a transaction, a blob body); this bounds
+//! Every call is bounded on its own (a value, a transaction, a body); this bounds
 //! their sum, so a plugin looping over large writes spends its own budget, not the
 //! storage's and its neighbours' time. Past it, calls fail with `limit-exceeded` — an
 //! error the plugin can handle — and nothing reaches the backend.
 //!
 //! It also counts the bytes written per store or container, for the quotas that bound
-//! them (`max_written_per_request` in `[kv.<label>]` / `[blob.<label>]`).
+//! them (`max_written_per_request` in a `[<capability>.<label>]` declaration).
 
 use super::error::StorageError;
 use std::sync::Mutex;
@@ -98,11 +98,11 @@ mod tests {
     #[test]
     fn writes_are_counted_per_label_against_its_quota() {
         let budget = IoBudget::new(u64::MAX);
-        budget.take_written("kv", "a", Some(10), 8).unwrap();
-        assert!(budget.take_written("kv", "a", Some(10), 3).is_err());
-        budget.take_written("kv", "b", Some(10), 10).unwrap();
-        budget.take_written("blob", "a", Some(10), 10).unwrap();
-        budget.take_written("kv", "a", None, 1_000).unwrap();
-        budget.take_written("kv", "a", Some(10), 2).unwrap();
+        budget.take_written("store", "a", Some(10), 8).unwrap();
+        assert!(budget.take_written("store", "a", Some(10), 3).is_err());
+        budget.take_written("store", "b", Some(10), 10).unwrap();
+        budget.take_written("bucket", "a", Some(10), 10).unwrap();
+        budget.take_written("store", "a", None, 1_000).unwrap();
+        budget.take_written("store", "a", Some(10), 2).unwrap();
     }
 }

@@ -1,272 +1,193 @@
-//! Everything a plugin can reach, one folder per capability. Each folder has the same
-//! shape: `mod.rs` (the per-request context and `add_to_linker`), `host.rs` (the
-//! generated `Host` trait implemented over that context), `backend.rs` (the trait every
-//! backend implements and the rules they share) and one file per backend.
+//! Everything a plugin can reach, one folder per capability, and [`Capabilities`]: this
+//! process's instance of each.
 //!
-//! - `config/` — the plugin's own manifest values;
+//! Capabilities every plugin has:
+//! - `config/` — the plugin's own manifest values (+ secrets);
 //! - `log/`    — structured log lines, and the plugin's stdout/stderr turned into them;
-//! - `kv/`     — key-value stores opened by label (`sqlite.rs`, `dynamo.rs`);
-//! - `blob/`   — object containers opened by label (`fs.rs`, `s3.rs`);
-//! - `wasi.rs` — the WASI sandbox that lets ordinary Rust `std` link, with nothing in it;
-//! - `error.rs` — the storage errors guests receive as WIT values;
-//! - `io_budget.rs` — the bytes one request may move through storage calls;
-//! - `deadline.rs` — storage calls cut off before the request's deadline.
+//! - `wasi.rs` — the WASI sandbox that lets ordinary Rust `std` link, with nothing in it.
 //!
-//! [`Storage`] holds the process's backends and binds each plugin's grants to them.
+//! Capabilities plugins reach by label, as the manifest grants — each folder owns its
+//! manifest section, storage-map binding, backends, limits, host functions and linker
+//! registration, and is listed once in [`LABELLED`]:
+//! - `kv/`   — key-value stores (`sqlite.rs`, `dynamo.rs`);
+//! - `blob/` — object containers (`fs.rs`, `s3.rs`).
+//!
+//! What labelled capabilities share, written once:
+//! - `labelled.rs`  — [`Kind`](labelled::Kind) and [`Backends`](labelled::Backends): how
+//!   the manifest, storage map, loader and linker see a capability;
+//! - `grants.rs`    — placement of labels on backends, grant tables, the request's view;
+//! - `error.rs`     — the errors guests receive as WIT values (or a trap);
+//! - `io_budget.rs` — the bytes one request may move through host calls;
+//! - `deadline.rs`  — host calls cut off before the request's deadline;
+//! - `clock.rs`     — "now", as every backend reads it.
 
 pub mod blob;
+pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod grants;
 pub mod io_budget;
 pub mod kv;
+pub mod labelled;
 pub mod log;
 pub mod wasi;
 
-use crate::manifest::{Access, Manifest, PluginSpec};
+use crate::manifest::{Manifest, PluginSpec};
 use crate::state::State;
+use config::secrets::SecretSource;
+use grants::PluginGrants;
+use labelled::{Backends, Bindings, Env, Kind};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use wasmtime::component::Linker;
 
-/// The storage backends of this process, created once at startup and shared by every
-/// routing table.
+/// Every capability plugins reach by label. Adding one is a line here (see the README,
+/// "Adding a capability").
+pub const LABELLED: &[&Kind] = &[&kv::KIND, &blob::KIND];
+
+/// The labelled capability called `name` (a manifest section, a storage-map section).
+pub fn labelled(name: &str) -> Option<&'static Kind> {
+    LABELLED.iter().copied().find(|kind| kind.name == name)
+}
+
+/// The names of the labelled capabilities, for messages: `kv, blob`.
+pub fn labelled_names() -> String {
+    LABELLED.iter().map(|kind| kind.name).collect::<Vec<_>>().join(", ")
+}
+
+/// This process's capabilities: each labelled capability's backends, and where secrets
+/// come from. Created once at startup, shared by every routing table.
 #[derive(Clone)]
-pub struct Storage {
-    /// Where stores without a binding live (embedded SQLite).
-    kv: Arc<dyn kv::KvBackend>,
-    /// Stores the operator bound elsewhere: label -> (backend, namespace).
-    kv_bindings: BTreeMap<String, (Arc<dyn kv::KvBackend>, Arc<str>)>,
-    /// Where containers without a binding live (an embedded folder).
-    blob: Arc<blob::FsBlob>,
-    /// Containers the operator bound elsewhere: label -> (backend, namespace).
-    blob_bindings: BTreeMap<String, (Arc<dyn blob::BlobBackend>, Arc<str>)>,
+pub struct Capabilities {
+    /// In [`LABELLED`] order.
+    backends: Arc<[(&'static Kind, Arc<dyn Backends>)]>,
     /// Where `{ secret = "name" }` config values come from.
-    secrets: Arc<config::secrets::SecretSource>,
-    /// Refuse manifests declaring a store or container without a binding (in Lambda,
-    /// embedded storage would sit in the instance's /tmp and vanish with it).
+    secrets: Arc<SecretSource>,
+    /// Refuse manifests declaring a label without a binding (in Lambda, embedded storage
+    /// would sit in the instance's /tmp and vanish with it).
     require_bindings: bool,
 }
 
-/// One plugin's storage grants, bound to backends: what its requests may open.
-#[derive(Clone, Default)]
-pub struct StorageGrants {
-    pub kv: kv::KvCtx,
-    pub blob: blob::BlobCtx,
-}
+/// The operator's storage map (`--storage` / `PLUGHOST_STORAGE`): per capability, where
+/// each label lives. Labels it does not mention stay embedded. A TOML file, or the same map
+/// inline as JSON (`{"kv": {"users": {"dynamodb": {...}}}}`), which is how Terraform sets
+/// it in Lambda. Each capability's `binding.rs` says what its section holds.
+type StorageMap = BTreeMap<String, BTreeMap<String, serde_json::Value>>;
 
-/// The operator's storage file (`--storage`): where each store and container lives.
-/// Labels it does not mention stay embedded. The same map may be given inline as JSON
-/// (`{"kv": {"users": {"dynamodb": {...}}}}`), which is how Terraform sets it in Lambda.
-///
-/// ```toml
-/// [kv.users]
-/// dynamodb = { table = "plughost-data", prefix = "users" }
-///
-/// [blob.images]
-/// s3 = { bucket = "plughost-data", prefix = "images" }
-/// ```
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StorageFile {
-    #[serde(default)]
-    kv: BTreeMap<String, KvBinding>,
-    #[serde(default)]
-    blob: BTreeMap<String, BlobBinding>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KvBinding {
-    dynamodb: DynamoBinding,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DynamoBinding {
-    table: String,
-    /// Keeps this store's keys apart from other stores in the same table.
-    prefix: String,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BlobBinding {
-    s3: S3Binding,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct S3Binding {
-    bucket: String,
-    /// Keeps this container's objects apart from others in the same bucket: its objects
-    /// are `<prefix>/<key>`.
-    prefix: String,
-}
-
-impl Storage {
-    /// Embedded backends under `data_dir` (what `plughost serve` uses): every kv store is
-    /// a namespace of `data_dir/kv.sqlite3`, every blob container one of `data_dir/blobs/`.
-    /// Presigned URLs of embedded containers start with `public_url` (where this host is
-    /// reachable).
+impl Capabilities {
+    /// Every capability on embedded backends under `data_dir` (what `plughost serve` uses
+    /// by default). URLs they hand out start with `public_url` (where this host is reachable).
     pub fn embedded(data_dir: &Path, public_url: &str) -> anyhow::Result<Self> {
-        let kv = kv::SqliteKv::open(&data_dir.join("kv.sqlite3"))
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e:#}", data_dir.join("kv.sqlite3").display()))?;
-        let blob = blob::FsBlob::open(&data_dir.join("blobs"), public_url)
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e:#}", data_dir.join("blobs").display()))?;
-        Ok(Self {
-            kv: Arc::new(kv),
-            kv_bindings: BTreeMap::new(),
-            blob: Arc::new(blob),
-            blob_bindings: BTreeMap::new(),
-            secrets: Arc::new(config::secrets::SecretSource::None),
-            require_bindings: false,
-        })
+        Self::open_with(data_dir, public_url, StorageMap::new(), "", None)
     }
 
-    /// Every store and container a manifest declares must then be bound (`--storage`).
+    /// Embedded backends under `data_dir`, except the labels `storage_map` (a file path,
+    /// or the map inline as JSON) binds elsewhere; AWS clients are configured from the
+    /// environment.
+    pub async fn open(data_dir: &Path, public_url: &str, storage_map: Option<&str>) -> anyhow::Result<Self> {
+        let Some(arg) = storage_map else { return Self::embedded(data_dir, public_url) };
+        let (map, origin) = read_storage_map(arg).await?;
+        let binds_anything = map.values().any(|labels| !labels.is_empty());
+        let aws = if binds_anything { Some(crate::aws::config_from_env().await) } else { None };
+        Self::open_with(data_dir, public_url, map, &origin, aws.as_ref())
+    }
+
+    fn open_with(
+        data_dir: &Path,
+        public_url: &str,
+        mut map: StorageMap,
+        origin: &str,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> anyhow::Result<Self> {
+        if let Some(unknown) = map.keys().find(|name| labelled(name).is_none()) {
+            anyhow::bail!("{origin}: unknown section `{unknown}` (the storage map binds {})", labelled_names());
+        }
+        let env = Env { data_dir, public_url, aws };
+        let mut backends = Vec::with_capacity(LABELLED.len());
+        for kind in LABELLED {
+            let by_label = map.remove(kind.name).unwrap_or_default();
+            let bindings = Bindings { origin: origin.to_owned(), capability: kind.name, by_label };
+            backends.push((*kind, (kind.open)(&env, &bindings)?));
+        }
+        Ok(Self { backends: backends.into(), secrets: Arc::new(SecretSource::None), require_bindings: false })
+    }
+
+    /// Every label a manifest declares must then be bound by the storage map.
     pub fn requiring_bindings(mut self) -> Self {
         self.require_bindings = true;
         self
     }
 
-    /// Checks that every declared store and container has a binding, when required.
-    pub fn check_bindings(&self, manifest: &crate::manifest::Manifest) -> Result<(), String> {
-        if !self.require_bindings {
-            return Ok(());
-        }
-        let kv = manifest.kv_stores.keys().find(|l| !self.kv_bindings.contains_key(*l)).map(|l| ("kv", l));
-        let blob = manifest.blob_containers.keys().find(|l| !self.blob_bindings.contains_key(*l)).map(|l| ("blob", l));
-        match kv.or(blob) {
-            None => Ok(()),
-            Some((kind, label)) => Err(format!(
-                "[{kind}.{label}] has no binding in the storage map (PLUGHOST_STORAGE): here it would live in \
-                 this instance's /tmp and be lost; bind it to {}",
-                if kind == "kv" { "a DynamoDB table" } else { "an S3 bucket" }
-            )),
-        }
-    }
-
     /// Resolves secret config values from `source` (by default there is none, and a
     /// manifest that references a secret fails to load).
-    pub fn with_secrets(mut self, source: config::secrets::SecretSource) -> Self {
+    pub fn with_secrets(mut self, source: SecretSource) -> Self {
         self.secrets = Arc::new(source);
         self
     }
 
-    pub fn secrets(&self) -> &config::secrets::SecretSource {
+    pub fn secrets(&self) -> &SecretSource {
         &self.secrets
     }
 
-    /// Binds the stores and containers named in the operator's storage file at `path`
-    /// (see [`StorageFile`]); AWS clients are configured from the environment.
-    pub async fn with_storage_file(self, path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read storage file: {e}", path.display()))?;
-        let file: StorageFile =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message().trim()))?;
-        self.with_bindings(file, &path.display().to_string()).await
-    }
-
-    /// `--storage`: a storage file's path, or the same map inline as JSON (starts with `{`).
-    pub async fn with_storage_arg(self, arg: &str) -> anyhow::Result<Self> {
-        if arg.trim_start().starts_with('{') {
-            let map: StorageFile = serde_json::from_str(arg)
-                .map_err(|e| anyhow::anyhow!("PLUGHOST_STORAGE (inline JSON storage map): {e}"))?;
-            return self.with_bindings(map, "PLUGHOST_STORAGE").await;
+    /// Checks that every declared label has a binding, when required.
+    pub fn check_bindings(&self, manifest: &Manifest) -> Result<(), String> {
+        if !self.require_bindings {
+            return Ok(());
         }
-        self.with_storage_file(Path::new(arg)).await
-    }
-
-    async fn with_bindings(mut self, file: StorageFile, origin: &str) -> anyhow::Result<Self> {
-        // One AWS configuration for every client (credentials are resolved once).
-        let config = if file.kv.is_empty() && file.blob.is_empty() { None } else { Some(aws_config_from_env().await) };
-        if let Some(config) = config.as_ref().filter(|_| !file.kv.is_empty()) {
-            let client = aws_sdk_dynamodb::Client::new(config);
-            for (label, binding) in file.kv {
-                let DynamoBinding { table, prefix } = binding.dynamodb;
-                if table.is_empty() || prefix.is_empty() || prefix.contains('#') {
-                    anyhow::bail!(
-                        "{origin}: kv.{label}: `table` and `prefix` must be non-empty and `prefix` must not contain `#`"
-                    );
-                }
-                tracing::info!(store = label, table, prefix, "kv store bound to DynamoDB");
-                let backend: Arc<dyn kv::KvBackend> = Arc::new(kv::DynamoKv::new(client.clone(), table));
-                self.kv_bindings.insert(label, (backend, prefix.into()));
+        for (kind, backends) in self.backends.iter() {
+            let declared = manifest.declared.get(kind.name).into_iter().flat_map(BTreeMap::keys);
+            if let Some(label) = declared.into_iter().find(|label| !backends.is_bound(label)) {
+                return Err(format!(
+                    "[{}.{label}] has no binding in the storage map (PLUGHOST_STORAGE): here it would live in \
+                     this instance's /tmp and be lost; bind it to {}",
+                    kind.name, kind.bound_to
+                ));
             }
         }
-        if let Some(config) = config.as_ref().filter(|_| !file.blob.is_empty()) {
-            let client = blob::S3Blob::client(config);
-            for (label, binding) in file.blob {
-                let S3Binding { bucket, prefix } = binding.s3;
-                // The prefix is one path segment, so `<prefix>/<key>` of one container can
-                // never be a key of another (`a` vs `a/b`).
-                let valid_prefix = !prefix.is_empty()
-                    && prefix.len() <= 128
-                    && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-                    && prefix != "."
-                    && prefix != "..";
-                if bucket.is_empty() || !valid_prefix {
-                    anyhow::bail!(
-                        "{origin}: blob.{label}: `bucket` must be non-empty and `prefix` one segment of letters, digits, `-`, `_`, `.`"
-                    );
-                }
-                tracing::info!(container = label, bucket, prefix, "blob container bound to S3");
-                let backend: Arc<dyn blob::BlobBackend> = Arc::new(blob::S3Blob::new(client.clone(), bucket));
-                self.blob_bindings.insert(label, (backend, prefix.into()));
-            }
+        Ok(())
+    }
+
+    /// One plugin's grants, each bound to its backend and namespace: the operator's
+    /// binding, or the embedded backend with the label as namespace.
+    pub fn grants(&self, manifest: &Manifest, spec: &PluginSpec) -> Result<PluginGrants, String> {
+        let none_declared = BTreeMap::new();
+        let none_granted = BTreeMap::new();
+        let mut grants = Vec::with_capacity(self.backends.len());
+        for (kind, backends) in self.backends.iter() {
+            let declared = manifest.declared.get(kind.name).unwrap_or(&none_declared);
+            let granted = spec.grants.get(kind.name).unwrap_or(&none_granted);
+            grants.push(backends.grant(declared, granted).map_err(|m| format!("{}: {m}", kind.name))?);
         }
-        Ok(self)
+        Ok(PluginGrants::new(grants))
     }
 
-    /// The embedded blob backend, whose presigned URLs `plughost serve` answers.
-    pub fn embedded_blob(&self) -> &Arc<blob::FsBlob> {
-        &self.blob
-    }
-
-    /// The grants of one plugin, each bound to its backend and namespace: the operator's
-    /// binding, or the embedded backend with the label as namespace. Distinct labels get
-    /// distinct namespaces, so they never see each other's data.
-    pub fn grants(&self, manifest: &Manifest, spec: &PluginSpec) -> StorageGrants {
-        let kv = spec
-            .kv
+    /// The routes `plughost serve` answers for capabilities (presigned URLs of embedded
+    /// storage), merged.
+    pub fn local_routes(&self) -> axum::Router {
+        self.backends
             .iter()
-            .map(|(label, access)| {
-                let (backend, namespace) = match self.kv_bindings.get(label) {
-                    Some((backend, namespace)) => (backend.clone(), namespace.clone()),
-                    None => (self.kv.clone(), label.as_str().into()),
-                };
-                let quota = manifest.kv_stores.get(label).copied().unwrap_or_default();
-                let grant = kv::KvGrant { backend, namespace, writable: *access == Access::ReadWrite, quota };
-                (label.clone(), grant)
-            })
-            .collect();
-        let blob = spec
-            .blob
-            .iter()
-            .map(|(label, access)| {
-                let (backend, namespace) = match self.blob_bindings.get(label) {
-                    Some((backend, namespace)) => (backend.clone(), namespace.clone()),
-                    None => (self.blob.clone() as Arc<dyn blob::BlobBackend>, label.as_str().into()),
-                };
-                let quota = manifest.blob_containers.get(label).copied().unwrap_or_default();
-                let grant = blob::BlobGrant { backend, namespace, writable: *access == Access::ReadWrite, quota };
-                (label.clone(), grant)
-            })
-            .collect();
-        StorageGrants { kv: kv::KvCtx::new(kv), blob: blob::BlobCtx::new(blob) }
+            .filter_map(|(_, backends)| backends.local_routes())
+            .fold(axum::Router::new(), axum::Router::merge)
     }
 }
 
-/// The AWS configuration the standard way: region, credentials (or the Lambda's role)
-/// and an optional `AWS_ENDPOINT_URL`, from the environment. A connection that cannot be
-/// made in 2 s fails (and is retried by the SDK); how long a whole storage call may take
-/// is bounded per request (`deadline.rs`).
-pub async fn aws_config_from_env() -> aws_config::SdkConfig {
-    let timeouts =
-        aws_config::timeout::TimeoutConfig::builder().connect_timeout(std::time::Duration::from_secs(2)).build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
+/// Reads `--storage`: the map inline as JSON (starts with `{`), or a TOML file's path.
+/// Returns the map and where it came from (for messages).
+async fn read_storage_map(arg: &str) -> anyhow::Result<(StorageMap, String)> {
+    if arg.trim_start().starts_with('{') {
+        let origin = "PLUGHOST_STORAGE".to_owned();
+        let map = serde_json::from_str(arg).map_err(|e| anyhow::anyhow!("{origin} (inline JSON storage map): {e}"))?;
+        return Ok((map, origin));
+    }
+    let path = Path::new(arg).to_path_buf();
+    let origin = path.display().to_string();
+    let text = tokio::fs::read_to_string(&path)
+        .await
+        .map_err(|e| anyhow::anyhow!("{origin}: cannot read storage file: {e}"))?;
+    let map: StorageMap = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{origin}: {}", e.message().trim()))?;
+    Ok((map, origin))
 }
 
 /// Adds every capability to the process's linker. Called once, by `engine.rs`.
@@ -274,7 +195,8 @@ pub fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
     wasi::add_to_linker(linker)?;
     config::add_to_linker(linker, |state| &state.config)?;
     log::add_to_linker(linker, |state| &state.log)?;
-    kv::add_to_linker(linker, State::kv_view)?;
-    blob::add_to_linker(linker, State::blob_view)?;
+    for kind in LABELLED {
+        (kind.add_to_linker)(linker)?;
+    }
     Ok(())
 }

@@ -37,18 +37,21 @@ pub struct Location {
 }
 
 impl Location {
-    /// Parses `s3://bucket/key`; `None` if `text` is not an `s3://` URL at all (a path).
-    pub fn parse(text: &str) -> Option<Result<Self, String>> {
-        let rest = text.strip_prefix("s3://")?;
-        let parsed = match rest.split_once('/') {
+    /// Whether `text` names a deployment at all (an `s3://` URL) rather than a file.
+    pub fn is_deployment(text: &str) -> bool {
+        text.starts_with("s3://")
+    }
+
+    /// Parses `s3://bucket/key`; the error says what a deployment looks like.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.strip_prefix("s3://").and_then(|rest| rest.split_once('/')) {
             Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() && !key.ends_with('/') => {
                 Ok(Self { bucket: bucket.to_owned(), key: key.to_owned() })
             }
             _ => Err(format!(
-                "invalid deployment `{text}`: expected s3://<bucket>/<manifest key>, e.g. s3://my-bucket/manifest.toml"
+                "`{text}` is not a deployment: expected s3://<bucket>/<manifest key>, e.g. s3://my-bucket/manifest.toml"
             )),
-        };
-        Some(parsed)
+        }
     }
 
     /// The folder the manifest is in (`""` or ending in `/`): components live under it.
@@ -84,18 +87,20 @@ mod tests {
     fn components_live_beside_the_manifest() {
         let digest = Digest::of(b"x");
         let id = PluginId::parse("hello").unwrap();
-        let at_root = Location::parse("s3://b/manifest.toml").unwrap().unwrap();
+        let at_root = Location::parse("s3://b/manifest.toml").unwrap();
         assert_eq!(at_root.component_key(&id, &digest), format!("plugins/hello/{}.wasm", digest.hex()));
-        let nested = Location::parse("s3://b/prod/v1/manifest.toml").unwrap().unwrap();
+        let nested = Location::parse("s3://b/prod/v1/manifest.toml").unwrap();
         assert_eq!(nested.component_key(&id, &digest), format!("prod/v1/plugins/hello/{}.wasm", digest.hex()));
         assert_eq!(nested.to_string(), "s3://b/prod/v1/manifest.toml");
     }
 
     #[test]
     fn only_s3_urls_with_bucket_and_key_are_locations() {
-        assert!(Location::parse("plughost.toml").is_none());
-        assert!(Location::parse("s3://bucket").unwrap().is_err());
-        assert!(Location::parse("s3:///key").unwrap().is_err());
-        assert!(Location::parse("s3://bucket/dir/").unwrap().is_err());
+        assert!(!Location::is_deployment("plughost.toml"));
+        assert!(Location::is_deployment("s3://bucket"));
+        for text in ["plughost.toml", "s3://bucket", "s3:///key", "s3://bucket/dir/"] {
+            let error = Location::parse(text).unwrap_err();
+            assert!(error.contains(&format!("`{text}` is not a deployment")), "{error}");
+        }
     }
 }

@@ -8,7 +8,6 @@
 //! cheaply. Errors name the bucket and key and say what to check.
 
 use super::Location;
-use crate::capability::blob::S3Blob;
 use crate::manifest::{Digest, PluginId};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -49,15 +48,11 @@ impl DeploymentStore {
     /// A store whose client is configured from the environment (region, credentials,
     /// `AWS_ENDPOINT_URL` for S3-compatible servers).
     pub async fn from_env(location: Location) -> Self {
-        Self::new(S3Blob::client(&crate::capability::aws_config_from_env().await), location)
+        Self::new(crate::aws::s3(&crate::aws::config_from_env().await), location)
     }
 
     pub fn location(&self) -> &Location {
         &self.location
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     /// Reads the manifest; with `if_none_match`, answers [`ManifestRead::NotModified`]

@@ -34,7 +34,7 @@ pub enum HostError {
     PluginAtCapacity { plugin: String },
     /// The plugin's component cannot run (it failed to compile on first use).
     PluginUnavailable { plugin: String },
-    /// A presigned blob URL was tampered with, expired, or used with the wrong method or
+    /// A presigned URL of embedded storage was tampered with, expired, or used with the wrong method or
     /// content type.
     PresignedUrlRejected { reason: String },
     /// A presigned GET URL names an object that does not exist (any more).

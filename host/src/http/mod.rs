@@ -4,12 +4,15 @@
 //!
 //! - `request.rs`  — `http::Request` + route match -> WIT `request`;
 //! - `response.rs` — WIT `response` -> `http::Response`, validated;
-//! - `error.rs`    — [`HostError`]: every answer the host gives on its own, as JSON.
+//! - `error.rs`    — [`HostError`]: every answer the host gives on its own, as JSON;
+//! - `access.rs`   — the request-id header and the access line every answer gets.
 
+mod access;
 mod error;
 mod request;
 mod response;
 
+pub use access::{REQUEST_ID_HEADER, access_log, tag_request_id};
 pub use error::HostError;
 pub use request::to_wit_request;
 pub use response::from_wit_response;

@@ -1,11 +1,10 @@
 //! `plughost serve`: the local HTTP server (axum over hyper), the host's health endpoint,
-//! graceful shutdown, live reload (`watch.rs`) and the embedded blob store's presigned
-//! URLs (`presigned.rs`).
+//! graceful shutdown, live reload (`watch.rs`), and the routes capabilities answer
+//! themselves (`Capabilities::local_routes`: presigned URLs of embedded storage).
 //!
 //! Only transport lives here: reading the body under the size limit and handing an
 //! `http::Request<Bytes>` to [`App::handle_with_id`].
 
-pub mod presigned;
 mod watch;
 
 use crate::app::App;
@@ -55,13 +54,14 @@ pub async fn serve(
     let table = app.table();
     for plugin in table.plugins() {
         let routes = plugin.routes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        tracing::info!(plugin = %plugin.id, routes, digest = &plugin.digest[..12], "plugin loaded");
+        tracing::info!(plugin = %plugin.id, routes, digest = plugin.digest.short(), "plugin loaded");
     }
     tracing::info!(%addr, manifest = %app.source(), watch = options.watch, "plughost listening on http://{addr}");
 
-    let presigned = presigned::router(app.storage().embedded_blob().clone());
+    // What capabilities answer themselves (presigned URLs of embedded storage).
+    let capabilities = app.capabilities().local_routes();
     let router =
-        axum::Router::new().route(HEALTH_PATH, get(health)).fallback(dispatch).with_state(app).merge(presigned);
+        axum::Router::new().route(HEALTH_PATH, get(health)).fallback(dispatch).with_state(app).merge(capabilities);
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     tracing::info!("plughost stopped");
     Ok(())
@@ -105,7 +105,7 @@ async fn read_body(parts: &http::request::Parts, body: Body, limit: usize) -> Re
 async fn health(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
     let table = app.table();
     let plugins: Vec<_> =
-        table.plugins().iter().map(|p| serde_json::json!({ "id": p.id.as_str(), "digest": p.digest })).collect();
+        table.plugins().iter().map(|p| serde_json::json!({ "id": p.id.as_str(), "digest": p.digest.hex() })).collect();
     axum::Json(serde_json::json!({
         "status": "ok",
         "generation": table.generation,

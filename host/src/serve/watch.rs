@@ -114,7 +114,7 @@ impl Watched {
         if let Some(manifest) = app.source().file() {
             files.insert(absolute(manifest));
         }
-        if let Some(secrets) = app.storage().secrets().file() {
+        if let Some(secrets) = app.capabilities().secrets().file() {
             files.insert(absolute(secrets));
         }
         let dirs: BTreeSet<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();

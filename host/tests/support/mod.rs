@@ -9,10 +9,11 @@
 pub mod lambda;
 pub mod moto;
 pub mod server;
+pub mod through_host;
 pub mod variants;
 
 use bytes::Bytes;
-use plughost::{App, EngineSettings, PluginEngine, Storage};
+use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -63,12 +64,12 @@ pub fn manifest(text: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// Embedded storage shared by the tests of one binary that do not look at stored data.
-pub fn shared_storage() -> Storage {
-    static STORAGE: OnceLock<(tempfile::TempDir, Storage)> = OnceLock::new();
+pub fn shared_storage() -> Capabilities {
+    static STORAGE: OnceLock<(tempfile::TempDir, Capabilities)> = OnceLock::new();
     STORAGE
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("tempdir");
-            let storage = Storage::embedded(dir.path(), "http://127.0.0.1").expect("embedded storage");
+            let storage = Capabilities::embedded(dir.path(), "http://127.0.0.1").expect("embedded storage");
             (dir, storage)
         })
         .1
@@ -105,7 +106,7 @@ pub async fn load_app(manifest_text: &str) -> TestApp {
 pub async fn load_app_on(engine: Arc<PluginEngine>, manifest_text: &str) -> TestApp {
     let (manifest_dir, path) = manifest(manifest_text);
     let data = tempfile::tempdir().expect("tempdir");
-    let storage = Storage::embedded(data.path(), "http://127.0.0.1").expect("embedded storage");
+    let storage = Capabilities::embedded(data.path(), "http://127.0.0.1").expect("embedded storage");
     let app = App::load(engine, storage, &path, plughost::http::DEFAULT_MAX_BODY).await.expect("app loads");
     TestApp { app: Arc::new(app), data_dir: data.path().to_path_buf(), _dirs: Arc::new((manifest_dir, data)) }
 }

@@ -18,39 +18,34 @@
 //! Unix an open file survives its deletion). A crash leaves at most an unreferenced file,
 //! swept when a later process opens the folder.
 //!
-//! Presigned URLs point at this host's own `/_plughost/blob/...` endpoint (served by
-//! `serve/presigned.rs`), signed with HMAC-SHA256 over method, namespace, key, expiry and
-//! content type, so plugins use them exactly as they use S3's.
+//! Presigned URLs point at this host's own `/_plughost/blob/...` endpoint (`routes.rs`,
+//! which `plughost serve` mounts), signed by `presign.rs`, so plugins use them exactly as
+//! they use S3's. Every file operation runs on the blocking pool, never on an async worker.
 
 use super::backend::*;
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };
 use crate::capability::error::StorageError;
-use hmac::{KeyInit, Mac};
+use super::presign::{PresignedGrant, Presigner};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use crate::capability::clock::unix_seconds;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The URL path under which presigned URLs of the embedded backend are served.
-pub const PRESIGNED_PATH: &str = "/_plughost/blob";
+use std::time::Duration;
 
 /// Unreferenced body files older than this are swept at open (younger ones may belong
 /// to a write another process has not committed yet).
 const SWEEP_AFTER: Duration = Duration::from_secs(3600);
 
-type HmacSha256 = hmac::Hmac<Sha256>;
-
 pub struct FsBlob {
     root: PathBuf,
     index: Arc<Mutex<Connection>>,
-    presign_key: [u8; 32],
-    /// Where this host is reachable (`http://127.0.0.1:8080`): the base of presigned URLs.
-    public_url: String,
+    /// Signs the presigned URLs of this folder (`presign.rs`).
+    presigner: Presigner,
 }
 
 /// A body written to `tmp/`, not yet visible.
@@ -90,21 +85,17 @@ impl StagingWriter {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        // A staged body that was committed has been renamed away; otherwise discard it.
-        let _ = std::fs::remove_file(&self.path);
+        // A staged body that was committed has been renamed away; otherwise discard it,
+        // on the blocking pool when dropped on an async worker (an upload cut short).
+        let path = std::mem::take(&mut self.path);
+        if path.as_os_str().is_empty() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || std::fs::remove_file(path))),
+            Err(_) => drop(std::fs::remove_file(path)),
+        }
     }
-}
-
-/// What a verified presigned URL allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresignedGrant {
-    pub method: PresignMethod,
-    pub namespace: String,
-    pub key: String,
-    /// A PUT must send exactly this content type (when set).
-    pub content_type: Option<String>,
-    /// The most bytes a PUT may store (the container's `max_presigned_upload`).
-    pub max_size: u64,
 }
 
 impl FsBlob {
@@ -132,19 +123,22 @@ impl FsBlob {
         )?;
         let blob = Self {
             root: root.to_path_buf(),
-            presign_key: presign_key(&root.join("presign.key"))?,
+            presigner: Presigner::open(&root.join("presign.key"), public_url)?,
             index: Arc::new(Mutex::new(index)),
-            public_url: public_url.trim_end_matches('/').to_owned(),
         };
         blob.sweep()?;
         Ok(blob)
     }
 
     /// Starts writing a body (see [`StagingWriter`]).
-    pub fn stage(&self) -> std::io::Result<StagingWriter> {
-        let path = self.root.join("tmp").join(uuid::Uuid::new_v4().simple().to_string());
-        let file = File::create(&path)?;
-        Ok(StagingWriter { file, hasher: Sha256::new(), staged: Staged { path, size: 0, etag: String::new() } })
+    pub async fn stage(&self) -> std::io::Result<StagingWriter> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || stage_in(&root)).await.map_err(std::io::Error::other)?
+    }
+
+    /// The signer of this folder's presigned URLs (the local routes verify with it).
+    pub fn presigner(&self) -> &Presigner {
+        &self.presigner
     }
 
     /// Makes a staged body visible under `key` if `request.condition` holds.
@@ -172,14 +166,16 @@ impl FsBlob {
             }
             let file = uuid::Uuid::new_v4().simple().to_string();
             let target = root.join("objects").join(&file);
+            let mut staged = staged;
             std::fs::rename(&staged.path, &target).map_err(io_unavailable)?;
+            staged.path = PathBuf::new(); // renamed away: nothing left to discard
             sync_dir(&root.join("objects"));
             let info = ObjectInfo {
                 key: key.clone(),
                 size: staged.size,
                 content_type: request.content_type,
                 etag: staged.etag.clone(),
-                last_modified: now(),
+                last_modified: unix_seconds(),
                 metadata: request.metadata,
             };
             let metadata = serde_json::to_string(&info.metadata).unwrap_or_else(|_| "[]".into());
@@ -210,49 +206,6 @@ impl FsBlob {
             Ok(info)
         })
         .await
-    }
-
-    /// Checks a presigned URL's path (below [`PRESIGNED_PATH`]) and query against its
-    /// signature and expiry. The error says why, for the 403 body.
-    pub fn verify_presigned(&self, path: &str, query: &str) -> Result<PresignedGrant, String> {
-        let path = percent_encoding::percent_decode_str(path).decode_utf8().map_err(|_| "path is not UTF-8")?;
-        let (namespace, key) = path.split_once('/').ok_or("path must be <namespace>/<key>")?;
-        let mut fields = std::collections::HashMap::new();
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            fields.insert(name.into_owned(), value.into_owned());
-        }
-        let field = |name: &str| fields.get(name).ok_or_else(|| format!("missing `{name}` query parameter"));
-        let method = match field("method")?.as_str() {
-            "GET" => PresignMethod::Get,
-            "PUT" => PresignMethod::Put,
-            other => return Err(format!("unknown method `{other}`")),
-        };
-        let expires: u64 = field("expires")?.parse().map_err(|_| "`expires` is not a number")?;
-        let content_type = fields.get("content-type").cloned();
-        let max_size: u64 = field("max-size")?.parse().map_err(|_| "`max-size` is not a number")?;
-        let signature = hex::decode(field("signature")?).map_err(|_| "`signature` is not hex")?;
-        let grant = PresignedGrant { method, namespace: namespace.into(), key: key.into(), content_type, max_size };
-        self.mac(&grant, expires).verify_slice(&signature).map_err(|_| "signature does not match")?;
-        if now() >= expires {
-            return Err("URL has expired".into());
-        }
-        Ok(grant)
-    }
-
-    fn mac(&self, grant: &PresignedGrant, expires: u64) -> HmacSha256 {
-        let method = match grant.method {
-            PresignMethod::Get => "GET",
-            PresignMethod::Put => "PUT",
-        };
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.presign_key).expect("HMAC takes any key length");
-        let content_type = grant.content_type.as_deref().unwrap_or("");
-        // Fields are newline-separated and none may contain a newline (keys and content
-        // types refuse control characters), so no two grants sign the same text.
-        mac.update(
-            format!("v2\n{method}\n{}\n{}\n{expires}\n{content_type}\n{}", grant.namespace, grant.key, grant.max_size)
-                .as_bytes(),
-        );
-        mac
     }
 
     /// Removes unreferenced body files and abandoned staging files older than
@@ -320,10 +273,9 @@ impl BlobBackend for FsBlob {
         body: Vec<u8>,
         request: PutRequest,
     ) -> Result<ObjectInfo, StorageError> {
-        let request = validate_put(key, &body, request)?;
-        let writer = self.stage().map_err(io_unavailable)?;
+        let root = self.root.clone();
         let staged = blocking(move || {
-            let mut writer = writer;
+            let mut writer = stage_in(&root).map_err(io_unavailable)?;
             writer.write(&body).map_err(io_unavailable)?;
             writer.finish().map_err(io_unavailable)
         })
@@ -332,8 +284,6 @@ impl BlobBackend for FsBlob {
     }
 
     async fn get(&self, namespace: &str, key: &str, range: Option<ByteRange>) -> Result<Option<Object>, StorageError> {
-        check_key(key)?;
-        range.map_or(Ok(()), check_range)?;
         let Some((info, mut file)) = self.open_body(namespace, key).await? else {
             return Ok(None);
         };
@@ -360,7 +310,6 @@ impl BlobBackend for FsBlob {
     }
 
     async fn head(&self, namespace: &str, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
-        check_key(key)?;
         let (index, namespace, key) = (self.index.clone(), namespace.to_owned(), key.to_owned());
         blocking(move || {
             let index = index.lock().unwrap_or_else(|p| p.into_inner());
@@ -370,7 +319,6 @@ impl BlobBackend for FsBlob {
     }
 
     async fn delete(&self, namespace: &str, key: &str) -> Result<(), StorageError> {
-        check_key(key)?;
         let (root, index, namespace, key) =
             (self.root.clone(), self.index.clone(), namespace.to_owned(), key.to_owned());
         blocking(move || {
@@ -398,7 +346,6 @@ impl BlobBackend for FsBlob {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Listing, StorageError> {
-        check_list(prefix, cursor.as_deref(), limit)?;
         let (index, namespace, prefix) = (self.index.clone(), namespace.to_owned(), prefix.to_owned());
         blocking(move || {
             let index = index.lock().unwrap_or_else(|p| p.into_inner());
@@ -446,9 +393,6 @@ impl BlobBackend for FsBlob {
         content_type: Option<&str>,
         max_upload: u64,
     ) -> Result<String, StorageError> {
-        check_key(key)?;
-        check_presign(expires_in, content_type)?;
-        let expires = now() + expires_in.as_secs();
         let grant = PresignedGrant {
             method,
             namespace: namespace.to_owned(),
@@ -456,20 +400,7 @@ impl BlobBackend for FsBlob {
             content_type: content_type.map(str::to_owned),
             max_size: max_upload,
         };
-        let signature = hex::encode(self.mac(&grant, expires).finalize().into_bytes());
-        let path: Vec<String> = std::iter::once(namespace)
-            .chain(key.split('/'))
-            .map(|segment| percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string())
-            .collect();
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        query.append_pair("method", if method == PresignMethod::Get { "GET" } else { "PUT" });
-        query.append_pair("expires", &expires.to_string());
-        if let Some(content_type) = content_type {
-            query.append_pair("content-type", content_type);
-        }
-        query.append_pair("max-size", &max_upload.to_string());
-        query.append_pair("signature", &signature);
-        Ok(format!("{}{PRESIGNED_PATH}/{}?{}", self.public_url, path.join("/"), query.finish()))
+        Ok(self.presigner.url(&grant, unix_seconds() + expires_in.as_secs()))
     }
 }
 
@@ -491,34 +422,11 @@ impl FsBlob {
     }
 }
 
-/// Characters escaped in one path segment of a presigned URL.
-const SEGMENT: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// Reads the folder's signing secret, creating a random one (readable only by this user)
-/// the first time, so presigned URLs survive a restart.
-fn presign_key(path: &Path) -> anyhow::Result<[u8; 32]> {
-    if let Ok(bytes) = std::fs::read(path) {
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key: delete it to make a new one", path.display()));
-    }
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the presign key: {e}"))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(&key)?;
-            file.sync_all()?;
-            Ok(key)
-        }
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => presign_key(path),
-        Err(e) => Err(anyhow::anyhow!("cannot create {}: {e}", path.display())),
-    }
+/// A new staging file under `root/tmp` (blocking).
+fn stage_in(root: &Path) -> std::io::Result<StagingWriter> {
+    let path = root.join("tmp").join(uuid::Uuid::new_v4().simple().to_string());
+    let file = File::create(&path)?;
+    Ok(StagingWriter { file, hasher: Sha256::new(), staged: Staged { path, size: 0, etag: String::new() } })
 }
 
 async fn blocking<R: Send + 'static>(
@@ -536,9 +444,6 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
 
 fn unavailable(error: rusqlite::Error) -> StorageError {
     tracing::error!(%error, "embedded blob index error");

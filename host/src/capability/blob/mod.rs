@@ -1,73 +1,92 @@
 //! The `blob` capability: object containers opened by label, only as the manifest grants.
+//! Everything about it lives in this folder:
 //!
-//! - `mod.rs`     — [`BlobCtx`] (one plugin's grants), [`BlobContainer`] (an open
-//!   container, the WIT resource), [`BlobView`] and `add_to_linker`;
-//! - `host.rs`    — the generated `HostContainer` trait over a view: grant checks, then the backend;
-//! - `backend.rs` — the [`BlobBackend`] trait and the rules all backends share (key validation);
-//! - `fs.rs`      — the embedded backend (`plughost serve`), with its own presigned URLs;
-//! - `s3.rs`      — the S3 backend (the only file importing `aws_sdk_s3` for plugin data).
+//! - `mod.rs`         — [`KIND`] (what the host's generic parts need), the types the host
+//!   functions work on, and the process's backends ([`BlobBackends`]);
+//! - `declaration.rs` — `[blob.<label>]` in the manifest: the container's quotas;
+//! - `binding.rs`     — `blob.<label>` in the storage map: an S3 bucket and key prefix;
+//! - `host.rs`        — the generated `HostContainer` trait: grant and input checks, then the backend;
+//! - `limits.rs`      — the input rules `host.rs` applies before any backend sees a call;
+//! - `backend.rs`     — the [`BlobBackend`] trait;
+//! - `fs.rs`          — the embedded backend (`plughost serve`, `<data-dir>/blobs/`);
+//! - `presign.rs`     — the embedded backend's presigned-URL protocol (sign, verify);
+//! - `routes.rs`      — the local HTTP endpoint that answers those URLs (`plughost serve`);
+//! - `s3.rs`          — the S3 backend (the only file importing `aws_sdk_s3` for plugin data).
 //!
 //! Grants are checked twice: at load (a grant must name a declared container, see
-//! `manifest.rs`) and at use (`open` of an ungranted label, and writes or PUT URLs
-//! through a read-only grant, are `access-denied`).
+//! `manifest.rs`; a component importing `blob` must be granted one, see `plugin.rs`) and
+//! at use (`open` of an ungranted label, and writes or PUT URLs through a read grant, are
+//! `access-denied`).
 
 mod backend;
+mod binding;
+mod declaration;
 mod fs;
 mod host;
+pub mod limits;
+mod presign;
+mod routes;
 mod s3;
 
-pub use backend::{BlobBackend, ByteRange, MAX_BODY_BYTES, PutRequest, check_content_type};
-pub use fs::{FsBlob, PRESIGNED_PATH, PresignedGrant, Staged, StagingWriter};
+pub use backend::{BlobBackend, ByteRange, PutRequest};
+pub use declaration::BlobQuota;
+pub use fs::{FsBlob, Staged, StagingWriter};
+pub use presign::{PRESIGNED_PATH, PresignedGrant, Presigner};
+pub use routes::router;
 pub use s3::S3Blob;
 
-use crate::capability::io_budget::IoBudget;
-use crate::manifest::BlobQuota;
+use crate::capability::grants::{Grant, Granted, LabelView, Placement};
+use crate::capability::labelled::{Backends, Kind};
+use crate::state::State;
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker};
 
-/// What one plugin may do with one label: which backend and namespace it reaches, and
-/// whether it may write.
-#[derive(Clone)]
-pub struct BlobGrant {
-    pub backend: Arc<dyn BlobBackend>,
-    /// Keeps this label's objects apart from every other label's in a shared backend.
-    pub namespace: Arc<str>,
-    pub writable: bool,
-    /// The container's quotas (`[blob.<label>]` in the manifest).
-    pub quota: BlobQuota,
-}
+/// The grant that writes (and may hand out PUT URLs).
+const READ_WRITE: &str = "read-write";
 
-/// One plugin's blob grants, by label. Shared by all its requests.
-#[derive(Clone, Default)]
-pub struct BlobCtx {
-    grants: Arc<BTreeMap<String, BlobGrant>>,
-}
-
-impl BlobCtx {
-    pub fn new(grants: BTreeMap<String, BlobGrant>) -> Self {
-        Self { grants: Arc::new(grants) }
-    }
-}
+pub const KIND: Kind = Kind {
+    name: "blob",
+    noun: "blob container",
+    interface: "plughost:plugin/blob",
+    accesses: &["read", READ_WRITE],
+    bound_to: "an S3 bucket",
+    check_declaration: |table| BlobQuota::parse(table).map(drop),
+    open: binding::open,
+    add_to_linker,
+};
 
 /// An open container: the WIT `container` resource.
-pub struct BlobContainer {
-    label: String,
-    grant: BlobGrant,
+pub type BlobContainer = Grant<dyn BlobBackend, BlobQuota>;
+/// One plugin's containers.
+pub type BlobGranted = Granted<dyn BlobBackend, BlobQuota>;
+/// What the generated host traits are implemented on.
+pub type BlobView<'a> = LabelView<'a, dyn BlobBackend, BlobQuota>;
+
+/// The process's blob backends: the embedded folder, and the containers the operator bound.
+pub struct BlobBackends {
+    placement: Placement<dyn BlobBackend>,
+    /// The embedded folder, whose presigned URLs the local server answers.
+    embedded: Arc<FsBlob>,
 }
 
-/// What the generated host traits are implemented on: the plugin's grants plus the
-/// request's resource table (shared with WASI and kv).
-pub struct BlobView<'a> {
-    ctx: &'a BlobCtx,
-    table: &'a mut ResourceTable,
-    /// This request's bytes through storage calls (shared with the other capabilities).
-    io: &'a IoBudget,
-}
+impl Backends for BlobBackends {
+    fn is_bound(&self, label: &str) -> bool {
+        self.placement.is_bound(label)
+    }
 
-impl<'a> BlobView<'a> {
-    pub fn new(ctx: &'a BlobCtx, table: &'a mut ResourceTable, io: &'a IoBudget) -> Self {
-        Self { ctx, table, io }
+    fn grant(
+        &self,
+        declared: &BTreeMap<String, toml::Table>,
+        granted: &BTreeMap<String, &'static str>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, String> {
+        let granted = self.placement.grant(declared, granted, BlobQuota::parse, |access| access == READ_WRITE)?;
+        Ok(Arc::new(granted))
+    }
+
+    fn local_routes(&self) -> Option<axum::Router> {
+        Some(router(self.embedded.clone()))
     }
 }
 
@@ -77,7 +96,7 @@ impl HasData for HasBlob {
     type Data<'a> = BlobView<'a>;
 }
 
-pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> BlobView<'_>) -> anyhow::Result<()> {
-    crate::bindings::plughost::plugin::blob::add_to_linker::<T, HasBlob>(linker, get)?;
+fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
+    crate::bindings::plughost::plugin::blob::add_to_linker::<State, HasBlob>(linker, |state| state.label_view())?;
     Ok(())
 }

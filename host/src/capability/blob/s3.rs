@@ -2,7 +2,7 @@
 //!
 //! A namespace is a key prefix: the object `key` of a label bound to
 //! `{ bucket, prefix = "images" }` is `images/<key>` in the bucket. Keys are validated
-//! (`backend.rs`) so they cannot climb out of it.
+//! before they get here (`limits.rs`, applied by `host.rs`) so they cannot climb out of it.
 //!
 //! Conditional puts use S3's own preconditions (`If-None-Match: *` for create-only,
 //! `If-Match: <etag>` for compare-and-swap), so they are atomic on the server. Listing
@@ -20,7 +20,8 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::capability::clock::unix_seconds;
+use std::time::Duration;
 
 pub struct S3Blob {
     client: Client,
@@ -32,12 +33,6 @@ impl S3Blob {
         Self { client, bucket: bucket.into() }
     }
 
-    /// A client for `config` (see `capability::aws_config_from_env`). A custom endpoint
-    /// (moto, MinIO) gets path-style addressing, which those servers expect.
-    pub fn client(config: &aws_config::SdkConfig) -> Client {
-        let path_style = config.endpoint_url().is_some();
-        Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build())
-    }
 }
 
 fn object_key(namespace: &str, key: &str) -> String {
@@ -48,9 +43,6 @@ fn seconds(time: Option<&DateTime>) -> u64 {
     time.map_or(0, |t| t.secs().max(0) as u64)
 }
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
 
 /// The HTTP status S3 answered with, if it answered.
 fn status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
@@ -92,7 +84,6 @@ impl BlobBackend for S3Blob {
         body: Vec<u8>,
         request: PutRequest,
     ) -> Result<ObjectInfo, StorageError> {
-        let request = validate_put(key, &body, request)?;
         let size = body.len() as u64;
         let metadata = request.metadata;
         let mut put = self
@@ -121,14 +112,12 @@ impl BlobBackend for S3Blob {
             size,
             content_type: request.content_type,
             etag: output.e_tag().unwrap_or_default().to_owned(),
-            last_modified: now(),
+            last_modified: unix_seconds(),
             metadata,
         })
     }
 
     async fn get(&self, namespace: &str, key: &str, range: Option<ByteRange>) -> Result<Option<Object>, StorageError> {
-        check_key(key)?;
-        range.map_or(Ok(()), check_range)?;
         let mut get = self.client.get_object().bucket(&self.bucket).key(object_key(namespace, key));
         if let Some(ByteRange { offset, length }) = range {
             get = get.range(format!("bytes={offset}-{}", offset.saturating_add(length - 1)));
@@ -167,7 +156,6 @@ impl BlobBackend for S3Blob {
     }
 
     async fn head(&self, namespace: &str, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
-        check_key(key)?;
         let output = match self.client.head_object().bucket(&self.bucket).key(object_key(namespace, key)).send().await {
             Ok(output) => output,
             Err(e) if is_not_found(&e) => return Ok(None),
@@ -186,7 +174,6 @@ impl BlobBackend for S3Blob {
     }
 
     async fn delete(&self, namespace: &str, key: &str) -> Result<(), StorageError> {
-        check_key(key)?;
         self.client
             .delete_object()
             .bucket(&self.bucket)
@@ -204,7 +191,6 @@ impl BlobBackend for S3Blob {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Listing, StorageError> {
-        check_list(prefix, cursor.as_deref(), limit)?;
         let root = format!("{namespace}/");
         let output = self
             .client
@@ -243,8 +229,6 @@ impl BlobBackend for S3Blob {
         content_type: Option<&str>,
         _max_upload: u64,
     ) -> Result<String, StorageError> {
-        check_key(key)?;
-        check_presign(expires_in, content_type)?;
         let config = PresigningConfig::expires_in(expires_in)
             .map_err(|e| StorageError::InvalidInput(format!("invalid expiry: {e}")))?;
         let key = object_key(namespace, key);

@@ -36,8 +36,8 @@ impl SecretSource {
     pub async fn from_arg(arg: &str) -> Self {
         match arg.strip_prefix(SECRETS_MANAGER_SCHEME) {
             Some(prefix) => {
-                let config = crate::capability::aws_config_from_env().await;
-                Self::SecretsManager { client: aws_sdk_secretsmanager::Client::new(&config), prefix: prefix.into() }
+                let config = crate::aws::config_from_env().await;
+                Self::SecretsManager { client: crate::aws::secrets_manager(&config), prefix: prefix.into() }
             }
             None => Self::File(arg.into()),
         }

@@ -22,10 +22,18 @@ use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
 use crate::capability::error::StorageError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::get_item::GetItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::QueryError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem};
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::capability::clock::unix_seconds;
+use std::time::Duration;
 
 /// The GSI that lists a namespace's keys in order.
 pub const NAMESPACE_INDEX: &str = "by_namespace";
@@ -43,9 +51,6 @@ impl DynamoKv {
     }
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
 
 fn pk(namespace: &str, key: &str) -> AttributeValue {
     AttributeValue::S(format!("{namespace}#{key}"))
@@ -121,26 +126,79 @@ fn item(namespace: &str, key: &str, value: &[u8], version: u64, ttl: Option<Dura
     item
 }
 
-/// Maps an SDK error: a failed condition is `Conflict`, everything else (after the SDK's
-/// retries) is `Unavailable`, with the details in the host log.
-fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(error: SdkError<E, R>) -> StorageError {
-    if let Some(code) = error.code()
-        && (code == "ConditionalCheckFailedException" || code == "TransactionCanceledException")
-    {
-        if code == "TransactionCanceledException" && !format!("{error:?}").contains("ConditionalCheckFailed") {
+/// Maps an SDK error by the operation's typed error: a failed condition is `Conflict`, a
+/// transaction cancelled for another reason (a concurrent transaction on an item) and
+/// everything else, after the SDK's retries, are `Unavailable`, with details in the log.
+fn sdk_error<E: Refusal + ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    error: SdkError<E, R>,
+) -> StorageError {
+    match error.as_service_error().map(Refusal::refusal) {
+        Some(Refused::ConditionFailed) => StorageError::Conflict,
+        Some(Refused::Cancelled) => {
             tracing::warn!(?error, "dynamodb transaction cancelled");
-            return StorageError::Unavailable("the transaction was cancelled; retry".into());
+            StorageError::Unavailable("the transaction was cancelled; retry".into())
         }
-        return StorageError::Conflict;
+        Some(Refused::Other) | None => {
+            tracing::error!(code = error.code(), message = error.message(), ?error, "dynamodb request failed");
+            StorageError::Unavailable("dynamodb request failed".into())
+        }
     }
-    tracing::error!(code = error.code(), message = error.message(), ?error, "dynamodb request failed");
-    StorageError::Unavailable("dynamodb request failed".into())
+}
+
+/// Why DynamoDB refused a request, from an operation's typed error.
+enum Refused {
+    /// A condition expression failed: the guest's condition did not hold.
+    ConditionFailed,
+    /// A transaction was cancelled for a reason other than a failed condition.
+    Cancelled,
+    Other,
+}
+
+trait Refusal {
+    fn refusal(&self) -> Refused;
+}
+
+macro_rules! conditional_operation {
+    ($($error:ty),*) => {$(
+        impl Refusal for $error {
+            fn refusal(&self) -> Refused {
+                if self.is_conditional_check_failed_exception() { Refused::ConditionFailed } else { Refused::Other }
+            }
+        }
+    )*};
+}
+
+conditional_operation!(PutItemError, DeleteItemError, UpdateItemError);
+
+macro_rules! unconditional_operation {
+    ($($error:ty),*) => {$(
+        impl Refusal for $error {
+            fn refusal(&self) -> Refused {
+                Refused::Other
+            }
+        }
+    )*};
+}
+
+unconditional_operation!(GetItemError, BatchGetItemError, QueryError);
+
+impl Refusal for TransactWriteItemsError {
+    fn refusal(&self) -> Refused {
+        match self {
+            Self::TransactionCanceledException(cancelled)
+                if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+            {
+                Refused::ConditionFailed
+            }
+            Self::TransactionCanceledException(_) => Refused::Cancelled,
+            _ => Refused::Other,
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl KvBackend for DynamoKv {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
-        check_key(key)?;
         let output = self
             .client
             .get_item()
@@ -150,12 +208,10 @@ impl KvBackend for DynamoKv {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(output.item().and_then(|item| entry(item, now())))
+        Ok(output.item().and_then(|item| entry(item, unix_seconds() as i64)))
     }
 
     async fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Entry>>, StorageError> {
-        check_batch(keys.len(), "get-many")?;
-        keys.iter().try_for_each(|k| check_key(k))?;
         let mut found: HashMap<String, Item> = HashMap::new();
         let mut unique: Vec<&String> = keys.iter().collect();
         unique.sort();
@@ -191,7 +247,7 @@ impl KvBackend for DynamoKv {
         if !pending.is_empty() {
             return Err(StorageError::Unavailable("dynamodb kept keys unprocessed; retry".into()));
         }
-        let now = now();
+        let now = unix_seconds() as i64;
         Ok(keys.iter().map(|k| found.get(k).and_then(|item| entry(item, now))).collect())
     }
 
@@ -203,9 +259,7 @@ impl KvBackend for DynamoKv {
         condition: Condition,
         ttl: Option<Duration>,
     ) -> Result<u64, StorageError> {
-        check_key(key)?;
-        check_value(&value)?;
-        let (now, version) = (now(), new_version());
+        let (now, version) = (unix_seconds() as i64, new_version());
         let (expression, values) = condition_expression(&condition, now);
         let mut request = self
             .client
@@ -223,8 +277,7 @@ impl KvBackend for DynamoKv {
     }
 
     async fn delete(&self, namespace: &str, key: &str, condition: Condition) -> Result<bool, StorageError> {
-        check_key(key)?;
-        let now = now();
+        let now = unix_seconds() as i64;
         let (expression, values) = condition_expression(&condition, now);
         let mut request = self
             .client
@@ -243,11 +296,10 @@ impl KvBackend for DynamoKv {
     }
 
     async fn increment(&self, namespace: &str, key: &str, delta: i64) -> Result<i64, StorageError> {
-        check_key(key)?;
         // Fast path: one atomic ADD on the numeric attribute, allowed when the item is
         // absent or a live counter and the result stays within i64.
         for _attempt in 0..16 {
-            let now = now();
+            let now = unix_seconds() as i64;
             let bound = if delta >= 0 { i64::MAX - delta } else { i64::MIN - delta };
             let range = if delta >= 0 { "n <= :bound" } else { "n >= :bound" };
             let output = self
@@ -282,9 +334,7 @@ impl KvBackend for DynamoKv {
                 }
                 Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => {
                     match failure.into_err() {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
-                            e,
-                        ) => e.item.unwrap_or_default(),
+                        UpdateItemError::ConditionalCheckFailedException(e) => e.item.unwrap_or_default(),
                         _ => HashMap::new(),
                     }
                 }
@@ -336,8 +386,7 @@ impl KvBackend for DynamoKv {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Page, StorageError> {
-        check_list(prefix, cursor.as_deref(), limit)?;
-        let now = now();
+        let now = unix_seconds() as i64;
         let mut keys: Vec<String> = Vec::new();
         let mut start: Option<Item> = cursor.map(|c| {
             HashMap::from([
@@ -384,11 +433,10 @@ impl KvBackend for DynamoKv {
     }
 
     async fn transact(&self, namespace: &str, writes: Vec<Write>) -> Result<Vec<u64>, StorageError> {
-        check_writes(&writes)?;
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let now = now();
+        let now = unix_seconds() as i64;
         let mut versions = Vec::with_capacity(writes.len());
         let mut items = Vec::with_capacity(writes.len());
         for write in &writes {

@@ -1,32 +1,21 @@
-//! `plughost:plugin/kv` over a [`KvView`]: every call checks the grant, then hands
-//! validated input to the backend.
+//! `plughost:plugin/kv` over a [`KvView`]: every call checks the grant and its input
+//! (`limits.rs`, the store's quota, the request's I/O budget), then hands valid input to
+//! the backend, cut off at the request's storage deadline.
 
+use super::limits::{check_batch, check_key, check_list, check_value, check_writes};
 use super::{KvStore, KvView};
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Host, HostStore, Page, Write, WriteOptions};
-use crate::bindings::plughost::plugin::types::{Error as WitError, Host as TypesHost};
 use crate::capability::deadline::bounded;
 use crate::capability::error::StorageError;
 use std::time::Duration;
 use wasmtime::component::Resource;
 
-impl KvView<'_> {
-    fn store(&self, store: &Resource<KvStore>) -> Result<&KvStore, StorageError> {
-        // A handle the guest could not have received from `open` is a broken guest.
-        self.table.get(store).map_err(|_| StorageError::InvalidInput("unknown store handle".into()))
-    }
-
-    fn writable(&self, store: &Resource<KvStore>) -> Result<&KvStore, StorageError> {
-        let store = self.store(store)?;
-        if store.grant.writable { Ok(store) } else { Err(StorageError::AccessDenied) }
-    }
-}
-
 impl Host for KvView<'_> {}
 
 /// Refuses a value over the store's `max_value` (smaller than the backends' own limit,
-/// which the backend layer checks).
+/// which `limits.rs` checks).
 fn check_quota(store: &KvStore, values: impl Iterator<Item = usize>) -> Result<(), StorageError> {
-    let max = store.grant.quota.max_value;
+    let max = store.quota.max_value;
     match values.max() {
         Some(len) if len as u64 > max => Err(StorageError::LimitExceeded(format!(
             "value is {len} bytes; store `{}` allows at most {max}",
@@ -44,23 +33,15 @@ fn write_size(write: &Write) -> usize {
     }
 }
 
-impl TypesHost for KvView<'_> {
-    fn convert_error(&mut self, error: StorageError) -> wasmtime::Result<WitError> {
-        Ok(error.into())
-    }
-}
-
 impl HostStore for KvView<'_> {
     async fn open(&mut self, label: String) -> Result<Resource<KvStore>, StorageError> {
-        let grant = self.ctx.grants.get(&label).cloned().ok_or(StorageError::AccessDenied)?;
-        self.table
-            .push(KvStore { label, grant })
-            .map_err(|_| StorageError::LimitExceeded("too many open stores".into()))
+        self.open_label(&label)
     }
 
     async fn get(&mut self, store: Resource<KvStore>, key: String) -> Result<Option<Entry>, StorageError> {
-        let store = self.store(&store)?;
-        let entry = bounded(store.grant.backend.get(&store.grant.namespace, &key)).await?;
+        let store = self.grant(&store)?;
+        check_key(&key)?;
+        let entry = bounded(store.backend.get(&store.namespace, &key)).await?;
         self.io.take(entry.as_ref().map_or(0, |e| e.value.len()))?;
         Ok(entry)
     }
@@ -70,15 +51,18 @@ impl HostStore for KvView<'_> {
         store: Resource<KvStore>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<Entry>>, StorageError> {
-        let store = self.store(&store)?;
-        let entries = bounded(store.grant.backend.get_many(&store.grant.namespace, &keys)).await?;
+        let store = self.grant(&store)?;
+        check_batch(keys.len(), "get-many")?;
+        keys.iter().try_for_each(|key| check_key(key))?;
+        let entries = bounded(store.backend.get_many(&store.namespace, &keys)).await?;
         self.io.take(entries.iter().flatten().map(|e| e.value.len()).sum())?;
         Ok(entries)
     }
 
     async fn exists(&mut self, store: Resource<KvStore>, key: String) -> Result<bool, StorageError> {
-        let store = self.store(&store)?;
-        Ok(bounded(store.grant.backend.get(&store.grant.namespace, &key)).await?.is_some())
+        let store = self.grant(&store)?;
+        check_key(&key)?;
+        Ok(bounded(store.backend.get(&store.namespace, &key)).await?.is_some())
     }
 
     async fn set(
@@ -89,11 +73,13 @@ impl HostStore for KvView<'_> {
         options: WriteOptions,
     ) -> Result<u64, StorageError> {
         let store = self.writable(&store)?;
+        check_key(&key)?;
+        check_value(&value)?;
         check_quota(store, std::iter::once(value.len()))?;
-        self.io.take_written("kv", &store.label, store.grant.quota.max_written_per_request, key.len() + value.len())?;
+        self.io.take_written("kv", &store.label, store.quota.max_written_per_request, key.len() + value.len())?;
         self.io.take(key.len() + value.len())?;
         let ttl = options.ttl_seconds.map(|s| Duration::from_secs(s.into()));
-        bounded(store.grant.backend.set(&store.grant.namespace, &key, value, options.condition, ttl)).await
+        bounded(store.backend.set(&store.namespace, &key, value, options.condition, ttl)).await
     }
 
     async fn delete(
@@ -103,12 +89,14 @@ impl HostStore for KvView<'_> {
         condition: Condition,
     ) -> Result<bool, StorageError> {
         let store = self.writable(&store)?;
-        bounded(store.grant.backend.delete(&store.grant.namespace, &key, condition)).await
+        check_key(&key)?;
+        bounded(store.backend.delete(&store.namespace, &key, condition)).await
     }
 
     async fn increment(&mut self, store: Resource<KvStore>, key: String, delta: i64) -> Result<i64, StorageError> {
         let store = self.writable(&store)?;
-        bounded(store.grant.backend.increment(&store.grant.namespace, &key, delta)).await
+        check_key(&key)?;
+        bounded(store.backend.increment(&store.namespace, &key, delta)).await
     }
 
     async fn list_keys(
@@ -118,22 +106,25 @@ impl HostStore for KvView<'_> {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Page, StorageError> {
-        let store = self.store(&store)?;
-        bounded(store.grant.backend.list(&store.grant.namespace, &prefix, cursor, limit)).await
+        let store = self.grant(&store)?;
+        check_list(&prefix, cursor.as_deref(), limit)?;
+        bounded(store.backend.list(&store.namespace, &prefix, cursor, limit)).await
     }
 
     async fn transact(&mut self, store: Resource<KvStore>, writes: Vec<Write>) -> Result<Vec<u64>, StorageError> {
         let store = self.writable(&store)?;
+        check_writes(&writes)?;
         check_quota(store, writes.iter().map(|w| if let Write::Set((_, value, _)) = w { value.len() } else { 0 }))?;
         let size = writes.iter().map(write_size).sum();
-        self.io.take_written("kv", &store.label, store.grant.quota.max_written_per_request, size)?;
+        self.io.take_written("kv", &store.label, store.quota.max_written_per_request, size)?;
         self.io.take(size)?;
-        bounded(store.grant.backend.transact(&store.grant.namespace, writes)).await
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        bounded(store.backend.transact(&store.namespace, writes)).await
     }
 
     async fn drop(&mut self, store: Resource<KvStore>) -> wasmtime::Result<()> {
-        let store = self.table.delete(store)?;
-        tracing::trace!(label = store.label, "kv store closed");
-        Ok(())
+        self.close(store)
     }
 }

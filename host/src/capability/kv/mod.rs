@@ -1,73 +1,80 @@
 //! The `kv` capability: key-value stores opened by label, only as the manifest grants.
+//! Everything about it lives in this folder:
 //!
-//! - `mod.rs`     — [`KvCtx`] (one plugin's grants), [`KvStore`] (an open store, the
-//!   WIT resource), [`KvView`] and `add_to_linker`;
-//! - `host.rs`    — the generated `HostStore` trait over a view: grant checks, then the backend;
-//! - `backend.rs` — the [`KvBackend`] trait and the limits all backends share;
-//! - `sqlite.rs`  — the embedded backend (`plughost serve`);
-//! - `dynamo.rs`  — the DynamoDB backend (the only file importing `aws_sdk_dynamodb`).
+//! - `mod.rs`         — [`KIND`] (what the host's generic parts need), the types the host
+//!   functions work on, and the process's backends ([`KvBackends`]);
+//! - `declaration.rs` — `[kv.<label>]` in the manifest: the store's quotas;
+//! - `binding.rs`     — `kv.<label>` in the storage map: a DynamoDB table and key prefix;
+//! - `host.rs`        — the generated `HostStore` trait: grant and input checks, then the backend;
+//! - `limits.rs`      — the input rules `host.rs` applies before any backend sees a call;
+//! - `backend.rs`     — the [`KvBackend`] trait and the semantics every backend shares;
+//! - `sqlite.rs`      — the embedded backend (`plughost serve`, `<data-dir>/kv.sqlite3`);
+//! - `dynamo.rs`      — the DynamoDB backend (the only file importing `aws_sdk_dynamodb`).
 //!
 //! Grants are checked twice: at load (a grant must name a declared store, see
-//! `manifest.rs`) and at use (`open` of an ungranted label and writes through a
-//! read-only grant are `access-denied`).
+//! `manifest.rs`; a component importing `kv` must be granted a store, see `plugin.rs`)
+//! and at use (`open` of an ungranted label and writes through a read grant are
+//! `access-denied`).
 
 mod backend;
+mod binding;
+mod declaration;
 mod dynamo;
 mod host;
+pub mod limits;
 mod sqlite;
 
 pub use backend::KvBackend;
+pub use declaration::KvQuota;
 pub use dynamo::{DynamoKv, NAMESPACE_INDEX};
 pub use sqlite::SqliteKv;
 
-use crate::capability::io_budget::IoBudget;
-use crate::manifest::KvQuota;
+use crate::capability::grants::{Grant, Granted, LabelView, Placement};
+use crate::capability::labelled::{Backends, Kind};
+use crate::state::State;
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker};
 
-/// What one plugin may do with one label: which backend and namespace it reaches, and
-/// whether it may write.
-#[derive(Clone)]
-pub struct KvGrant {
-    pub backend: Arc<dyn KvBackend>,
-    /// Keeps this label's keys apart from every other label's in a shared backend.
-    pub namespace: Arc<str>,
-    pub writable: bool,
-    /// The store's quotas (`[kv.<label>]` in the manifest).
-    pub quota: KvQuota,
-}
+/// The grant that writes.
+const READ_WRITE: &str = "read-write";
 
-/// One plugin's kv grants, by label. Shared by all its requests.
-#[derive(Clone, Default)]
-pub struct KvCtx {
-    grants: Arc<BTreeMap<String, KvGrant>>,
-}
-
-impl KvCtx {
-    pub fn new(grants: BTreeMap<String, KvGrant>) -> Self {
-        Self { grants: Arc::new(grants) }
-    }
-}
+pub const KIND: Kind = Kind {
+    name: "kv",
+    noun: "kv store",
+    interface: "plughost:plugin/kv",
+    accesses: &["read", READ_WRITE],
+    bound_to: "a DynamoDB table",
+    check_declaration: |table| KvQuota::parse(table).map(drop),
+    open: binding::open,
+    add_to_linker,
+};
 
 /// An open store: the WIT `store` resource.
-pub struct KvStore {
-    label: String,
-    grant: KvGrant,
+pub type KvStore = Grant<dyn KvBackend, KvQuota>;
+/// One plugin's stores.
+pub type KvGranted = Granted<dyn KvBackend, KvQuota>;
+/// What the generated host traits are implemented on.
+pub type KvView<'a> = LabelView<'a, dyn KvBackend, KvQuota>;
+
+/// The process's kv backends: embedded SQLite, and the stores the operator bound.
+pub struct KvBackends {
+    placement: Placement<dyn KvBackend>,
 }
 
-/// What the generated host traits are implemented on: the plugin's grants plus the
-/// request's resource table (shared with WASI).
-pub struct KvView<'a> {
-    ctx: &'a KvCtx,
-    table: &'a mut ResourceTable,
-    /// This request's bytes through storage calls (shared with the other capabilities).
-    io: &'a IoBudget,
-}
+impl Backends for KvBackends {
+    fn is_bound(&self, label: &str) -> bool {
+        self.placement.is_bound(label)
+    }
 
-impl<'a> KvView<'a> {
-    pub fn new(ctx: &'a KvCtx, table: &'a mut ResourceTable, io: &'a IoBudget) -> Self {
-        Self { ctx, table, io }
+    fn grant(
+        &self,
+        declared: &BTreeMap<String, toml::Table>,
+        granted: &BTreeMap<String, &'static str>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, String> {
+        let granted = self.placement.grant(declared, granted, KvQuota::parse, |access| access == READ_WRITE)?;
+        Ok(Arc::new(granted))
     }
 }
 
@@ -77,7 +84,7 @@ impl HasData for HasKv {
     type Data<'a> = KvView<'a>;
 }
 
-pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> KvView<'_>) -> anyhow::Result<()> {
-    crate::bindings::plughost::plugin::kv::add_to_linker::<T, HasKv>(linker, get)?;
+fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
+    crate::bindings::plughost::plugin::kv::add_to_linker::<State, HasKv>(linker, |state| state.label_view())?;
     Ok(())
 }

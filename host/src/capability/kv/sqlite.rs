@@ -26,7 +26,8 @@ use crate::capability::error::StorageError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::capability::clock::unix_seconds;
+use std::time::Duration;
 
 pub struct SqliteKv {
     /// The writer: taken asynchronously (FIFO), then used on the blocking pool.
@@ -128,14 +129,11 @@ fn run_in_transaction<R>(
     work: impl FnOnce(&Transaction<'_>, i64) -> Result<R, StorageError>,
 ) -> Result<R, StorageError> {
     let tx = connection.transaction_with_behavior(behavior).map_err(unavailable)?;
-    let result = work(&tx, now())?;
+    let result = work(&tx, unix_seconds() as i64)?;
     tx.commit().map_err(unavailable)?;
     Ok(result)
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
 
 fn unavailable(error: rusqlite::Error) -> StorageError {
     tracing::error!(%error, "embedded kv store error");
@@ -188,14 +186,11 @@ fn expiry(now: i64, ttl: Option<Duration>) -> Option<i64> {
 #[async_trait::async_trait]
 impl KvBackend for SqliteKv {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
-        check_key(key)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
         self.read(move |tx, now| current(tx, &namespace, &key, now)).await
     }
 
     async fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Entry>>, StorageError> {
-        check_batch(keys.len(), "get-many")?;
-        keys.iter().try_for_each(|k| check_key(k))?;
         let (namespace, keys) = (namespace.to_owned(), keys.to_vec());
         self.read(move |tx, now| keys.iter().map(|k| current(tx, &namespace, k, now)).collect()).await
     }
@@ -208,8 +203,6 @@ impl KvBackend for SqliteKv {
         condition: Condition,
         ttl: Option<Duration>,
     ) -> Result<u64, StorageError> {
-        check_key(key)?;
-        check_value(&value)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
         self.transaction(&namespace.clone(), move |tx, now| {
             let existing = current(tx, &namespace, &key, now)?.map(|e| e.version);
@@ -222,7 +215,6 @@ impl KvBackend for SqliteKv {
     }
 
     async fn delete(&self, namespace: &str, key: &str, condition: Condition) -> Result<bool, StorageError> {
-        check_key(key)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
         self.transaction(&namespace.clone(), move |tx, now| {
             let existing = current(tx, &namespace, &key, now)?.map(|e| e.version);
@@ -236,7 +228,6 @@ impl KvBackend for SqliteKv {
     }
 
     async fn increment(&self, namespace: &str, key: &str, delta: i64) -> Result<i64, StorageError> {
-        check_key(key)?;
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
         self.transaction(&namespace.clone(), move |tx, now| {
             let existing = current(tx, &namespace, &key, now)?;
@@ -265,7 +256,6 @@ impl KvBackend for SqliteKv {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Page, StorageError> {
-        check_list(prefix, cursor.as_deref(), limit)?;
         let (namespace, prefix) = (namespace.to_owned(), prefix.to_owned());
         self.read(move |tx, now| {
             // Keys after the cursor (or from the prefix on), that start with the prefix,
@@ -303,7 +293,6 @@ impl KvBackend for SqliteKv {
     }
 
     async fn transact(&self, namespace: &str, writes: Vec<Write>) -> Result<Vec<u64>, StorageError> {
-        check_writes(&writes)?;
         let namespace = namespace.to_owned();
         self.transaction(&namespace.clone(), move |tx, now| {
             for write in &writes {

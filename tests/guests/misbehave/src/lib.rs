@@ -21,9 +21,15 @@
 //! | `GET /log-inject`     | logs and prints lines with `\n`, `\r` and ANSI codes that imitate host lines | escape them: no forged line |
 //! | `GET /exit`           | calls `exit(?code=N)` before answering | say "exited with status N", not "trapped" |
 //! | `GET /many-headers`   | answers `?count=N` headers of `?size=M` bytes | refuse past the header limits (502) |
+//! | `GET /count`          | counts its calls in a static, answers the count | give every request a fresh instance: always `1` |
+//! | `GET /slow-version`   | works `?ms=N` milliseconds, then answers its `version` config value | finish in-flight requests on the version they started on |
 
 use plughost_sdk::{Json, Request, Response, Router, StatusCode, config, log};
 use serde_json::json;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Calls this instance has handled: state that survives only if an instance is reused.
+static CALLS: AtomicU32 = AtomicU32::new(0);
 
 pub fn handle(req: Request) -> Response {
     Router::new()
@@ -133,6 +139,16 @@ pub fn handle(req: Request) -> Response {
             })
         })
         .get("/ok", |_req: Request| "ok")
+        .get("/count", |_req: Request| (CALLS.fetch_add(1, Ordering::SeqCst) + 1).to_string())
+        .get("/slow-version", |req: Request| {
+            let ms: u64 = req.query_parse("ms").ok().flatten().unwrap_or(1000);
+            log::info("slow-version started");
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            while std::time::Instant::now() < until {
+                std::hint::black_box(0);
+            }
+            config::get("version").unwrap_or_default()
+        })
         .get("/binary", |_req: Request| {
             Response::new(StatusCode::OK)
                 .header("content-type", "application/octet-stream")

@@ -1,15 +1,17 @@
 //! The local stand-in for S3 presigned URLs: `GET`/`PUT /_plughost/blob/<namespace>/<key>`
-//! with the query that `capability/blob/fs.rs` signed. Lets a plugin hand a client a
-//! download or upload URL under `plughost serve` exactly as it would in AWS.
+//! with the query that `presign.rs` signed for the embedded backend (`fs.rs`). Lets a
+//! plugin hand a client a download or upload URL under `plughost serve` exactly as it
+//! would in AWS. `plughost serve` mounts these routes through [`Backends::local_routes`](
+//! crate::capability::labelled::Backends::local_routes).
 //!
 //! Answers like S3 does: 403 for a bad signature, an expired URL, or a PUT whose
 //! `content-type` differs from the signed one; 404 for a missing object; 200 with the
 //! body (GET) or the new etag (PUT). Errors are the host's JSON errors.
 
-use crate::app::tag_request_id;
+use super::limits::check_content_type;
+use super::{FsBlob, PRESIGNED_PATH, PresignedGrant, PutRequest, Staged};
 use crate::bindings::plughost::plugin::blob::{PresignMethod, PutCondition};
-use crate::capability::blob::{FsBlob, PRESIGNED_PATH, PresignedGrant, PutRequest, check_content_type};
-use crate::http::HostError;
+use crate::http::{HostError, REQUEST_ID_HEADER, access_log, tag_request_id};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -19,10 +21,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The largest body a presigned PUT accepts (S3's single-PUT limit).
-const MAX_PRESIGNED_PUT: u64 = 5 * 1024 * 1024 * 1024;
+const MAX_PRESIGNED_PUT: u64 = super::declaration::MAX_PRESIGNED_UPLOAD;
 
-/// The routes that answer `blob`'s presigned URLs; `serve` mounts them, and so does the
-/// blob conformance suite (which needs them without a whole app).
+/// The routes that answer the embedded backend's presigned URLs; `serve` mounts them, and
+/// so does the blob conformance suite (which needs them without a whole app).
 pub fn router(blob: Arc<FsBlob>) -> axum::Router {
     axum::Router::new()
         .route(&format!("{PRESIGNED_PATH}/{{*path}}"), get(download).put(upload))
@@ -36,8 +38,8 @@ async fn log_access(request: Request, next: axum::middleware::Next) -> Response 
     let (method, path, started) = (request.method().clone(), request.uri().path().to_owned(), Instant::now());
     let response = next.run(request).await;
     let request_id =
-        response.headers().get(crate::app::REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-    crate::app::access_log(&method, &path, response.status(), None, &request_id, started);
+        response.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    access_log(&method, &path, response.status(), None, &request_id, started);
     response
 }
 
@@ -104,7 +106,8 @@ async fn upload(State(blob): State<Arc<FsBlob>>, request: Request) -> Response {
 fn verify(blob: &FsBlob, request: &Request, method: PresignMethod) -> Result<PresignedGrant, HostError> {
     let path = request.uri().path().strip_prefix(PRESIGNED_PATH).and_then(|p| p.strip_prefix('/')).unwrap_or("");
     let grant = blob
-        .verify_presigned(path, request.uri().query().unwrap_or(""))
+        .presigner()
+        .verify(path, request.uri().query().unwrap_or(""))
         .map_err(|reason| HostError::PresignedUrlRejected { reason })?;
     if grant.method != method {
         return Err(HostError::PresignedUrlRejected { reason: "this URL was signed for another method".into() });
@@ -114,13 +117,13 @@ fn verify(blob: &FsBlob, request: &Request, method: PresignMethod) -> Result<Pre
 
 /// Streams the request body into a staged file, refusing past the URL's `max_size` (and
 /// never past [`MAX_PRESIGNED_PUT`]).
-async fn receive(blob: &FsBlob, body: Body, max_size: u64) -> Result<crate::capability::blob::Staged, HostError> {
+async fn receive(blob: &FsBlob, body: Body, max_size: u64) -> Result<Staged, HostError> {
     let limit = max_size.min(MAX_PRESIGNED_PUT);
     let storage_error = |error: std::io::Error| {
         tracing::error!(%error, "presigned PUT could not be staged");
         HostError::StorageUnavailable
     };
-    let mut writer = blob.stage().map_err(storage_error)?;
+    let mut writer = blob.stage().await.map_err(storage_error)?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk =

@@ -1,0 +1,29 @@
+//! The AWS configuration and every AWS client the host makes, in one place: the
+//! capabilities' backends (DynamoDB, S3), secrets (Secrets Manager) and deployments (S3)
+//! all start here, so they share one credential chain, one timeout policy and one way of
+//! reaching an S3-compatible server.
+
+/// The AWS configuration the standard way: region, credentials (or the Lambda's role)
+/// and an optional `AWS_ENDPOINT_URL`, from the environment. A connection that cannot be
+/// made in 2 s fails (and is retried by the SDK); how long a whole storage call may take
+/// is bounded per request (`capability/deadline.rs`).
+pub async fn config_from_env() -> aws_config::SdkConfig {
+    let timeouts =
+        aws_config::timeout::TimeoutConfig::builder().connect_timeout(std::time::Duration::from_secs(2)).build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}
+
+/// An S3 client. A custom endpoint (moto, MinIO) gets path-style addressing, which those
+/// servers expect.
+pub fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = config.endpoint_url().is_some();
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build())
+}
+
+pub fn dynamodb(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}
+
+pub fn secrets_manager(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(config)
+}

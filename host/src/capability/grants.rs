@@ -1,0 +1,174 @@
+//! The grant machinery every labelled capability shares, written once:
+//!
+//! - [`Placement`] — where a capability's labels live: the embedded backend (each label
+//!   its own namespace) unless the operator bound the label elsewhere;
+//! - [`Grant`] / [`Granted`] — what one plugin may do with one label / with all its
+//!   labels of one capability; an open `Grant` is the WIT resource (a kv `store`, a blob
+//!   `container`);
+//! - [`PluginGrants`] — one plugin's `Granted` of every capability, for its requests;
+//! - [`LabelView`] — what a capability's host functions run on: the plugin's grants, the
+//!   request's resource table and its I/O budget. `open_label` checks the grant (an ungranted
+//!   label is `access-denied`), [`LabelView::writable`] the access.
+
+use super::error::StorageError;
+use super::io_budget::IoBudget;
+use crate::bindings::plughost::plugin::types::{Error as WitError, Host as TypesHost};
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use wasmtime::component::{Resource, ResourceTable};
+
+/// Where a capability's labels live.
+pub struct Placement<B: ?Sized> {
+    /// Labels without a binding: each one a namespace (the label) of this backend.
+    embedded: Arc<B>,
+    /// Labels the operator bound: label -> (backend, namespace).
+    bound: BTreeMap<String, (Arc<B>, Arc<str>)>,
+}
+
+impl<B: ?Sized> Placement<B> {
+    pub fn new(embedded: Arc<B>) -> Self {
+        Self { embedded, bound: BTreeMap::new() }
+    }
+
+    /// Puts `label` in `namespace` of `backend` instead of the embedded backend.
+    pub fn bind(&mut self, label: String, backend: Arc<B>, namespace: &str) {
+        self.bound.insert(label, (backend, namespace.into()));
+    }
+
+    pub fn is_bound(&self, label: &str) -> bool {
+        self.bound.contains_key(label)
+    }
+
+    /// The backend and namespace of `label`. Distinct labels get distinct namespaces, so
+    /// they never see each other's data.
+    pub fn locate(&self, label: &str) -> (Arc<B>, Arc<str>) {
+        match self.bound.get(label) {
+            Some((backend, namespace)) => (backend.clone(), namespace.clone()),
+            None => (self.embedded.clone(), label.into()),
+        }
+    }
+
+    /// One plugin's grants of this capability: each granted label located, with the
+    /// quota its declaration sets (`quota`) and whether its access writes (`writes`).
+    pub fn grant<Q: Clone>(
+        &self,
+        declared: &BTreeMap<String, toml::Table>,
+        granted: &BTreeMap<String, &'static str>,
+        quota: fn(&toml::Table) -> Result<Q, String>,
+        writes: fn(&str) -> bool,
+    ) -> Result<Granted<B, Q>, String> {
+        let mut by_label = BTreeMap::new();
+        for (label, access) in granted {
+            let declaration = declared.get(label).ok_or_else(|| format!("`{label}` is granted but not declared"))?;
+            let (backend, namespace) = self.locate(label);
+            let quota = quota(declaration)?;
+            let grant = Grant { label: label.as_str().into(), backend, namespace, writable: writes(access), quota };
+            by_label.insert(label.clone(), grant);
+        }
+        Ok(Granted { by_label })
+    }
+}
+
+/// What one plugin may do with one label. Once opened, the WIT resource.
+pub struct Grant<B: ?Sized, Q> {
+    pub label: Arc<str>,
+    pub backend: Arc<B>,
+    /// Keeps this label's data apart from every other label's in a shared backend.
+    pub namespace: Arc<str>,
+    pub writable: bool,
+    /// The label's quotas (its `[<capability>.<label>]` declaration).
+    pub quota: Q,
+}
+
+impl<B: ?Sized, Q: Clone> Clone for Grant<B, Q> {
+    fn clone(&self) -> Self {
+        Self {
+            label: self.label.clone(),
+            backend: self.backend.clone(),
+            namespace: self.namespace.clone(),
+            writable: self.writable,
+            quota: self.quota.clone(),
+        }
+    }
+}
+
+/// One plugin's grants of one capability, by label.
+pub struct Granted<B: ?Sized, Q> {
+    by_label: BTreeMap<String, Grant<B, Q>>,
+}
+
+impl<B: ?Sized, Q> Default for Granted<B, Q> {
+    fn default() -> Self {
+        Self { by_label: BTreeMap::new() }
+    }
+}
+
+impl<B: ?Sized, Q> Granted<B, Q> {
+    /// Grants built by hand (unit and conformance tests; the host uses [`Placement::grant`]).
+    pub fn new(grants: impl IntoIterator<Item = Grant<B, Q>>) -> Self {
+        Self { by_label: grants.into_iter().map(|grant| (grant.label.to_string(), grant)).collect() }
+    }
+}
+
+/// One plugin's grants of every labelled capability, shared by all its requests. Each
+/// capability finds its own by type ([`PluginGrants::get`]).
+#[derive(Clone, Default)]
+pub struct PluginGrants(Arc<[Arc<dyn Any + Send + Sync>]>);
+
+impl PluginGrants {
+    pub fn new(grants: Vec<Arc<dyn Any + Send + Sync>>) -> Self {
+        Self(grants.into())
+    }
+
+    /// The grants of type `G` (a capability's `Granted<..>`), if the plugin has them.
+    pub fn get<G: Any>(&self) -> Option<&G> {
+        self.0.iter().find_map(|grants| grants.downcast_ref::<G>())
+    }
+}
+
+/// What a labelled capability's generated `Host` traits are implemented on.
+pub struct LabelView<'a, B: ?Sized, Q> {
+    granted: Option<&'a Granted<B, Q>>,
+    table: &'a mut ResourceTable,
+    /// This request's bytes through host calls (shared by every capability).
+    pub io: &'a IoBudget,
+}
+
+impl<'a, B: ?Sized + Send + Sync + 'static, Q: Clone + Send + Sync + 'static> LabelView<'a, B, Q> {
+    pub fn new(granted: Option<&'a Granted<B, Q>>, table: &'a mut ResourceTable, io: &'a IoBudget) -> Self {
+        Self { granted, table, io }
+    }
+
+    /// Opens `label` if the plugin is granted it (else `access-denied`).
+    pub fn open_label(&mut self, label: &str) -> Result<Resource<Grant<B, Q>>, StorageError> {
+        let grant = self.granted.and_then(|granted| granted.by_label.get(label)).ok_or(StorageError::AccessDenied)?;
+        self.table.push(grant.clone()).map_err(|_| StorageError::LimitExceeded("too many open handles".into()))
+    }
+
+    /// The grant behind an open handle. A handle the guest could not have received from
+    /// `open` is a broken guest: a trap, not an error it could handle.
+    pub fn grant(&self, handle: &Resource<Grant<B, Q>>) -> Result<&Grant<B, Q>, StorageError> {
+        self.table.get(handle).map_err(|e| StorageError::Trap(format!("invalid handle: {e}")))
+    }
+
+    /// As [`Self::grant`], for a call that writes: `access-denied` through a read grant.
+    pub fn writable(&self, handle: &Resource<Grant<B, Q>>) -> Result<&Grant<B, Q>, StorageError> {
+        let grant = self.grant(handle)?;
+        if grant.writable { Ok(grant) } else { Err(StorageError::AccessDenied) }
+    }
+
+    /// Drops an open handle (the guest dropped its resource).
+    pub fn close(&mut self, handle: Resource<Grant<B, Q>>) -> wasmtime::Result<()> {
+        let grant = self.table.delete(handle)?;
+        tracing::trace!(label = %grant.label, "handle closed");
+        Ok(())
+    }
+}
+
+impl<B: ?Sized + Send, Q: Send> TypesHost for LabelView<'_, B, Q> {
+    /// Expected failures reach the guest as the WIT `error`; a broken guest traps.
+    fn convert_error(&mut self, error: StorageError) -> wasmtime::Result<WitError> {
+        error.into_wit()
+    }
+}

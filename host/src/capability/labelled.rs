@@ -1,0 +1,149 @@
+//! What the host's generic parts know about a capability plugins reach by label (kv
+//! stores, blob containers, and every such capability to come): a [`Kind`], the static
+//! description each `capability/<name>/mod.rs` defines once, and [`Backends`], what its
+//! `open` returns — the process's backends for it.
+//!
+//! The manifest (`[<name>.<label>]` declarations, `<name> = { <label> = "<access>" }`
+//! grants), the storage map (`<name>.<label>` bindings), the loader ("imported but not
+//! granted") and the linker all go through these, so none of them names a capability.
+//!
+//! The life of a labelled capability (Spin's factors: init, configure, prepare):
+//!
+//! | when                    | what                                              | here                         |
+//! |-------------------------|---------------------------------------------------|------------------------------|
+//! | parsing a manifest      | each declaration checked                          | [`Kind::check_declaration`]  |
+//! | process start           | host functions linked; backends opened and bound | [`Kind::add_to_linker`], [`Kind::open`] |
+//! | a manifest version loads | each plugin's grants bound to backends           | [`Backends::grant`]          |
+//! | each request            | a view over the grants, the request's resource table | `capability/grants.rs`  |
+
+use crate::state::State;
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::component::Linker;
+
+/// A capability plugins reach by label. Each is a `const` in its folder's `mod.rs`,
+/// listed once in `capability/mod.rs`.
+pub struct Kind {
+    /// The manifest's `[<name>.<label>]` sections and `<name> = { ... }` grants, and the
+    /// storage map's `<name>` section: `kv`.
+    pub name: &'static str,
+    /// What one label names, in messages: `kv store`.
+    pub noun: &'static str,
+    /// The WIT interface (no version) a component may import only with a grant.
+    pub interface: &'static str,
+    /// The grant values, weakest first: `["read", "read-write"]`.
+    pub accesses: &'static [&'static str],
+    /// What the operator binds a label to, for the message when Lambda finds one unbound:
+    /// `a DynamoDB table`.
+    pub bound_to: &'static str,
+    /// Checks one declaration (the fields of `[<name>.<label>]`); the error names the field.
+    pub check_declaration: fn(&toml::Table) -> Result<(), String>,
+    /// Opens this process's backends: the embedded one under `env`, and the operator's
+    /// bindings (the storage map's `<name>` section). Once per process.
+    pub open: fn(&Env, &Bindings) -> anyhow::Result<Arc<dyn Backends>>,
+    /// Registers the capability's host functions. Once per process, by `engine.rs`.
+    pub add_to_linker: fn(&mut Linker<State>) -> anyhow::Result<()>,
+}
+
+impl Kind {
+    /// The access `word` if this capability grants it.
+    pub fn access(&self, word: &str) -> Result<&'static str, String> {
+        self.accesses.iter().copied().find(|access| *access == word).ok_or_else(|| {
+            format!("unknown access `{word}` (use {})", self.accesses.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(" or "))
+        })
+    }
+
+    /// Whether `import` (a component's import name, `plughost:plugin/kv@0.2.0`) is this
+    /// capability's interface.
+    pub fn is_imported_as(&self, import: &str) -> bool {
+        import.strip_prefix(self.interface).is_some_and(|rest| rest.is_empty() || rest.starts_with('@'))
+    }
+}
+
+/// Where a process's backends are opened.
+pub struct Env<'a> {
+    /// Embedded backends keep their files here (`--data-dir`).
+    pub data_dir: &'a Path,
+    /// Where this host is reachable over HTTP, for URLs the embedded backends hand out.
+    pub public_url: &'a str,
+    /// The AWS configuration, when the storage map binds anything (`aws.rs`).
+    pub aws: Option<&'a aws_config::SdkConfig>,
+}
+
+/// One capability's section of the operator's storage map: label -> binding, each a JSON
+/// value the capability parses (`{"dynamodb": {"table": ..., "prefix": ...}}`).
+pub struct Bindings {
+    /// Where the map came from (a file path, or `PLUGHOST_STORAGE`), for messages.
+    pub origin: String,
+    pub capability: &'static str,
+    pub by_label: BTreeMap<String, serde_json::Value>,
+}
+
+impl Bindings {
+    /// Each label's binding as `T` (the capability's binding struct); the error names
+    /// the map, the capability and the label.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<Vec<(String, T)>> {
+        self.by_label
+            .iter()
+            .map(|(label, value)| {
+                serde_json::from_value(value.clone())
+                    .map(|binding| (label.clone(), binding))
+                    .map_err(|e| self.error(label, &e.to_string()))
+            })
+            .collect()
+    }
+
+    /// An error about `label`'s binding.
+    pub fn error(&self, label: &str, message: &str) -> anyhow::Error {
+        anyhow::anyhow!("{}: {}.{label}: {message}", self.origin, self.capability)
+    }
+
+    /// The AWS configuration a binding needs (there is one whenever a map binds anything).
+    pub fn aws<'a>(&self, env: &Env<'a>) -> anyhow::Result<&'a aws_config::SdkConfig> {
+        env.aws.ok_or_else(|| anyhow::anyhow!("{}: {} bindings need an AWS configuration", self.origin, self.capability))
+    }
+}
+
+/// A labelled capability's backends in this process: the embedded one, and the labels
+/// the operator bound elsewhere. Shared by every routing table.
+pub trait Backends: Send + Sync {
+    /// Whether the operator bound `label` (in Lambda every declared label must be).
+    fn is_bound(&self, label: &str) -> bool;
+
+    /// One plugin's grants (`granted`: label -> access), each bound to its backend, with
+    /// the label's declaration (`declared`: label -> its manifest table; every granted
+    /// label is declared). What the capability's host functions find in `State`.
+    fn grant(
+        &self,
+        declared: &BTreeMap<String, toml::Table>,
+        granted: &BTreeMap<String, &'static str>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, String>;
+
+    /// Routes `plughost serve` answers on the capability's behalf (the embedded blob
+    /// store's presigned URLs). None by default.
+    fn local_routes(&self) -> Option<axum::Router> {
+        None
+    }
+}
+
+/// A declaration's fields as `T` (a capability's `#[serde(deny_unknown_fields)]` struct);
+/// the error names the field.
+pub fn parse_declaration<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
+    toml::Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| e.message().trim().to_owned())
+}
+
+/// A byte quota `field`: `value` (or `default`) if within 1..=`max`, else an error naming
+/// the field and the bound.
+pub fn bytes_within(field: &str, value: Option<bytesize::ByteSize>, default: u64, max: u64) -> Result<u64, String> {
+    let value = value.map_or(default, |b| b.as_u64());
+    if value == 0 || value > max {
+        return Err(format!(
+            "{field} {} is outside (0, {}]",
+            crate::manifest::exact_bytes(value),
+            crate::manifest::exact_bytes(max)
+        ));
+    }
+    Ok(value)
+}

@@ -1,0 +1,38 @@
+//! What every answer the host gives shares, whoever produced it (a plugin, the host's
+//! own errors, a capability's local routes): the request-id header and one access line.
+
+use bytes::Bytes;
+use http::HeaderValue;
+use std::time::Instant;
+
+/// The response header carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The one access line per request, whatever answered it. `path` may come from a client
+/// or an event as it was received: it is escaped like every other outside string.
+pub fn access_log(
+    method: &http::Method,
+    path: &str,
+    status: http::StatusCode,
+    plugin: Option<&crate::manifest::PluginId>,
+    request_id: &str,
+    started: Instant,
+) {
+    tracing::info!(
+        target: "plughost::access",
+        method = %method,
+        path = %crate::capability::log::escape_controls(path),
+        status = status.as_u16(),
+        plugin = plugin.map(|p| p.as_str()),
+        request_id,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+}
+
+/// Every response carries its request id, to match client reports with host logs.
+pub fn tag_request_id(response: &mut http::Response<Bytes>, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+}
