@@ -174,7 +174,8 @@ async fn live_reload_swaps_in_a_new_version_and_rejects_a_broken_one() {
     assert_eq!(http.get(&hello_url).send().await.unwrap().status(), 200);
 }
 
-#[tokio::test]
+// Multi-threaded: `wait_for_log` blocks its thread while the slow request runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_flight_requests_finish_on_the_old_version_during_a_swap() {
     let manifest_text = r#"
 [plugins.misbehave]
