@@ -15,7 +15,7 @@
 //! when its own cap was the limit. Waiting is fair (tokio's semaphores are FIFO).
 //! Holding a permit costs nothing on the hot path beyond an atomic add.
 
-use crate::manifest::PluginId;
+use crate::id::PluginId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

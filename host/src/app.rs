@@ -1,6 +1,6 @@
 //! [`App`]: the whole request path, transport-agnostic — route, convert, invoke, convert
-//! back, map failures to JSON errors, log the outcome. `serve/` and (later) the Lambda
-//! entry only adapt their transport to `App::handle`; tests and benchmarks drive it
+//! back, map failures to JSON errors, log the outcome. `serve/` and the Lambda entry
+//! (`lambda/`) only adapt their transport to `App::handle`; tests and benchmarks drive it
 //! directly, without a socket.
 //!
 //! It also owns reloading: [`App::reload`] fetches the manifest from its source (a file,
@@ -65,7 +65,7 @@ impl App {
         source: ManifestSource,
         max_body: usize,
     ) -> anyhow::Result<Self> {
-        let bounds = LimitBounds::for_engine(engine.settings());
+        let bounds = engine.settings().limit_bounds();
         let loader = Loader::new(engine, capabilities);
         let snapshot = match source.fetch(&bounds, &loader, None).await {
             Ok(Some(snapshot)) => snapshot,
@@ -73,7 +73,7 @@ impl App {
             Err(error) => return Err(anyhow::Error::new(error)),
         };
         let manifest = &snapshot.manifest;
-        let secrets = loader.capabilities().secrets().fetch(manifest).await?;
+        let secrets = loader.capabilities().secrets().fetch(&manifest.path, &manifest.configs()).await?;
         let table = loader.build_table(manifest, &secrets, &snapshot.components, 1)?;
         let source = Arc::new(source);
         source.share_artifacts(&loader, compiled_here(&snapshot.components));
@@ -124,7 +124,7 @@ impl App {
         };
         let Snapshot { manifest, version, components } = snapshot;
         let downloaded = compiled_here(&components);
-        let secrets = self.loader.capabilities().secrets().fetch(&manifest).await?;
+        let secrets = self.loader.capabilities().secrets().fetch(&manifest.path, &manifest.configs()).await?;
         let app = self.clone();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
         let built =

@@ -15,7 +15,7 @@
 use crate::admission::Admission;
 use crate::artifact_cache::{ArtifactCache, Source};
 use crate::capability;
-use crate::manifest::Digest;
+use crate::manifest::{Digest, LimitBounds};
 use crate::state::State;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +41,17 @@ pub struct EngineSettings {
     pub memory_budget: u64,
     /// How long a request may wait for admission before it is refused with 503.
     pub queue_timeout: Duration,
+}
+
+impl EngineSettings {
+    /// The bounds on manifest limits an engine with these settings can honour.
+    pub fn limit_bounds(&self) -> LimitBounds {
+        LimitBounds {
+            max_memory: self.max_memory_per_instance.min(self.memory_budget),
+            max_concurrency: self.max_instances,
+            ..LimitBounds::default()
+        }
+    }
 }
 
 impl Default for EngineSettings {
@@ -84,7 +95,7 @@ impl PluginEngine {
     }
 
     /// Compile components on their first request instead of when a table is built
-    /// (see `loader.rs`, [`crate::loader::Prepared`]).
+    /// (see `loader.rs` and `plugin.rs`).
     pub fn with_lazy_compilation(mut self, lazy: bool) -> Self {
         self.lazy = lazy;
         self

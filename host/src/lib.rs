@@ -8,6 +8,7 @@
 //! | module          | what                                                                  |
 //! |-----------------|-----------------------------------------------------------------------|
 //! | `manifest`      | `plughost.toml` -> validated `PluginSpec`s (data only, no wasm)        |
+//! | `id`            | `PluginId` and `Digest`: who a plugin is, which bytes it runs          |
 //! | `capability/`   | what plugins can import, one folder each; `Capabilities`: this process's backends |
 //! | `engine`        | the process-wide wasmtime engine, linker and epoch ticker            |
 //! | `loader`        | manifest -> compiled, granted plugins -> routing table               |
@@ -37,6 +38,7 @@ pub mod capability;
 pub mod deploy;
 pub mod engine;
 pub mod http;
+pub mod id;
 pub mod invoke;
 pub mod lambda;
 pub mod loader;

@@ -83,7 +83,7 @@ impl Loader {
         generation: u64,
     ) -> anyhow::Result<RoutingTable> {
         self.capabilities
-            .check_bindings(manifest)
+            .check_bindings(&manifest.declared)
             .map_err(|m| anyhow::anyhow!("{}: {m}", manifest.path.display()))?;
         let mut plugins = Vec::with_capacity(manifest.plugins.len());
         for spec in &manifest.plugins {
@@ -131,8 +131,8 @@ impl Loader {
         };
         // The component's own problems are reported first, then its grants and config.
         let finish = |digest: Digest, prepared: Prepared| {
-            let grants = self.capabilities.grants(manifest, spec).map_err(&fail)?;
-            let config = secrets::resolve(spec, secrets).map_err(&fail)?;
+            let grants = self.capabilities.grants(&manifest.declared, &spec.grants).map_err(&fail)?;
+            let config = secrets::resolve(&spec.config, secrets).map_err(&fail)?;
             Ok(LoadedPlugin::new(spec, digest, prepared, grants, config, self.concurrency(spec)))
         };
 

@@ -29,12 +29,14 @@
 //! capabilities exist, and each checks its own declarations.
 
 use crate::capability;
+use crate::capability::labelled::{Declared, Granted, exact_bytes};
+pub use crate::capability::config::ConfigValue;
+pub use crate::id::{Digest, PluginId};
 use bytesize::ByteSize;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Routes under this prefix belong to the host itself (health), never to plugins.
@@ -47,52 +49,12 @@ pub struct Manifest {
     pub path: PathBuf,
     /// Declared labels per capability (`[<capability>.<label>]`): capability -> label -> the
     /// declaration's fields, checked by the capability. Grants may name only these.
-    pub declared: BTreeMap<&'static str, BTreeMap<String, toml::Table>>,
+    pub declared: Declared,
     /// Plugins sorted by id.
     pub plugins: Vec<PluginSpec>,
     /// Earlier component digests per plugin, newest first: written by `plughost push`
     /// and read by `plughost rollback`; the host ignores it.
     pub history: BTreeMap<String, Vec<Digest>>,
-}
-
-/// A component's sha256, as 64 lower-case hex digits (written `sha256:<hex>`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest(Arc<str>);
-
-impl Digest {
-    pub const PREFIX: &str = "sha256:";
-
-    /// Parses `sha256:<64 hex>`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let hex = text.strip_prefix(Self::PREFIX).unwrap_or("");
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            Ok(Self(hex.into()))
-        } else {
-            Err(format!("invalid digest `{text}`: expected `sha256:` and 64 lower-case hex digits"))
-        }
-    }
-
-    /// The digest of `bytes`.
-    pub fn of(bytes: &[u8]) -> Self {
-        use sha2::Digest as _;
-        Self(hex::encode(sha2::Sha256::digest(bytes)).into())
-    }
-
-    /// The 64 hex digits.
-    pub fn hex(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 12 hex digits, for logs and tables.
-    pub fn short(&self) -> &str {
-        &self.0[..12]
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", Self::PREFIX, self.0)
-    }
 }
 
 /// Where a plugin's component comes from.
@@ -113,37 +75,6 @@ impl fmt::Display for ComponentRef {
     }
 }
 
-/// A plugin's id: lower-case letters, digits, `-` and `_`; it appears in logs, errors
-/// and (later) storage namespaces, so it is kept boring.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PluginId(Arc<str>);
-
-impl PluginId {
-    pub fn parse(id: &str) -> Result<Self, String> {
-        let valid = !id.is_empty()
-            && id.len() <= 63
-            && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if valid {
-            Ok(Self(id.into()))
-        } else {
-            Err(format!(
-                "invalid plugin id `{id}`: use 1-63 lower-case letters, digits, `-` or `_`, starting with a letter or digit"
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PluginId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// One plugin, as the manifest declares it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginSpec {
@@ -157,17 +88,7 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// Labels this plugin may open, per capability: capability -> label -> access (one
     /// of the capability's `accesses`).
-    pub grants: BTreeMap<&'static str, BTreeMap<String, &'static str>>,
-}
-
-/// A config value as the manifest writes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigValue {
-    /// The value itself (numbers and booleans become their text).
-    Plain(String),
-    /// `{ secret = "name" }`: the value of a secret, looked up by the host at load time in
-    /// the secrets source (a local file for `serve`, AWS Secrets Manager in the cloud).
-    Secret(String),
+    pub grants: Granted,
 }
 
 /// `METHOD /path/{param}` or `/path` (any method).
@@ -242,16 +163,6 @@ impl Default for LimitBounds {
     }
 }
 
-impl LimitBounds {
-    /// The bounds an engine with `settings` can honour.
-    pub fn for_engine(settings: &crate::engine::EngineSettings) -> Self {
-        Self {
-            max_memory: settings.max_memory_per_instance.min(settings.memory_budget),
-            max_concurrency: settings.max_instances,
-            ..Self::default()
-        }
-    }
-}
 
 /// A manifest problem, located as precisely as the input allows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -301,6 +212,11 @@ struct RawLimits {
 }
 
 impl Manifest {
+    /// Each plugin's `config`, for fetching the secrets they reference.
+    pub fn configs(&self) -> Vec<(&PluginId, &BTreeMap<String, ConfigValue>)> {
+        self.plugins.iter().map(|plugin| (&plugin.id, &plugin.config)).collect()
+    }
+
     /// Reads and validates the manifest at `path`. Does not check that sources exist:
     /// that is part of loading them.
     pub fn load(path: &Path, bounds: &LimitBounds) -> Result<Self, ManifestError> {
@@ -359,7 +275,7 @@ impl Manifest {
             let config = plugin
                 .config
                 .into_iter()
-                .map(|(k, v)| config_value(&v).map(|v| (k.clone(), v)).map_err(|m| at(format!("config.{k}: {m}"))))
+                .map(|(k, v)| ConfigValue::parse(&v).map(|v| (k.clone(), v)).map_err(|m| at(format!("config.{k}: {m}"))))
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
             let limits = defaults.overridden_by(&plugin.limits);
             limits.check(bounds).map_err(|m| at(format!("limits: {m}")))?;
@@ -387,7 +303,7 @@ impl Manifest {
 
 /// Takes every capability section (`[<capability>.<label>]`) out of the manifest's top-level
 /// `table`, each declaration checked by its capability.
-fn take_declarations(table: &mut toml::Table) -> Result<BTreeMap<&'static str, BTreeMap<String, toml::Table>>, String> {
+fn take_declarations(table: &mut toml::Table) -> Result<Declared, String> {
     let mut declared = BTreeMap::new();
     for kind in capability::LABELLED {
         let Some(section) = table.remove(kind.name) else { continue };
@@ -413,8 +329,8 @@ fn take_declarations(table: &mut toml::Table) -> Result<BTreeMap<&'static str, B
 /// declared label and an access its capability knows.
 fn take_grants(
     table: &mut toml::Table,
-    declared: &BTreeMap<&'static str, BTreeMap<String, toml::Table>>,
-) -> Result<BTreeMap<&'static str, BTreeMap<String, &'static str>>, String> {
+    declared: &Declared,
+) -> Result<Granted, String> {
     let mut grants = BTreeMap::new();
     for kind in capability::LABELLED {
         let Some(value) = table.remove(kind.name) else { continue };
@@ -491,37 +407,6 @@ fn parse_method(method: &str) -> Result<http::Method, String> {
     Err(format!("unknown method `{method}` (use one of {}, or leave it out for any method)", KNOWN.join(", ")))
 }
 
-fn config_value(value: &toml::Value) -> Result<ConfigValue, String> {
-    let plain = match value {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => f.to_string(),
-        toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Datetime(d) => d.to_string(),
-        toml::Value::Table(table) if table.len() == 1 && table.contains_key("secret") => {
-            let name = table["secret"].as_str().ok_or("`secret` must be the secret's name, a string")?;
-            check_secret_name(name)?;
-            return Ok(ConfigValue::Secret(name.to_owned()));
-        }
-        toml::Value::Array(_) | toml::Value::Table(_) => {
-            return Err("must be a string, number, boolean or `{ secret = \"name\" }` (plugins receive strings)".into());
-        }
-    };
-    Ok(ConfigValue::Plain(plain))
-}
-
-/// Secret names follow AWS Secrets Manager's rules, so one manifest works everywhere.
-fn check_secret_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 512
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("invalid secret name `{name}`: use 1-512 of letters, digits and `/_+=.@-`"))
-    }
-}
-
 impl Limits {
     fn overridden_by(self, raw: &RawLimits) -> Self {
         Self {
@@ -573,16 +458,6 @@ impl Limits {
         }
         Ok(())
     }
-}
-
-/// `4 GiB`, `256 MiB`, `1500 bytes`: exact, in the largest unit that divides evenly
-/// (operators compare these with what they wrote).
-pub fn exact_bytes(bytes: u64) -> String {
-    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
-    UNITS
-        .iter()
-        .find(|(size, _)| bytes >= *size && bytes.is_multiple_of(*size))
-        .map_or_else(|| format!("{bytes} bytes"), |(size, unit)| format!("{} {unit}", bytes / size))
 }
 
 /// toml's errors carry a line/column and a snippet; keep them on one readable line.

@@ -89,7 +89,12 @@ impl ManifestSource {
     ) -> Result<Option<Snapshot>, FetchError> {
         let store = match self {
             Self::File(path) => {
-                let manifest = Manifest::load(path, bounds).map_err(|e| FetchError::Unavailable(e.into()))?;
+                // Read off the async worker (a reload runs on one); parsing is cheap.
+                let (path, bounds) = (path.clone(), *bounds);
+                let manifest = tokio::task::spawn_blocking(move || Manifest::load(&path, &bounds))
+                    .await
+                    .map_err(|e| FetchError::Unavailable(e.into()))?
+                    .map_err(|e| FetchError::Unavailable(e.into()))?;
                 return Ok(Some(Snapshot { manifest, version: None, components: Fetched::new() }));
             }
             Self::Deployment { store, .. } => store,

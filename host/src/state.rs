@@ -6,7 +6,6 @@ use crate::capability::grants::{Granted, LabelView, PluginGrants};
 use crate::capability::io_budget::IoBudget;
 use crate::capability::log::{LogCtx, LogSink};
 use crate::capability::wasi;
-use crate::manifest::Limits;
 use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -25,13 +24,15 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: ConfigCtx, grants: PluginGrants, sink: &Arc<LogSink>, limits: &Limits) -> Self {
+    /// A request's state: `max_memory` bounds each linear memory, `max_host_io` the bytes
+    /// through host calls (the plugin's limits).
+    pub fn new(config: ConfigCtx, grants: PluginGrants, sink: &Arc<LogSink>, max_memory: u64, max_host_io: u64) -> Self {
         Self {
             config,
             log: LogCtx::new(sink.clone()),
             grants,
-            limiter: MemoryLimiter::new(limits.max_memory),
-            io: IoBudget::new(limits.max_host_io),
+            limiter: MemoryLimiter::new(max_memory),
+            io: IoBudget::new(max_host_io),
             wasi: wasi::sandboxed_ctx(sink),
             table: ResourceTable::new(),
         }

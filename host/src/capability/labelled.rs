@@ -23,6 +23,12 @@ use std::path::Path;
 use std::sync::Arc;
 use wasmtime::component::Linker;
 
+/// Every label a manifest declares: capability -> label -> its declaration's fields.
+pub type Declared = BTreeMap<&'static str, BTreeMap<String, toml::Table>>;
+
+/// One plugin's grants: capability -> label -> access (one of the capability's `accesses`).
+pub type Granted = BTreeMap<&'static str, BTreeMap<String, &'static str>>;
+
 /// A capability plugins reach by label. Each is a `const` in its folder's `mod.rs`,
 /// listed once in `capability/mod.rs`.
 pub struct Kind {
@@ -141,9 +147,19 @@ pub fn bytes_within(field: &str, value: Option<bytesize::ByteSize>, default: u64
     if value == 0 || value > max {
         return Err(format!(
             "{field} {} is outside (0, {}]",
-            crate::manifest::exact_bytes(value),
-            crate::manifest::exact_bytes(max)
+            exact_bytes(value),
+            exact_bytes(max)
         ));
     }
     Ok(value)
+}
+
+/// `4 GiB`, `256 MiB`, `1500 bytes`: exact, in the largest unit that divides evenly
+/// (operators compare these with what they wrote).
+pub fn exact_bytes(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    UNITS
+        .iter()
+        .find(|(size, _)| bytes >= *size && bytes.is_multiple_of(*size))
+        .map_or_else(|| format!("{bytes} bytes"), |(size, unit)| format!("{} {unit}", bytes / size))
 }

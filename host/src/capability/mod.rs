@@ -33,11 +33,10 @@ pub mod labelled;
 pub mod log;
 pub mod wasi;
 
-use crate::manifest::{Manifest, PluginSpec};
 use crate::state::State;
 use config::secrets::SecretSource;
 use grants::PluginGrants;
-use labelled::{Backends, Bindings, Env, Kind};
+use labelled::{Backends, Bindings, Declared, Env, Granted, Kind};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -131,14 +130,14 @@ impl Capabilities {
         &self.secrets
     }
 
-    /// Checks that every declared label has a binding, when required.
-    pub fn check_bindings(&self, manifest: &Manifest) -> Result<(), String> {
+    /// Checks that every label a manifest declares (`declared`) has a binding, when required.
+    pub fn check_bindings(&self, declared: &Declared) -> Result<(), String> {
         if !self.require_bindings {
             return Ok(());
         }
         for (kind, backends) in self.backends.iter() {
-            let declared = manifest.declared.get(kind.name).into_iter().flat_map(BTreeMap::keys);
-            if let Some(label) = declared.into_iter().find(|label| !backends.is_bound(label)) {
+            let mut labels = declared.get(kind.name).into_iter().flat_map(BTreeMap::keys);
+            if let Some(label) = labels.find(|label| !backends.is_bound(label)) {
                 return Err(format!(
                     "[{}.{label}] has no binding in the storage map (PLUGHOST_STORAGE): here it would live in \
                      this instance's /tmp and be lost; bind it to {}",
@@ -149,15 +148,16 @@ impl Capabilities {
         Ok(())
     }
 
-    /// One plugin's grants, each bound to its backend and namespace: the operator's
-    /// binding, or the embedded backend with the label as namespace.
-    pub fn grants(&self, manifest: &Manifest, spec: &PluginSpec) -> Result<PluginGrants, String> {
+    /// One plugin's grants (`granted`, of labels the manifest `declared`), each bound to
+    /// its backend and namespace: the operator's binding, or the embedded backend with the
+    /// label as namespace.
+    pub fn grants(&self, declared: &Declared, granted: &Granted) -> Result<PluginGrants, String> {
         let none_declared = BTreeMap::new();
         let none_granted = BTreeMap::new();
         let mut grants = Vec::with_capacity(self.backends.len());
         for (kind, backends) in self.backends.iter() {
-            let declared = manifest.declared.get(kind.name).unwrap_or(&none_declared);
-            let granted = spec.grants.get(kind.name).unwrap_or(&none_granted);
+            let declared = declared.get(kind.name).unwrap_or(&none_declared);
+            let granted = granted.get(kind.name).unwrap_or(&none_granted);
             grants.push(backends.grant(declared, granted).map_err(|m| format!("{}: {m}", kind.name))?);
         }
         Ok(PluginGrants::new(grants))

@@ -52,7 +52,7 @@ pub struct Status {
 
 impl Operator {
     pub fn new(store: DeploymentStore, engine: Arc<PluginEngine>) -> Self {
-        let bounds = LimitBounds::for_engine(engine.settings());
+        let bounds = engine.settings().limit_bounds();
         Self { store, engine, bounds }
     }
 

@@ -14,7 +14,7 @@ pub fn access_log(
     method: &http::Method,
     path: &str,
     status: http::StatusCode,
-    plugin: Option<&crate::manifest::PluginId>,
+    plugin: Option<&crate::id::PluginId>,
     request_id: &str,
     started: Instant,
 ) {

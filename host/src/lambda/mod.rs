@@ -4,8 +4,10 @@
 //!
 //! - `mod.rs`     — the event loop: one invocation at a time (Lambda's model), each
 //!   capped by the invocation's deadline so the host answers (504) before Lambda kills it;
-//! - `convert.rs` — event <-> `http` conversions (the only file that touches `lambda_http`
-//!   request/response types).
+//!   it tells HTTP events from S3 notifications and hands HTTP ones to `lambda_http`'s
+//!   adapter;
+//! - `convert.rs` — what is done to an HTTP event before and after the app sees it:
+//!   validation and normalisation of the raw event, and the response shaped for its origin.
 //!
 //! Serving a deployment in S3, the host checks for a new version (one conditional GET) on
 //! an invocation when `refresh` has passed since the last check — in a background task,

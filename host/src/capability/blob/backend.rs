@@ -7,7 +7,6 @@
 //! a backend sees it.
 
 use crate::bindings::plughost::plugin::blob::{Listing, Object, ObjectInfo, PresignMethod, PutCondition};
-use super::limits::MAX_BODY_BYTES;
 use crate::capability::error::StorageError;
 use std::time::Duration;
 
@@ -66,14 +65,3 @@ pub trait BlobBackend: Send + Sync + 'static {
         max_upload: u64,
     ) -> Result<String, StorageError>;
 }
-
-/// A whole-object read larger than the limit is refused, not truncated.
-pub fn check_object_size(key: &str, size: u64) -> Result<(), StorageError> {
-    if size > super::limits::MAX_BODY_BYTES {
-        return Err(StorageError::LimitExceeded(format!(
-            "`{key}` is {size} bytes; `get` returns at most {MAX_BODY_BYTES} (use `get-range` or a presigned URL)"
-        )));
-    }
-    Ok(())
-}
-

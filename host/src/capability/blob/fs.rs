@@ -23,6 +23,7 @@
 //! they use S3's. Every file operation runs on the blocking pool, never on an async worker.
 
 use super::backend::*;
+use super::limits::check_object_size;
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };

@@ -88,6 +88,17 @@ pub fn check_body(len: usize) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// A whole-object read larger than the limit is refused, not truncated (backends check
+/// it: only they know an object's size).
+pub fn check_object_size(key: &str, size: u64) -> Result<(), StorageError> {
+    if size > super::limits::MAX_BODY_BYTES {
+        return Err(StorageError::LimitExceeded(format!(
+            "`{key}` is {size} bytes; `get` returns at most {MAX_BODY_BYTES} (use `get-range` or a presigned URL)"
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_range(range: ByteRange) -> Result<(), StorageError> {
     if range.length == 0 || range.length > MAX_BODY_BYTES {
         return Err(StorageError::InvalidInput(format!("range length must be 1..={MAX_BODY_BYTES}")));

@@ -11,6 +11,7 @@
 //! left becomes `unavailable`, with the detail logged here.
 
 use super::backend::*;
+use super::limits::check_object_size;
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };

@@ -11,7 +11,8 @@
 //! never the value; [`Resolved`] prints as `[redacted]`; and the plugin's own log lines
 //! have its secret values replaced (see `capability/log`).
 
-use crate::manifest::{ConfigValue, Manifest, PluginSpec};
+use super::ConfigValue;
+use crate::id::PluginId;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -59,14 +60,15 @@ impl SecretSource {
         }
     }
 
-    /// Fetches every secret `manifest` references. Fails naming the first plugin, key and
-    /// secret that cannot be resolved, and why (never a value).
-    pub async fn fetch(&self, manifest: &Manifest) -> anyhow::Result<Secrets> {
+    /// Fetches every secret the plugins' `configs` (of the manifest at `origin`)
+    /// reference. Fails naming the first plugin, key and secret that cannot be resolved,
+    /// and why (never a value).
+    pub async fn fetch(&self, origin: &Path, configs: &[(&PluginId, &PluginConfig)]) -> anyhow::Result<Secrets> {
         let mut wanted: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
-        for plugin in &manifest.plugins {
-            for (key, value) in &plugin.config {
+        for (plugin, config) in configs {
+            for (key, value) in config.iter() {
                 if let ConfigValue::Secret(name) = value {
-                    wanted.entry(name).or_insert((plugin.id.as_str(), key));
+                    wanted.entry(name).or_insert((plugin.as_str(), key));
                 }
             }
         }
@@ -76,7 +78,7 @@ impl SecretSource {
         }
         let fail = |name: &str, why: String| {
             let (plugin, key) = wanted[name];
-            anyhow::anyhow!("{}: plugin `{plugin}`: config.{key}: secret `{name}` {why}", manifest.path.display())
+            anyhow::anyhow!("{}: plugin `{plugin}`: config.{key}: secret `{name}` {why}", origin.display())
         };
         match self {
             Self::None => {
@@ -84,7 +86,7 @@ impl SecretSource {
                 return Err(fail(name, "cannot be resolved: no secrets source (pass `--secrets <file>` or `--secrets aws-secrets-manager:`)".into()));
             }
             Self::File(path) => {
-                let file = read_secrets_file(path).map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))?;
+                let file = read_secrets_file(path).await.map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))?;
                 for name in wanted.keys() {
                     let value = file.get(*name).ok_or_else(|| fail(name, format!("is not in {}", self.describe())))?;
                     values.insert((*name).to_owned(), value.clone());
@@ -116,8 +118,9 @@ impl SecretSource {
     }
 }
 
-fn read_secrets_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read secrets file: {e}"))?;
+/// Reads the file without blocking the async worker (a reload runs on one).
+async fn read_secrets_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let text = tokio::fs::read_to_string(path).await.map_err(|e| format!("cannot read secrets file: {e}"))?;
     // The parse error would quote the offending line, which may hold a secret: say where only.
     let table: toml::Table = toml::from_str(&text).map_err(|e| match e.span() {
         Some(span) => format!("invalid TOML at byte {}", span.start),
@@ -155,12 +158,15 @@ impl fmt::Debug for Resolved {
     }
 }
 
-/// The config `spec` reads, with its secrets looked up in `secrets` (which
+/// One plugin's `config` as the manifest writes it.
+pub type PluginConfig = BTreeMap<String, ConfigValue>;
+
+/// The values a plugin with `config` reads, its secrets looked up in `secrets` (which
 /// [`SecretSource::fetch`] filled for this manifest, so every name is there).
-pub fn resolve(spec: &PluginSpec, secrets: &Secrets) -> Result<Resolved, String> {
+pub fn resolve(config: &PluginConfig, secrets: &Secrets) -> Result<Resolved, String> {
     let mut values = BTreeMap::new();
     let mut secret_values = Vec::new();
-    for (key, value) in &spec.config {
+    for (key, value) in config {
         let value = match value {
             ConfigValue::Plain(value) => value.clone(),
             ConfigValue::Secret(name) => {
@@ -178,7 +184,7 @@ pub fn resolve(spec: &PluginSpec, secrets: &Secrets) -> Result<Resolved, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::LimitBounds;
+    use crate::manifest::{LimitBounds, Manifest};
 
     fn manifest(config: &str) -> Manifest {
         let text = format!("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nconfig = {config}\n");
@@ -191,8 +197,8 @@ mod tests {
         let file = dir.path().join("secrets.toml");
         std::fs::write(&file, "api-key = \"s3cr3t-value\"\nunused = \"x\"\n").unwrap();
         let manifest = manifest("{ key = { secret = \"api-key\" }, plain = \"p\" }");
-        let secrets = SecretSource::File(file).fetch(&manifest).await.unwrap();
-        let resolved = resolve(&manifest.plugins[0], &secrets).unwrap();
+        let secrets = SecretSource::File(file).fetch(&manifest.path, &manifest.configs()).await.unwrap();
+        let resolved = resolve(&manifest.plugins[0].config, &secrets).unwrap();
         assert_eq!(resolved.values.get("key").map(String::as_str), Some("s3cr3t-value"));
         assert_eq!(resolved.values.get("plain").map(String::as_str), Some("p"));
         assert_eq!(&*resolved.secret_values, ["s3cr3t-value".to_owned()]);
@@ -207,10 +213,10 @@ mod tests {
         let file = dir.path().join("secrets.toml");
         std::fs::write(&file, "other = \"s3cr3t-value\"\n").unwrap();
         let manifest = manifest("{ key = { secret = \"api-key\" } }");
-        let error = SecretSource::File(file).fetch(&manifest).await.unwrap_err().to_string();
+        let error = SecretSource::File(file).fetch(&manifest.path, &manifest.configs()).await.unwrap_err().to_string();
         assert!(error.contains("plugin `a`: config.key: secret `api-key` is not in"), "{error}");
         assert!(!error.contains("s3cr3t"), "{error}");
-        let error = SecretSource::None.fetch(&manifest).await.unwrap_err().to_string();
+        let error = SecretSource::None.fetch(&manifest.path, &manifest.configs()).await.unwrap_err().to_string();
         assert!(error.contains("no secrets source"), "{error}");
     }
 
@@ -220,7 +226,7 @@ mod tests {
         let file = dir.path().join("secrets.toml");
         std::fs::write(&file, "api-key = \"s3cr3t-value\nbroken").unwrap();
         let manifest = manifest("{ key = { secret = \"api-key\" } }");
-        let error = SecretSource::File(file).fetch(&manifest).await.unwrap_err().to_string();
+        let error = SecretSource::File(file).fetch(&manifest.path, &manifest.configs()).await.unwrap_err().to_string();
         assert!(error.contains("invalid TOML at byte"), "{error}");
         assert!(!error.contains("s3cr3t"), "{error}");
     }

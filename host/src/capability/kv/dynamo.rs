@@ -490,3 +490,119 @@ enum Either {
     Put(aws_sdk_dynamodb::types::builders::PutBuilder),
     Delete(aws_sdk_dynamodb::types::builders::DeleteBuilder),
 }
+
+/// `increment`'s compare-and-swap loop under contention, deterministically: a stand-in
+/// DynamoDB endpoint (the JSON protocol over HTTP, just the two operations `increment`
+/// sends) answers from a script, so a lost race happens exactly where the test says. The
+/// conformance suite covers the real semantics against moto, whose own conditional writes
+/// are not atomic enough to stage a race on purpose.
+#[cfg(test)]
+mod contention_tests {
+    use super::*;
+    use axum::http::{HeaderMap, StatusCode};
+    use serde_json::{Value, json};
+    use std::sync::{Arc, Mutex};
+
+    /// What the stand-in answers: `(operation, request body) -> (status, body)`.
+    type Script = Box<dyn Fn(&str, &Value) -> (StatusCode, Value) + Send + Sync>;
+
+    /// Serves `script` on a loopback port; returns a client for it and the requests seen.
+    async fn dynamodb(script: Script) -> (Client, Arc<Mutex<Vec<(String, Value)>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let state = (Arc::new(script), seen.clone());
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::post(
+                    |axum::extract::State((script, seen)): axum::extract::State<(Arc<Script>, Arc<Mutex<Vec<(String, Value)>>>)>,
+                     headers: HeaderMap,
+                     body: String| async move {
+                        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+                        let operation = target.rsplit('.').next().unwrap_or("").to_owned();
+                        let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                        let (status, answer) = script(&operation, &request);
+                        seen.lock().unwrap().push((operation, request));
+                        (status, [("content-type", "application/x-amz-json-1.0")], answer.to_string())
+                    },
+                ),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(url)
+            .build();
+        (Client::from_conf(config), seen)
+    }
+
+    fn condition_failed(item: Option<Value>) -> (StatusCode, Value) {
+        let mut body = json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            "message": "The conditional request failed",
+        });
+        if let Some(item) = item {
+            body["Item"] = item;
+        }
+        (StatusCode::BAD_REQUEST, body)
+    }
+
+    /// The stored item: the bytes `5` (not a counter, so `increment` takes the slow path).
+    fn bytes_item() -> Value {
+        use base64::Engine as _;
+        json!({
+            "pk": {"S": "ns#hits"}, "ns": {"S": "ns"}, "k": {"S": "hits"},
+            "v": {"B": base64::engine::general_purpose::STANDARD.encode("5")}, "ver": {"N": "1"},
+        })
+    }
+
+    #[tokio::test]
+    async fn a_lost_compare_and_swap_goes_round_again_and_counts_once() {
+        let puts = Arc::new(Mutex::new(0));
+        let script: Script = Box::new({
+            let puts = puts.clone();
+            move |operation, _| match operation {
+                // First pass: the item holds bytes, so the ADD's condition fails; a
+                // concurrent writer then wins the version race for the replacing put.
+                "UpdateItem" if *puts.lock().unwrap() == 0 => condition_failed(Some(bytes_item())),
+                "PutItem" => {
+                    *puts.lock().unwrap() += 1;
+                    condition_failed(None)
+                }
+                // Second pass: that writer left a counter (10); the ADD now applies.
+                "UpdateItem" => (StatusCode::OK, json!({"Attributes": {"n": {"N": "16"}}})),
+                other => (StatusCode::BAD_REQUEST, json!({"__type": format!("Unexpected{other}")})),
+            }
+        });
+        let (client, seen) = dynamodb(script).await;
+        let kv = DynamoKv::new(client, "t");
+        assert_eq!(kv.increment("ns", "hits", 6).await, Ok(16));
+
+        let seen = seen.lock().unwrap();
+        let operations: Vec<&str> = seen.iter().map(|(op, _)| op.as_str()).collect();
+        assert_eq!(operations, ["UpdateItem", "PutItem", "UpdateItem"], "one retry after the lost race");
+        let put = &seen[1].1;
+        assert_eq!(put["Item"]["n"]["N"], "11", "the replacement counts from the bytes it read: 5 + 6");
+        assert_eq!(put["ConditionExpression"], "ver = :old", "and only if nobody changed them since");
+        assert_eq!(put["ExpressionAttributeValues"][":old"]["N"], "1");
+    }
+
+    #[tokio::test]
+    async fn endless_contention_gives_up_with_unavailable_after_sixteen_rounds() {
+        let script: Script = Box::new(|operation, _| match operation {
+            "UpdateItem" => condition_failed(Some(bytes_item())),
+            _ => condition_failed(None),
+        });
+        let (client, seen) = dynamodb(script).await;
+        let kv = DynamoKv::new(client, "t");
+        assert_eq!(
+            kv.increment("ns", "hits", 1).await,
+            Err(StorageError::Unavailable("too much contention on this counter; retry".into()))
+        );
+        let puts = seen.lock().unwrap().iter().filter(|(op, _)| op == "PutItem").count();
+        assert_eq!(puts, 16);
+    }
+}

@@ -16,7 +16,7 @@ mod stdio;
 
 pub use stdio::StdioLog;
 
-use crate::manifest::PluginId;
+use crate::id::PluginId;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
