@@ -1,12 +1,13 @@
 # plughost — every target is one or two commands; the logic lives in scripts/ and Rust.
 #   make run     build everything and serve the example plugins on http://127.0.0.1:8080
 #   make test    build everything from source and run every test, then check terraform/
+#   make test-capability CAP=kv   the fast loop: one capability's tests on embedded storage
 #   make package the Lambda zip; make deploy / make destroy: the AWS stack (terraform/)
 #   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory, fairness (not part of test)
 
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all run test bench plugins host tools check clean package deploy destroy
+.PHONY: all run test test-capability bench plugins host tools check clean package deploy destroy
 
 # make deploy / destroy: the Terraform environment and its variables (see README "Deploying").
 ENV ?= dev
@@ -35,6 +36,9 @@ test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 1
 	scripts/check-one-build
 	scripts/check-terraform
 	scripts/check-pipelines
+
+test-capability:       ## CAP=kv: one capability's unit, embedded-conformance and grant tests (the fast loop; README "Adding a capability")
+	scripts/test-capability $(CAP)
 
 bench: plugins tools   ## prints tables; see README "Performance"
 	cargo bench -p plughost --bench dispatch --bench cold_start --bench fairness

@@ -271,7 +271,7 @@ const MOTO_GAPS: &[(&str, &str)] = &[
 /// them run in one test against a single moto server (a fresh bucket per case).
 macro_rules! conformance_suite {
     ($($case:ident),* $(,)?) => {
-        mod fs {
+        mod embedded {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {

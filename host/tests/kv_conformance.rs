@@ -221,11 +221,12 @@ const MOTO_GAPS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Lists every case once: each becomes its own test on SQLite, and all of them run in
+/// Lists every case once: each becomes its own test on the embedded backend (SQLite,
+/// `embedded::<case>`), and all of them run in
 /// one test against a single moto server (a fresh DynamoDB table per case).
 macro_rules! conformance_suite {
     ($($case:ident),* $(,)?) => {
-        mod sqlite {
+        mod embedded {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
