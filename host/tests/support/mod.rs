@@ -19,9 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// The built component of a plugin or test guest.
 pub fn guest_wasm(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm32-wasip2/plugin")
-        .join(format!("{}.wasm", name.replace('-', "_")));
+    let path = built_guest(name);
     assert!(
         path.exists(),
         "{} is missing: build the guests first with `make plugins` (`make test` does)",
@@ -47,20 +45,43 @@ pub fn engine() -> Arc<PluginEngine> {
         .clone()
 }
 
-/// Writes `manifest` into a fresh temp dir. `{hello}`-style placeholders are replaced by
-/// the path of that guest's component.
+/// Writes `manifest` into a fresh temp dir. `{hello}`-style placeholders (a plugin's or
+/// test guest's crate name) are replaced by the path of that guest's component; other
+/// braces (inline tables, route parameters) are left alone.
 pub fn manifest(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut text = text.to_owned();
-    for guest in ["hello", "pricing", "misbehave", "wrong-world", "kv-probe", "blob-probe"] {
-        let placeholder = format!("{{{guest}}}");
-        if text.contains(&placeholder) {
-            text = text.replace(&placeholder, &guest_wasm(guest).display().to_string());
+    let path = dir.path().join("plughost.toml");
+    std::fs::write(&path, with_guest_paths(text)).expect("write manifest");
+    (dir, path)
+}
+
+/// `text` with each `{<guest>}` replaced by that guest's component path.
+fn with_guest_paths(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let name = after.split('}').next().filter(|_| after.contains('}')).unwrap_or("");
+        let is_guest = !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && built_guest(name).exists();
+        if is_guest {
+            out.push_str(&guest_wasm(name).display().to_string());
+            rest = &after[name.len() + 1..];
+        } else {
+            out.push('{');
+            rest = after;
         }
     }
-    let path = dir.path().join("plughost.toml");
-    std::fs::write(&path, text).expect("write manifest");
-    (dir, path)
+    out.push_str(rest);
+    out
+}
+
+fn built_guest(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-wasip2/plugin")
+        .join(format!("{}.wasm", name.replace('-', "_")))
 }
 
 /// Embedded storage shared by the tests of one binary that do not look at stored data.
