@@ -132,7 +132,13 @@ fn main() -> anyhow::Result<()> {
     let new_store = || {
         let sink = LogSink::new(plugin.id.clone(), "bench".into(), plugin.secret_values.clone());
         let limits = &plugin.limits;
-        let state = State::new(ConfigCtx::new(plugin.config.clone()), plugin.grants.clone(), &sink, limits.max_memory, limits.max_host_io);
+        let state = State::new(
+            ConfigCtx::new(plugin.config.clone()),
+            plugin.grants.clone(),
+            &sink,
+            limits.max_memory,
+            limits.max_host_io,
+        );
         let mut store = Store::new(engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

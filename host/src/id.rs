@@ -75,4 +75,3 @@ impl fmt::Display for PluginId {
         f.write_str(&self.0)
     }
 }
-

@@ -68,7 +68,13 @@ pub async fn invoke(
         })?;
     let request_id: Arc<str> = request.request_id.as_str().into();
     let sink = LogSink::new(plugin.id.clone(), request_id, plugin.secret_values.clone());
-    let state = State::new(ConfigCtx::new(plugin.config.clone()), plugin.grants.clone(), &sink, plugin.limits.max_memory, plugin.limits.max_host_io);
+    let state = State::new(
+        ConfigCtx::new(plugin.config.clone()),
+        plugin.grants.clone(),
+        &sink,
+        plugin.limits.max_memory,
+        plugin.limits.max_host_io,
+    );
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);

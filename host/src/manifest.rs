@@ -29,8 +29,8 @@
 //! capabilities exist, and each checks its own declarations.
 
 use crate::capability;
-use crate::capability::labelled::{Declared, Granted, exact_bytes};
 pub use crate::capability::config::ConfigValue;
+use crate::capability::labelled::{Declared, Granted, exact_bytes};
 pub use crate::id::{Digest, PluginId};
 use bytesize::ByteSize;
 use serde::Deserialize;
@@ -163,7 +163,6 @@ impl Default for LimitBounds {
     }
 }
 
-
 /// A manifest problem, located as precisely as the input allows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}: {message}")]
@@ -236,7 +235,8 @@ impl Manifest {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| err(toml_error(&e)))?;
         // Capability sections first; what is left must be the manifest's own.
         let declared = take_declarations(&mut table).map_err(&err)?;
-        let raw: RawManifest = toml::Value::Table(table).try_into().map_err(|e| err(field_error(&e, &MANIFEST_SECTIONS)))?;
+        let raw: RawManifest =
+            toml::Value::Table(table).try_into().map_err(|e| err(field_error(&e, &MANIFEST_SECTIONS)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let defaults = Limits::default().overridden_by(&raw.limits);
         defaults.check(bounds).map_err(|m| err(format!("[limits]: {m}")))?;
@@ -275,18 +275,13 @@ impl Manifest {
             let config = plugin
                 .config
                 .into_iter()
-                .map(|(k, v)| ConfigValue::parse(&v).map(|v| (k.clone(), v)).map_err(|m| at(format!("config.{k}: {m}"))))
+                .map(|(k, v)| {
+                    ConfigValue::parse(&v).map(|v| (k.clone(), v)).map_err(|m| at(format!("config.{k}: {m}")))
+                })
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
             let limits = defaults.overridden_by(&plugin.limits);
             limits.check(bounds).map_err(|m| at(format!("limits: {m}")))?;
-            plugins.push(PluginSpec {
-                id: plugin_id,
-                source,
-                routes,
-                config,
-                limits,
-                grants,
-            });
+            plugins.push(PluginSpec { id: plugin_id, source, routes, config, limits, grants });
         }
         let mut history = BTreeMap::new();
         for (id, digests) in raw.history {
@@ -327,10 +322,7 @@ fn take_declarations(table: &mut toml::Table) -> Result<Declared, String> {
 
 /// Takes a plugin's grants (`<capability> = { <label> = "<access>" }`) out of its `table`: each names a
 /// declared label and an access its capability knows.
-fn take_grants(
-    table: &mut toml::Table,
-    declared: &Declared,
-) -> Result<Granted, String> {
+fn take_grants(table: &mut toml::Table, declared: &Declared) -> Result<Granted, String> {
     let mut grants = BTreeMap::new();
     for kind in capability::LABELLED {
         let Some(value) = table.remove(kind.name) else { continue };

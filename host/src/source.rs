@@ -184,7 +184,9 @@ impl ManifestSource {
             let (engine, digest, key) = (engine.clone(), digest.clone(), key.clone());
             move || {
                 let cache = engine.artifact_cache()?;
-                cache.import_signed(engine.engine(), digest.hex(), &signed, &key).then(|| engine.load_cached(&digest))?
+                cache
+                    .import_signed(engine.engine(), digest.hex(), &signed, &key)
+                    .then(|| engine.load_cached(&digest))?
             }
         };
         let component = blocking(import).await?;

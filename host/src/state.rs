@@ -26,7 +26,13 @@ pub struct State {
 impl State {
     /// A request's state: `max_memory` bounds each linear memory, `max_host_io` the bytes
     /// through host calls (the plugin's limits).
-    pub fn new(config: ConfigCtx, grants: PluginGrants, sink: &Arc<LogSink>, max_memory: u64, max_host_io: u64) -> Self {
+    pub fn new(
+        config: ConfigCtx,
+        grants: PluginGrants,
+        sink: &Arc<LogSink>,
+        max_memory: u64,
+        max_host_io: u64,
+    ) -> Self {
         Self {
             config,
             log: LogCtx::new(sink.clone()),

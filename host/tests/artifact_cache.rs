@@ -5,8 +5,8 @@
 mod support;
 
 use plughost::artifact_cache::Source;
-use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use plughost::manifest::Digest;
+use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 use support::{get, guest_wasm, manifest};

@@ -312,8 +312,7 @@ async fn two_concurrent_pushes_of_different_plugins_both_land() {
     fixture.ok(&["deploy", fixture.file("plughost.toml").to_str().unwrap()]);
 
     // Deterministically first: a write based on a stale read is refused by S3 (If-Match).
-    let store =
-        plughost::deploy::DeploymentStore::new(fixture.s3.clone(), Location::parse(MANIFEST_URL).unwrap());
+    let store = plughost::deploy::DeploymentStore::new(fixture.s3.clone(), Location::parse(MANIFEST_URL).unwrap());
     let plughost::deploy::ManifestRead::Found { text, etag } = store.read_manifest(None).await.unwrap() else {
         panic!("no manifest")
     };

@@ -172,3 +172,38 @@ impl<B: ?Sized + Send, Q: Send> TypesHost for LabelView<'_, B, Q> {
         error.into_wit()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_checks_the_grant_writes_need_write_access_and_a_forged_handle_traps() {
+        let read =
+            Grant { label: "r".into(), backend: Arc::new(()), namespace: "r".into(), writable: false, quota: () };
+        let write =
+            Grant { label: "w".into(), backend: Arc::new(()), namespace: "w".into(), writable: true, quota: () };
+        let granted = Granted::new([read, write]);
+        let (mut table, io) = (ResourceTable::new(), IoBudget::new(0));
+        let mut view = LabelView::new(Some(&granted), &mut table, &io);
+
+        assert_eq!(view.open_label("other").err(), Some(StorageError::AccessDenied));
+        let r = view.open_label("r").unwrap();
+        let w = view.open_label("w").unwrap();
+        assert_eq!(&*view.grant(&r).unwrap().namespace, "r");
+        assert_eq!(view.writable(&r).err(), Some(StorageError::AccessDenied), "a read grant does not write");
+        assert!(view.writable(&w).is_ok());
+
+        // A handle `open` never gave out is a broken guest: a trap, not an error value.
+        let forged = Resource::<Grant<(), ()>>::new_own(w.rep() + 100);
+        let error = view.grant(&forged).err().unwrap();
+        assert!(matches!(error, StorageError::Trap(_)), "{error:?}");
+        assert!(error.into_wit().is_err(), "a trap never reaches the guest as a WIT error");
+        assert!(StorageError::Conflict.into_wit().is_ok());
+
+        // Without grants of this capability nothing opens.
+        let mut table = ResourceTable::new();
+        let mut none = LabelView::<(), ()>::new(None, &mut table, &io);
+        assert_eq!(none.open_label("r").err(), Some(StorageError::AccessDenied));
+    }
+}

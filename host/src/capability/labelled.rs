@@ -57,7 +57,10 @@ impl Kind {
     /// The access `word` if this capability grants it.
     pub fn access(&self, word: &str) -> Result<&'static str, String> {
         self.accesses.iter().copied().find(|access| *access == word).ok_or_else(|| {
-            format!("unknown access `{word}` (use {})", self.accesses.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(" or "))
+            format!(
+                "unknown access `{word}` (use {})",
+                self.accesses.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(" or ")
+            )
         })
     }
 
@@ -108,7 +111,8 @@ impl Bindings {
 
     /// The AWS configuration a binding needs (there is one whenever a map binds anything).
     pub fn aws<'a>(&self, env: &Env<'a>) -> anyhow::Result<&'a aws_config::SdkConfig> {
-        env.aws.ok_or_else(|| anyhow::anyhow!("{}: {} bindings need an AWS configuration", self.origin, self.capability))
+        env.aws
+            .ok_or_else(|| anyhow::anyhow!("{}: {} bindings need an AWS configuration", self.origin, self.capability))
     }
 }
 
@@ -145,11 +149,7 @@ pub fn parse_declaration<T: serde::de::DeserializeOwned>(table: &toml::Table) ->
 pub fn bytes_within(field: &str, value: Option<bytesize::ByteSize>, default: u64, max: u64) -> Result<u64, String> {
     let value = value.map_or(default, |b| b.as_u64());
     if value == 0 || value > max {
-        return Err(format!(
-            "{field} {} is outside (0, {}]",
-            exact_bytes(value),
-            exact_bytes(max)
-        ));
+        return Err(format!("{field} {} is outside (0, {}]", exact_bytes(value), exact_bytes(max)));
     }
     Ok(value)
 }

@@ -146,9 +146,7 @@ impl BlobBackend for BlobThroughHost {
         let container = view.open_label(namespace)?;
         match range {
             None => HostContainer::get(&mut view, container, key.into()).await,
-            Some(range) => {
-                HostContainer::get_range(&mut view, container, key.into(), range.offset, range.length).await
-            }
+            Some(range) => HostContainer::get_range(&mut view, container, key.into(), range.offset, range.length).await,
         }
     }
 

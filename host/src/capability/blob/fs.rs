@@ -24,17 +24,17 @@
 
 use super::backend::*;
 use super::limits::check_object_size;
+use super::presign::{PresignedGrant, Presigner};
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };
+use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
-use super::presign::{PresignedGrant, Presigner};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use crate::capability::clock::unix_seconds;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -444,7 +444,6 @@ fn sync_dir(dir: &Path) {
         let _ = dir.sync_all();
     }
 }
-
 
 fn unavailable(error: rusqlite::Error) -> StorageError {
     tracing::error!(%error, "embedded blob index error");

@@ -106,8 +106,7 @@ impl HostContainer for BlobView<'_> {
         content_type: Option<String>,
     ) -> Result<String, StorageError> {
         // A PUT URL writes: only a read-write grant may hand one out.
-        let container =
-            if method == PresignMethod::Put { self.writable(&container)? } else { self.grant(&container)? };
+        let container = if method == PresignMethod::Put { self.writable(&container)? } else { self.grant(&container)? };
         let expires_in = Duration::from_secs(expires_in_seconds.into());
         check_key(&key)?;
         check_presign(expires_in, content_type.as_deref())?;

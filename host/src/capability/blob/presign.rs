@@ -7,8 +7,8 @@
 //! [&content-type=..]&max-size=..&signature=..`, the signature an HMAC-SHA256 (key: a
 //! random secret kept beside the store, so URLs survive restarts) over every field.
 
-use crate::capability::clock::unix_seconds;
 use crate::bindings::plughost::plugin::blob::PresignMethod;
+use crate::capability::clock::unix_seconds;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 use std::io::Write;

@@ -15,13 +15,13 @@ use super::limits::check_object_size;
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };
+use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
-use crate::capability::clock::unix_seconds;
 use std::time::Duration;
 
 pub struct S3Blob {
@@ -33,7 +33,6 @@ impl S3Blob {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self { client, bucket: bucket.into() }
     }
-
 }
 
 fn object_key(namespace: &str, key: &str) -> String {
@@ -43,7 +42,6 @@ fn object_key(namespace: &str, key: &str) -> String {
 fn seconds(time: Option<&DateTime>) -> u64 {
     time.map_or(0, |t| t.secs().max(0) as u64)
 }
-
 
 /// The HTTP status S3 answered with, if it answered.
 fn status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {

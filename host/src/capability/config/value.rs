@@ -26,7 +26,9 @@ impl ConfigValue {
                 return Ok(Self::Secret(name.to_owned()));
             }
             toml::Value::Array(_) | toml::Value::Table(_) => {
-                return Err("must be a string, number, boolean or `{ secret = \"name\" }` (plugins receive strings)".into());
+                return Err(
+                    "must be a string, number, boolean or `{ secret = \"name\" }` (plugins receive strings)".into()
+                );
             }
         };
         Ok(Self::Plain(plain))
@@ -44,4 +46,3 @@ fn check_secret_name(name: &str) -> Result<(), String> {
         Err(format!("invalid secret name `{name}`: use 1-512 of letters, digits and `/_+=.@-`"))
     }
 }
-

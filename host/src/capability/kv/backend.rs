@@ -6,8 +6,8 @@
 //! each other's keys. Backends assume valid input: `host.rs` checks every argument
 //! against `limits.rs` before a backend sees it.
 
-use crate::capability::error::StorageError;
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
+use crate::capability::error::StorageError;
 use std::time::Duration;
 
 #[async_trait::async_trait]

@@ -39,10 +39,9 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
         for (label, binding) in bound {
             let DynamoBinding { table, prefix } = binding.dynamodb;
             if table.is_empty() || prefix.is_empty() || prefix.contains('#') {
-                return Err(bindings.error(
-                    &label,
-                    "`table` and `prefix` must be non-empty and `prefix` must not contain `#`",
-                ));
+                return Err(
+                    bindings.error(&label, "`table` and `prefix` must be non-empty and `prefix` must not contain `#`")
+                );
             }
             tracing::info!(store = label, table, prefix, "kv store bound to DynamoDB");
             placement.bind(label, Arc::new(DynamoKv::new(client.clone(), table)), &prefix);

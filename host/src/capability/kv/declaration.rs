@@ -74,15 +74,21 @@ mod tests {
 
     #[test]
     fn grants_must_name_declared_stores_with_a_known_access() {
-        let m = manifest("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { users = \"read\" }\n")
-            .unwrap();
+        let m =
+            manifest("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { users = \"read\" }\n")
+                .unwrap();
         assert_eq!(m.plugins[0].grants["kv"].get("users"), Some(&"read"));
-        let e = manifest("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { userz = \"read\" }\n")
-            .unwrap_err();
+        let e =
+            manifest("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { userz = \"read\" }\n")
+                .unwrap_err();
         assert!(e.message.contains("plugin `a`: kv.userz: no kv store `userz` is declared"), "{e}");
-        let e = manifest("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { users = \"write\" }\n")
-            .unwrap_err();
-        assert!(e.message.contains("plugin `a`: kv.users: unknown access `write` (use \"read\" or \"read-write\")"), "{e}");
+        let e =
+            manifest("[kv.users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nkv = { users = \"write\" }\n")
+                .unwrap_err();
+        assert!(
+            e.message.contains("plugin `a`: kv.users: unknown access `write` (use \"read\" or \"read-write\")"),
+            "{e}"
+        );
         let e = manifest("[kv.Users]\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
         assert!(e.message.contains("[kv.Users]: invalid kv store label"), "{e}");
     }

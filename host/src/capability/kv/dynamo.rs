@@ -19,6 +19,7 @@
 
 use super::backend::*;
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
+use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -32,7 +33,6 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem};
 use std::collections::HashMap;
-use crate::capability::clock::unix_seconds;
 use std::time::Duration;
 
 /// The GSI that lists a namespace's keys in order.
@@ -50,7 +50,6 @@ impl DynamoKv {
         Self { client, table: table.into() }
     }
 }
-
 
 fn pk(namespace: &str, key: &str) -> AttributeValue {
     AttributeValue::S(format!("{namespace}#{key}"))
@@ -505,16 +504,18 @@ mod contention_tests {
 
     /// What the stand-in answers: `(operation, request body) -> (status, body)`.
     type Script = Box<dyn Fn(&str, &Value) -> (StatusCode, Value) + Send + Sync>;
+    /// The requests the stand-in saw: (operation, body).
+    type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
     /// Serves `script` on a loopback port; returns a client for it and the requests seen.
-    async fn dynamodb(script: Script) -> (Client, Arc<Mutex<Vec<(String, Value)>>>) {
+    async fn dynamodb(script: Script) -> (Client, Seen) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let state = (Arc::new(script), seen.clone());
         let app = axum::Router::new()
             .route(
                 "/",
                 axum::routing::post(
-                    |axum::extract::State((script, seen)): axum::extract::State<(Arc<Script>, Arc<Mutex<Vec<(String, Value)>>>)>,
+                    |axum::extract::State((script, seen)): axum::extract::State<(Arc<Script>, Seen)>,
                      headers: HeaderMap,
                      body: String| async move {
                         let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -77,4 +77,3 @@ pub fn check_writes(writes: &[Write]) -> Result<(), StorageError> {
     }
     Ok(())
 }
-

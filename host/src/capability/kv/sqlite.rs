@@ -22,11 +22,11 @@
 
 use super::backend::*;
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
+use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use crate::capability::clock::unix_seconds;
 use std::time::Duration;
 
 pub struct SqliteKv {
@@ -133,7 +133,6 @@ fn run_in_transaction<R>(
     tx.commit().map_err(unavailable)?;
     Ok(result)
 }
-
 
 fn unavailable(error: rusqlite::Error) -> StorageError {
     tracing::error!(%error, "embedded kv store error");
