@@ -461,12 +461,19 @@ fn toml_error(e: &toml::de::Error) -> String {
     }
 }
 
+/// `text` parsed as `/srv/plughost.toml` under the default bounds: for unit tests here
+/// and in the capabilities' folders (their manifest sections).
+#[cfg(test)]
+pub(crate) fn parse_for_tests(text: &str) -> Result<Manifest, ManifestError> {
+    Manifest::parse(Path::new("/srv/plughost.toml"), text, &LimitBounds::default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        Manifest::parse(Path::new("/srv/plughost.toml"), text, &LimitBounds::default())
+        parse_for_tests(text)
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //!
 //! Several containers may share one bucket: the prefix is the container's namespace.
 
-use super::{BlobBackend, BlobBackends, FsBlob, S3Blob};
-use crate::capability::grants::Placement;
+use super::{BlobBackend, BlobQuota, FsBlob, S3Blob};
+use crate::capability::grants::{PlacedBackends, Placement};
 use crate::capability::labelled::{Backends, Bindings, Env};
 use std::sync::Arc;
 
@@ -58,5 +58,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
             placement.bind(label, Arc::new(S3Blob::new(client.clone(), bucket)), &prefix);
         }
     }
-    Ok(Arc::new(BlobBackends { placement, embedded }))
+    // The embedded folder's presigned URLs are answered by the local server.
+    let local_routes = Some(super::router(embedded));
+    Ok(Arc::new(PlacedBackends { placement, quota: BlobQuota::parse, writes: super::writes, local_routes }))
 }

@@ -64,6 +64,7 @@ impl BlobQuota {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::parse_for_tests as manifest;
 
     fn parse(text: &str) -> Result<BlobQuota, String> {
         BlobQuota::parse(&toml::from_str(text).unwrap())
@@ -79,11 +80,6 @@ mod tests {
             "max_presigned_upload 6 GiB is outside (0, 5 GiB]"
         );
         assert!(parse("max_objekt = \"1 MiB\"").unwrap_err().contains("unknown field `max_objekt`"));
-    }
-
-    fn manifest(text: &str) -> Result<crate::manifest::Manifest, crate::manifest::ManifestError> {
-        let bounds = crate::manifest::LimitBounds::default();
-        crate::manifest::Manifest::parse(std::path::Path::new("/srv/plughost.toml"), text, &bounds)
     }
 
     #[test]

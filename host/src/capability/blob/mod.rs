@@ -2,7 +2,7 @@
 //! Everything about it lives in this folder:
 //!
 //! - `mod.rs`         — [`KIND`] (what the host's generic parts need), the types the host
-//!   functions work on, and the process's backends ([`BlobBackends`]);
+//!   functions work on, `add_to_linker`;
 //! - `declaration.rs` — `[blob.<label>]` in the manifest: the container's quotas;
 //! - `binding.rs`     — `blob.<label>` in the storage map: an S3 bucket and key prefix;
 //! - `host.rs`        — the generated `HostContainer` trait: grant and input checks, then the backend;
@@ -35,16 +35,18 @@ pub use presign::{PRESIGNED_PATH, PresignedGrant, Presigner};
 pub use routes::router;
 pub use s3::S3Blob;
 
-use crate::capability::grants::{Grant, Granted, LabelView, Placement};
-use crate::capability::labelled::{Backends, Kind};
+use crate::capability::grants::{Grant, Granted, LabelView};
+use crate::capability::labelled::Kind;
 use crate::state::State;
-use std::any::Any;
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 /// The grant that writes (and may hand out PUT URLs).
 const READ_WRITE: &str = "read-write";
+
+/// Whether a grant word allows writing.
+fn writes(access: &str) -> bool {
+    access == READ_WRITE
+}
 
 pub const KIND: Kind = Kind {
     name: "blob",
@@ -63,32 +65,6 @@ pub type BlobContainer = Grant<dyn BlobBackend, BlobQuota>;
 pub type BlobGranted = Granted<dyn BlobBackend, BlobQuota>;
 /// What the generated host traits are implemented on.
 pub type BlobView<'a> = LabelView<'a, dyn BlobBackend, BlobQuota>;
-
-/// The process's blob backends: the embedded folder, and the containers the operator bound.
-pub struct BlobBackends {
-    placement: Placement<dyn BlobBackend>,
-    /// The embedded folder, whose presigned URLs the local server answers.
-    embedded: Arc<FsBlob>,
-}
-
-impl Backends for BlobBackends {
-    fn is_bound(&self, label: &str) -> bool {
-        self.placement.is_bound(label)
-    }
-
-    fn grant(
-        &self,
-        declared: &BTreeMap<String, toml::Table>,
-        granted: &BTreeMap<String, &'static str>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, String> {
-        let granted = self.placement.grant(declared, granted, BlobQuota::parse, |access| access == READ_WRITE)?;
-        Ok(Arc::new(granted))
-    }
-
-    fn local_routes(&self) -> Option<axum::Router> {
-        Some(router(self.embedded.clone()))
-    }
-}
 
 struct HasBlob;
 

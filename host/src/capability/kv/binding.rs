@@ -8,8 +8,8 @@
 //!
 //! Several stores may share one table: the prefix is the store's namespace.
 
-use super::{DynamoKv, KvBackend, KvBackends, SqliteKv};
-use crate::capability::grants::Placement;
+use super::{DynamoKv, KvBackend, KvQuota, SqliteKv};
+use crate::capability::grants::{PlacedBackends, Placement};
 use crate::capability::labelled::{Backends, Bindings, Env};
 use std::sync::Arc;
 
@@ -47,5 +47,5 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
             placement.bind(label, Arc::new(DynamoKv::new(client.clone(), table)), &prefix);
         }
     }
-    Ok(Arc::new(KvBackends { placement }))
+    Ok(Arc::new(PlacedBackends { placement, quota: KvQuota::parse, writes: super::writes, local_routes: None }))
 }

@@ -51,6 +51,7 @@ impl KvQuota {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::parse_for_tests as manifest;
 
     fn parse(text: &str) -> Result<KvQuota, String> {
         KvQuota::parse(&toml::from_str(text).unwrap())
@@ -65,11 +66,6 @@ mod tests {
         );
         assert_eq!(parse("max_value = \"1 MiB\"").unwrap_err(), "max_value 1 MiB is outside (0, 350 KiB]");
         assert!(parse("max_valu = 1").unwrap_err().contains("unknown field `max_valu`"));
-    }
-
-    fn manifest(text: &str) -> Result<crate::manifest::Manifest, crate::manifest::ManifestError> {
-        let bounds = crate::manifest::LimitBounds::default();
-        crate::manifest::Manifest::parse(std::path::Path::new("/srv/plughost.toml"), text, &bounds)
     }
 
     #[test]

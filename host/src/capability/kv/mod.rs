@@ -2,7 +2,7 @@
 //! Everything about it lives in this folder:
 //!
 //! - `mod.rs`         — [`KIND`] (what the host's generic parts need), the types the host
-//!   functions work on, and the process's backends ([`KvBackends`]);
+//!   functions work on, `add_to_linker`;
 //! - `declaration.rs` — `[kv.<label>]` in the manifest: the store's quotas;
 //! - `binding.rs`     — `kv.<label>` in the storage map: a DynamoDB table and key prefix;
 //! - `host.rs`        — the generated `HostStore` trait: grant and input checks, then the backend;
@@ -29,16 +29,18 @@ pub use declaration::KvQuota;
 pub use dynamo::{DynamoKv, NAMESPACE_INDEX};
 pub use sqlite::SqliteKv;
 
-use crate::capability::grants::{Grant, Granted, LabelView, Placement};
-use crate::capability::labelled::{Backends, Kind};
+use crate::capability::grants::{Grant, Granted, LabelView};
+use crate::capability::labelled::Kind;
 use crate::state::State;
-use std::any::Any;
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 /// The grant that writes.
 const READ_WRITE: &str = "read-write";
+
+/// Whether a grant word allows writing.
+fn writes(access: &str) -> bool {
+    access == READ_WRITE
+}
 
 pub const KIND: Kind = Kind {
     name: "kv",
@@ -57,26 +59,6 @@ pub type KvStore = Grant<dyn KvBackend, KvQuota>;
 pub type KvGranted = Granted<dyn KvBackend, KvQuota>;
 /// What the generated host traits are implemented on.
 pub type KvView<'a> = LabelView<'a, dyn KvBackend, KvQuota>;
-
-/// The process's kv backends: embedded SQLite, and the stores the operator bound.
-pub struct KvBackends {
-    placement: Placement<dyn KvBackend>,
-}
-
-impl Backends for KvBackends {
-    fn is_bound(&self, label: &str) -> bool {
-        self.placement.is_bound(label)
-    }
-
-    fn grant(
-        &self,
-        declared: &BTreeMap<String, toml::Table>,
-        granted: &BTreeMap<String, &'static str>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, String> {
-        let granted = self.placement.grant(declared, granted, KvQuota::parse, |access| access == READ_WRITE)?;
-        Ok(Arc::new(granted))
-    }
-}
 
 struct HasKv;
 
