@@ -34,6 +34,7 @@ check: plugins host    ## load plughost.toml and print its routes
 test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed), then infrastructure checks
 	cargo test --workspace --no-fail-fast
 	scripts/check-one-build
+	scripts/check-layout
 	scripts/check-terraform
 	scripts/check-pipelines
 

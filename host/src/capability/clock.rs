@@ -1,5 +1,5 @@
 //! The wall clock as storage sees it: whole seconds since the Unix epoch, for expiry
-//! (kv TTLs, presigned URLs) and `last-modified`. One definition for every backend, so
+//! (TTLs, presigned URLs) and `last-modified`. One definition for every backend, so
 //! they agree on what "now" means.
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,10 +1,9 @@
 //! The grant machinery every labelled capability shares, written once:
 //!
 //! - [`Placement`] — where a capability's labels live: the embedded backend (each label
-//!   its own namespace) unless the operator bound the label elsewhere; [`PlacedBackends`]
-//!   — a placement as the host's generic parts see it;
+//!   its own namespace) unless the operator bound the label elsewhere;
 //! - [`Grant`] / [`Granted`] — what one plugin may do with one label / with all its
-//!   labels of one capability; an open `Grant` is the WIT resource (a kv `store`, a blob
+//!   labels of one capability; an open `Grant` is the WIT resource (a `store`, a
 //!   `container`);
 //! - [`PluginGrants`] — one plugin's `Granted` of every capability, for its requests;
 //! - [`LabelView`] — what a capability's host functions run on: the plugin's grants, the
@@ -13,7 +12,6 @@
 
 use super::error::StorageError;
 use super::io_budget::IoBudget;
-use super::labelled::Backends;
 use crate::bindings::plughost::plugin::types::{Error as WitError, Host as TypesHost};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -69,41 +67,6 @@ impl<B: ?Sized> Placement<B> {
             by_label.insert(label.clone(), grant);
         }
         Ok(Granted { by_label })
-    }
-}
-
-/// The [`Backends`] of a capability whose grants are [`Granted<B, Q>`]: where its labels
-/// are placed, how a declaration becomes its quota, and which grant word writes. What a
-/// capability's `binding.rs` returns from `open`.
-pub struct PlacedBackends<B: ?Sized, Q> {
-    pub placement: Placement<B>,
-    /// A label's declaration (`[<capability>.<label>]`) -> its quota.
-    pub quota: fn(&toml::Table) -> Result<Q, String>,
-    /// Whether a grant word allows writing.
-    pub writes: fn(&str) -> bool,
-    /// Routes the local server answers for the embedded backend (see [`Backends::local_routes`]).
-    pub local_routes: Option<axum::Router>,
-}
-
-impl<B, Q> Backends for PlacedBackends<B, Q>
-where
-    B: ?Sized + Send + Sync + 'static,
-    Q: Clone + Send + Sync + 'static,
-{
-    fn is_bound(&self, label: &str) -> bool {
-        self.placement.is_bound(label)
-    }
-
-    fn grant(
-        &self,
-        declared: &BTreeMap<String, toml::Table>,
-        granted: &BTreeMap<String, &'static str>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, String> {
-        Ok(Arc::new(self.placement.grant(declared, granted, self.quota, self.writes)?))
-    }
-
-    fn local_routes(&self) -> Option<axum::Router> {
-        self.local_routes.clone()
     }
 }
 

@@ -1,7 +1,8 @@
-//! What the host's generic parts know about a capability plugins reach by label (kv
-//! stores, blob containers, and every such capability to come): a [`Kind`], the static
-//! description each `capability/<name>/mod.rs` defines once, and [`Backends`], what its
-//! `open` returns — the process's backends for it.
+//! What the host's generic parts know about a capability plugins reach by label (stores,
+//! containers, and every such capability to come): a [`Kind`], the static description
+//! each `capability/<name>/mod.rs` defines once, and [`Backends`], what its `open`
+//! returns — the process's backends for it ([`PlacedBackends`] for labels placed on
+//! backends by `grants.rs`'s [`Placement`]).
 //!
 //! The manifest (`[<name>.<label>]` declarations, `<name> = { <label> = "<access>" }`
 //! grants), the storage map (`<name>.<label>` bindings), the loader ("imported but not
@@ -16,6 +17,7 @@
 //! | a manifest version loads | each plugin's grants bound to backends           | [`Backends::grant`]          |
 //! | each request            | a view over the grants, the request's resource table | `capability/grants.rs`  |
 
+use super::grants::Placement;
 use crate::state::State;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -33,9 +35,9 @@ pub type Granted = BTreeMap<&'static str, BTreeMap<String, &'static str>>;
 /// listed once in `capability/mod.rs`.
 pub struct Kind {
     /// The manifest's `[<name>.<label>]` sections and `<name> = { ... }` grants, and the
-    /// storage map's `<name>` section: `kv`.
+    /// storage map's `<name>` section; the folder's name.
     pub name: &'static str,
-    /// What one label names, in messages: `kv store`.
+    /// What one label names, in messages (a noun: "… store", "… container").
     pub noun: &'static str,
     /// The WIT interface (no version) a component may import only with a grant.
     pub interface: &'static str,
@@ -64,7 +66,7 @@ impl Kind {
         })
     }
 
-    /// Whether `import` (a component's import name, `plughost:plugin/kv@0.2.0`) is this
+    /// Whether `import` (a component's import name, `plughost:plugin/<name>@0.1.0`) is this
     /// capability's interface.
     pub fn is_imported_as(&self, import: &str) -> bool {
         import.strip_prefix(self.interface).is_some_and(|rest| rest.is_empty() || rest.starts_with('@'))
@@ -131,10 +133,45 @@ pub trait Backends: Send + Sync {
         granted: &BTreeMap<String, &'static str>,
     ) -> Result<Arc<dyn Any + Send + Sync>, String>;
 
-    /// Routes `plughost serve` answers on the capability's behalf (the embedded blob
-    /// store's presigned URLs). None by default.
+    /// Routes `plughost serve` answers on the capability's behalf (presigned URLs of an
+    /// embedded store). None by default.
     fn local_routes(&self) -> Option<axum::Router> {
         None
+    }
+}
+
+/// The [`Backends`] of a capability whose grants are [`Granted<B, Q>`](super::grants::Granted): where its labels
+/// are placed, how a declaration becomes its quota, and which grant word writes. What a
+/// capability's `binding.rs` returns from `open`.
+pub struct PlacedBackends<B: ?Sized, Q> {
+    pub placement: Placement<B>,
+    /// A label's declaration (`[<capability>.<label>]`) -> its quota.
+    pub quota: fn(&toml::Table) -> Result<Q, String>,
+    /// Whether a grant word allows writing.
+    pub writes: fn(&str) -> bool,
+    /// Routes the local server answers for the embedded backend (see [`Backends::local_routes`]).
+    pub local_routes: Option<axum::Router>,
+}
+
+impl<B, Q> Backends for PlacedBackends<B, Q>
+where
+    B: ?Sized + Send + Sync + 'static,
+    Q: Clone + Send + Sync + 'static,
+{
+    fn is_bound(&self, label: &str) -> bool {
+        self.placement.is_bound(label)
+    }
+
+    fn grant(
+        &self,
+        declared: &BTreeMap<String, toml::Table>,
+        granted: &BTreeMap<String, &'static str>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, String> {
+        Ok(Arc::new(self.placement.grant(declared, granted, self.quota, self.writes)?))
+    }
+
+    fn local_routes(&self) -> Option<axum::Router> {
+        self.local_routes.clone()
     }
 }
 

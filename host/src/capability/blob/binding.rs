@@ -9,8 +9,8 @@
 //! Several containers may share one bucket: the prefix is the container's namespace.
 
 use super::{BlobBackend, BlobQuota, FsBlob, S3Blob};
-use crate::capability::grants::{PlacedBackends, Placement};
-use crate::capability::labelled::{Backends, Bindings, Env};
+use crate::capability::grants::Placement;
+use crate::capability::labelled::{Backends, Bindings, Env, PlacedBackends};
 use std::sync::Arc;
 
 #[derive(serde::Deserialize)]

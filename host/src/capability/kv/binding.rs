@@ -9,8 +9,8 @@
 //! Several stores may share one table: the prefix is the store's namespace.
 
 use super::{DynamoKv, KvBackend, KvQuota, SqliteKv};
-use crate::capability::grants::{PlacedBackends, Placement};
-use crate::capability::labelled::{Backends, Bindings, Env};
+use crate::capability::grants::Placement;
+use crate::capability::labelled::{Backends, Bindings, Env, PlacedBackends};
 use std::sync::Arc;
 
 #[derive(serde::Deserialize)]

@@ -85,7 +85,7 @@ fn entry(item: &Item, now: i64) -> Option<Entry> {
         return None;
     }
     let value = match (item.get("v"), number(item, "n")) {
-        (Some(AttributeValue::B(blob)), _) => blob.as_ref().to_vec(),
+        (Some(AttributeValue::B(bytes)), _) => bytes.as_ref().to_vec(),
         (_, Some(counter)) => counter.to_string().into_bytes(),
         _ => return None,
     };
