@@ -19,6 +19,7 @@
 //! - `error.rs`     — the errors guests receive as WIT values (or a trap);
 //! - `io_budget.rs` — the bytes one request may move through host calls;
 //! - `deadline.rs`  — host calls cut off before the request's deadline;
+//! - `paging.rs`    — the page and cursor rules every listing call shares;
 //! - `clock.rs`     — "now", as every backend reads it.
 
 pub mod blob;
@@ -31,6 +32,7 @@ pub mod io_budget;
 pub mod kv;
 pub mod labelled;
 pub mod log;
+pub mod paging;
 pub mod wasi;
 
 use crate::state::State;

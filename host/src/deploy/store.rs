@@ -8,6 +8,7 @@
 //! cheaply. Errors name the bucket and key and say what to check.
 
 use super::Location;
+use crate::aws::http_status;
 use crate::manifest::{Digest, PluginId};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -71,7 +72,7 @@ impl DeploymentStore {
                     .map_err(|_| anyhow::anyhow!("{}: the manifest is not UTF-8 text", self.location))?;
                 Ok(ManifestRead::Found { text, etag })
             }
-            Err(error) if status(&error) == Some(304) => Ok(ManifestRead::NotModified),
+            Err(error) if http_status(&error) == Some(304) => Ok(ManifestRead::NotModified),
             Err(error) if error.code() == Some("NoSuchKey") => Ok(ManifestRead::Missing),
             Err(error) => Err(self.explain(error, &self.location.key, "read the manifest")),
         }
@@ -94,7 +95,7 @@ impl DeploymentStore {
         match request.send().await {
             Ok(output) => Ok(output.e_tag().unwrap_or_default().to_owned()),
             // 412: the precondition failed; 409: S3 saw a concurrent conditional write.
-            Err(error) if matches!(status(&error), Some(409 | 412)) => Err(WriteError::Conflict),
+            Err(error) if matches!(http_status(&error), Some(409 | 412)) => Err(WriteError::Conflict),
             Err(error) => Err(WriteError::Other(self.explain(error, &self.location.key, "write the manifest"))),
         }
     }
@@ -155,7 +156,7 @@ impl DeploymentStore {
     async fn has_object(&self, key: &str) -> anyhow::Result<bool> {
         match self.client.head_object().bucket(&self.location.bucket).key(key).send().await {
             Ok(_) => Ok(true),
-            Err(error) if status(&error) == Some(404) => {
+            Err(error) if http_status(&error) == Some(404) => {
                 // HEAD has no body, so a missing bucket looks like a missing key: ask.
                 self.check_bucket().await?;
                 Ok(false)
@@ -167,7 +168,7 @@ impl DeploymentStore {
     async fn check_bucket(&self) -> anyhow::Result<()> {
         match self.client.head_bucket().bucket(&self.location.bucket).send().await {
             Ok(_) => Ok(()),
-            Err(error) if status(&error) == Some(404) => Err(no_such_bucket(&self.location.bucket)),
+            Err(error) if http_status(&error) == Some(404) => Err(no_such_bucket(&self.location.bucket)),
             Err(error) => Err(self.explain(error, "", "look up the bucket")),
         }
     }
@@ -186,7 +187,7 @@ impl DeploymentStore {
                 "access denied: the credentials in use may not touch this bucket/key".to_owned()
             }
             // HEAD answers carry no error code.
-            (None, _) if status(&error) == Some(403) => {
+            (None, _) if http_status(&error) == Some(403) => {
                 "access denied (HTTP 403): the credentials in use may not touch this bucket/key, \
                  or a bucket policy refuses the request (e.g. TLS-only)"
                     .to_owned()
@@ -207,7 +208,7 @@ impl DeploymentStore {
             (code, SdkError::ServiceError(_)) => format!(
                 "{} (HTTP {}): {}",
                 code.unwrap_or("error"),
-                status(&error).map_or_else(|| "?".to_owned(), |s| s.to_string()),
+                http_status(&error).map_or_else(|| "?".to_owned(), |s| s.to_string()),
                 error.message().unwrap_or("no message")
             ),
             _ => detail,
@@ -218,10 +219,6 @@ impl DeploymentStore {
 
 fn no_such_bucket(bucket: &str) -> anyhow::Error {
     anyhow::anyhow!("bucket `{bucket}` does not exist (create it, or check the s3:// URL and AWS_REGION)")
-}
-
-fn status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
-    error.raw_response().map(|response| response.status().as_u16())
 }
 
 /// S3's `x-amz-checksum-sha256` is the base64 of the raw digest: S3 itself then rejects

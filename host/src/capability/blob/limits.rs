@@ -7,6 +7,7 @@
 use super::backend::{ByteRange, PutRequest};
 use crate::bindings::plughost::plugin::blob::PutCondition;
 use crate::capability::error::StorageError;
+use crate::capability::paging::check_page;
 use std::time::Duration;
 
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -67,16 +68,7 @@ fn check_key_text(text: &str, what: &str) -> Result<(), StorageError> {
 /// last key of the previous page) belongs to the prefix being listed.
 pub fn check_list(prefix: &str, cursor: Option<&str>, limit: u32) -> Result<(), StorageError> {
     check_prefix(prefix)?;
-    if cursor.is_some_and(|cursor| cursor.len() > MAX_KEY_BYTES) {
-        return Err(StorageError::LimitExceeded(format!("cursor is longer than a key ({MAX_KEY_BYTES} bytes)")));
-    }
-    if limit == 0 || limit > MAX_LIST_LIMIT {
-        return Err(StorageError::InvalidInput(format!("limit must be 1..={MAX_LIST_LIMIT}, got {limit}")));
-    }
-    if cursor.is_some_and(|cursor| !cursor.starts_with(prefix)) {
-        return Err(StorageError::InvalidInput("cursor does not belong to this prefix".into()));
-    }
-    Ok(())
+    check_page(prefix, cursor, limit, MAX_LIST_LIMIT, MAX_KEY_BYTES)
 }
 
 pub fn check_body(len: usize) -> Result<(), StorageError> {

@@ -12,6 +12,7 @@
 
 use super::backend::*;
 use super::limits::check_object_size;
+use crate::aws::http_status;
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };
@@ -43,13 +44,8 @@ fn seconds(time: Option<&DateTime>) -> u64 {
     time.map_or(0, |t| t.secs().max(0) as u64)
 }
 
-/// The HTTP status S3 answered with, if it answered.
-fn status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
-    error.raw_response().map(|r| r.status().as_u16())
-}
-
 fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
-    status(error) == Some(404) || matches!(error.code(), Some("NoSuchKey" | "NotFound"))
+    http_status(error) == Some(404) || matches!(error.code(), Some("NoSuchKey" | "NotFound"))
 }
 
 /// Maps what S3 answered to what the guest may see; anything unexpected is logged here
@@ -58,7 +54,7 @@ fn failure<E>(operation: &str, error: SdkError<E, HttpResponse>) -> StorageError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match (status(&error), error.code()) {
+    match (http_status(&error), error.code()) {
         (Some(412), _) | (_, Some("PreconditionFailed")) => StorageError::Conflict,
         // A concurrent conditional write to the same key: one of them loses.
         (Some(409), _) | (_, Some("ConditionalRequestConflict")) => StorageError::Conflict,
@@ -124,7 +120,7 @@ impl BlobBackend for S3Blob {
         let output = match get.send().await {
             Ok(output) => output,
             Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) if status(&e) == Some(416) => {
+            Err(e) if http_status(&e) == Some(416) => {
                 return Err(StorageError::InvalidInput(format!(
                     "range starts at {} but the object is shorter",
                     range.map_or(0, |r| r.offset)

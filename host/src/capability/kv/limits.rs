@@ -5,6 +5,7 @@
 
 use crate::bindings::plughost::plugin::kv::Write;
 use crate::capability::error::StorageError;
+use crate::capability::paging::check_page;
 
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_VALUE_BYTES: usize = 350 * 1024;
@@ -45,16 +46,10 @@ pub fn check_batch(len: usize, what: &str) -> Result<(), StorageError> {
 /// Checks `list-keys` arguments: the page size, a prefix and cursor no longer than a key,
 /// and that the cursor (the last key of the previous page) belongs to the prefix.
 pub fn check_list(prefix: &str, cursor: Option<&str>, limit: u32) -> Result<(), StorageError> {
-    if prefix.len() > MAX_KEY_BYTES || cursor.is_some_and(|cursor| cursor.len() > MAX_KEY_BYTES) {
-        return Err(StorageError::LimitExceeded(format!("prefix and cursor are at most {MAX_KEY_BYTES} bytes")));
+    if prefix.len() > MAX_KEY_BYTES {
+        return Err(StorageError::LimitExceeded(format!("prefix is longer than a key ({MAX_KEY_BYTES} bytes)")));
     }
-    if limit == 0 || limit > MAX_LIST_LIMIT {
-        return Err(StorageError::InvalidInput(format!("limit must be 1..={MAX_LIST_LIMIT}, got {limit}")));
-    }
-    if cursor.is_some_and(|cursor| !cursor.starts_with(prefix)) {
-        return Err(StorageError::InvalidInput("cursor does not belong to this prefix".into()));
-    }
-    Ok(())
+    check_page(prefix, cursor, limit, MAX_LIST_LIMIT, MAX_KEY_BYTES)
 }
 
 /// Validates every key and value of a transaction. A key may appear once: DynamoDB
