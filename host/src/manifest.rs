@@ -30,7 +30,7 @@
 
 use crate::capability;
 pub use crate::capability::config::ConfigValue;
-use crate::capability::labelled::{Declared, Granted, exact_bytes};
+use crate::capability::labelled::{Declarations, GrantedAccess, exact_bytes};
 pub use crate::id::{Digest, PluginId};
 use bytesize::ByteSize;
 use serde::Deserialize;
@@ -49,7 +49,7 @@ pub struct Manifest {
     pub path: PathBuf,
     /// Declared labels per capability (`[<capability>.<label>]`): capability -> label -> the
     /// declaration's fields, checked by the capability. Grants may name only these.
-    pub declared: Declared,
+    pub declared: Declarations,
     /// Plugins sorted by id.
     pub plugins: Vec<PluginSpec>,
     /// Earlier component digests per plugin, newest first: written by `plughost push`
@@ -88,7 +88,7 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// Labels this plugin may open, per capability: capability -> label -> access (one
     /// of the capability's `accesses`).
-    pub grants: Granted,
+    pub grants: GrantedAccess,
 }
 
 /// `METHOD /path/{param}` or `/path` (any method).
@@ -298,7 +298,7 @@ impl Manifest {
 
 /// Takes every capability section (`[<capability>.<label>]`) out of the manifest's top-level
 /// `table`, each declaration checked by its capability.
-fn take_declarations(table: &mut toml::Table) -> Result<Declared, String> {
+fn take_declarations(table: &mut toml::Table) -> Result<Declarations, String> {
     let mut declared = BTreeMap::new();
     for kind in capability::LABELLED {
         let Some(section) = table.remove(kind.name) else { continue };
@@ -322,7 +322,7 @@ fn take_declarations(table: &mut toml::Table) -> Result<Declared, String> {
 
 /// Takes a plugin's grants (`<capability> = { <label> = "<access>" }`) out of its `table`: each names a
 /// declared label and an access its capability knows.
-fn take_grants(table: &mut toml::Table, declared: &Declared) -> Result<Granted, String> {
+fn take_grants(table: &mut toml::Table, declared: &Declarations) -> Result<GrantedAccess, String> {
     let mut grants = BTreeMap::new();
     for kind in capability::LABELLED {
         let Some(value) = table.remove(kind.name) else { continue };

@@ -26,10 +26,11 @@ use std::sync::Arc;
 use wasmtime::component::Linker;
 
 /// Every label a manifest declares: capability -> label -> its declaration's fields.
-pub type Declared = BTreeMap<&'static str, BTreeMap<String, toml::Table>>;
+pub type Declarations = BTreeMap<&'static str, BTreeMap<String, toml::Table>>;
 
-/// One plugin's grants: capability -> label -> access (one of the capability's `accesses`).
-pub type Granted = BTreeMap<&'static str, BTreeMap<String, &'static str>>;
+/// What one plugin's manifest entry grants: capability -> label -> access (one of the
+/// capability's `accesses`). Bound to backends, it becomes `grants::PluginGrants`.
+pub type GrantedAccess = BTreeMap<&'static str, BTreeMap<String, &'static str>>;
 
 /// A capability plugins reach by label. Each is a `const` in its folder's `mod.rs`,
 /// listed once in `capability/mod.rs`.
@@ -140,9 +141,9 @@ pub trait Backends: Send + Sync {
     }
 }
 
-/// The [`Backends`] of a capability whose grants are [`Granted<B, Q>`](super::grants::Granted): where its labels
-/// are placed, how a declaration becomes its quota, and which grant word writes. What a
-/// capability's `binding.rs` returns from `open`.
+/// The [`Backends`] of a capability whose grants are `grants::Granted<B, Q>`: where its
+/// labels are placed, how a declaration becomes its quota, and which grant word writes.
+/// What a capability's `binding.rs` returns from `open`.
 pub struct PlacedBackends<B: ?Sized, Q> {
     pub placement: Placement<B>,
     /// A label's declaration (`[<capability>.<label>]`) -> its quota.

@@ -38,7 +38,7 @@ pub mod wasi;
 use crate::state::State;
 use config::secrets::SecretSource;
 use grants::PluginGrants;
-use labelled::{Backends, Bindings, Declared, Env, Granted, Kind};
+use labelled::{Backends, Bindings, Declarations, Env, GrantedAccess, Kind};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -133,7 +133,7 @@ impl Capabilities {
     }
 
     /// Checks that every label a manifest declares (`declared`) has a binding, when required.
-    pub fn check_bindings(&self, declared: &Declared) -> Result<(), String> {
+    pub fn check_bindings(&self, declared: &Declarations) -> Result<(), String> {
         if !self.require_bindings {
             return Ok(());
         }
@@ -153,7 +153,7 @@ impl Capabilities {
     /// One plugin's grants (`granted`, of labels the manifest `declared`), each bound to
     /// its backend and namespace: the operator's binding, or the embedded backend with the
     /// label as namespace.
-    pub fn grants(&self, declared: &Declared, granted: &Granted) -> Result<PluginGrants, String> {
+    pub fn grants(&self, declared: &Declarations, granted: &GrantedAccess) -> Result<PluginGrants, String> {
         let none_declared = BTreeMap::new();
         let none_granted = BTreeMap::new();
         let mut grants = Vec::with_capacity(self.backends.len());
