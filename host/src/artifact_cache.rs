@@ -85,23 +85,30 @@ impl ArtifactCache {
         Some(signed)
     }
 
-    /// Stores a signed object from the shared tier as the local artifact for `digest`,
-    /// if its signature is valid for this name and key. Returns whether it did.
-    pub fn import_signed(&self, engine: &Engine, digest: &str, signed: &[u8], key: &[u8]) -> bool {
+    /// The component in a signed object from the shared tier, if its signature is valid
+    /// for `digest`'s name and `key`; it is also stored as the local artifact (best effort),
+    /// so the next start finds it on disk. Deserialized from the verified bytes in hand,
+    /// not read back.
+    pub fn import_signed(&self, engine: &Engine, digest: &str, signed: &[u8], key: &[u8]) -> Option<Component> {
         let name = self.file_name(engine, digest);
-        let Some((tag, artifact)) = signed.split_at_checked(32) else { return false };
+        let (tag, artifact) = signed.split_at_checked(32)?;
         let mut mac = <Hmac as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
         mac.update(name.as_bytes());
         mac.update(artifact);
         if mac.verify_slice(tag).is_err() {
             tracing::warn!(artifact = name, "shared compiled component has a bad signature; ignoring it");
-            return false;
+            return None;
         }
-        match self.write(&self.path(engine, digest), artifact) {
-            Ok(()) => true,
+        if let Err(error) = self.write(&self.path(engine, digest), artifact) {
+            tracing::warn!(artifact = name, %error, "cannot write the shared compiled component to the cache");
+        }
+        // SAFETY: the HMAC proves a host holding the operator's key produced these bytes
+        // for this file name, which carries this engine's compatibility hash.
+        match unsafe { Component::deserialize(engine, artifact) } {
+            Ok(component) => Some(component),
             Err(error) => {
-                tracing::warn!(artifact = name, %error, "cannot write the shared compiled component to the cache");
-                false
+                tracing::warn!(artifact = name, %error, "shared compiled component does not load; compiling instead");
+                None
             }
         }
     }

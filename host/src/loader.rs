@@ -110,6 +110,9 @@ impl Loader {
             message,
         };
         let source = &spec.source;
+        // A file's bytes are read here; fetched ones are borrowed (copied only if a lazy
+        // component must keep them).
+        let read;
         let (digest, found) = match source {
             ComponentRef::File(path) => {
                 let bytes = std::fs::read(path).map_err(|e| {
@@ -119,15 +122,11 @@ impl Loader {
                         fail(format!("source `{source}`: cannot read: {e}"))
                     }
                 })?;
-                (Digest::of(&bytes), Some(FetchedComponent::Bytes(bytes)))
+                let digest = Digest::of(&bytes);
+                read = FetchedComponent::Bytes(bytes);
+                (digest, Some(&read))
             }
-            ComponentRef::Digest(digest) => (
-                digest.clone(),
-                fetched.get(digest).map(|found| match found {
-                    FetchedComponent::Bytes(bytes) => FetchedComponent::Bytes(bytes.clone()),
-                    FetchedComponent::Compiled(component) => FetchedComponent::Compiled(component.clone()),
-                }),
-            ),
+            ComponentRef::Digest(digest) => (digest.clone(), fetched.get(digest)),
         };
         // The component's own problems are reported first, then its grants and config.
         let finish = |digest: Digest, prepared: Prepared| {
@@ -141,13 +140,13 @@ impl Loader {
             (Some(component), _) => component,
             (None, Some(FetchedComponent::Compiled(component))) => {
                 tracing::info!(plugin = %spec.id, digest = digest.short(), "component loaded from the precompiled cache");
-                component
+                component.clone()
             }
             (None, None) => {
                 return Err(fail(format!("component `{source}` was neither fetched nor in the precompiled cache")));
             }
             (None, Some(FetchedComponent::Bytes(bytes))) => {
-                check_bytes(source, &bytes).map_err(&fail)?;
+                check_bytes(source, bytes).map_err(&fail)?;
                 if self.engine.compiles_lazily() {
                     // Lazy: a compilation already cached is loaded now (reading and checking
                     // it once); anything else waits for its first request.
@@ -158,7 +157,7 @@ impl Loader {
                                 engine: self.engine.clone(),
                                 spec: spec.clone(),
                                 digest: digest.clone(),
-                                bytes,
+                                bytes: bytes.clone(),
                                 prepared: tokio::sync::OnceCell::new(),
                             };
                             return finish(digest, Prepared::Lazy(Arc::new(lazy)));
@@ -168,7 +167,7 @@ impl Loader {
                     let started = std::time::Instant::now();
                     let (component, from) = self
                         .engine
-                        .compile(&digest, &bytes)
+                        .compile(&digest, bytes)
                         .map_err(|e| fail(format!("source `{source}`: invalid component: {e:#}")))?;
                     let how = match from {
                         crate::artifact_cache::Source::Cache => "loaded from the precompiled cache",

@@ -161,12 +161,12 @@ impl ManifestSource {
     /// File reads, checksums and deserializing run on the blocking pool, once per digest.
     async fn precompiled(&self, loader: &Loader, digest: &Digest) -> Option<wasmtime::component::Component> {
         let engine = loader.engine().clone();
-        let cache_dir_has_it = {
+        engine.artifact_cache()?;
+        let on_disk = {
             let (engine, digest) = (engine.clone(), digest.clone());
             move || engine.load_cached(&digest)
         };
-        engine.artifact_cache()?;
-        if let Some(component) = blocking(cache_dir_has_it).await {
+        if let Some(component) = blocking(on_disk).await {
             return Some(component);
         }
         let Self::Deployment { store, artifact_key: Some(key) } = self else { return None };
@@ -182,12 +182,7 @@ impl ManifestSource {
         };
         let import = {
             let (engine, digest, key) = (engine.clone(), digest.clone(), key.clone());
-            move || {
-                let cache = engine.artifact_cache()?;
-                cache
-                    .import_signed(engine.engine(), digest.hex(), &signed, &key)
-                    .then(|| engine.load_cached(&digest))?
-            }
+            move || engine.artifact_cache()?.import_signed(engine.engine(), digest.hex(), &signed, &key)
         };
         let component = blocking(import).await?;
         tracing::info!(digest = digest.short(), "compiled component fetched from the deployment's shared cache");

@@ -40,7 +40,7 @@ impl HostContainer for BlobView<'_> {
         let request =
             PutRequest { content_type: options.content_type, metadata: options.metadata, condition: options.condition };
         let request = validate_put(&key, &body, request)?;
-        self.io.take_written("blob", &container.label, quota.max_written_per_request, body.len())?;
+        self.io.take_written(super::KIND.name, &container.label, quota.max_written_per_request, body.len())?;
         self.io.take(body.len())?;
         bounded(container.backend.put(&container.namespace, &key, body, request)).await
     }

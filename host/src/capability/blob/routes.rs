@@ -8,6 +8,7 @@
 //! `content-type` differs from the signed one; 404 for a missing object; 200 with the
 //! body (GET) or the new etag (PUT). Errors are the host's JSON errors.
 
+use super::declaration::MAX_PRESIGNED_UPLOAD;
 use super::limits::check_content_type;
 use super::{FsBlob, PRESIGNED_PATH, PresignedGrant, PutRequest, Staged};
 use crate::bindings::plughost::plugin::blob::{PresignMethod, PutCondition};
@@ -19,9 +20,6 @@ use axum::routing::get;
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// The largest body a presigned PUT accepts (S3's single-PUT limit).
-const MAX_PRESIGNED_PUT: u64 = super::declaration::MAX_PRESIGNED_UPLOAD;
 
 /// The routes that answer the embedded backend's presigned URLs; `serve` mounts them, and
 /// so does the blob conformance suite (which needs them without a whole app).
@@ -115,9 +113,9 @@ fn verify(blob: &FsBlob, request: &Request, method: PresignMethod) -> Result<Pre
 }
 
 /// Streams the request body into a staged file, refusing past the URL's `max_size` (and
-/// never past [`MAX_PRESIGNED_PUT`]).
+/// never past [`MAX_PRESIGNED_UPLOAD`], S3's single-PUT limit).
 async fn receive(blob: &FsBlob, body: Body, max_size: u64) -> Result<Staged, HostError> {
-    let limit = max_size.min(MAX_PRESIGNED_PUT);
+    let limit = max_size.min(MAX_PRESIGNED_UPLOAD);
     let storage_error = |error: std::io::Error| {
         tracing::error!(%error, "presigned PUT could not be staged");
         HostError::StorageUnavailable

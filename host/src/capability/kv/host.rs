@@ -76,7 +76,12 @@ impl HostStore for KvView<'_> {
         check_key(&key)?;
         check_value(&value)?;
         check_quota(store, std::iter::once(value.len()))?;
-        self.io.take_written("kv", &store.label, store.quota.max_written_per_request, key.len() + value.len())?;
+        self.io.take_written(
+            super::KIND.name,
+            &store.label,
+            store.quota.max_written_per_request,
+            key.len() + value.len(),
+        )?;
         self.io.take(key.len() + value.len())?;
         let ttl = options.ttl_seconds.map(|s| Duration::from_secs(s.into()));
         bounded(store.backend.set(&store.namespace, &key, value, options.condition, ttl)).await
@@ -116,7 +121,7 @@ impl HostStore for KvView<'_> {
         check_writes(&writes)?;
         check_quota(store, writes.iter().map(|w| if let Write::Set((_, value, _)) = w { value.len() } else { 0 }))?;
         let size = writes.iter().map(write_size).sum();
-        self.io.take_written("kv", &store.label, store.quota.max_written_per_request, size)?;
+        self.io.take_written(super::KIND.name, &store.label, store.quota.max_written_per_request, size)?;
         self.io.take(size)?;
         if writes.is_empty() {
             return Ok(Vec::new());
