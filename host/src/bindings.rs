@@ -1,11 +1,14 @@
-//! The one host-side `bindgen!` of the `plughost:plugin` world (`wit/`).
+//! The one host-side `bindgen!` of the `plughost:plugin` package (`wit/`), for the
+//! `service` world: every import, and both exports (`handler`, `events`).
 //!
-//! Capabilities implement the generated `Host` traits in `capability/<name>/host.rs`;
-//! `invoke.rs` calls the exported handler through [`Plugin`].
+//! Capabilities implement the generated `Host` traits in `capability/<name>/host.rs`.
+//! A component exports `handler`, `events` or both, so the host looks each export up on
+//! its own ([`Exports`], in `engine.rs`) instead of requiring the whole world; `invoke.rs`
+//! calls them.
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "plughost:plugin/plugin",
+    world: "plughost:plugin/service",
     // The handler runs as an async call so the epoch callback can yield to tokio and a
     // request timeout can cancel it (see `invoke.rs`).
     exports: { default: async },
@@ -20,4 +23,12 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq, Eq],
 });
 
+pub use self::exports::plughost::plugin::events as wit_events;
+pub use self::exports::plughost::plugin::handler as wit_handler;
 pub use self::plughost::plugin::types::{Method, Request, Response};
+
+/// The exported interfaces' names as the host asks for them. The linker and export
+/// lookups match versions semver-compatibly, so components built against any 0.1.x
+/// of the package resolve.
+pub const HANDLER_EXPORT: &str = "plughost:plugin/handler@0.1.1";
+pub const EVENTS_EXPORT: &str = "plughost:plugin/events@0.1.1";

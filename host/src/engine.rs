@@ -138,11 +138,19 @@ impl PluginEngine {
         &self.admission
     }
 
-    /// Checks that a compiled component fits the `plugin` world (every import is provided,
-    /// the handler is exported) and prepares it for cheap per-request instantiation.
+    /// Checks that every import of a compiled component is provided and finds its exports
+    /// (`handler`, `events`; either may be absent — `plugin.rs` checks which the manifest
+    /// needs), prepared for cheap per-request instantiation.
     pub fn prepare(&self, component: &wasmtime::component::Component) -> anyhow::Result<PreparedPlugin> {
+        use crate::bindings::{EVENTS_EXPORT, HANDLER_EXPORT, wit_events, wit_handler};
         let instance_pre = self.linker.instantiate_pre(component)?;
-        Ok(crate::bindings::PluginPre::new(instance_pre)?)
+        let exported = |name| component.get_export_index(None, name).is_some();
+        // An export that is present but malformed (a missing function) is an error, not
+        // an absent export.
+        let handler =
+            if exported(HANDLER_EXPORT) { Some(wit_handler::GuestIndices::new(&instance_pre)?) } else { None };
+        let events = if exported(EVENTS_EXPORT) { Some(wit_events::GuestIndices::new(&instance_pre)?) } else { None };
+        Ok(PreparedPlugin { instance_pre, handler, events })
     }
 }
 
@@ -192,5 +200,13 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<
     Ok(())
 }
 
-/// A component checked against the `plugin` world, ready to instantiate per request.
-pub type PreparedPlugin = crate::bindings::PluginPre<State>;
+/// A component whose imports are all provided, ready to instantiate per request, with
+/// the exports it has.
+#[derive(Clone)]
+pub struct PreparedPlugin {
+    pub instance_pre: wasmtime::component::InstancePre<State>,
+    /// `plughost:plugin/handler`, if exported (HTTP requests).
+    pub handler: Option<crate::bindings::wit_handler::GuestIndices>,
+    /// `plughost:plugin/events`, if exported (events).
+    pub events: Option<crate::bindings::wit_events::GuestIndices>,
+}

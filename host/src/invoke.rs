@@ -1,5 +1,6 @@
-//! Runs one request on one plugin: a fresh `Store` and instance, the handler call under
-//! the plugin's limits, and a classification of every way that can end badly.
+//! Runs one request or event on one plugin: a fresh `Store` and instance, the call of its
+//! `handler` or `events` export under the plugin's limits, and a classification of every
+//! way that can end badly. HTTP and events share all of it ([`invoke`], [`deliver`]).
 //!
 //! Why each mechanism:
 //! - admission first (`admission.rs`): the plugin's concurrency cap, an instance slot and
@@ -17,13 +18,12 @@
 //!   survives into the next request.
 
 use crate::admission::{Admission, Refused};
-use crate::bindings::{Request, Response};
+use crate::bindings::{Request, Response, wit_events};
 use crate::capability::config::ConfigCtx;
 use crate::capability::deadline;
 use crate::capability::log::LogSink;
 use crate::plugin::LoadedPlugin;
 use crate::state::State;
-use std::sync::Arc;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 /// How a plugin call failed. The detail strings are for the host's log only; clients
@@ -48,6 +48,37 @@ pub enum InvokeError {
     Exited(i32),
 }
 
+impl std::fmt::Display for InvokeError {
+    /// For log lines and event failure reasons (never shown to HTTP clients).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout => write!(f, "timed out"),
+            Self::MemoryLimit => write!(f, "exceeded its memory limit"),
+            Self::Trapped(detail) => write!(f, "trapped: {detail}"),
+            Self::AtCapacity => write!(f, "no instance slot or memory budget freed in time"),
+            Self::PluginAtCapacity { limit } => write!(f, "at its max_concurrency ({limit}); none ended in time"),
+            Self::ResponseTooLarge { size, limit } => {
+                write!(f, "response of {size} bytes is over max_response {limit}")
+            }
+            Self::Unavailable(detail) => write!(f, "unavailable: {detail}"),
+            Self::Exited(status) => write!(f, "exited with status {status} before answering"),
+        }
+    }
+}
+
+/// What to call on the fresh instance.
+enum Call<'a> {
+    Request(&'a Request),
+    Event(&'a wit_events::Event),
+}
+
+/// What the call returned.
+enum Answer {
+    Response(Response),
+    /// The plugin's verdict on an event: `Err` asks for redelivery.
+    Handled(Result<(), String>),
+}
+
 /// Waits for admission (`admission.rs`), then instantiates `plugin` in a fresh store and
 /// calls its handler with `request`, for at most the plugin's timeout (counted from
 /// admission), and never past `deadline`.
@@ -58,6 +89,41 @@ pub async fn invoke(
     request: Request,
     deadline: Option<std::time::Instant>,
 ) -> Result<Response, InvokeError> {
+    match run(engine, admission, plugin, &request.request_id, Call::Request(&request), deadline).await? {
+        Answer::Response(response) if response.body.len() as u64 > plugin.limits.max_response => {
+            Err(InvokeError::ResponseTooLarge { size: response.body.len(), limit: plugin.limits.max_response })
+        }
+        Answer::Response(response) => Ok(response),
+        Answer::Handled(_) => unreachable!("a request is answered with a response"),
+    }
+}
+
+/// [`invoke`] for an event: calls the plugin's `events` export with `event` on a fresh
+/// instance, under the same admission and limits. `Ok(Err(reason))` is the plugin asking
+/// for redelivery; `Err` is everything that stopped it from answering. `log_id` tags the
+/// plugin's log lines (the invocation's request id and the event id).
+pub async fn deliver(
+    engine: &Engine,
+    admission: &Admission,
+    plugin: &LoadedPlugin,
+    event: &wit_events::Event,
+    log_id: &str,
+    deadline: Option<std::time::Instant>,
+) -> Result<Result<(), String>, InvokeError> {
+    match run(engine, admission, plugin, log_id, Call::Event(event), deadline).await? {
+        Answer::Handled(verdict) => Ok(verdict),
+        Answer::Response(_) => unreachable!("an event is answered with a verdict"),
+    }
+}
+
+async fn run(
+    engine: &Engine,
+    admission: &Admission,
+    plugin: &LoadedPlugin,
+    log_id: &str,
+    input: Call<'_>,
+    deadline: Option<std::time::Instant>,
+) -> Result<Answer, InvokeError> {
     let pre = plugin.pre.get().await.map_err(|why| InvokeError::Unavailable(why.to_owned()))?;
     let _admitted =
         admission.admit(&plugin.id, &plugin.gate, plugin.limits.max_memory, deadline).await.map_err(|refused| {
@@ -66,8 +132,7 @@ pub async fn invoke(
                 Refused::HostAtCapacity => InvokeError::AtCapacity,
             }
         })?;
-    let request_id: Arc<str> = request.request_id.as_str().into();
-    let sink = LogSink::new(plugin.id.clone(), request_id, plugin.secret_values.clone());
+    let sink = LogSink::new(plugin.id.clone(), log_id.into(), plugin.secret_values.clone());
     let state = State::new(
         ConfigCtx::new(plugin.config.clone()),
         plugin.grants.clone(),
@@ -81,8 +146,20 @@ pub async fn invoke(
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
 
     let call = async {
-        let instance = pre.instantiate_async(&mut store).await?;
-        instance.plughost_plugin_handler().call_handle(&mut store, &request).await
+        let missing = |export| wasmtime::format_err!("the component does not export `{export}`");
+        let instance = pre.instance_pre.instantiate_async(&mut store).await?;
+        match input {
+            Call::Request(request) => {
+                let indices = pre.handler.as_ref().ok_or_else(|| missing(crate::bindings::HANDLER_EXPORT))?;
+                let handler = indices.load(&mut store, &instance)?;
+                handler.call_handle(&mut store, request).await.map(Answer::Response)
+            }
+            Call::Event(event) => {
+                let indices = pre.events.as_ref().ok_or_else(|| missing(crate::bindings::EVENTS_EXPORT))?;
+                let events = indices.load(&mut store, &instance)?;
+                events.call_handle(&mut store, event).await.map(Answer::Handled)
+            }
+        }
     };
     let timeout = deadline
         .map(|d| d.saturating_duration_since(std::time::Instant::now()))
@@ -98,10 +175,7 @@ pub async fn invoke(
     match outcome {
         Err(_elapsed) if memory_limit_hit => Err(InvokeError::MemoryLimit),
         Err(_elapsed) => Err(InvokeError::Timeout),
-        Ok(Ok(response)) if response.body.len() as u64 > plugin.limits.max_response => {
-            Err(InvokeError::ResponseTooLarge { size: response.body.len(), limit: plugin.limits.max_response })
-        }
-        Ok(Ok(response)) => Ok(response),
+        Ok(Ok(answer)) => Ok(answer),
         Ok(Err(error)) if error.is::<wasmtime_wasi::I32Exit>() => {
             Err(InvokeError::Exited(error.downcast_ref::<wasmtime_wasi::I32Exit>().map_or(0, |exit| exit.0)))
         }

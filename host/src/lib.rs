@@ -20,8 +20,9 @@
 //! | `metrics`       | CloudWatch Embedded Metric Format lines (in Lambda)                  |
 //! | `registry`      | the routing table (matchit) and its atomic publication (ArcSwap)     |
 //! | `admission`     | who may start an instance now: per-plugin cap, slots, memory budget  |
-//! | `invoke`        | one request on one plugin: fresh store, limits, failure kinds        |
+//! | `invoke`        | one request or event on one plugin: fresh store, limits, failure kinds |
 //! | `state`         | the per-request store data                                            |
+//! | `trigger/`      | event triggers: manifest syntax, schedules, patterns, who gets an event |
 //! | `bindings`      | the one host-side `bindgen!` of the WIT world                        |
 //! | `http/`         | `http` <-> WIT conversions, the host's JSON errors, access lines     |
 //! | `app`           | the transport-agnostic request path and reloads                      |
@@ -50,6 +51,7 @@ pub mod registry;
 pub mod serve;
 pub mod source;
 pub mod state;
+pub mod trigger;
 
 pub use app::App;
 pub use capability::Capabilities;

@@ -16,10 +16,13 @@
 //! [<capability>.<label>]        # a label plugins may be granted (a store, a container), with
 //!                               # its quotas (`capability/<name>/declaration.rs`)
 //!
+//! [queue.<label>], [topic.<label>], [bus.<label>]   # event sources (`trigger/spec.rs`)
+//!
 //! [plugins.hello]
 //! source = "target/wasm32-wasip2/plugin/hello.wasm"   # relative to this file
 //! # or, in a deployed manifest (S3): digest = "sha256:<hex>" (see `deploy/`)
 //! routes = ["GET /hello", "GET /hello/{name}", "/any-method/{*rest}"]
+//! events = [{ schedule = "rate(5 minutes)", name = "sweep" }]   # triggers (`trigger/spec.rs`)
 //! config = { greeting = "Hello", api_key = { secret = "hello/api-key" } }
 //! limits = { timeout = "1s" }
 //! <capability> = { <label> = "<access>" }   # grants, e.g. a store read-write
@@ -32,6 +35,7 @@ use crate::capability;
 pub use crate::capability::config::ConfigValue;
 use crate::capability::labelled::{Declarations, GrantedAccess, exact_bytes};
 pub use crate::id::{Digest, PluginId};
+use crate::trigger::spec::{Sources, Trigger, check_one_consumer_per_queue, parse_triggers, take_sources};
 use bytesize::ByteSize;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -50,6 +54,8 @@ pub struct Manifest {
     /// Declared labels per capability (`[<capability>.<label>]`): capability -> label -> the
     /// declaration's fields, checked by the capability. Grants may name only these.
     pub declared: Declarations,
+    /// Declared queues, topics and buses (event sources).
+    pub sources: Sources,
     /// Plugins sorted by id.
     pub plugins: Vec<PluginSpec>,
     /// Earlier component digests per plugin, newest first: written by `plughost push`
@@ -82,6 +88,8 @@ pub struct PluginSpec {
     /// The component: a file, or a digest in the deployment's bucket.
     pub source: ComponentRef,
     pub routes: Vec<RouteSpec>,
+    /// The events it receives (`events = [...]`).
+    pub triggers: Vec<Trigger>,
     /// Values the plugin reads through the `config` import, by key. Secrets are resolved
     /// by the host when the plugin loads (`capability/config/secrets.rs`).
     pub config: BTreeMap<String, ConfigValue>,
@@ -192,6 +200,7 @@ const MANIFEST_SECTIONS: [&str; 3] = ["limits", "plugins", "history"];
 struct RawPlugin {
     source: Option<PathBuf>,
     digest: Option<String>,
+    #[serde(default)]
     routes: Vec<String>,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
@@ -235,6 +244,7 @@ impl Manifest {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| err(toml_error(&e)))?;
         // Capability sections first; what is left must be the manifest's own.
         let declared = take_declarations(&mut table).map_err(&err)?;
+        let sources = take_sources(&mut table).map_err(&err)?;
         let raw: RawManifest =
             toml::Value::Table(table).try_into().map_err(|e| err(field_error(&e, &MANIFEST_SECTIONS)))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -249,9 +259,13 @@ impl Manifest {
             let at = |m: String| err(format!("plugin `{id}`: {m}"));
             let plugin_id = PluginId::parse(&id).map_err(&err)?;
             let grants = take_grants(&mut plugin, &declared).map_err(at)?;
+            let triggers = match plugin.remove("events") {
+                Some(events) => parse_triggers(events, &sources, &declared).map_err(at)?,
+                None => Vec::new(),
+            };
             let plugin: RawPlugin = toml::Value::Table(plugin)
                 .try_into()
-                .map_err(|e| at(field_error(&e, &["source", "digest", "routes", "config", "limits"])))?;
+                .map_err(|e| at(field_error(&e, &["source", "digest", "routes", "events", "config", "limits"])))?;
             let source = match (plugin.source, plugin.digest) {
                 (Some(path), None) if !path.as_os_str().is_empty() => ComponentRef::File(base.join(path)),
                 (Some(_), None) => return Err(at("source: must name a .wasm component file".into())),
@@ -263,8 +277,8 @@ impl Manifest {
                 }
                 (Some(_), Some(_)) => return Err(at("give `source` or `digest`, not both".into())),
             };
-            if plugin.routes.is_empty() {
-                return Err(at("routes: at least one route is required".into()));
+            if plugin.routes.is_empty() && triggers.is_empty() {
+                return Err(at("needs `routes` (HTTP), `events` (triggers) or both".into()));
             }
             let routes = plugin
                 .routes
@@ -281,8 +295,9 @@ impl Manifest {
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
             let limits = defaults.overridden_by(&plugin.limits);
             limits.check(bounds).map_err(|m| at(format!("limits: {m}")))?;
-            plugins.push(PluginSpec { id: plugin_id, source, routes, config, limits, grants });
+            plugins.push(PluginSpec { id: plugin_id, source, routes, triggers, config, limits, grants });
         }
+        check_one_consumer_per_queue(plugins.iter().map(|p| (&p.id, p.triggers.as_slice()))).map_err(&err)?;
         let mut history = BTreeMap::new();
         for (id, digests) in raw.history {
             let digests = digests
@@ -292,7 +307,7 @@ impl Manifest {
                 .map_err(|m| err(format!("history.{id}: {m}")))?;
             history.insert(id, digests);
         }
-        Ok(Self { path: path.to_path_buf(), declared, plugins, history })
+        Ok(Self { path: path.to_path_buf(), declared, sources, plugins, history })
     }
 }
 
@@ -362,9 +377,10 @@ fn field_error(e: &toml::de::Error, fields: &[&str]) -> String {
     if message.starts_with("unknown field") {
         let unknown = message.split('`').nth(1).unwrap_or("?");
         return format!(
-            "unknown field `{unknown}` (expected {} or a capability: {})",
+            "unknown field `{unknown}` (expected {} or a capability: {}; event sources: {})",
             fields.join(", "),
-            capability::labelled_names()
+            capability::labelled_names(),
+            crate::trigger::spec::SOURCE_SECTIONS.join(", ")
         );
     }
     message.to_owned()
@@ -539,7 +555,7 @@ mod tests {
         let e = parse("[plugins.Hello]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n").unwrap_err();
         assert!(e.message.contains("invalid plugin id `Hello`"), "{e}");
         let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = []\n").unwrap_err();
-        assert!(e.message.contains("plugin `a`: routes: at least one route"), "{e}");
+        assert!(e.message.contains("plugin `a`: needs `routes` (HTTP), `events` (triggers) or both"), "{e}");
     }
 
     #[test]
@@ -583,6 +599,88 @@ mod tests {
         let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nconfig = { key = { secrt = \"x\" } }\n")
             .unwrap_err();
         assert!(e.message.contains("config.key: must be a string, number, boolean or `{ secret"), "{e}");
+    }
+
+    const EVENTS: &str = r#"
+        [kv.users]
+        [blob.images]
+        [queue.orders]
+        max_receives = 3
+        visibility_timeout = "10s"
+        [topic.alerts]
+        [bus.app]
+        [plugins.worker]
+        source = "w.wasm"
+        events = [
+          { schedule = "rate(5 minutes)", name = "sweep" },
+          { object = "images", on = ["created"], prefix = "uploads/" },
+          { queue = "orders", batch = 5 },
+          { topic = "alerts" },
+          { changes = "users", prefix = "user/" },
+          { bus = "app", pattern = { source = ["shop"], detail = { total = [{ numeric = [">", 100] }] } } },
+        ]
+    "#;
+
+    #[test]
+    fn event_sources_and_triggers_parse() {
+        use crate::trigger::Trigger;
+        let m = parse(EVENTS).unwrap();
+        assert_eq!(m.sources.queues["orders"].max_receives, 3);
+        assert_eq!(m.sources.queues["orders"].visibility_timeout, Duration::from_secs(10));
+        assert!(m.sources.topics.contains("alerts") && m.sources.buses.contains("app"));
+        let triggers = &m.plugins[0].triggers;
+        assert_eq!(triggers.len(), 6);
+        assert!(m.plugins[0].routes.is_empty());
+        assert!(
+            matches!(&triggers[0], Trigger::Schedule { name, schedule } if name == "sweep" && schedule.expression() == "rate(5 minutes)")
+        );
+        assert!(
+            matches!(&triggers[1], Trigger::Object { created: true, removed: false, prefix, .. } if prefix == "uploads/")
+        );
+        assert!(matches!(&triggers[2], Trigger::Queue { batch: 5, .. }));
+        assert!(
+            matches!(&triggers[5], Trigger::Bus { pattern, .. } if pattern.matches(&serde_json::json!({"source": "shop", "detail": {"total": 150}})))
+        );
+    }
+
+    #[test]
+    fn trigger_errors_name_plugin_index_and_field() {
+        let head = "[kv.users]\n[blob.images]\n[queue.orders]\n[bus.app]\n[plugins.w]\nsource = \"w.wasm\"\n";
+        for (events, expected) in [
+            (
+                r#"[{ queue = "jobs" }]"#,
+                "plugin `w`: events[0]: no queue `jobs` is declared (declare it with `[queue.jobs]`)",
+            ),
+            (r#"[{ object = "photos" }]"#, "events[0]: no blob container `photos` is declared"),
+            (r#"[{ changes = "orders" }]"#, "events[0]: no kv store `orders` is declared"),
+            (r#"[{ schedule = "rate(5 minute)", name = "s" }]"#, "events[0]: schedule: say `rate(1 minute)`"),
+            (r#"[{ schedule = "cron(0 12 * * * *)", name = "s" }]"#, "one of day-of-month and day-of-week must be `?`"),
+            (r#"[{ schedule = "rate(1 day)" }]"#, "a schedule needs a `name`"),
+            (
+                r#"[{ bus = "app", pattern = { source = "shop" } }]"#,
+                "events[0]: pattern: pattern.source: must be a non-empty list",
+            ),
+            (r#"[{ bus = "app" }]"#, "a bus trigger needs a `pattern`"),
+            (r#"[{ queue = "orders", topic = "x" }]"#, "names 2 sources"),
+            (r#"[{ queue = "orders", prefix = "x" }]"#, "`prefix` does not apply to a queue trigger"),
+            (r#"[{ queue = "orders", batch = 11 }]"#, "batch 11 is outside 1..=10"),
+            (r#"[{ object = "images", on = ["changed"] }]"#, "on: unknown change `changed`"),
+            (r#"[{ nothing = 1 }]"#, "unknown field `nothing`"),
+            (
+                r#"[{ schedule = "rate(1 day)", name = "a" }, { schedule = "rate(2 days)", name = "a" }]"#,
+                "events[1]: a schedule named `a` is already declared",
+            ),
+        ] {
+            let e = parse(&format!("{head}events = {events}\n")).unwrap_err();
+            assert!(e.message.contains(expected), "{events}: {e}");
+        }
+        let e = parse(&format!("{head}events = [{{ queue = \"orders\" }}]\n[plugins.v]\nsource = \"v.wasm\"\nevents = [{{ queue = \"orders\" }}]\n")).unwrap_err();
+        assert!(e.message.contains("plugins `v` and `w` both consume queue `orders`"), "{e}");
+        let e = parse("[queue.orders]\nmax_receives = 0\n[plugins.w]\nsource = \"w.wasm\"\nroutes = [\"/w\"]\n")
+            .unwrap_err();
+        assert!(e.message.contains("[queue.orders]: max_receives 0 is outside 1..=1000"), "{e}");
+        let e = parse("[topic.a]\nx = 1\n[plugins.w]\nsource = \"w.wasm\"\nroutes = [\"/w\"]\n").unwrap_err();
+        assert!(e.message.contains("[topic.a]: unknown field `x`"), "{e}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::capability::config::secrets::Resolved;
 use crate::capability::grants::PluginGrants;
 use crate::engine::{PluginEngine, PreparedPlugin};
 use crate::manifest::{ComponentRef, Digest, Limits, PluginId, PluginSpec, RouteSpec};
+use crate::trigger::Trigger;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::component::Component;
@@ -23,6 +24,8 @@ pub struct LoadedPlugin {
     /// The component bytes' sha256.
     pub digest: Digest,
     pub routes: Vec<RouteSpec>,
+    /// The events it receives.
+    pub triggers: Vec<Trigger>,
     /// Config values as the plugin reads them (secrets resolved).
     pub config: Arc<BTreeMap<String, String>>,
     /// The secret values among them, redacted from the plugin's log lines.
@@ -49,6 +52,7 @@ impl LoadedPlugin {
             source: spec.source.clone(),
             digest,
             routes: spec.routes.clone(),
+            triggers: spec.triggers.clone(),
             config: config.values,
             secret_values: config.secret_values,
             limits: spec.limits,
@@ -123,10 +127,28 @@ impl LazyComponent {
 }
 
 /// Makes a compiled component runnable for `spec`: every capability it imports must be
-/// granted, and it must fit the `plughost:plugin/plugin` world.
+/// granted, every import provided, and it must export what the manifest uses — `handler`
+/// for routes, `events` for triggers.
 pub fn prepare(engine: &PluginEngine, component: &Component, spec: &PluginSpec) -> Result<PreparedPlugin, String> {
     check_imports_are_granted(engine, component, spec)?;
-    engine.prepare(component).map_err(|e| format!("does not fit the `plughost:plugin/plugin` world: {e:#}"))
+    let prepared =
+        engine.prepare(component).map_err(|e| format!("does not fit the `plughost:plugin` worlds: {e:#}"))?;
+    if !spec.routes.is_empty() && prepared.handler.is_none() {
+        return Err(format!(
+            "the manifest gives it routes, but the component does not export `{}` \
+             (export a request handler with `plughost_sdk::plugin!`, or remove `routes`)",
+            crate::bindings::HANDLER_EXPORT
+        ));
+    }
+    if !spec.triggers.is_empty() && prepared.events.is_none() {
+        return Err(format!(
+            "the manifest gives it events ({}), but the component does not export `{}` \
+             (export an event handler with `plughost_sdk::events!`, or remove `events`)",
+            spec.triggers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            crate::bindings::EVENTS_EXPORT
+        ));
+    }
+    Ok(prepared)
 }
 
 /// A component that imports a labelled capability but is granted none of its labels

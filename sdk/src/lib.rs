@@ -1,7 +1,8 @@
 //! # plughost-sdk
 //!
 //! Write plughost plugins: WebAssembly components that answer HTTP requests routed to them
-//! by the plughost host, locally (`plughost serve`) or in AWS Lambda.
+//! by the plughost host, and handle events (schedules, uploads, queue messages, ... — see
+//! [`events`]), locally (`plughost serve`) or in AWS Lambda.
 //!
 //! A plugin is a `cdylib` crate with one handler — any function from [`Request`] to
 //! something that implements [`IntoResponse`] — exported with [`plugin!`]:
@@ -46,6 +47,7 @@ pub mod bindings;
 pub mod blob;
 pub mod config;
 mod error;
+pub mod events;
 pub mod kv;
 pub mod log;
 mod request;
@@ -94,5 +96,12 @@ pub mod __private {
 
     pub fn dispatch<R: IntoResponse>(request: wit::Request, handler: impl FnOnce(Request) -> R) -> wit::Response {
         handler(Request::from(request)).into_response().into_wit()
+    }
+
+    pub fn deliver<E: std::fmt::Display>(
+        event: crate::events::Event,
+        handler: impl FnOnce(crate::events::Event) -> Result<(), E>,
+    ) -> Result<(), String> {
+        handler(event).map_err(|error| error.to_string())
     }
 }

@@ -1,0 +1,156 @@
+//! Events: what a plugin receives besides HTTP requests — schedules, object changes in a
+//! blob container, queue messages, topic notifications, kv store changes and custom bus
+//! events — declared per plugin in the manifest (`events = [...]`).
+//!
+//! ```ignore
+//! use plughost_sdk::events::{self, Event, Payload};
+//! use plughost_sdk::{Error, kv};
+//!
+//! fn on_event(event: Event) -> Result<(), Error> {
+//!     match &event.payload {
+//!         Payload::Message(message) => {
+//!             let orders = kv::Store::open("orders")?;
+//!             // At-least-once delivery: skip an event this plugin already handled.
+//!             if !events::claim(&orders, &event, 86_400)? {
+//!                 return Ok(());
+//!             }
+//!             let order: Order = message.json()?;
+//!             // ...
+//!         }
+//!         Payload::Schedule(tick) => { /* tick.name, tick.time */ }
+//!         _ => {}
+//!     }
+//!     Ok(())
+//! }
+//!
+//! plughost_sdk::events!(on_event);
+//! ```
+//!
+//! Returning `Err` asks for the event again later (a queue message stays on its queue,
+//! and goes to its dead-letter queue after `max_receives`); so does a panic or a timeout.
+//! The error's text goes to the host's log, nowhere else.
+
+use crate::error::Error;
+use crate::kv;
+use serde::de::DeserializeOwned;
+
+pub use crate::bindings::events_world::exports::plughost::plugin::events::{
+    Change, ChangeKind, Custom, Event, Message, Notification, Object as ObjectEvent, ObjectChange, Payload, Schedule,
+};
+
+impl Event {
+    /// The source's name, for logs: `schedule`, `object`, `message`, `notification`,
+    /// `change` or `custom`.
+    pub fn kind(&self) -> &'static str {
+        match self.payload {
+            Payload::Schedule(_) => "schedule",
+            Payload::Object(_) => "object",
+            Payload::Message(_) => "message",
+            Payload::Notification(_) => "notification",
+            Payload::Change(_) => "change",
+            Payload::Custom(_) => "custom",
+        }
+    }
+}
+
+impl Message {
+    /// The body as JSON; a `400 invalid_json` error (logged, and the message retried)
+    /// when it is not.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        parse_json(&self.body, "message body")
+    }
+
+    /// The first attribute named `name`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        find(&self.attributes, name)
+    }
+}
+
+impl Notification {
+    /// The body as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        parse_json(self.body.as_bytes(), "notification body")
+    }
+
+    /// The first attribute named `name`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        find(&self.attributes, name)
+    }
+}
+
+impl Custom {
+    /// The event's `detail` as `T`.
+    pub fn detail<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        parse_json(self.detail.as_bytes(), "event detail")
+    }
+}
+
+impl Change {
+    /// The value after the change as JSON (none when the key was removed).
+    pub fn new_json<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        self.new_value.as_deref().map(|value| parse_json(value, "new value")).transpose()
+    }
+
+    /// The value before the change as JSON (none when the key was inserted).
+    pub fn old_json<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        self.old_value.as_deref().map(|value| parse_json(value, "old value")).transpose()
+    }
+}
+
+/// The idempotency guard: claims `event` in `store` (a create-only key
+/// `plughost-event/<id>` that expires after `ttl_seconds`) and says whether this delivery
+/// is the first to claim it. Call it before the handler's effects; if the handler then
+/// fails, call [`release`] so the redelivery runs again.
+///
+/// Use it when running an event twice would be wrong (sending an email, charging a
+/// card, counting); skip it when the effect is idempotent anyway (a `set` of the same
+/// value). Pick a TTL longer than the source retries (SQS: retention period; streams:
+/// 24 hours).
+pub fn claim(store: &kv::Store, event: &Event, ttl_seconds: u32) -> Result<bool, kv::StorageError> {
+    let options = kv::WriteOptions { condition: kv::Condition::Absent, ttl_seconds: Some(ttl_seconds.max(1)) };
+    match store.set_with(&guard_key(event), b"", options) {
+        Ok(_) => Ok(true),
+        Err(kv::StorageError::Conflict) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Gives up a [`claim`], so the next delivery of `event` runs the handler again.
+pub fn release(store: &kv::Store, event: &Event) -> Result<(), kv::StorageError> {
+    store.delete(&guard_key(event)).map(drop)
+}
+
+fn guard_key(event: &Event) -> String {
+    format!("plughost-event/{}", event.id)
+}
+
+fn find<'a>(attributes: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|e| Error::bad_request(format!("{what} is not the expected JSON: {e}")))
+}
+
+/// Exports `handler` as this component's event handler.
+///
+/// `handler` is any `fn(Event) -> Result<(), E>` where `E: Display` (e.g. [`crate::Error`]).
+/// Use it once, at the crate root of a `cdylib` plugin crate; a plugin that also answers
+/// HTTP uses [`crate::plugin!`] too.
+#[macro_export]
+macro_rules! events {
+    ($handler:path) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __PlughostEvents;
+
+            impl $crate::bindings::events_world::exports::plughost::plugin::events::Guest for __PlughostEvents {
+                fn handle(event: $crate::events::Event) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::deliver(event, $handler)
+                }
+            }
+
+            $crate::bindings::events_world::__export_events!(__PlughostEvents);
+        };
+    };
+}
