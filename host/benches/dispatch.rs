@@ -152,7 +152,7 @@ fn main() -> anyhow::Result<()> {
     let pre = runtime.block_on(plugin.pre.get()).expect("hello is compiled");
     let instantiate = measure(|| {
         let mut store = new_store();
-        black_box(runtime.block_on(pre.instantiate_async(&mut store)).unwrap());
+        black_box(runtime.block_on(pre.instance_pre.instantiate_async(&mut store)).unwrap());
     });
     row("  new store + instantiate", &instantiate);
     let wit_request = Request {
@@ -172,8 +172,8 @@ fn main() -> anyhow::Result<()> {
     let mut second_call = Vec::with_capacity(SAMPLES);
     for i in 0..WARMUP + SAMPLES {
         let mut store = new_store();
-        let instance = runtime.block_on(pre.instantiate_async(&mut store)).unwrap();
-        let handler = instance.plughost_plugin_handler();
+        let instance = runtime.block_on(pre.instance_pre.instantiate_async(&mut store)).unwrap();
+        let handler = pre.handler.as_ref().unwrap().load(&mut store, &instance).unwrap();
         let start = Instant::now();
         black_box(runtime.block_on(handler.call_handle(&mut store, &wit_request)).unwrap());
         let first = start.elapsed();

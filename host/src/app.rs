@@ -11,7 +11,8 @@
 use crate::capability::Capabilities;
 use crate::engine::PluginEngine;
 use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_wit_request};
-use crate::invoke::{InvokeError, invoke};
+use crate::bindings::wit_events::Event;
+use crate::invoke::{InvokeError, deliver, invoke};
 use crate::loader::{Fetched, FetchedComponent, Loader};
 use crate::manifest::LimitBounds;
 use crate::metrics;
@@ -235,6 +236,49 @@ impl App {
         response
     }
 
+    /// Delivers `event` to every plugin of the current table it goes to
+    /// (`trigger/table.rs`), each on a fresh instance under its limits, concurrently, by
+    /// `deadline` at the latest. `bus_event` is the whole EventBridge-shaped event a
+    /// custom event's patterns match; `schedule_of` the plugin a schedule belongs to.
+    /// One `event` log line per plugin; `invocation` is the id of what carried the event
+    /// (a Lambda request id, a local delivery).
+    pub async fn deliver(
+        &self,
+        event: &Event,
+        bus_event: Option<&serde_json::Value>,
+        schedule_of: Option<&str>,
+        invocation: &str,
+        deadline: Option<Instant>,
+    ) -> Delivery {
+        let table = self.registry.current();
+        let targets = crate::trigger::table::targets(table.plugins(), event, bus_event, schedule_of);
+        let engine = self.loader.engine();
+        let runs = targets.iter().map(|plugin| async move {
+            let started = Instant::now();
+            let outcome = deliver(engine.engine(), engine.admission(), plugin, event, &event.id, deadline).await;
+            let failure = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(reason)) => Some(format!("the plugin asked for redelivery: {reason}")),
+                Err(error) => Some(format!("the plugin {error}")),
+            };
+            tracing::info!(
+                target: "plughost::events",
+                plugin = %plugin.id,
+                kind = crate::trigger::table::kind(event),
+                origin = %crate::capability::log::escape_controls(&crate::trigger::table::origin(event)),
+                event_id = %crate::capability::log::escape_controls(&event.id),
+                invocation,
+                outcome = if failure.is_some() { "failed" } else { "ok" },
+                failure = failure.as_deref().map(crate::capability::log::escape_controls).as_deref(),
+                micros = started.elapsed().as_micros() as u64,
+                "event"
+            );
+            failure.map(|why| (plugin.id.clone(), why))
+        });
+        let failures: Vec<_> = futures::future::join_all(runs).await.into_iter().flatten().collect();
+        Delivery { targets: targets.len(), failures }
+    }
+
     /// The response for a request refused before it reached `handle_with_id` (a body over
     /// the limit while reading it, an event that is not a valid request), tagged and
     /// logged like every other response. `path` is as received, however malformed.
@@ -288,6 +332,26 @@ impl App {
                 HostError::PluginAtCapacity { plugin: name }
             }
         }
+    }
+}
+
+/// What became of one event: how many plugins it went to, and which of them failed (and
+/// why) — those want it again.
+#[derive(Debug)]
+pub struct Delivery {
+    pub targets: usize,
+    pub failures: Vec<(crate::manifest::PluginId, String)>,
+}
+
+impl Delivery {
+    /// Every plugin it went to handled it (trivially so when none wanted it).
+    pub fn succeeded(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The failures on one line, for an error a source records.
+    pub fn describe_failures(&self) -> String {
+        self.failures.iter().map(|(plugin, why)| format!("plugin `{plugin}`: {why}")).collect::<Vec<_>>().join("; ")
     }
 }
 

@@ -57,6 +57,9 @@ enum Command {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// Fire an event at a running `plughost serve` (queue message, topic notification, bus
+    /// event, schedule, object or kv change), or show its queues and dead letters.
+    Trigger(plughost::trigger::local::cli::TriggerArgs),
     /// Serve AWS Lambda invocations (the default inside Lambda).
     Lambda {
         #[command(flatten)]
@@ -255,7 +258,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let listener = bind(listen).await?;
             let public_url = public_url.unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(listen)));
             let app = host.load(&public_url).await?;
-            serve(listener, app, ServeOptions { watch: !no_watch, refresh: host.refresh }, shutdown_signal()).await
+            let events = Some(plughost::trigger::local::LocalEvents::open(&host.data_dir)?);
+            let options = ServeOptions { watch: !no_watch, refresh: host.refresh, events };
+            serve(listener, app, options, shutdown_signal()).await
         }
         Command::Lambda { mut host } => {
             // Lambda's only writable place is /tmp; the default data dir would be in the
@@ -269,6 +274,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let app = host.load("http://embedded-storage.invalid").await?;
             plughost::lambda::run(app, host.refresh).await
         }
+        Command::Trigger(args) => plughost::trigger::local::cli::run(args).await,
         Command::Operate(operation) => {
             exit_quietly_on_broken_pipe();
             operate(operation).await
@@ -282,6 +288,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 println!("  {} ({}, sha256 {})", plugin.id, plugin.source, plugin.digest.short());
                 for route in &plugin.routes {
                     println!("    {route}");
+                }
+                for trigger in &plugin.triggers {
+                    println!("    on {trigger}");
                 }
             }
             Ok(())
@@ -327,6 +336,9 @@ async fn operate(operation: Operation) -> anyhow::Result<()> {
                 println!("  {} {}", plugin.id, plugin.source);
                 for route in &plugin.routes {
                     println!("    {route}");
+                }
+                for trigger in &plugin.triggers {
+                    println!("    on {trigger}");
                 }
                 let grants: Vec<String> = plugin
                     .grants

@@ -35,7 +35,9 @@ use crate::capability;
 pub use crate::capability::config::ConfigValue;
 use crate::capability::labelled::{Declarations, GrantedAccess, exact_bytes};
 pub use crate::id::{Digest, PluginId};
-use crate::trigger::spec::{Sources, Trigger, check_one_consumer_per_queue, parse_triggers, take_sources};
+use crate::trigger::spec::{
+    Sources, Trigger, check_granted, check_one_consumer_per_queue, parse_triggers, take_sources,
+};
 use bytesize::ByteSize;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -263,6 +265,7 @@ impl Manifest {
                 Some(events) => parse_triggers(events, &sources, &declared).map_err(at)?,
                 None => Vec::new(),
             };
+            check_granted(&triggers, &grants).map_err(at)?;
             let plugin: RawPlugin = toml::Value::Table(plugin)
                 .try_into()
                 .map_err(|e| at(field_error(&e, &["source", "digest", "routes", "events", "config", "limits"])))?;
@@ -619,6 +622,8 @@ mod tests {
           { changes = "users", prefix = "user/" },
           { bus = "app", pattern = { source = ["shop"], detail = { total = [{ numeric = [">", 100] }] } } },
         ]
+        kv = { users = "read" }
+        blob = { images = "read" }
     "#;
 
     #[test]
@@ -676,6 +681,8 @@ mod tests {
         }
         let e = parse(&format!("{head}events = [{{ queue = \"orders\" }}]\n[plugins.v]\nsource = \"v.wasm\"\nevents = [{{ queue = \"orders\" }}]\n")).unwrap_err();
         assert!(e.message.contains("plugins `v` and `w` both consume queue `orders`"), "{e}");
+        let e = parse(&format!("{head}events = [{{ changes = \"users\" }}]\n")).unwrap_err();
+        assert!(e.message.contains("events[0]: changes users events reveal what `users` holds: grant the plugin `users`"), "{e}");
         let e = parse("[queue.orders]\nmax_receives = 0\n[plugins.w]\nsource = \"w.wasm\"\nroutes = [\"/w\"]\n")
             .unwrap_err();
         assert!(e.message.contains("[queue.orders]: max_receives 0 is outside 1..=1000"), "{e}");

@@ -24,16 +24,39 @@ pub struct Placement<B: ?Sized> {
     embedded: Arc<B>,
     /// Labels the operator bound: label -> (backend, namespace).
     bound: BTreeMap<String, (Arc<B>, Arc<str>)>,
+    /// Where each bound label lives, as AWS names it in events.
+    addresses: Vec<Address>,
+}
+
+/// Where a bound label lives: the AWS resource (a bucket, a table) and the namespace in
+/// it. How an event from AWS (an S3 notification, a stream record) finds its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub label: String,
+    /// The bucket or table name.
+    pub resource: String,
+    pub namespace: String,
 }
 
 impl<B: ?Sized> Placement<B> {
     pub fn new(embedded: Arc<B>) -> Self {
-        Self { embedded, bound: BTreeMap::new() }
+        Self { embedded, bound: BTreeMap::new(), addresses: Vec::new() }
     }
 
-    /// Puts `label` in `namespace` of `backend` instead of the embedded backend.
-    pub fn bind(&mut self, label: String, backend: Arc<B>, namespace: &str) {
+    /// Puts `label` in `namespace` of `backend` (the AWS `resource`) instead of the
+    /// embedded backend.
+    pub fn bind(&mut self, label: String, backend: Arc<B>, resource: &str, namespace: &str) {
+        self.addresses.push(Address {
+            label: label.clone(),
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+        });
         self.bound.insert(label, (backend, namespace.into()));
+    }
+
+    /// Where every bound label lives.
+    pub fn addresses(&self) -> &[Address] {
+        &self.addresses
     }
 
     pub fn is_bound(&self, label: &str) -> bool {

@@ -17,7 +17,7 @@
 //! | a manifest version loads | each plugin's grants bound to backends           | [`Backends::grant`]          |
 //! | each request            | a view over the grants, the request's resource table | `capability/grants.rs`  |
 
-use super::grants::Placement;
+use super::grants::{Address, Placement};
 use crate::state::State;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -139,6 +139,11 @@ pub trait Backends: Send + Sync {
     fn local_routes(&self) -> Option<axum::Router> {
         None
     }
+
+    /// Where each bound label lives (for events from AWS naming a bucket or table).
+    fn addresses(&self) -> &[Address] {
+        &[]
+    }
 }
 
 /// The [`Backends`] of a capability whose grants are `grants::Granted<B, Q>`: where its
@@ -173,6 +178,10 @@ where
 
     fn local_routes(&self) -> Option<axum::Router> {
         self.local_routes.clone()
+    }
+
+    fn addresses(&self) -> &[Address] {
+        self.placement.addresses()
     }
 }
 

@@ -66,6 +66,8 @@ pub struct Capabilities {
     backends: Arc<[(&'static Kind, Arc<dyn Backends>)]>,
     /// Where `{ secret = "name" }` config values come from.
     secrets: Arc<SecretSource>,
+    /// Where the event sources the operator bound live (`trigger/binding.rs`).
+    sources: Arc<crate::trigger::binding::SourceBindings>,
     /// Refuse manifests declaring a label without a binding (in Lambda, embedded storage
     /// would sit in the instance's /tmp and vanish with it).
     require_bindings: bool,
@@ -102,8 +104,13 @@ impl Capabilities {
         origin: &str,
         aws: Option<&aws_config::SdkConfig>,
     ) -> anyhow::Result<Self> {
+        let sources = crate::trigger::binding::SourceBindings::take(&mut map, origin)?;
         if let Some(unknown) = map.keys().find(|name| labelled(name).is_none()) {
-            anyhow::bail!("{origin}: unknown section `{unknown}` (the storage map binds {})", labelled_names());
+            anyhow::bail!(
+                "{origin}: unknown section `{unknown}` (the storage map binds {} and the event sources {})",
+                labelled_names(),
+                crate::trigger::spec::SOURCE_SECTIONS.join(", ")
+            );
         }
         let env = Env { data_dir, public_url, aws };
         let mut backends = Vec::with_capacity(LABELLED.len());
@@ -112,7 +119,12 @@ impl Capabilities {
             let bindings = Bindings { origin: origin.to_owned(), capability: kind.name, by_label };
             backends.push((*kind, (kind.open)(&env, &bindings)?));
         }
-        Ok(Self { backends: backends.into(), secrets: Arc::new(SecretSource::None), require_bindings: false })
+        Ok(Self {
+            backends: backends.into(),
+            sources: Arc::new(sources),
+            secrets: Arc::new(SecretSource::None),
+            require_bindings: false,
+        })
     }
 
     /// Every label a manifest declares must then be bound by the storage map.
@@ -132,10 +144,22 @@ impl Capabilities {
         &self.secrets
     }
 
-    /// Checks that every label a manifest declares (`declared`) has a binding, when required.
-    pub fn check_bindings(&self, declared: &Declarations) -> Result<(), String> {
+    /// Where the bound queues, topics and buses live.
+    pub fn sources(&self) -> &crate::trigger::binding::SourceBindings {
+        &self.sources
+    }
+
+    /// Checks that every label a manifest declares (`declared`, and the event `sources`)
+    /// has a binding, when required.
+    pub fn check_bindings(&self, declared: &Declarations, sources: &crate::trigger::Sources) -> Result<(), String> {
         if !self.require_bindings {
             return Ok(());
+        }
+        if let Some(unbound) = self.sources.first_unbound(sources) {
+            return Err(format!(
+                "{unbound} has no binding in the storage map (PLUGHOST_STORAGE): events from AWS name the \
+                 resource, so bind it to its ARN (queue, topic) or name (bus)"
+            ));
         }
         for (kind, backends) in self.backends.iter() {
             let mut labels = declared.get(kind.name).into_iter().flat_map(BTreeMap::keys);
@@ -163,6 +187,12 @@ impl Capabilities {
             grants.push(backends.grant(declared, granted).map_err(|m| format!("{}: {m}", kind.name))?);
         }
         Ok(PluginGrants::new(grants))
+    }
+
+    /// Where the labels of capability `name` that the operator bound live (bucket or
+    /// table, and namespace): how an AWS event finds its label.
+    pub fn addresses(&self, name: &str) -> &[grants::Address] {
+        self.backends.iter().find(|(kind, _)| kind.name == name).map_or(&[], |(_, backends)| backends.addresses())
     }
 
     /// The routes `plughost serve` answers for capabilities (presigned URLs of embedded

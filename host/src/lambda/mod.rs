@@ -4,10 +4,12 @@
 //!
 //! - `mod.rs`     — the event loop: one invocation at a time (Lambda's model), each
 //!   capped by the invocation's deadline so the host answers (504) before Lambda kills it;
-//!   it tells HTTP events from S3 notifications and hands HTTP ones to `lambda_http`'s
-//!   adapter;
+//!   it tells event sources (`events.rs`) from HTTP events and hands HTTP ones to
+//!   `lambda_http`'s adapter;
 //! - `convert.rs` — what is done to an HTTP event before and after the app sees it:
-//!   validation and normalisation of the raw event, and the response shaped for its origin.
+//!   validation and normalisation of the raw event, and the response shaped for its origin;
+//! - `events.rs`  — every other event source (S3, SQS, SNS, DynamoDB streams, EventBridge
+//!   schedules and buses) turned into plugin events, and what each source gets back.
 //!
 //! Serving a deployment in S3, the host checks for a new version (one conditional GET) on
 //! an invocation when `refresh` has passed since the last check — in a background task,
@@ -18,6 +20,7 @@
 //! runtime's `AWS_LAMBDA_RUNTIME_API` is set (the deployed `bootstrap`).
 
 mod convert;
+pub mod events;
 
 use crate::app::App;
 use lambda_http::lambda_runtime::{self, LambdaEvent, Service, service_fn};
@@ -70,24 +73,33 @@ impl Refresher {
     }
 }
 
-/// One invocation. An S3 event notification reloads the deployment now. An HTTP event
-/// (API Gateway REST/HTTP, Function URL, ALB) goes through `lambda_http`'s adapter — the
-/// same one `lambda_http::run` uses — to the app; anything else is refused with an error
-/// Lambda records, and the host keeps serving.
+/// One invocation. An event source's records (`events.rs`) go to the plugins whose
+/// triggers want them; an S3 notification of the deployment's manifest reloads it now. An
+/// HTTP event (API Gateway REST/HTTP, Function URL, ALB) goes through `lambda_http`'s
+/// adapter — the same one `lambda_http::run` uses — to the app; anything else is refused
+/// with an error Lambda records, and the host keeps serving.
 async fn invocation(
     app: Arc<App>,
     refresher: Arc<Refresher>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, lambda_runtime::Error> {
     let LambdaEvent { mut payload, context } = event;
-    if let Some(objects) = s3_objects(&payload) {
-        return s3_notification(&app, &refresher, &objects, &context.request_id).await;
+    match events::recognise(&payload) {
+        Some(Ok(source)) => return event_source(&app, &refresher, source, &context).await.map_err(Into::into),
+        Some(Err(why)) => {
+            tracing::warn!(request_id = context.request_id, "event refused: {why}");
+            return Err(why.into());
+        }
+        None => {}
     }
     refresher.maybe_start(&app);
     let rejection = convert::prepare_event(&mut payload).err();
     let request: LambdaRequest = serde_json::from_value(payload).map_err(|error| {
         tracing::warn!(request_id = context.request_id, %error, "invocation is not an HTTP event");
-        format!("plughost answers API Gateway, Function URL and ALB events; this is not one: {error}")
+        format!(
+            "plughost answers API Gateway, Function URL and ALB events, and S3, SQS, SNS, DynamoDB stream \
+             and EventBridge (plughost_schedule / plughost_bus) events; this is none of them: {error}"
+        )
     })?;
     let mut adapter =
         Adapter::from(service_fn(move |request: lambda_http::Request| answer(app.clone(), request, rejection.clone())));
@@ -95,65 +107,75 @@ async fn invocation(
     Ok(serde_json::to_value(response)?)
 }
 
-/// The `(bucket, key)` of every record of an S3 event notification (`{"Records":
-/// [{"eventSource": "aws:s3", ...}]}`), keys decoded (S3 form-encodes them); `None` for
-/// any other event.
-fn s3_objects(payload: &serde_json::Value) -> Option<Vec<(String, String)>> {
-    let records = payload.get("Records")?.as_array()?;
-    let s3: Vec<_> =
-        records.iter().filter(|r| r.get("eventSource").and_then(|s| s.as_str()) == Some("aws:s3")).collect();
-    if s3.is_empty() {
-        return None;
+/// One invocation by an event source, within its deadline. `Err` fails the invocation,
+/// so Lambda retries it (sources whose partial failures are reported answer `Ok`).
+async fn event_source(
+    app: &Arc<App>,
+    refresher: &Arc<Refresher>,
+    source: events::Source,
+    context: &lambda_runtime::Context,
+) -> Result<serde_json::Value, String> {
+    let deadline = request_deadline(context.deadline);
+    let request_id = context.request_id.as_str();
+    if !matches!(source, events::Source::S3(_)) {
+        refresher.maybe_start(app);
     }
-    let text = |record: &serde_json::Value, pointer: &str| {
-        record.pointer(pointer).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
-    };
-    Some(
-        s3.iter()
-            .map(|record| {
-                let key = text(record, "/s3/object/key").replace('+', " ");
-                let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy().into_owned();
-                (text(record, "/s3/bucket/name"), key)
-            })
-            .collect(),
-    )
+    match source {
+        events::Source::S3(event) => s3_notification(app, refresher, &event, request_id, deadline).await,
+        events::Source::Sqs(event) => Ok(events::sqs(app, event, request_id, deadline).await),
+        events::Source::Sns(event) => events::sns(app, event, request_id, deadline).await,
+        events::Source::Stream(event) => Ok(events::stream(app, event, request_id, deadline).await),
+        events::Source::Schedule { plugin, name, time } => {
+            events::schedule(app, &plugin, &name, time, request_id, deadline).await
+        }
+        events::Source::Bus { bus, event } => events::bus(app, &bus, &event, request_id, deadline).await,
+    }
 }
 
-/// An S3 event notification. A write of this deployment's manifest reloads it now. Any
-/// other object is not the host's business (object triggers for plugins are a later
-/// feature): the invocation fails, naming the object, so Lambda's retries and the
-/// function's failure destination keep the event instead of it being dropped silently.
+/// The bucket and key of an S3 record, the key decoded (S3 form-encodes it).
+fn s3_object(record: &aws_lambda_events::event::s3::S3EventRecord) -> (String, String) {
+    let key = record.s3.object.key.as_deref().unwrap_or_default().replace('+', " ");
+    let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy().into_owned();
+    (record.s3.bucket.name.clone().unwrap_or_default(), key)
+}
+
+/// An S3 event notification. A write of this deployment's manifest reloads it now; every
+/// other object is an object event for the container bound to its bucket and prefix
+/// (`events.rs`). The invocation fails when an object is for no container or a plugin
+/// failed, naming it, so Lambda's retries and the function's failure destination keep the
+/// event instead of it being dropped silently.
 async fn s3_notification(
     app: &Arc<App>,
     refresher: &Refresher,
-    objects: &[(String, String)],
+    event: &aws_lambda_events::event::s3::S3Event,
     request_id: &str,
-) -> Result<serde_json::Value, lambda_runtime::Error> {
+    deadline: Option<Instant>,
+) -> Result<serde_json::Value, String> {
     let manifest = app.source().deployment();
-    let is_manifest =
-        |(bucket, key): &&(String, String)| manifest.is_some_and(|m| &m.bucket == bucket && &m.key == key);
-    let others: Vec<String> = objects
-        .iter()
-        .filter(|object| !is_manifest(object))
-        .map(|(bucket, key)| format!("s3://{bucket}/{}", crate::capability::log::escape_controls(key)))
-        .collect();
+    let (mut for_manifest, mut objects) = (false, Vec::new());
+    for record in &event.records {
+        let (bucket, key) = s3_object(record);
+        if manifest.is_some_and(|m| m.bucket == bucket && m.key == key) {
+            for_manifest = true;
+        } else {
+            objects.push((record, bucket, key));
+        }
+    }
     let mut answer = serde_json::json!({ "reloaded": false, "generation": app.table().generation });
-    if objects.iter().any(|object| is_manifest(&object)) {
+    if for_manifest {
         tracing::info!(request_id, "S3 notification for the manifest: checking the deployment now");
         let published = app.reload_and_log(true).await;
         *refresher.last_check.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         answer = serde_json::json!({ "reloaded": published, "generation": app.table().generation });
     }
-    if others.is_empty() {
+    if objects.is_empty() {
         return Ok(answer);
     }
-    let objects = others.join(", ");
-    tracing::warn!(
-        request_id,
-        objects,
-        "S3 notification for objects other than this deployment's manifest; not handled"
-    );
-    Err(format!("S3 notification for {objects}: only this deployment's manifest is handled (no reload)").into())
+    let delivered = events::s3_objects(app, &objects, request_id, deadline).await.inspect_err(|why| {
+        tracing::warn!(request_id, "S3 notification not handled, to be retried: {why}");
+    })?;
+    answer["delivered"] = delivered.into();
+    Ok(answer)
 }
 
 /// The app's answer to one HTTP event, within the invocation's deadline. Request ids are
@@ -206,14 +228,17 @@ mod tests {
 
     #[test]
     fn s3_notifications_are_told_from_http_events_and_name_their_objects() {
-        let s3: serde_json::Value =
-            serde_json::from_str(include_str!("../../../tests/fixtures/lambda/s3-put-manifest.json")).unwrap();
-        assert_eq!(s3_objects(&s3), Some(vec![("deployments".to_owned(), "prod/manifest.toml".to_owned())]));
-        let http: serde_json::Value =
-            serde_json::from_str(include_str!("../../../tests/fixtures/lambda/apigw-rest-v1-get.json")).unwrap();
-        assert_eq!(s3_objects(&http), None);
-        let encoded = serde_json::json!({ "Records": [{ "eventSource": "aws:s3",
+        let recognised = |text: &str| events::recognise(&serde_json::from_str(text).unwrap());
+        let Some(Ok(events::Source::S3(s3))) =
+            recognised(include_str!("../../../tests/fixtures/lambda/s3-put-manifest.json"))
+        else {
+            panic!("an S3 notification")
+        };
+        assert_eq!(s3_object(&s3.records[0]), ("deployments".to_owned(), "prod/manifest.toml".to_owned()));
+        assert!(recognised(include_str!("../../../tests/fixtures/lambda/apigw-rest-v1-get.json")).is_none());
+        let encoded = serde_json::json!({ "Records": [{ "eventSource": "aws:s3", "eventTime": "1970-01-01T00:00:00.000Z",
             "s3": { "bucket": { "name": "b" }, "object": { "key": "uploads/my+photo%C3%A9.png" } } }] });
-        assert_eq!(s3_objects(&encoded), Some(vec![("b".to_owned(), "uploads/my photoé.png".to_owned())]));
+        let Some(Ok(events::Source::S3(s3))) = events::recognise(&encoded) else { panic!("an S3 notification") };
+        assert_eq!(s3_object(&s3.records[0]), ("b".to_owned(), "uploads/my photoé.png".to_owned()));
     }
 }

@@ -1,11 +1,16 @@
 //! `plughost serve`: the local HTTP server (axum over hyper), the host's health endpoint,
-//! graceful shutdown, live reload (`watch.rs`), and the routes capabilities answer
-//! themselves (`Capabilities::local_routes`: presigned URLs of embedded storage).
+//! graceful shutdown, live reload (`watch.rs`), the routes capabilities answer
+//! themselves (`Capabilities::local_routes`: presigned URLs of embedded storage), and the
+//! local event sources (`trigger/local/`: scheduler, queues, outbox) with their endpoints
+//! (`events.rs`).
 //!
 //! Only transport lives here: reading the body under the size limit and handing an
 //! `http::Request<Bytes>` to [`App::handle_with_id`].
 
+mod events;
 mod watch;
+
+pub use events::EVENTS_PATH;
 
 use crate::app::App;
 use crate::http::HostError;
@@ -22,12 +27,15 @@ use std::sync::Arc;
 /// The host's own health endpoint (the prefix is reserved in manifests).
 pub const HEALTH_PATH: &str = "/_plughost/health";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// Reload when the manifest or a plugin file changes (a deployment in S3 is polled
     /// every `refresh` instead).
     pub watch: bool,
     pub refresh: std::time::Duration,
+    /// The local event sources (`<data-dir>/events.sqlite3`): schedules fire, queues and
+    /// the outbox deliver, `POST /_plughost/events` fires events. `None`: no events.
+    pub events: Option<crate::trigger::local::LocalEvents>,
 }
 
 /// Binds `listen` first, so the real address (port 0 becomes a free port) is known
@@ -54,14 +62,26 @@ pub async fn serve(
     let table = app.table();
     for plugin in table.plugins() {
         let routes = plugin.routes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        tracing::info!(plugin = %plugin.id, routes, digest = plugin.digest.short(), "plugin loaded");
+        let events = plugin.triggers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        tracing::info!(plugin = %plugin.id, routes, events, digest = plugin.digest.short(), "plugin loaded");
+    }
+    let mut event_routes = axum::Router::new();
+    let mut _event_tasks = Vec::new();
+    if let Some(events) = options.events {
+        _event_tasks.push(AbortOnDrop(crate::trigger::local::pump::spawn(app.clone(), events.clone())));
+        _event_tasks.push(AbortOnDrop(crate::trigger::local::scheduler::spawn(app.clone(), events.clone())));
+        event_routes = events::router(app.clone(), events);
     }
     tracing::info!(%addr, manifest = %app.source(), watch = options.watch, "plughost listening on http://{addr}");
 
     // What capabilities answer themselves (presigned URLs of embedded storage).
     let capabilities = app.capabilities().local_routes();
-    let router =
-        axum::Router::new().route(HEALTH_PATH, get(health)).fallback(dispatch).with_state(app).merge(capabilities);
+    let router = axum::Router::new()
+        .route(HEALTH_PATH, get(health))
+        .fallback(dispatch)
+        .with_state(app)
+        .merge(capabilities)
+        .merge(event_routes);
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     tracing::info!("plughost stopped");
     Ok(())
@@ -112,6 +132,15 @@ async fn health(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
         "loaded_at": humantime::format_rfc3339_seconds(table.loaded_at).to_string(),
         "plugins": plugins,
     }))
+}
+
+/// Stops a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -3,16 +3,19 @@
 //! sources, in `plughost serve` from embedded ones — with the same sandbox, grants and
 //! limits as HTTP (`invoke::deliver`).
 //!
+//! - `binding.rs`  — the storage map's `queue`/`topic`/`bus` sections: which ARN a label is;
 //! - `spec.rs`     — the manifest's `[queue.*]`/`[topic.*]`/`[bus.*]` and `events = [...]`;
 //! - `schedule.rs` — `rate(...)`/`cron(...)` in EventBridge syntax, and when they fire;
 //! - `pattern.rs`  — EventBridge event patterns: validation and matching;
 //! - `table.rs`    — which plugins a source's event goes to, for one routing table;
-//! - `event.rs`    — the WIT event values, built from what a source reports.
+//! - `event.rs`    — the WIT event values, built from what a source reports;
+//! - `local/`      — `serve`'s own event sources: durable queues and outbox, the scheduler.
 //!
-//! Where events come from: `lambda/events.rs` (AWS records), `serve/events.rs` (the local
-//! scheduler and the test endpoint).
+//! Where events come from: `lambda/events.rs` (AWS records), `local/` (in `serve`).
 
+pub mod binding;
 pub mod event;
+pub mod local;
 pub mod pattern;
 pub mod schedule;
 pub mod spec;

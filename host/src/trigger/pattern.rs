@@ -112,7 +112,7 @@ fn is_ignore_case(inner: &Map<String, Value>) -> bool {
 
 fn check_numeric(terms: &[Value]) -> Result<(), String> {
     let usage = "`numeric` takes one or two comparisons, e.g. `[\">\", 0, \"<=\", 5]`";
-    if terms.is_empty() || terms.len() % 2 != 0 || terms.len() > 4 {
+    if terms.is_empty() || !terms.len().is_multiple_of(2) || terms.len() > 4 {
         return Err(usage.into());
     }
     for pair in terms.chunks(2) {

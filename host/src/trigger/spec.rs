@@ -20,7 +20,7 @@
 
 use super::pattern::Pattern;
 use super::schedule::Schedule;
-use crate::capability::labelled::Declarations;
+use crate::capability::labelled::{Declarations, GrantedAccess};
 use crate::id::PluginId;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -282,6 +282,25 @@ fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) ->
             Trigger::Bus { bus, pattern: Pattern::parse(pattern).map_err(|m| format!("pattern: {m}"))? }
         }
     })
+}
+
+/// Object and change events carry a container's keys and a store's values: a plugin
+/// receives them only for labels it is granted (read is enough), like reading them.
+pub fn check_granted(triggers: &[Trigger], grants: &GrantedAccess) -> Result<(), String> {
+    for (i, trigger) in triggers.iter().enumerate() {
+        let (capability, label) = match trigger {
+            Trigger::Object { container, .. } => ("blob", container),
+            Trigger::Changes { store, .. } => ("kv", store),
+            _ => continue,
+        };
+        if !grants.get(capability).is_some_and(|labels| labels.contains_key(label)) {
+            return Err(format!(
+                "events[{i}]: {trigger} events reveal what `{label}` holds: grant the plugin `{label}` \
+                 (e.g. `{capability} = {{ {label} = \"read\" }}`)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Two plugins consuming one queue would each get some of its messages: refuse it.

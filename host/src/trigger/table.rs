@@ -8,6 +8,11 @@ use crate::bindings::wit_events::{ChangeKind, Event, ObjectChange, Payload};
 use crate::plugin::LoadedPlugin;
 use std::sync::Arc;
 
+/// Keys the SDK's idempotency guard writes (`plughost_sdk::events::claim`): their changes
+/// are bookkeeping, not data, and are never delivered — a change consumer that guards
+/// with the same store would otherwise trigger itself forever.
+pub const GUARD_PREFIX: &str = "plughost-event/";
+
 /// The plugins `event` goes to (for a `Custom` event, `bus_event` is the whole
 /// EventBridge event the patterns match against). A schedule goes to the plugin named
 /// in `schedule_of`.
@@ -36,7 +41,9 @@ pub fn targets<'t>(
                 (Trigger::Queue { queue, .. }, Payload::Message(message)) => *queue == message.queue,
                 (Trigger::Topic { topic }, Payload::Notification(notification)) => *topic == notification.topic,
                 (Trigger::Changes { store, prefix }, Payload::Change(change)) => {
-                    *store == change.store && change.key.starts_with(prefix.as_str())
+                    *store == change.store
+                        && change.key.starts_with(prefix.as_str())
+                        && !change.key.starts_with(GUARD_PREFIX)
                 }
                 (Trigger::Bus { bus, pattern }, Payload::Custom(custom)) => {
                     *bus == custom.bus && bus_event.is_some_and(|event| pattern.matches(event))

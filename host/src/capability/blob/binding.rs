@@ -55,7 +55,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
                 ));
             }
             tracing::info!(container = label, bucket, prefix, "blob container bound to S3");
-            placement.bind(label, Arc::new(S3Blob::new(client.clone(), bucket)), &prefix);
+            placement.bind(label, Arc::new(S3Blob::new(client.clone(), bucket.clone())), &bucket, &prefix);
         }
     }
     // The embedded folder's presigned URLs are answered by the local server.

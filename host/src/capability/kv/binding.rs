@@ -44,7 +44,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
                 );
             }
             tracing::info!(store = label, table, prefix, "kv store bound to DynamoDB");
-            placement.bind(label, Arc::new(DynamoKv::new(client.clone(), table)), &prefix);
+            placement.bind(label, Arc::new(DynamoKv::new(client.clone(), table.clone())), &table, &prefix);
         }
     }
     Ok(Arc::new(PlacedBackends { placement, quota: KvQuota::parse, writes: super::writes, local_routes: None }))

@@ -1,0 +1,157 @@
+//! The event sources of `plughost serve`, without AWS: the same events a deployment gets
+//! from S3, SQS, SNS, DynamoDB streams and EventBridge, produced locally and delivered
+//! through the same path (`App::deliver`).
+//!
+//! - `store.rs`     — [`LocalEvents`]: the durable queues, outbox and dead letters (SQLite);
+//! - `pump.rs`      — delivers: each consumed queue's messages to its consumer (visibility
+//!   timeout, redelivery, dead letters after `max_receives`), and outbox events with retries;
+//! - `scheduler.rs` — fires schedule triggers on time;
+//! - `fire.rs`      — what `POST /_plughost/events` and `plughost trigger` accept: an event
+//!   to fire now, checked against the manifest;
+//! - `cli.rs`       — `plughost trigger`, the command line that posts there.
+//!
+//! [`LocalEvent`] is an accepted event as the outbox keeps it.
+
+pub mod cli;
+pub mod fire;
+pub mod pump;
+pub mod scheduler;
+pub mod store;
+
+pub use store::LocalEvents;
+
+use crate::bindings::wit_events::{Change, ChangeKind, Event, Notification, Object, ObjectChange, Payload};
+use serde::{Deserialize, Serialize};
+
+/// An event accepted for delivery, as the outbox stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LocalEvent {
+    Schedule {
+        plugin: String,
+        name: String,
+        time: u64,
+    },
+    Notification {
+        topic: String,
+        message_id: String,
+        subject: Option<String>,
+        body: String,
+        attributes: Vec<(String, String)>,
+        time: u64,
+    },
+    /// `event` is EventBridge-shaped (`id`, `source`, `detail-type`, `detail`, `time`).
+    Bus {
+        bus: String,
+        event: serde_json::Value,
+    },
+    Object {
+        id: String,
+        container: String,
+        key: String,
+        created: bool,
+        size: u64,
+        etag: String,
+        time: u64,
+    },
+    Change {
+        id: String,
+        store: String,
+        key: String,
+        kind: StoredChange,
+        old: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        time: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredChange {
+    Inserted,
+    Modified,
+    Removed,
+}
+
+/// What [`App::deliver`](crate::App::deliver) takes for one event.
+pub struct Deliverable {
+    pub event: Event,
+    pub bus_event: Option<serde_json::Value>,
+    pub schedule_of: Option<String>,
+}
+
+impl LocalEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Schedule { .. } => "schedule",
+            Self::Notification { .. } => "notification",
+            Self::Bus { .. } => "custom",
+            Self::Object { .. } => "object",
+            Self::Change { .. } => "change",
+        }
+    }
+
+    /// The id plugins see (stable across redeliveries).
+    pub fn id(&self) -> String {
+        self.deliverable().map(|d| d.event.id).unwrap_or_default()
+    }
+
+    /// The WIT event and what routing it needs.
+    pub fn deliverable(&self) -> Result<Deliverable, String> {
+        let plain = |event| Ok(Deliverable { event, bus_event: None, schedule_of: None });
+        match self {
+            Self::Schedule { plugin, name, time } => Ok(Deliverable {
+                event: super::event::schedule(plugin, name, *time),
+                bus_event: None,
+                schedule_of: Some(plugin.clone()),
+            }),
+            Self::Notification { topic, message_id, subject, body, attributes, time } => plain(Event {
+                id: message_id.clone(),
+                payload: Payload::Notification(Notification {
+                    topic: topic.clone(),
+                    message_id: message_id.clone(),
+                    subject: subject.clone(),
+                    body: body.clone(),
+                    attributes: attributes.clone(),
+                    time: *time,
+                }),
+            }),
+            Self::Bus { bus, event } => Ok(Deliverable {
+                event: super::event::custom(bus, event)?,
+                bus_event: Some(event.clone()),
+                schedule_of: None,
+            }),
+            Self::Object { id, container, key, created, size, etag, time } => plain(Event {
+                id: id.clone(),
+                payload: Payload::Object(Object {
+                    container: container.clone(),
+                    key: key.clone(),
+                    change: if *created { ObjectChange::Created } else { ObjectChange::Removed },
+                    size: *size,
+                    etag: etag.clone(),
+                    time: *time,
+                }),
+            }),
+            Self::Change { id, store, key, kind, old, new, time } => plain(Event {
+                id: id.clone(),
+                payload: Payload::Change(Change {
+                    store: store.clone(),
+                    key: key.clone(),
+                    kind: match kind {
+                        StoredChange::Inserted => ChangeKind::Inserted,
+                        StoredChange::Modified => ChangeKind::Modified,
+                        StoredChange::Removed => ChangeKind::Removed,
+                    },
+                    old_value: old.clone(),
+                    new_value: new.clone(),
+                    time: *time,
+                }),
+            }),
+        }
+    }
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    crate::capability::clock::unix_seconds()
+}

@@ -1,0 +1,145 @@
+//! Delivers what the local event sources accepted: each consumed queue's messages to its
+//! consumer (like Lambda's SQS poller: a batch at a time per queue, failed messages back
+//! after the visibility timeout, dead-lettered after `max_receives`), and outbox events to
+//! their plugins (retried with backoff, then dead-lettered). Follows the current routing
+//! table: a reload changes consumers at once.
+
+use super::store::{Due, LocalEvents, Received};
+use crate::app::App;
+use crate::bindings::wit_events::{Event, Message, Payload};
+use crate::capability::log::escape_controls;
+use crate::trigger::Trigger;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Outbox events delivered at once.
+const OUTBOX_BATCH: u32 = 16;
+/// The longest the pump sleeps without being woken (a message whose visibility ended).
+const IDLE: Duration = Duration::from_millis(250);
+
+/// Runs the pump until the process ends.
+pub fn spawn(app: Arc<App>, events: LocalEvents) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let outbox_busy = Arc::new(tokio::sync::Semaphore::new(1));
+        loop {
+            start_queue_batches(&app, &events, &busy);
+            if let Ok(permit) = outbox_busy.clone().try_acquire_owned() {
+                let (app, events) = (app.clone(), events.clone());
+                tokio::spawn(async move {
+                    drain_outbox(&app, &events).await;
+                    drop(permit);
+                });
+            }
+            tokio::select! {
+                () = events.wake.notified() => {}
+                () = tokio::time::sleep(IDLE) => {}
+            }
+        }
+    })
+}
+
+/// For every consumed queue without a batch in flight, receives and delivers one batch
+/// in the background.
+fn start_queue_batches(app: &Arc<App>, events: &LocalEvents, busy: &Arc<Mutex<HashSet<String>>>) {
+    let table = app.table();
+    for plugin in table.plugins() {
+        for trigger in &plugin.triggers {
+            let Trigger::Queue { queue, batch } = trigger else { continue };
+            let Some(spec) = table.manifest.sources.queues.get(queue).copied() else { continue };
+            if !busy.lock().unwrap_or_else(|p| p.into_inner()).insert(queue.clone()) {
+                continue;
+            }
+            let (app, events, busy, queue, batch) = (app.clone(), events.clone(), busy.clone(), queue.clone(), *batch);
+            tokio::spawn(async move {
+                match events.receive(&queue, batch, spec.visibility_timeout).await {
+                    Ok(messages) if !messages.is_empty() => {
+                        let deliveries = messages.iter().map(|m| deliver_message(&app, &events, &queue, m, spec.max_receives));
+                        futures::future::join_all(deliveries).await;
+                        events.wake.notify_one(); // there may be more
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(queue, "cannot receive from the local queue: {error:#}"),
+                }
+                busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&queue);
+            });
+        }
+    }
+}
+
+async fn deliver_message(app: &App, events: &LocalEvents, queue: &str, message: &Received, max_receives: u32) {
+    let event = Event {
+        id: message.id.clone(),
+        payload: Payload::Message(Message {
+            queue: queue.to_owned(),
+            message_id: message.id.clone(),
+            body: message.body.clone(),
+            attributes: message.attributes.clone(),
+            receive_count: message.receive_count,
+        }),
+    };
+    let invocation = format!("local-queue/{queue}");
+    let delivery = app.deliver(&event, None, None, &invocation, None).await;
+    let outcome = if delivery.targets == 0 {
+        // The consumer went away with a reload between receive and delivery.
+        Err("no plugin consumes this queue now".to_owned())
+    } else if delivery.succeeded() {
+        events.acknowledge(&message.id).await.map_err(|e| format!("{e:#}"))
+    } else {
+        Err(delivery.describe_failures())
+    };
+    if let Err(reason) = outcome {
+        match events.failed(queue, message, max_receives, &reason).await {
+            Ok(true) => tracing::warn!(
+                queue,
+                message_id = %message.id,
+                receives = message.receive_count,
+                reason = %escape_controls(&reason),
+                "message dead-lettered after max_receives"
+            ),
+            Ok(false) => {}
+            Err(error) => tracing::error!(queue, "cannot record a failed message: {error:#}"),
+        }
+    }
+}
+
+/// Delivers due outbox events until none is due.
+async fn drain_outbox(app: &App, events: &LocalEvents) {
+    loop {
+        let due = match events.due(OUTBOX_BATCH).await {
+            Ok(due) if due.is_empty() => return,
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!("cannot read the local outbox: {error:#}");
+                return;
+            }
+        };
+        futures::future::join_all(due.iter().map(|due| deliver_outbox(app, events, due))).await;
+    }
+}
+
+async fn deliver_outbox(app: &App, events: &LocalEvents, due: &Due) {
+    let outcome = match due.event.deliverable() {
+        Ok(d) => {
+            let delivery = app.deliver(&d.event, d.bus_event.as_ref(), d.schedule_of.as_deref(), "local-outbox", None).await;
+            if delivery.succeeded() { Ok(()) } else { Err(delivery.describe_failures()) }
+        }
+        Err(why) => Err(why),
+    };
+    let recorded = match &outcome {
+        Ok(()) => events.delivered(due.seq).await.map(|()| false),
+        Err(reason) => events.retry(due, reason).await,
+    };
+    match (recorded, outcome) {
+        (Ok(true), Err(reason)) => tracing::warn!(
+            kind = due.event.kind(),
+            event_id = %escape_controls(&due.event.id()),
+            reason = %escape_controls(&reason),
+            "event dead-lettered after {} attempts",
+            super::store::MAX_ATTEMPTS
+        ),
+        (Err(error), _) => tracing::error!("cannot record an outbox delivery: {error:#}"),
+        _ => {}
+    }
+}
