@@ -8,10 +8,10 @@
 //! table off the request path and publishes it only if every plugin loaded. A rejected
 //! version is logged and counted (`metrics.rs`) once, and the current table keeps serving.
 
+use crate::bindings::wit_events::Event;
 use crate::capability::Capabilities;
 use crate::engine::PluginEngine;
 use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_wit_request};
-use crate::bindings::wit_events::Event;
 use crate::invoke::{InvokeError, deliver, invoke};
 use crate::loader::{Fetched, FetchedComponent, Loader};
 use crate::manifest::LimitBounds;

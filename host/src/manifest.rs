@@ -682,7 +682,10 @@ mod tests {
         let e = parse(&format!("{head}events = [{{ queue = \"orders\" }}]\n[plugins.v]\nsource = \"v.wasm\"\nevents = [{{ queue = \"orders\" }}]\n")).unwrap_err();
         assert!(e.message.contains("plugins `v` and `w` both consume queue `orders`"), "{e}");
         let e = parse(&format!("{head}events = [{{ changes = \"users\" }}]\n")).unwrap_err();
-        assert!(e.message.contains("events[0]: changes users events reveal what `users` holds: grant the plugin `users`"), "{e}");
+        assert!(
+            e.message.contains("events[0]: changes users events reveal what `users` holds: grant the plugin `users`"),
+            "{e}"
+        );
         let e = parse("[queue.orders]\nmax_receives = 0\n[plugins.w]\nsource = \"w.wasm\"\nroutes = [\"/w\"]\n")
             .unwrap_err();
         assert!(e.message.contains("[queue.orders]: max_receives 0 is outside 1..=1000"), "{e}");

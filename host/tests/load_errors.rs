@@ -64,7 +64,7 @@ fn a_truncated_component_is_refused() {
 fn a_component_of_another_world_is_refused_naming_the_import() {
     let error = load_error("[plugins.stranger]\nsource = \"{wrong-world}\"\nroutes = [\"/s\"]\n");
     assert!(error.contains("plugin `stranger`"), "{error}");
-    assert!(error.contains("does not fit the `plughost:plugin/plugin` world"), "{error}");
+    assert!(error.contains("does not fit the `plughost:plugin` worlds"), "{error}");
     assert!(error.contains("acme:elsewhere/clock-tower"), "{error}");
 }
 
@@ -118,10 +118,37 @@ fn a_grant_of_an_undeclared_store_fails_the_load_naming_plugin_and_label() {
 fn a_component_importing_storage_it_is_not_granted_fails_the_load() {
     let error = load_error("[plugins.probe]\nsource = \"{kv-probe}\"\nroutes = [\"/p\"]\n");
     assert!(error.contains("plugin `probe`"), "{error}");
-    assert!(error.contains("imports `plughost:plugin/kv@0.1.0` but the manifest grants it no kv store"), "{error}");
+    assert!(error.contains("imports `plughost:plugin/kv@0.1.1` but the manifest grants it no kv store"), "{error}");
     let error = load_error("[blob.images]\n[plugins.probe]\nsource = \"{blob-probe}\"\nroutes = [\"/p\"]\n");
     assert!(
-        error.contains("imports `plughost:plugin/blob@0.1.0` but the manifest grants it no blob container"),
+        error.contains("imports `plughost:plugin/blob@0.1.1` but the manifest grants it no blob container"),
         "{error}"
     );
+}
+
+#[test]
+fn routes_need_the_handler_export_and_events_need_the_events_export() {
+    let error = load_error(
+        "[kv.seen]\n[plugins.counter]\nsource = \"{event-counter}\"\nroutes = [\"/c\"]\nkv = { seen = \"read-write\" }\n",
+    );
+    assert!(error.contains("plugin `counter`"), "{error}");
+    assert!(
+        error.contains(
+            "the manifest gives it routes, but the component does not export `plughost:plugin/handler@0.1.1`"
+        ),
+        "{error}"
+    );
+    let error = load_error("[queue.jobs]\n[plugins.hello]\nsource = \"{hello}\"\nevents = [{ queue = \"jobs\" }]\n");
+    assert!(
+        error.contains("the manifest gives it events (queue jobs), but the component does not export `plughost:plugin/events@0.1.1`")
+            && error.contains("plughost_sdk::events!"),
+        "{error}"
+    );
+    // A component exporting both serves routes and events.
+    let (_dir, path) = manifest(
+        "[kv.activity]\n[kv.products]\n[blob.images]\n[queue.jobs]\n[plugins.activity]\nsource = \"{activity}\"\n\
+         routes = [\"GET /v1/activity\"]\nevents = [{ queue = \"jobs\" }]\n\
+         kv = { activity = \"read-write\", products = \"read\" }\nblob = { images = \"read\" }\n",
+    );
+    load(&path).expect("a plugin with both exports loads");
 }

@@ -34,10 +34,17 @@ pub enum Source {
     Stream(StreamEvent),
     /// `{"plughost_schedule": {"plugin", "name", "time"}}` (an EventBridge schedule rule's
     /// input transformer).
-    Schedule { plugin: String, name: String, time: u64 },
+    Schedule {
+        plugin: String,
+        name: String,
+        time: u64,
+    },
     /// `{"plughost_bus": "<label>", "event": <the EventBridge event>}` (a bus rule's input
     /// transformer).
-    Bus { bus: String, event: Value },
+    Bus {
+        bus: String,
+        event: Value,
+    },
 }
 
 /// What an event source sends, told from HTTP events: `None` for anything that is not
@@ -55,7 +62,9 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, String>> {
     }
     if let Some(bus) = payload.get("plughost_bus") {
         return Some(match (bus.as_str(), payload.get("event")) {
-            (Some(bus), Some(event)) if event.is_object() => Ok(Source::Bus { bus: bus.to_owned(), event: event.clone() }),
+            (Some(bus), Some(event)) if event.is_object() => {
+                Ok(Source::Bus { bus: bus.to_owned(), event: event.clone() })
+            }
             _ => Err("a plughost_bus envelope needs the bus label and the EventBridge `event`".into()),
         });
     }
@@ -76,8 +85,12 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, String>> {
     let parse = |what: &str| format!("malformed {what} event: ");
     Some(match first.as_str() {
         "aws:s3" => serde_json::from_value(payload.clone()).map(Source::S3).map_err(|e| parse("S3") + &e.to_string()),
-        "aws:sqs" => serde_json::from_value(payload.clone()).map(Source::Sqs).map_err(|e| parse("SQS") + &e.to_string()),
-        "aws:sns" => serde_json::from_value(payload.clone()).map(Source::Sns).map_err(|e| parse("SNS") + &e.to_string()),
+        "aws:sqs" => {
+            serde_json::from_value(payload.clone()).map(Source::Sqs).map_err(|e| parse("SQS") + &e.to_string())
+        }
+        "aws:sns" => {
+            serde_json::from_value(payload.clone()).map(Source::Sns).map_err(|e| parse("SNS") + &e.to_string())
+        }
         "aws:dynamodb" => serde_json::from_value(payload.clone())
             .map(Source::Stream)
             .map_err(|e| parse("DynamoDB stream") + &e.to_string()),
@@ -90,14 +103,21 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, String>> {
 
 /// An S3 object event for a container, or why the record is not one. `manifest` is the
 /// deployment's manifest object (handled by the caller).
-pub fn object_event(app: &App, bucket: &str, key: &str, record: &aws_lambda_events::event::s3::S3EventRecord) -> Result<Event, String> {
+pub fn object_event(
+    app: &App,
+    bucket: &str,
+    key: &str,
+    record: &aws_lambda_events::event::s3::S3EventRecord,
+) -> Result<Event, String> {
     let (namespace, inner_key) = key.split_once('/').unwrap_or((key, ""));
     let address = app
         .capabilities()
         .addresses("blob")
         .iter()
         .find(|a| a.resource == bucket && a.namespace == namespace)
-        .ok_or_else(|| format!("s3://{bucket}/{}: no blob container is bound to this bucket and prefix", escape_controls(key)))?;
+        .ok_or_else(|| {
+            format!("s3://{bucket}/{}: no blob container is bound to this bucket and prefix", escape_controls(key))
+        })?;
     let name = record.event_name.as_deref().unwrap_or_default();
     let change = if name.starts_with("ObjectCreated") {
         ObjectChange::Created
@@ -136,12 +156,10 @@ pub async fn s3_objects(
     for (record, bucket, key) in records {
         events.push(object_event(app, bucket, key, record)?);
     }
-    let deliveries = futures::future::join_all(
-        events.iter().map(|event| app.deliver(event, None, None, request_id, deadline)),
-    )
-    .await;
-    let failures: Vec<String> =
-        deliveries.iter().filter(|d| !d.succeeded()).map(|d| d.describe_failures()).collect();
+    let deliveries =
+        futures::future::join_all(events.iter().map(|event| app.deliver(event, None, None, request_id, deadline)))
+            .await;
+    let failures: Vec<String> = deliveries.iter().filter(|d| !d.succeeded()).map(|d| d.describe_failures()).collect();
     if failures.is_empty() {
         Ok(deliveries.iter().map(|d| d.targets).sum())
     } else {
@@ -210,7 +228,12 @@ fn message_event(queue: &str, record: aws_lambda_events::event::sqs::SqsMessage)
 }
 
 /// Delivers one message to its queue's consumer; false when it must come back.
-async fn deliver_message(app: &App, message: &Result<Event, String>, request_id: &str, deadline: Option<Instant>) -> bool {
+async fn deliver_message(
+    app: &App,
+    message: &Result<Event, String>,
+    request_id: &str,
+    deadline: Option<Instant>,
+) -> bool {
     let event = match message {
         Ok(event) => event,
         Err(why) => {
@@ -365,7 +388,13 @@ pub async fn schedule(
 }
 
 /// A bus event: to every plugin whose trigger on `bus` has a matching pattern.
-pub async fn bus(app: &App, bus: &str, event: &Value, request_id: &str, deadline: Option<Instant>) -> Result<Value, String> {
+pub async fn bus(
+    app: &App,
+    bus: &str,
+    event: &Value,
+    request_id: &str,
+    deadline: Option<Instant>,
+) -> Result<Value, String> {
     if !app.table().manifest.sources.buses.contains(bus) {
         return Err(format!("no bus `{}` is declared in the current manifest", escape_controls(bus)));
     }

@@ -24,9 +24,11 @@ pub fn handle(req: Request) -> Response {
 /// The newest events first: `?limit=` 1..=100 (default 20).
 fn list(req: Request) -> Result<Json<Value>, Error> {
     let limit = match req.query("limit") {
-        Some(text) => text.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-            Error::bad_request("limit must be a number in 1..=100")
-        })?,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| Error::bad_request("limit must be a number in 1..=100"))?,
         None => 20,
     };
     let store = Store::open(STORE)?;

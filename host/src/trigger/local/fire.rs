@@ -117,7 +117,9 @@ impl Fire {
                 };
                 let detail = self.detail.unwrap_or_else(|| serde_json::json!({}));
                 if !detail.is_object() || detail.to_string().len() > MAX_EVENT_BYTES {
-                    return Err(Refused::Invalid(format!("`detail` must be a JSON object of at most {MAX_EVENT_BYTES} bytes")));
+                    return Err(Refused::Invalid(format!(
+                        "`detail` must be a JSON object of at most {MAX_EVENT_BYTES} bytes"
+                    )));
                 }
                 let event = serde_json::json!({
                     "version": "0", "id": id, "source": source, "detail-type": detail_type,
@@ -132,7 +134,9 @@ impl Fire {
                 let plugin = self.plugin.ok_or_else(|| Refused::Invalid("a schedule needs its `plugin`".into()))?;
                 let exists = manifest.plugins.iter().any(|p| {
                     p.id.as_str() == plugin
-                        && p.triggers.iter().any(|t| matches!(t, crate::trigger::Trigger::Schedule { name: n, .. } if *n == name))
+                        && p.triggers
+                            .iter()
+                            .any(|t| matches!(t, crate::trigger::Trigger::Schedule { name: n, .. } if *n == name))
                 });
                 if !exists {
                     return Err(Refused::Unknown(format!("plugin `{plugin}` has no schedule `{name}`")));
@@ -171,7 +175,9 @@ impl Fire {
                     "modified" => StoredChange::Modified,
                     "removed" => StoredChange::Removed,
                     other => {
-                        return Err(Refused::Invalid(format!("kind `{other}`: use `inserted`, `modified` or `removed`")));
+                        return Err(Refused::Invalid(format!(
+                            "kind `{other}`: use `inserted`, `modified` or `removed`"
+                        )));
                     }
                 };
                 let (old, new) = (self.old.map(String::into_bytes), self.new.map(String::into_bytes));

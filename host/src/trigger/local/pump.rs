@@ -55,7 +55,8 @@ fn start_queue_batches(app: &Arc<App>, events: &LocalEvents, busy: &Arc<Mutex<Ha
             tokio::spawn(async move {
                 match events.receive(&queue, batch, spec.visibility_timeout).await {
                     Ok(messages) if !messages.is_empty() => {
-                        let deliveries = messages.iter().map(|m| deliver_message(&app, &events, &queue, m, spec.max_receives));
+                        let deliveries =
+                            messages.iter().map(|m| deliver_message(&app, &events, &queue, m, spec.max_receives));
                         futures::future::join_all(deliveries).await;
                         events.wake.notify_one(); // there may be more
                     }
@@ -122,7 +123,8 @@ async fn drain_outbox(app: &App, events: &LocalEvents) {
 async fn deliver_outbox(app: &App, events: &LocalEvents, due: &Due) {
     let outcome = match due.event.deliverable() {
         Ok(d) => {
-            let delivery = app.deliver(&d.event, d.bus_event.as_ref(), d.schedule_of.as_deref(), "local-outbox", None).await;
+            let delivery =
+                app.deliver(&d.event, d.bus_event.as_ref(), d.schedule_of.as_deref(), "local-outbox", None).await;
             if delivery.succeeded() { Ok(()) } else { Err(delivery.describe_failures()) }
         }
         Err(why) => Err(why),

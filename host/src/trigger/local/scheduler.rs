@@ -27,8 +27,7 @@ pub fn spawn(app: Arc<App>, events: LocalEvents) -> tokio::task::JoinHandle<()> 
                 for trigger in &plugin.triggers {
                     let Trigger::Schedule { name, schedule } = trigger else { continue };
                     let key = (plugin.id.to_string(), name.clone(), schedule.expression().to_owned());
-                    let (start, mut due) =
-                        next.remove(&key).unwrap_or_else(|| (now, schedule.next_after(now, now)));
+                    let (start, mut due) = next.remove(&key).unwrap_or_else(|| (now, schedule.next_after(now, now)));
                     if let Some(time) = due.filter(|time| *time <= now) {
                         let event = LocalEvent::Schedule { plugin: key.0.clone(), name: name.clone(), time };
                         if let Err(error) = events.enqueue(&event).await {

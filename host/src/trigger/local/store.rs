@@ -87,8 +87,7 @@ impl LocalEvents {
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("events.sqlite3");
-        let connection = Connection::open(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        let connection = Connection::open(&path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
         connection.execute_batch(
             "PRAGMA busy_timeout = 5000;
              PRAGMA journal_mode = WAL;
@@ -203,12 +202,23 @@ impl LocalEvents {
     /// A consumer failed message `id` on its `receive_count`th receive: it comes back
     /// after its visibility timeout, or, at `max_receives`, moves to the dead letters.
     /// Returns whether it was dead-lettered.
-    pub async fn failed(&self, queue: &str, message: &Received, max_receives: u32, reason: &str) -> anyhow::Result<bool> {
+    pub async fn failed(
+        &self,
+        queue: &str,
+        message: &Received,
+        max_receives: u32,
+        reason: &str,
+    ) -> anyhow::Result<bool> {
         if message.receive_count < max_receives {
             return Ok(false);
         }
-        let (source, id, body, receives, reason) =
-            (format!("queue {queue}"), message.id.clone(), message.body.clone(), message.receive_count, reason.to_owned());
+        let (source, id, body, receives, reason) = (
+            format!("queue {queue}"),
+            message.id.clone(),
+            message.body.clone(),
+            message.receive_count,
+            reason.to_owned(),
+        );
         self.run(move |c| {
             let transaction = c.transaction()?;
             transaction.execute(
@@ -257,7 +267,13 @@ impl LocalEvents {
                         transaction.execute(
                             "INSERT INTO dead_letters (source, id, body, receives, reason, failed_at)
                              VALUES ('outbox', ?1, ?2, ?3, ?4, ?5)",
-                            params![seq.to_string(), text, attempts, format!("unreadable: {error}"), now_millis() / 1000],
+                            params![
+                                seq.to_string(),
+                                text,
+                                attempts,
+                                format!("unreadable: {error}"),
+                                now_millis() / 1000
+                            ],
                         )?;
                         transaction.execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
                     }
@@ -320,9 +336,8 @@ impl LocalEvents {
         self.run(|c| {
             let now = now_millis();
             let mut queues = std::collections::BTreeMap::<String, QueueDepth>::new();
-            let mut select = c.prepare(
-                "SELECT queue, SUM(visible_at <= ?1), SUM(visible_at > ?1) FROM messages GROUP BY queue",
-            )?;
+            let mut select =
+                c.prepare("SELECT queue, SUM(visible_at <= ?1), SUM(visible_at > ?1) FROM messages GROUP BY queue")?;
             let rows = select.query_map(params![now], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64, row.get::<_, i64>(2)? as u64))
             })?;

@@ -5,8 +5,9 @@
 //! - `last/<kind>` — the event as JSON (what the host delivered, field by field);
 //! - `attempts/<event id>` — incremented on every delivery, failed ones included.
 //!
-//! A message, notification or custom event whose body (detail) is `"fail"` returns an
-//! error (the host must redeliver it); `"panic"` panics (a trap, handled the same way).
+//! A message, notification, custom event (`detail.body`) or kv change (new value) whose
+//! body is `"fail"` returns an error (the host must redeliver it); `"panic"` panics (a
+//! trap, handled the same way); `"sleep"` sleeps 3 s first (to stop the host mid-event).
 
 use plughost_sdk::events::{ChangeKind, Event, ObjectChange, Payload};
 use plughost_sdk::kv::Store;
@@ -37,7 +38,7 @@ fn on_event(event: Event) -> Result<(), String> {
             json!({ "store": c.store, "key": c.key,
                     "kind": match c.kind { ChangeKind::Inserted => "inserted", ChangeKind::Modified => "modified", ChangeKind::Removed => "removed" },
                     "old": c.old_value.as_deref().map(text), "new": c.new_value.as_deref().map(text), "time": c.time }),
-            String::new(),
+            c.new_value.as_deref().map(text).unwrap_or_default(),
         ),
         Payload::Custom(c) => (
             json!({ "bus": c.bus, "source": c.source, "detail_type": c.detail_type, "detail": c.detail, "time": c.time }),
@@ -50,6 +51,7 @@ fn on_event(event: Event) -> Result<(), String> {
     match body.as_str() {
         "fail" => return Err(format!("asked to fail ({})", event.id)),
         "panic" => panic!("asked to panic ({})", event.id),
+        "sleep" => std::thread::sleep(std::time::Duration::from_secs(3)),
         _ => {}
     }
     let kind = event.kind();

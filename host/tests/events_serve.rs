@@ -1,0 +1,170 @@
+//! Event sources in `plughost serve`, end to end: the real binary with its embedded event
+//! sources (durable queues, outbox, scheduler) and `POST /_plughost/events`. The
+//! `event-counter` guest records what it got in the embedded kv store `seen`, read back
+//! here through the host's own SQLite backend.
+
+mod support;
+
+use plughost::capability::kv::{KvBackend, SqliteKv};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::server::Server;
+
+const MANIFEST: &str = r#"
+[kv.seen]
+[queue.jobs]
+visibility_timeout = "1s"
+max_receives = 2
+[topic.alerts]
+[bus.app]
+
+[plugins.counter]
+source = "{event-counter}"
+events = [
+  { schedule = "cron(* * * * ? *)", name = "tick" },
+  { queue = "jobs", batch = 5 },
+  { topic = "alerts" },
+  { bus = "app", pattern = { source = ["shop"], detail-type = [{ prefix = "Order" }] } },
+]
+kv = { seen = "read-write" }
+"#;
+
+/// A manifest in a temp dir, and the `seen` store in the data dir `serve` will use,
+/// opened first so the test and the server share an existing database.
+fn setup(text: &str) -> (tempfile::TempDir, std::path::PathBuf, SqliteKv) {
+    let (dir, path) = support::manifest(text);
+    let seen = SqliteKv::open(&path.with_file_name("data").join("kv.sqlite3")).unwrap();
+    (dir, path, seen)
+}
+
+async fn read(seen: &SqliteKv, key: &str) -> Option<String> {
+    seen.get("seen", key).await.unwrap().map(|entry| String::from_utf8(entry.value).unwrap())
+}
+
+/// Waits (up to `timeout`) until `key` reads `expected`.
+async fn wait_for(seen: &SqliteKv, key: &str, expected: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value = read(seen, key).await;
+        if value.as_deref() == Some(expected) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{key} is {value:?}, not {expected:?}, after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn fire(server: &Server, event: Value) -> (u16, Value) {
+    let response = reqwest::Client::new().post(server.url("/_plughost/events")).json(&event).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn status(server: &Server) -> Value {
+    reqwest::get(server.url("/_plughost/events")).await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn every_local_source_delivers_and_a_poison_message_is_redelivered_then_dead_lettered() {
+    let (_dir, path, seen) = setup(MANIFEST);
+    let server = Server::start(&path, &[]);
+
+    let (status_code, accepted) =
+        fire(&server, json!({ "queue": "jobs", "body": "job 1", "attributes": { "a": "1" } })).await;
+    assert_eq!(status_code, 202, "{accepted}");
+    assert_eq!(accepted["kind"], "message");
+    wait_for(&seen, "count/message", "1", Duration::from_secs(10)).await;
+    let message: Value = serde_json::from_str(&read(&seen, "last/message").await.unwrap()).unwrap();
+    assert_eq!(message["id"], accepted["id"]);
+    assert_eq!(message["event"]["body"], "job 1");
+    assert_eq!(message["event"]["attributes"], json!([["a", "1"]]));
+    assert_eq!(message["event"]["receive_count"], 1);
+
+    // A message that keeps failing: received, back after the 1 s visibility timeout,
+    // received again, then dead-lettered (max_receives = 2) — never lost, never a third run.
+    let (_, poison) = fire(&server, json!({ "queue": "jobs", "body": "fail" })).await;
+    let poison_id = poison["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let dead = loop {
+        let status = status(&server).await;
+        if let Some(dead) = status["dead_letters"].as_array().unwrap().iter().find(|d| d["id"] == poison_id.as_str()) {
+            break dead.clone();
+        }
+        assert!(Instant::now() < deadline, "not dead-lettered: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (dead["source"].as_str(), dead["receives"].as_u64(), dead["body"].as_str()),
+        (Some("queue jobs"), Some(2), Some("fail"))
+    );
+    assert!(dead["reason"].as_str().unwrap().contains("asked to fail"), "{dead}");
+    assert_eq!(read(&seen, &format!("attempts/{poison_id}")).await.as_deref(), Some("2"));
+    assert_eq!(status(&server).await["queues"]["jobs"], Value::Null, "the queue is empty: {}", status(&server).await);
+
+    // A topic notification, a matching and a non-matching bus event, a schedule fired now.
+    assert_eq!(fire(&server, json!({ "topic": "alerts", "subject": "disk", "body": "90%" })).await.0, 202);
+    let order = json!({ "bus": "app", "source": "shop", "detail-type": "OrderPlaced", "detail": { "total": 3 } });
+    assert_eq!(fire(&server, order).await.0, 202);
+    let other = json!({ "bus": "app", "source": "shop", "detail-type": "StockChanged", "detail": {} });
+    assert_eq!(fire(&server, other).await.0, 202);
+    let (code, tick) = fire(&server, json!({ "schedule": "tick", "plugin": "counter" })).await;
+    assert_eq!(code, 202, "{tick}");
+    wait_for(&seen, "count/notification", "1", Duration::from_secs(10)).await;
+    wait_for(&seen, "count/custom", "1", Duration::from_secs(10)).await;
+    let custom: Value = serde_json::from_str(&read(&seen, "last/custom").await.unwrap()).unwrap();
+    assert_eq!(custom["event"]["detail_type"], "OrderPlaced", "only the matching event: {custom}");
+    let notification: Value = serde_json::from_str(&read(&seen, "last/notification").await.unwrap()).unwrap();
+    assert_eq!(
+        (notification["event"]["subject"].as_str(), notification["event"]["body"].as_str()),
+        (Some("disk"), Some("90%"))
+    );
+    assert!(read(&seen, &format!("attempts/{}", tick["id"].as_str().unwrap())).await.is_some(), "{tick}");
+
+    // What is not accepted, and why.
+    let (code, body) = fire(&server, json!({ "queue": "nope", "body": "x" })).await;
+    assert_eq!((code, body["error"]["message"].as_str()), (404, Some("the manifest declares no queue `nope`")));
+    let (code, body) = fire(&server, json!({ "queue": "jobs", "topic": "alerts" })).await;
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = fire(&server, json!({ "schedule": "hourly", "plugin": "counter" })).await;
+    assert_eq!((code, body["error"]["message"].as_str()), (404, Some("plugin `counter` has no schedule `hourly`")));
+    let (code, body) = fire(&server, json!({ "queue": "jobs", "body": "x".repeat(256 * 1024 + 1) })).await;
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = fire(&server, json!({ "bus": "app", "source": "shop" })).await;
+    assert_eq!((code, body["error"]["message"].as_str()), (400, Some("a bus event needs `source` and `detail-type`")));
+}
+
+#[tokio::test]
+async fn events_accepted_before_a_crash_are_delivered_after_the_restart() {
+    let (_dir, path, seen) = setup(MANIFEST);
+    let mut server = Server::start(&path, &[]);
+    // Both handlers sleep 3 s: the server is killed while they run.
+    let (_, message) = fire(&server, json!({ "queue": "jobs", "body": "sleep" })).await;
+    let (_, notification) = fire(&server, json!({ "topic": "alerts", "body": "sleep" })).await;
+    let message_attempts = format!("attempts/{}", message["id"].as_str().unwrap());
+    let notification_attempts = format!("attempts/{}", notification["id"].as_str().unwrap());
+    wait_for(&seen, &message_attempts, "1", Duration::from_secs(10)).await;
+    wait_for(&seen, &notification_attempts, "1", Duration::from_secs(10)).await;
+    server.child.kill().unwrap(); // SIGKILL: no shutdown, mid-event
+    server.child.wait().unwrap();
+    drop(server);
+    assert_eq!(read(&seen, "count/message").await, None, "killed before the handler finished");
+
+    let _server = Server::start(&path, &[]);
+    wait_for(&seen, "count/message", "1", Duration::from_secs(20)).await;
+    wait_for(&seen, "count/notification", "1", Duration::from_secs(20)).await;
+    assert_eq!(read(&seen, &message_attempts).await.as_deref(), Some("2"), "delivered again, once");
+    assert_eq!(read(&seen, &notification_attempts).await.as_deref(), Some("2"), "delivered again, once");
+}
+
+#[tokio::test]
+async fn a_schedule_fires_on_time_with_its_due_time_and_a_stable_id() {
+    let (_dir, path, seen) = setup(MANIFEST);
+    let _server = Server::start(&path, &[]);
+    // `cron(* * * * ? *)`: at the next whole minute.
+    wait_for(&seen, "count/schedule", "1", Duration::from_secs(75)).await;
+    let tick: Value = serde_json::from_str(&read(&seen, "last/schedule").await.unwrap()).unwrap();
+    let time = tick["event"]["time"].as_u64().unwrap();
+    assert_eq!(time % 60, 0, "due on the minute: {tick}");
+    assert_eq!(tick["id"], format!("schedule/counter/tick@{time}"));
+    assert!(Path::new(&path.with_file_name("data").join("events.sqlite3")).exists());
+}
