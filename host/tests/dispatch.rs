@@ -252,3 +252,23 @@ async fn many_concurrent_requests_each_get_a_fresh_instance() {
         assert_eq!(get(&app, "/count").await.text(), "1");
     }
 }
+
+/// Components built against package 0.1.0 (before `events` existed) keep loading and
+/// serving: the host's linker and export lookups match 0.1.x versions semver-compatibly.
+/// The fixture is `plugins/hello` as built by plughost before 0.1.1.
+#[tokio::test]
+async fn a_component_built_against_package_0_1_0_still_serves() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/components/hello-built-against-0.1.0.wasm");
+    let bytes = std::fs::read(&fixture).unwrap();
+    let as_text = String::from_utf8_lossy(&bytes);
+    assert!(as_text.contains("plughost:plugin/handler@0.1.0") && !as_text.contains("@0.1.1"), "an 0.1.0 component");
+    let app = load_app(&format!(
+        "[plugins.old]\nsource = \"{}\"\nroutes = [\"GET /hello/{{name}}\"]\nconfig = {{ greeting = \"Hi\" }}\n",
+        fixture.display()
+    ))
+    .await;
+    let reply = get(&app, "/hello/ada").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["message"], "Hi, ada!");
+}
