@@ -58,7 +58,7 @@ enum Command {
         host: HostArgs,
     },
     /// Fire an event at a running `plughost serve` (queue message, topic notification, bus
-    /// event, schedule, object or kv change), or show its queues and dead letters.
+    /// event, schedule, object or store change), or show its queues and dead letters.
     Trigger(plughost::trigger::local::cli::TriggerArgs),
     /// Serve AWS Lambda invocations (the default inside Lambda).
     Lambda {

@@ -383,7 +383,7 @@ fn field_error(e: &toml::de::Error, fields: &[&str]) -> String {
             "unknown field `{unknown}` (expected {} or a capability: {}; event sources: {})",
             fields.join(", "),
             capability::labelled_names(),
-            crate::trigger::spec::SOURCE_SECTIONS.join(", ")
+            crate::trigger::SOURCE_SECTIONS.join(", ")
         );
     }
     message.to_owned()

@@ -54,6 +54,29 @@ pub struct Kind {
     pub open: fn(&Env, &Bindings) -> anyhow::Result<Arc<dyn Backends>>,
     /// Registers the capability's host functions. Once per process, by `engine.rs`.
     pub add_to_linker: fn(&mut Linker<State>) -> anyhow::Result<()>,
+    /// The events its labels produce (a container's object changes, a store's changes),
+    /// if any: how a manifest subscribes to them and how AWS delivers them.
+    pub events: Option<&'static EventSource>,
+}
+
+/// What a capability's labels emit as events, for `trigger/` and `lambda/events.rs`:
+/// the manifest's trigger keyword, and the Lambda records that carry them.
+pub struct EventSource {
+    /// The trigger in `events = [...]` (`{ <trigger> = "<label>" }`): `object`, `changes`.
+    pub trigger: &'static str,
+    /// The `eventSource` of the Lambda records carrying them: `aws:s3`, `aws:dynamodb`.
+    pub aws_records: &'static str,
+    /// One such record as the WIT event of the bound label it names (`addresses`: where
+    /// the operator bound this capability's labels). `Ok(None)`: the record is not this
+    /// deployment's (another namespace of a shared table); `Err`: it should be, but no label
+    /// or nothing usable matches — the error says which.
+    pub from_record: fn(&serde_json::Value, &[Address]) -> Result<Option<crate::bindings::wit_events::Event>, String>,
+    /// Records keep their order (a stream): after a failed one, it and every later one
+    /// are reported (`batchItemFailures`, by [`EventSource::item_identifier`]); otherwise
+    /// a failure fails the whole invocation, which Lambda retries.
+    pub ordered: bool,
+    /// What `batchItemFailures` names an ordered record by.
+    pub item_identifier: fn(&serde_json::Value) -> String,
 }
 
 impl Kind {

@@ -53,6 +53,17 @@ pub fn labelled(name: &str) -> Option<&'static Kind> {
     LABELLED.iter().copied().find(|kind| kind.name == name)
 }
 
+/// The labelled capability whose labels' events a manifest subscribes to with `trigger`
+/// (`object`, `changes`).
+pub fn emitting(trigger: &str) -> Option<&'static Kind> {
+    LABELLED.iter().copied().find(|kind| kind.events.is_some_and(|events| events.trigger == trigger))
+}
+
+/// The labelled capability whose events arrive in Lambda records from `event_source`.
+pub fn emitting_records(event_source: &str) -> Option<&'static Kind> {
+    LABELLED.iter().copied().find(|kind| kind.events.is_some_and(|events| events.aws_records == event_source))
+}
+
 /// The names of the labelled capabilities, for messages: `kv, blob`.
 pub fn labelled_names() -> String {
     LABELLED.iter().map(|kind| kind.name).collect::<Vec<_>>().join(", ")
@@ -109,7 +120,7 @@ impl Capabilities {
             anyhow::bail!(
                 "{origin}: unknown section `{unknown}` (the storage map binds {} and the event sources {})",
                 labelled_names(),
-                crate::trigger::spec::SOURCE_SECTIONS.join(", ")
+                crate::trigger::SOURCE_SECTIONS.join(", ")
             );
         }
         let env = Env { data_dir, public_url, aws };

@@ -1,9 +1,10 @@
-//! Every non-HTTP event source of the one function: S3 notifications, SQS batches, SNS
-//! notifications, DynamoDB stream batches, and EventBridge schedules and bus events (which
-//! Terraform's rule targets wrap in a small envelope naming the trigger). Each record
-//! becomes a WIT event (`trigger/event.rs` for the shared shapes) for the plugins whose
-//! triggers want it (`App::deliver`), by label — found from the ARN, bucket or table the
-//! record names through the storage map's bindings.
+//! Every non-HTTP event source of the one function: SQS batches, SNS notifications,
+//! EventBridge schedules and bus events (which Terraform's rule targets wrap in a small
+//! envelope naming the trigger), and the records of labelled capabilities' events — S3
+//! object notifications, DynamoDB stream records — which each capability maps to its
+//! labels (`capability/<name>/events.rs`). Each record becomes a WIT event for the plugins
+//! whose triggers want it (`App::deliver`), by label — found from the ARN, bucket or table
+//! the record names through the storage map's bindings.
 //!
 //! What each source gets back:
 //!
@@ -17,10 +18,8 @@
 //! queues, streams), each on a fresh instance; the invocation's deadline caps them all.
 
 use crate::app::App;
-use crate::bindings::wit_events::{Change, ChangeKind, Event, Message, Notification, Object, ObjectChange, Payload};
+use crate::bindings::wit_events::{Event, Message, Notification, Payload};
 use crate::capability::log::escape_controls;
-use aws_lambda_events::event::dynamodb::Event as StreamEvent;
-use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{Value, json};
@@ -28,10 +27,14 @@ use std::time::Instant;
 
 /// An invocation that is not HTTP, recognised by its shape.
 pub enum Source {
-    S3(S3Event),
+    /// Records from `event_source` (`aws:s3`, `aws:dynamodb`): a labelled capability's
+    /// events (and, for S3, maybe the deployment's manifest).
+    Records {
+        event_source: String,
+        records: Vec<Value>,
+    },
     Sqs(SqsEvent),
     Sns(SnsEvent),
-    Stream(StreamEvent),
     /// `{"plughost_schedule": {"plugin", "name", "time"}}` (an EventBridge schedule rule's
     /// input transformer).
     Schedule {
@@ -84,16 +87,16 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, String>> {
     }
     let parse = |what: &str| format!("malformed {what} event: ");
     Some(match first.as_str() {
-        "aws:s3" => serde_json::from_value(payload.clone()).map(Source::S3).map_err(|e| parse("S3") + &e.to_string()),
         "aws:sqs" => {
             serde_json::from_value(payload.clone()).map(Source::Sqs).map_err(|e| parse("SQS") + &e.to_string())
         }
         "aws:sns" => {
             serde_json::from_value(payload.clone()).map(Source::Sns).map_err(|e| parse("SNS") + &e.to_string())
         }
-        "aws:dynamodb" => serde_json::from_value(payload.clone())
-            .map(Source::Stream)
-            .map_err(|e| parse("DynamoDB stream") + &e.to_string()),
+        // S3 also notifies the deployment's manifest (`lambda/mod.rs`).
+        source if source == "aws:s3" || crate::capability::emitting_records(source).is_some() => {
+            Ok(Source::Records { event_source: first.clone(), records: records.clone() })
+        }
         other => Err(format!(
             "records from `{}` are not an event source plughost handles (aws:s3, aws:sqs, aws:sns, aws:dynamodb)",
             escape_controls(other)
@@ -101,70 +104,58 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, String>> {
     })
 }
 
-/// An S3 object event for a container, or why the record is not one. `manifest` is the
-/// deployment's manifest object (handled by the caller).
-pub fn object_event(
+/// Records of a labelled capability's events (`event_source`: `aws:s3`, `aws:dynamodb`),
+/// each mapped to its label by the capability (`capability/<name>/events.rs`). Ordered
+/// sources (streams) run record by record and report `batchItemFailures` from the first
+/// failure on; the others run concurrently and fail the invocation (to be retried) when
+/// any record is unusable or any plugin failed.
+pub async fn capability_records(
     app: &App,
-    bucket: &str,
-    key: &str,
-    record: &aws_lambda_events::event::s3::S3EventRecord,
-) -> Result<Event, String> {
-    let (namespace, inner_key) = key.split_once('/').unwrap_or((key, ""));
-    let address = app
-        .capabilities()
-        .addresses("blob")
-        .iter()
-        .find(|a| a.resource == bucket && a.namespace == namespace)
-        .ok_or_else(|| {
-            format!("s3://{bucket}/{}: no blob container is bound to this bucket and prefix", escape_controls(key))
-        })?;
-    let name = record.event_name.as_deref().unwrap_or_default();
-    let change = if name.starts_with("ObjectCreated") {
-        ObjectChange::Created
-    } else if name.starts_with("ObjectRemoved") {
-        ObjectChange::Removed
-    } else {
-        return Err(format!("S3 event `{}` is neither ObjectCreated nor ObjectRemoved", escape_controls(name)));
-    };
-    let object = &record.s3.object;
-    // S3's notification etag is the bare hash; the blob capability's are quoted.
-    let etag = object.e_tag.as_deref().filter(|e| !e.is_empty()).map(|e| format!("\"{}\"", e.trim_matches('"')));
-    let sequencer = object.sequencer.as_deref().unwrap_or_default();
-    Ok(Event {
-        id: format!("s3/{bucket}/{key}/{sequencer}"),
-        payload: Payload::Object(Object {
-            container: address.label.clone(),
-            key: inner_key.to_owned(),
-            change,
-            size: object.size.unwrap_or(0).max(0) as u64,
-            etag: etag.unwrap_or_default(),
-            time: record.event_time.timestamp().max(0) as u64,
-        }),
-    })
-}
-
-/// The S3 records that are not the deployment's manifest: delivered as object events.
-/// `Err` (the invocation fails, so Lambda retries it) when a record is for no container or
-/// a plugin failed.
-pub async fn s3_objects(
-    app: &App,
-    records: &[(&aws_lambda_events::event::s3::S3EventRecord, String, String)],
+    event_source: &str,
+    records: &[Value],
     request_id: &str,
     deadline: Option<Instant>,
-) -> Result<usize, String> {
-    let mut events = Vec::with_capacity(records.len());
-    for (record, bucket, key) in records {
-        events.push(object_event(app, bucket, key, record)?);
+) -> Result<Value, String> {
+    let Some((kind, events)) = crate::capability::emitting_records(event_source).and_then(|k| k.events.map(|e| (k, e)))
+    else {
+        return Err(format!("no capability of this deployment emits `{}` records", escape_controls(event_source)));
+    };
+    let addresses = app.capabilities().addresses(kind.name);
+    if events.ordered {
+        let mut failed: Vec<String> = Vec::new();
+        for record in records {
+            let id = (events.item_identifier)(record);
+            if !failed.is_empty() {
+                failed.push(id);
+                continue;
+            }
+            match (events.from_record)(record, addresses) {
+                Ok(Some(event)) => {
+                    if !app.deliver(&event, None, None, request_id, deadline).await.succeeded() {
+                        failed.push(id);
+                    }
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    tracing::warn!(request_id, "{event_source} record not delivered: {why}");
+                    failed.push(id);
+                }
+            }
+        }
+        return Ok(batch_response(failed));
+    }
+    let mut converted = Vec::with_capacity(records.len());
+    for record in records {
+        converted.extend((events.from_record)(record, addresses)?);
     }
     let deliveries =
-        futures::future::join_all(events.iter().map(|event| app.deliver(event, None, None, request_id, deadline)))
+        futures::future::join_all(converted.iter().map(|event| app.deliver(event, None, None, request_id, deadline)))
             .await;
     let failures: Vec<String> = deliveries.iter().filter(|d| !d.succeeded()).map(|d| d.describe_failures()).collect();
-    if failures.is_empty() {
-        Ok(deliveries.iter().map(|d| d.targets).sum())
-    } else {
-        Err(format!("object events failed, to be retried: {}", failures.join("; ")))
+    if !failures.is_empty() {
+        return Err(format!("{event_source} events failed, to be retried: {}", failures.join("; ")));
     }
+    Ok(json!({ "delivered": deliveries.iter().map(|d| d.targets).sum::<usize>() }))
 }
 
 /// An SQS batch: each message to its queue's consumer. Failed messages are reported
@@ -292,75 +283,6 @@ pub async fn sns(app: &App, event: SnsEvent, request_id: &str, deadline: Option<
     } else {
         Err(format!("notification failed, to be retried: {}", failures.join("; ")))
     }
-}
-
-/// A DynamoDB stream batch, in order: each record of a bound kv store to the plugins
-/// consuming its changes. The first failure and every record after it are reported, so
-/// Lambda retries from there and order holds. Records of namespaces no store of this
-/// deployment is bound to are not ours (the table is shared) and are skipped.
-pub async fn stream(app: &App, event: StreamEvent, request_id: &str, deadline: Option<Instant>) -> Value {
-    let mut failed: Vec<String> = Vec::new();
-    for record in event.records {
-        let sequence = record.change.sequence_number.clone().unwrap_or_default();
-        if !failed.is_empty() {
-            failed.push(sequence);
-            continue;
-        }
-        let event = match change_event(app, &record) {
-            Ok(Some(event)) => event,
-            Ok(None) => continue,
-            Err(why) => {
-                tracing::warn!(request_id, "stream record not delivered: {why}");
-                failed.push(sequence);
-                continue;
-            }
-        };
-        if !app.deliver(&event, None, None, request_id, deadline).await.succeeded() {
-            failed.push(sequence);
-        }
-    }
-    batch_response(failed)
-}
-
-fn change_event(app: &App, record: &aws_lambda_events::event::dynamodb::EventRecord) -> Result<Option<Event>, String> {
-    use serde_dynamo::AttributeValue;
-    let arn = record.event_source_arn.as_deref().unwrap_or_default();
-    let table = arn.split_once(":table/").and_then(|(_, rest)| rest.split('/').next()).unwrap_or_default();
-    let Some(AttributeValue::S(pk)) = record.change.keys.get("pk") else {
-        return Err(format!("record {} has no `pk` string key", escape_controls(&record.event_id)));
-    };
-    let Some((namespace, key)) = pk.split_once('#') else {
-        return Err(format!("record {}: `pk` is not `<namespace>#<key>`", escape_controls(&record.event_id)));
-    };
-    let Some(address) =
-        app.capabilities().addresses("kv").iter().find(|a| a.resource == table && a.namespace == namespace)
-    else {
-        return Ok(None);
-    };
-    let value = |image: &serde_dynamo::Item| -> Option<Vec<u8>> {
-        match (image.get("v"), image.get("n")) {
-            (Some(AttributeValue::B(bytes)), _) => Some(bytes.clone()),
-            (_, Some(AttributeValue::N(number))) => Some(number.clone().into_bytes()),
-            _ => None,
-        }
-    };
-    let kind = match record.event_name.as_str() {
-        "INSERT" => ChangeKind::Inserted,
-        "MODIFY" => ChangeKind::Modified,
-        "REMOVE" => ChangeKind::Removed,
-        other => return Err(format!("unknown stream event `{}`", escape_controls(other))),
-    };
-    Ok(Some(Event {
-        id: format!("dynamodb/{}", record.event_id),
-        payload: Payload::Change(Change {
-            store: address.label.clone(),
-            key: key.to_owned(),
-            kind,
-            old_value: value(&record.change.old_image),
-            new_value: value(&record.change.new_image),
-            time: record.change.approximate_creation_date_time.timestamp().max(0) as u64,
-        }),
-    }))
 }
 
 /// A schedule trigger fired: `plugin`'s schedule `name`.

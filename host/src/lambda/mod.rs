@@ -117,48 +117,61 @@ async fn event_source(
 ) -> Result<serde_json::Value, String> {
     let deadline = request_deadline(context.deadline);
     let request_id = context.request_id.as_str();
-    if !matches!(source, events::Source::S3(_)) {
-        refresher.maybe_start(app);
-    }
     match source {
-        events::Source::S3(event) => s3_notification(app, refresher, &event, request_id, deadline).await,
-        events::Source::Sqs(event) => Ok(events::sqs(app, event, request_id, deadline).await),
-        events::Source::Sns(event) => events::sns(app, event, request_id, deadline).await,
-        events::Source::Stream(event) => Ok(events::stream(app, event, request_id, deadline).await),
+        events::Source::Records { event_source, records } if event_source == "aws:s3" => {
+            s3_notification(app, refresher, &records, request_id, deadline).await
+        }
+        events::Source::Records { event_source, records } => {
+            refresher.maybe_start(app);
+            events::capability_records(app, &event_source, &records, request_id, deadline).await
+        }
+        events::Source::Sqs(event) => {
+            refresher.maybe_start(app);
+            Ok(events::sqs(app, event, request_id, deadline).await)
+        }
+        events::Source::Sns(event) => {
+            refresher.maybe_start(app);
+            events::sns(app, event, request_id, deadline).await
+        }
         events::Source::Schedule { plugin, name, time } => {
+            refresher.maybe_start(app);
             events::schedule(app, &plugin, &name, time, request_id, deadline).await
         }
-        events::Source::Bus { bus, event } => events::bus(app, &bus, &event, request_id, deadline).await,
+        events::Source::Bus { bus, event } => {
+            refresher.maybe_start(app);
+            events::bus(app, &bus, &event, request_id, deadline).await
+        }
     }
 }
 
-/// The bucket and key of an S3 record, the key decoded (S3 form-encodes it).
-fn s3_object(record: &aws_lambda_events::event::s3::S3EventRecord) -> (String, String) {
-    let key = record.s3.object.key.as_deref().unwrap_or_default().replace('+', " ");
+/// The bucket and decoded key (S3 form-encodes keys) of an S3 notification record.
+fn s3_object(record: &serde_json::Value) -> (String, String) {
+    let text = |pointer: &str| record.pointer(pointer).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let key = text("/s3/object/key").replace('+', " ");
     let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy().into_owned();
-    (record.s3.bucket.name.clone().unwrap_or_default(), key)
+    (text("/s3/bucket/name"), key)
 }
 
 /// An S3 event notification. A write of this deployment's manifest reloads it now; every
-/// other object is an object event for the container bound to its bucket and prefix
-/// (`events.rs`). The invocation fails when an object is for no container or a plugin
-/// failed, naming it, so Lambda's retries and the function's failure destination keep the
-/// event instead of it being dropped silently.
+/// other object is an object event of the label bound to its bucket and prefix
+/// (`events::capability_records`). The invocation fails when an object is for no label or
+/// a plugin failed, naming it, so Lambda's retries and the function's failure destination
+/// keep the event instead of it being dropped silently.
 async fn s3_notification(
     app: &Arc<App>,
     refresher: &Refresher,
-    event: &aws_lambda_events::event::s3::S3Event,
+    records: &[serde_json::Value],
     request_id: &str,
     deadline: Option<Instant>,
 ) -> Result<serde_json::Value, String> {
     let manifest = app.source().deployment();
     let (mut for_manifest, mut objects) = (false, Vec::new());
-    for record in &event.records {
+    for record in records {
         let (bucket, key) = s3_object(record);
         if manifest.is_some_and(|m| m.bucket == bucket && m.key == key) {
             for_manifest = true;
         } else {
-            objects.push((record, bucket, key));
+            objects.push(record.clone());
         }
     }
     let mut answer = serde_json::json!({ "reloaded": false, "generation": app.table().generation });
@@ -171,10 +184,10 @@ async fn s3_notification(
     if objects.is_empty() {
         return Ok(answer);
     }
-    let delivered = events::s3_objects(app, &objects, request_id, deadline).await.inspect_err(|why| {
-        tracing::warn!(request_id, "S3 notification not handled, to be retried: {why}");
-    })?;
-    answer["delivered"] = delivered.into();
+    let delivered = events::capability_records(app, "aws:s3", &objects, request_id, deadline)
+        .await
+        .inspect_err(|why| tracing::warn!(request_id, "S3 notification not handled, to be retried: {why}"))?;
+    answer["delivered"] = delivered["delivered"].clone();
     Ok(answer)
 }
 
@@ -229,16 +242,18 @@ mod tests {
     #[test]
     fn s3_notifications_are_told_from_http_events_and_name_their_objects() {
         let recognised = |text: &str| events::recognise(&serde_json::from_str(text).unwrap());
-        let Some(Ok(events::Source::S3(s3))) =
+        let Some(Ok(events::Source::Records { records, .. })) =
             recognised(include_str!("../../../tests/fixtures/lambda/s3-put-manifest.json"))
         else {
             panic!("an S3 notification")
         };
-        assert_eq!(s3_object(&s3.records[0]), ("deployments".to_owned(), "prod/manifest.toml".to_owned()));
+        assert_eq!(s3_object(&records[0]), ("deployments".to_owned(), "prod/manifest.toml".to_owned()));
         assert!(recognised(include_str!("../../../tests/fixtures/lambda/apigw-rest-v1-get.json")).is_none());
         let encoded = serde_json::json!({ "Records": [{ "eventSource": "aws:s3", "eventTime": "1970-01-01T00:00:00.000Z",
             "s3": { "bucket": { "name": "b" }, "object": { "key": "uploads/my+photo%C3%A9.png" } } }] });
-        let Some(Ok(events::Source::S3(s3))) = events::recognise(&encoded) else { panic!("an S3 notification") };
-        assert_eq!(s3_object(&s3.records[0]), ("b".to_owned(), "uploads/my photoé.png".to_owned()));
+        let Some(Ok(events::Source::Records { records, .. })) = events::recognise(&encoded) else {
+            panic!("an S3 notification")
+        };
+        assert_eq!(s3_object(&records[0]), ("b".to_owned(), "uploads/my photoé.png".to_owned()));
     }
 }

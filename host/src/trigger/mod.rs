@@ -1,5 +1,5 @@
-//! Event triggers: how schedules, object changes, queue messages, topic notifications, kv
-//! changes and bus events reach a plugin's `events` export — in Lambda from AWS's event
+//! Event triggers: how schedules, object changes, queue messages, topic notifications,
+//! store changes and bus events reach a plugin's `events` export — in Lambda from AWS's event
 //! sources, in `plughost serve` from embedded ones — with the same sandbox, grants and
 //! limits as HTTP (`invoke::deliver`).
 //!
@@ -22,3 +22,6 @@ pub mod spec;
 pub mod table;
 
 pub use spec::{QueueSpec, Sources, Trigger};
+
+/// The manifest's and the storage map's top-level sections that declare event sources.
+pub const SOURCE_SECTIONS: [&str; 3] = ["queue", "topic", "bus"];

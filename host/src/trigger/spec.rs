@@ -1,6 +1,8 @@
 //! The manifest's event sections: the sources declared at the top level (`[queue.<label>]`,
-//! `[topic.<label>]`, `[bus.<label>]`, beside `[kv.<label>]` and `[blob.<label>]`) and each
-//! plugin's `events = [...]` triggers. Data only, checked here; `manifest.rs` calls in.
+//! `[topic.<label>]`, `[bus.<label>]`, beside the capabilities' `[<capability>.<label>]`)
+//! and each plugin's `events = [...]` triggers. Data only, checked here; `manifest.rs`
+//! calls in. `object` and `changes` triggers name labels of the capability that emits
+//! those events (`Kind::events`).
 //!
 //! ```toml
 //! [queue.orders]                    # max_receives = 5, visibility_timeout = "30s"
@@ -18,6 +20,7 @@
 //! ]
 //! ```
 
+use super::SOURCE_SECTIONS;
 use super::pattern::Pattern;
 use super::schedule::Schedule;
 use crate::capability::labelled::{Declarations, GrantedAccess};
@@ -26,9 +29,6 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
-
-/// The top-level sections that declare event sources.
-pub const SOURCE_SECTIONS: [&str; 3] = ["queue", "topic", "bus"];
 
 /// Every queue, topic and bus the manifest declares.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -209,9 +209,17 @@ fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) ->
     if let Some((field, _)) = extras.iter().find(|(field, set)| *set && !allowed.contains(field)) {
         return Err(format!("`{field}` does not apply to a {kind} trigger"));
     }
-    let declared_in = |capability: &str, label: &str| declared.get(capability).is_some_and(|l| l.contains_key(label));
     let undeclared = |section: &str, noun: &str, label: &str| {
         format!("no {noun} `{label}` is declared (declare it with `[{section}.{label}]`)")
+    };
+    // `object` / `changes`: a label of the capability emitting those events.
+    let emitted_by = |label: &str| -> Result<(), String> {
+        let emitter = crate::capability::emitting(kind).ok_or_else(|| format!("no capability emits {kind} events"))?;
+        if declared.get(emitter.name).is_some_and(|labels| labels.contains_key(label)) {
+            Ok(())
+        } else {
+            Err(undeclared(emitter.name, emitter.noun, label))
+        }
     };
     Ok(match kind {
         "schedule" => {
@@ -223,9 +231,7 @@ fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) ->
         }
         "object" => {
             let container = raw.object.unwrap_or_default();
-            if !declared_in("blob", &container) {
-                return Err(undeclared("blob", "blob container", &container));
-            }
+            emitted_by(&container)?;
             let on = raw.on.unwrap_or_else(|| vec!["created".into(), "removed".into()]);
             if on.is_empty() {
                 return Err("on: name `created`, `removed` or both".into());
@@ -265,9 +271,7 @@ fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) ->
         }
         "changes" => {
             let store = raw.changes.unwrap_or_default();
-            if !declared_in("kv", &store) {
-                return Err(undeclared("kv", "kv store", &store));
-            }
+            emitted_by(&store)?;
             let prefix = raw.prefix.unwrap_or_default();
             check_affix(&prefix, "prefix")?;
             Trigger::Changes { store, prefix }
@@ -288,11 +292,12 @@ fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) ->
 /// receives them only for labels it is granted (read is enough), like reading them.
 pub fn check_granted(triggers: &[Trigger], grants: &GrantedAccess) -> Result<(), String> {
     for (i, trigger) in triggers.iter().enumerate() {
-        let (capability, label) = match trigger {
-            Trigger::Object { container, .. } => ("blob", container),
-            Trigger::Changes { store, .. } => ("kv", store),
+        let (word, label) = match trigger {
+            Trigger::Object { container, .. } => ("object", container),
+            Trigger::Changes { store, .. } => ("changes", store),
             _ => continue,
         };
+        let Some(capability) = crate::capability::emitting(word).map(|kind| kind.name) else { continue };
         if !grants.get(capability).is_some_and(|labels| labels.contains_key(label)) {
             return Err(format!(
                 "events[{i}]: {trigger} events reveal what `{label}` holds: grant the plugin `{label}` \

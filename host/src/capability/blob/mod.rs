@@ -11,7 +11,9 @@
 //! - `fs.rs`          — the embedded backend (`plughost serve`, `<data-dir>/blobs/`);
 //! - `presign.rs`     — the embedded backend's presigned-URL protocol (sign, verify);
 //! - `routes.rs`      — the local HTTP endpoint that answers those URLs (`plughost serve`);
-//! - `s3.rs`          — the S3 backend (the only file importing `aws_sdk_s3` for plugin data).
+//! - `s3.rs`          — the S3 backend (the only file importing `aws_sdk_s3` for plugin data);
+//! - `events.rs`      — its object events (`events = [{ object = "<label>" }]`) as S3 event
+//!   notifications bring them to Lambda.
 //!
 //! Grants are checked twice: at load (a grant must name a declared container, see
 //! `manifest.rs`; a component importing `blob` must be granted one, see `plugin.rs`) and
@@ -21,6 +23,7 @@
 mod backend;
 mod binding;
 mod declaration;
+mod events;
 mod fs;
 mod host;
 pub mod limits;
@@ -57,6 +60,7 @@ pub const KIND: Kind = Kind {
     check_declaration: |table| BlobQuota::parse(table).map(drop),
     open: binding::open,
     add_to_linker,
+    events: Some(&events::EVENTS),
 };
 
 /// An open container: the WIT `container` resource.

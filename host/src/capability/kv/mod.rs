@@ -9,7 +9,9 @@
 //! - `limits.rs`      — the input rules `host.rs` applies before any backend sees a call;
 //! - `backend.rs`     — the [`KvBackend`] trait and the semantics every backend shares;
 //! - `sqlite.rs`      — the embedded backend (`plughost serve`, `<data-dir>/kv.sqlite3`);
-//! - `dynamo.rs`      — the DynamoDB backend (the only file importing `aws_sdk_dynamodb`).
+//! - `dynamo.rs`      — the DynamoDB backend (the only file importing `aws_sdk_dynamodb`);
+//! - `events.rs`      — its change events (`events = [{ changes = "<label>" }]`) as DynamoDB
+//!   Streams records bring them to Lambda.
 //!
 //! Grants are checked twice: at load (a grant must name a declared store, see
 //! `manifest.rs`; a component importing `kv` must be granted a store, see `plugin.rs`)
@@ -20,6 +22,7 @@ mod backend;
 mod binding;
 mod declaration;
 mod dynamo;
+mod events;
 mod host;
 pub mod limits;
 mod sqlite;
@@ -51,6 +54,7 @@ pub const KIND: Kind = Kind {
     check_declaration: |table| KvQuota::parse(table).map(drop),
     open: binding::open,
     add_to_linker,
+    events: Some(&events::EVENTS),
 };
 
 /// An open store: the WIT `store` resource.

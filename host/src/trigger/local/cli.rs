@@ -49,7 +49,7 @@ enum TriggerEvent {
     },
     /// Fire a plugin's schedule now.
     Schedule { plugin: String, name: String },
-    /// An object event of a blob container (without writing the object).
+    /// An object event of a container (without writing the object).
     Object {
         container: String,
         key: String,
@@ -59,7 +59,7 @@ enum TriggerEvent {
         #[arg(long, default_value_t = 0)]
         size: u64,
     },
-    /// A change event of a kv store (without writing the key).
+    /// A change event of a store (without writing the key).
     Changes {
         store: String,
         key: String,

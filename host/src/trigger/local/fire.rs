@@ -145,9 +145,7 @@ impl Fire {
             }
             "object" => {
                 let container = self.object.unwrap_or_default();
-                if !manifest.declared.get("blob").is_some_and(|labels| labels.contains_key(&container)) {
-                    return Err(unknown("blob container", &container));
-                }
+                declared_emitter(manifest, "object", &container)?;
                 let key = self.key.ok_or_else(|| Refused::Invalid("an object event needs its `key`".into()))?;
                 let created = match self.change.as_deref().unwrap_or("created") {
                     "created" => true,
@@ -166,9 +164,7 @@ impl Fire {
             }
             _ => {
                 let store = self.changes.unwrap_or_default();
-                if !manifest.declared.get("kv").is_some_and(|labels| labels.contains_key(&store)) {
-                    return Err(unknown("kv store", &store));
-                }
+                declared_emitter(manifest, "changes", &store)?;
                 let key = self.key.ok_or_else(|| Refused::Invalid("a change needs its `key`".into()))?;
                 let kind = match self.kind.as_deref().unwrap_or("modified") {
                     "inserted" => StoredChange::Inserted,
@@ -187,5 +183,16 @@ impl Fire {
         let accepted = Accepted { id: event.id(), kind: event.kind() };
         events.enqueue(&event).await.map_err(stored)?;
         Ok(accepted)
+    }
+}
+
+/// `label` must be declared for the capability emitting `trigger` events.
+fn declared_emitter(manifest: &Manifest, trigger: &str, label: &str) -> Result<(), Refused> {
+    let emitter = crate::capability::emitting(trigger)
+        .ok_or_else(|| Refused::Invalid(format!("no capability emits {trigger} events")))?;
+    if manifest.declared.get(emitter.name).is_some_and(|labels| labels.contains_key(label)) {
+        Ok(())
+    } else {
+        Err(Refused::Unknown(format!("the manifest declares no {} `{label}`", emitter.noun)))
     }
 }

@@ -1,0 +1,62 @@
+//! A container's object events as Lambda receives them: S3 event notification records
+//! (`aws:s3`) for the bucket and prefix a label is bound to (`binding.rs`), each as the
+//! WIT `object` event of that label. (`plughost serve`'s embedded container emits the same
+//! events itself, see `fs.rs`.)
+
+use crate::bindings::wit_events::{Event, Object, ObjectChange, Payload};
+use crate::capability::grants::Address;
+use crate::capability::labelled::EventSource;
+use crate::capability::log::escape_controls;
+use aws_lambda_events::event::s3::S3EventRecord;
+
+pub const EVENTS: EventSource = EventSource {
+    trigger: "object",
+    aws_records: "aws:s3",
+    from_record,
+    ordered: false,
+    item_identifier: |_| String::new(),
+};
+
+/// The bucket and key of an S3 record, the key decoded (S3 form-encodes it).
+fn bucket_and_key(record: &S3EventRecord) -> (String, String) {
+    let key = record.s3.object.key.as_deref().unwrap_or_default().replace('+', " ");
+    let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy().into_owned();
+    (record.s3.bucket.name.clone().unwrap_or_default(), key)
+}
+
+/// An S3 record as the object event of the container bound to its bucket and prefix.
+/// An object of a bucket and prefix no container is bound to is an error: S3 notifies
+/// only what Terraform configured, so it is a deployment mistake, never dropped silently.
+fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Option<Event>, String> {
+    let record: S3EventRecord =
+        serde_json::from_value(record.clone()).map_err(|e| format!("malformed S3 record: {e}"))?;
+    let (bucket, key) = bucket_and_key(&record);
+    let (namespace, inner_key) = key.split_once('/').unwrap_or((&key, ""));
+    let address = addresses.iter().find(|a| a.resource == bucket && a.namespace == namespace).ok_or_else(|| {
+        format!("s3://{bucket}/{}: no blob container is bound to this bucket and prefix", escape_controls(&key))
+    })?;
+    let name = record.event_name.as_deref().unwrap_or_default();
+    let change = if name.starts_with("ObjectCreated") {
+        ObjectChange::Created
+    } else if name.starts_with("ObjectRemoved") {
+        ObjectChange::Removed
+    } else {
+        return Err(format!("S3 event `{}` is neither ObjectCreated nor ObjectRemoved", escape_controls(name)));
+    };
+    let object = &record.s3.object;
+    // S3's notification etag is the bare hash; this capability's etags are quoted.
+    let etag = object.e_tag.as_deref().filter(|e| !e.is_empty()).map(|e| format!("\"{}\"", e.trim_matches('"')));
+    // The sequencer orders events of one key and is the same for a redelivered event.
+    let sequencer = object.sequencer.as_deref().unwrap_or_default();
+    Ok(Some(Event {
+        id: format!("s3/{bucket}/{key}/{sequencer}"),
+        payload: Payload::Object(Object {
+            container: address.label.clone(),
+            key: inner_key.to_owned(),
+            change,
+            size: object.size.unwrap_or(0).max(0) as u64,
+            etag: etag.unwrap_or_default(),
+            time: record.event_time.timestamp().max(0) as u64,
+        }),
+    }))
+}
