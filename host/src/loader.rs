@@ -203,7 +203,7 @@ fn check_bytes(source: &ComponentRef, bytes: &[u8]) -> Result<(), String> {
     check_component_header(bytes).map_err(|m| format!("source `{source}`: {m}"))
 }
 
-/// Checks that `bytes` are a component of the `plughost:plugin/plugin` world this engine
+/// Checks that `bytes` are a component of the `plughost:plugin` worlds this engine
 /// can run, whose imports `spec` grants: what `plughost push` and `deploy` verify before
 /// uploading anything.
 pub fn check_component(engine: &PluginEngine, bytes: &[u8], spec: &PluginSpec) -> Result<(), String> {

@@ -168,3 +168,96 @@ async fn a_schedule_fires_on_time_with_its_due_time_and_a_stable_id() {
     assert_eq!(tick["id"], format!("schedule/counter/tick@{time}"));
     assert!(Path::new(&path.with_file_name("data").join("events.sqlite3")).exists());
 }
+
+const WRITES: &str = r#"
+[kv.seen]
+[kv.users]
+[blob.uploads]
+
+[plugins.kvprobe]
+source = "{kv-probe}"
+routes = ["/kv/{label}/{key}", "/kv-tx/{label}"]
+kv = { users = "read-write", seen = "read" }
+
+[plugins.blobprobe]
+source = "{blob-probe}"
+routes = ["/blob/{label}"]
+blob = { uploads = "read-write" }
+
+[plugins.counter]
+source = "{event-counter}"
+events = [
+  { changes = "users", prefix = "user/" },
+  { object = "uploads", on = ["created", "removed"], suffix = ".png" },
+]
+kv = { seen = "read-write", users = "read" }
+blob = { uploads = "read" }
+"#;
+
+#[tokio::test]
+async fn embedded_stores_and_containers_emit_change_and_object_events_after_their_writes_commit() {
+    let (_dir, path, seen) = setup(WRITES);
+    let server = Server::start(&path, &[]);
+    let http = reqwest::Client::new();
+
+    // Insert, modify, remove a user: three changes, in order, with old and new values.
+    assert_eq!(http.put(server.url("/kv/users/user%2F1")).body("ada").send().await.unwrap().status(), 200);
+    wait_for(&seen, "count/change", "1", Duration::from_secs(10)).await;
+    let change: Value = serde_json::from_str(&read(&seen, "last/change").await.unwrap()).unwrap();
+    assert_eq!(
+        change["event"],
+        json!({ "store": "users", "key": "user/1", "kind": "inserted", "old": null, "new": "ada", "time": change["event"]["time"] })
+    );
+    http.put(server.url("/kv/users/user%2F1")).body("ada lovelace").send().await.unwrap();
+    wait_for(&seen, "count/change", "2", Duration::from_secs(10)).await;
+    let change: Value = serde_json::from_str(&read(&seen, "last/change").await.unwrap()).unwrap();
+    assert_eq!(
+        (change["event"]["kind"].as_str(), change["event"]["old"].as_str(), change["event"]["new"].as_str()),
+        (Some("modified"), Some("ada"), Some("ada lovelace"))
+    );
+    http.delete(server.url("/kv/users/user%2F1")).send().await.unwrap();
+    wait_for(&seen, "count/change", "3", Duration::from_secs(10)).await;
+    let change: Value = serde_json::from_str(&read(&seen, "last/change").await.unwrap()).unwrap();
+    assert_eq!(
+        (change["event"]["kind"].as_str(), change["event"]["old"].as_str()),
+        (Some("removed"), Some("ada lovelace"))
+    );
+
+    // A key outside the trigger's prefix, and a transaction that fails its condition:
+    // no event (nothing committed), so the count stays.
+    http.put(server.url("/kv/users/other")).body("x").send().await.unwrap();
+    let failed_tx = json!([{ "set": "user/2", "value": "b" }, { "delete": "user/9", "if": "1" }]);
+    let answer: Value =
+        http.post(server.url("/kv-tx/users")).json(&failed_tx).send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["err"], "conflict", "{answer}");
+
+    // An upload of a .png and its removal; a .txt is filtered out by the suffix.
+    let put = http
+        .put(server.url("/blob/uploads?key=photos/cat.png"))
+        .header("content-type", "image/png")
+        .body(vec![7u8; 10]);
+    let stored: Value = put.send().await.unwrap().json().await.unwrap();
+    http.put(server.url("/blob/uploads?key=notes.txt"))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    wait_for(&seen, "count/object", "1", Duration::from_secs(10)).await;
+    let object: Value = serde_json::from_str(&read(&seen, "last/object").await.unwrap()).unwrap();
+    assert_eq!(
+        (object["event"]["container"].as_str(), object["event"]["key"].as_str()),
+        (Some("uploads"), Some("photos/cat.png"))
+    );
+    assert_eq!((object["event"]["change"].as_str(), object["event"]["size"].as_u64()), (Some("created"), Some(10)));
+    assert_eq!(object["event"]["etag"], stored["ok"]["etag"], "the stored object's etag: {stored}");
+    http.delete(server.url("/blob/uploads?key=photos/cat.png")).send().await.unwrap();
+    wait_for(&seen, "count/object", "2", Duration::from_secs(10)).await;
+    let object: Value = serde_json::from_str(&read(&seen, "last/object").await.unwrap()).unwrap();
+    assert_eq!(object["event"]["change"], "removed");
+
+    // Give stray events time to arrive; none did.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(read(&seen, "count/change").await.as_deref(), Some("3"));
+    assert_eq!(read(&seen, "count/object").await.as_deref(), Some("2"));
+}

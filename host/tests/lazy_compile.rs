@@ -58,7 +58,7 @@ async fn components_compile_on_first_request_and_a_broken_one_only_fails_its_rou
     let foreign = call(&app, "GET", "/foreign", &[], b"").await;
     assert_eq!(foreign.status, 503);
     assert_eq!(lines_of("lazy-broken", "component cannot run: invalid component"), 1);
-    assert_eq!(lines_of("lazy-foreign", "component cannot run: does not fit the `plughost:plugin/plugin` world"), 1);
+    assert_eq!(lines_of("lazy-foreign", "component cannot run: does not fit the `plughost:plugin` worlds"), 1);
     assert_eq!(call(&app, "GET", "/hello/still", &[], b"").await.status, 200);
 }
 

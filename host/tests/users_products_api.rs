@@ -19,7 +19,7 @@ fn workdir() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let repo_manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plughost.toml");
     let mut text = std::fs::read_to_string(repo_manifest).unwrap();
-    for plugin in ["hello", "pricing", "users", "products"] {
+    for plugin in ["hello", "pricing", "users", "products", "activity"] {
         let path = guest_wasm(plugin).display().to_string();
         text = text.replace(&format!("target/wasm32-wasip2/plugin/{plugin}.wasm"), &path);
     }
@@ -314,11 +314,36 @@ async fn run_all(api: Api, backends: Backends) {
     users_api(&api).await;
     products_api(&api).await;
     match backends {
-        Backends::Embedded => uniqueness_holds_under_concurrent_requests(&api).await,
+        Backends::Embedded => {
+            uniqueness_holds_under_concurrent_requests(&api).await;
+            the_activity_plugin_saw_the_products_changes_and_image_uploads(&api).await;
+        }
         Backends::Moto => eprintln!(
             "uniqueness_holds_under_concurrent_requests NOT RUN on moto: moto 5.2.5 evaluates \
              conditions without a lock (tests/moto/conditional_create_race.py); it runs on embedded storage"
         ),
+    }
+}
+
+/// The example event-driven plugin (`plugins/activity`) is subscribed to the products
+/// store's changes and the images container's objects: what the API calls above wrote
+/// reached it as events, on embedded storage (on AWS, through streams and notifications).
+async fn the_activity_plugin_saw_the_products_changes_and_image_uploads(api: &Api) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let activity: Value =
+            api.http.get(api.server.url("/v1/activity?limit=100")).send().await.unwrap().json().await.unwrap();
+        let events = activity["events"].as_array().unwrap();
+        let saw = |kind: &str, field: &str, label: &str| {
+            events.iter().any(|e| e["kind"] == kind && e["event"][field] == label)
+        };
+        if saw("change", "store", "products") && saw("object", "container", "images") {
+            let change = events.iter().find(|e| e["kind"] == "change").unwrap();
+            assert!(change["event"]["key"].as_str().unwrap().starts_with("product/"), "{change}");
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "activity did not see the writes: {activity}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

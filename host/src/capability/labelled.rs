@@ -167,6 +167,24 @@ pub trait Backends: Send + Sync {
     fn addresses(&self) -> &[Address] {
         &[]
     }
+
+    /// The embedded backend's event feed, if the capability emits events.
+    fn event_feed(&self) -> Option<Arc<dyn EventFeed>> {
+        None
+    }
+}
+
+/// An embedded backend's own events (`plughost serve`): the object or change events of
+/// the labels some plugin has a trigger on, recorded with each write
+/// (`capability/event_log.rs`) and taken by the local event pump (`trigger/local/`).
+#[async_trait::async_trait]
+pub trait EventFeed: Send + Sync {
+    /// Records the events of `labels` from now on, and of no other label.
+    async fn watch(&self, labels: std::collections::BTreeSet<String>) -> anyhow::Result<()>;
+    /// Up to `max` recorded events, oldest first, each with its sequence number.
+    async fn pending(&self, max: u32) -> anyhow::Result<Vec<(i64, crate::bindings::wit_events::Event)>>;
+    /// Forgets event `seq` (the pump has taken it over).
+    async fn done(&self, seq: i64) -> anyhow::Result<()>;
 }
 
 /// The [`Backends`] of a capability whose grants are `grants::Granted<B, Q>`: where its
@@ -180,6 +198,8 @@ pub struct PlacedBackends<B: ?Sized, Q> {
     pub writes: fn(&str) -> bool,
     /// Routes the local server answers for the embedded backend (see [`Backends::local_routes`]).
     pub local_routes: Option<axum::Router>,
+    /// The embedded backend's events (see [`Backends::event_feed`]).
+    pub event_feed: Option<Arc<dyn EventFeed>>,
 }
 
 impl<B, Q> Backends for PlacedBackends<B, Q>
@@ -205,6 +225,10 @@ where
 
     fn addresses(&self) -> &[Address] {
         self.placement.addresses()
+    }
+
+    fn event_feed(&self) -> Option<Arc<dyn EventFeed>> {
+        self.event_feed.clone()
     }
 }
 

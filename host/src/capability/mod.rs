@@ -27,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod event_log;
 pub mod grants;
 pub mod io_budget;
 pub mod kv;
@@ -204,6 +205,15 @@ impl Capabilities {
     /// table, and namespace): how an AWS event finds its label.
     pub fn addresses(&self, name: &str) -> &[grants::Address] {
         self.backends.iter().find(|(kind, _)| kind.name == name).map_or(&[], |(_, backends)| backends.addresses())
+    }
+
+    /// Each event-emitting capability's embedded event feed, with the trigger keyword
+    /// that subscribes to it (`object`, `changes`).
+    pub fn event_feeds(&self) -> Vec<(&'static str, Arc<dyn labelled::EventFeed>)> {
+        self.backends
+            .iter()
+            .filter_map(|(kind, backends)| Some((kind.events?.trigger, backends.event_feed()?)))
+            .collect()
     }
 
     /// The routes `plughost serve` answers for capabilities (presigned URLs of embedded

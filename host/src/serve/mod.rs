@@ -68,6 +68,8 @@ pub async fn serve(
     let mut event_routes = axum::Router::new();
     let mut _event_tasks = Vec::new();
     if let Some(events) = options.events {
+        // Before the first request: writes to triggered labels are recorded from the start.
+        crate::trigger::local::pump::watch_triggered_labels(&app, &mut Default::default()).await;
         _event_tasks.push(AbortOnDrop(crate::trigger::local::pump::spawn(app.clone(), events.clone())));
         _event_tasks.push(AbortOnDrop(crate::trigger::local::scheduler::spawn(app.clone(), events.clone())));
         event_routes = events::router(app.clone(), events);

@@ -59,6 +59,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
         }
     }
     // The embedded folder's presigned URLs are answered by the local server.
-    let local_routes = Some(super::router(embedded));
-    Ok(Arc::new(PlacedBackends { placement, quota: BlobQuota::parse, writes: super::writes, local_routes }))
+    let local_routes = Some(super::router(embedded.clone()));
+    let event_feed: Option<Arc<dyn crate::capability::labelled::EventFeed>> = Some(embedded);
+    Ok(Arc::new(PlacedBackends { placement, quota: BlobQuota::parse, writes: super::writes, local_routes, event_feed }))
 }

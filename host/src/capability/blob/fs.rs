@@ -28,10 +28,14 @@ use super::presign::{PresignedGrant, Presigner};
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };
+use crate::bindings::wit_events::{Event, Object as WitObjectEvent, ObjectChange, Payload};
 use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
+use crate::capability::event_log;
+use crate::capability::labelled::EventFeed;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -122,6 +126,7 @@ impl FsBlob {
                  PRIMARY KEY (namespace, key)
              ) WITHOUT ROWID;",
         )?;
+        event_log::create(&index)?;
         let blob = Self {
             root: root.to_path_buf(),
             presigner: Presigner::open(&root.join("presign.key"), public_url)?,
@@ -180,6 +185,7 @@ impl FsBlob {
                 metadata: request.metadata,
             };
             let metadata = serde_json::to_string(&info.metadata).unwrap_or_else(|_| "[]".into());
+            record_object_event(&tx, &namespace, &key, "created", info.size, &info.etag)?;
             let written = tx
                 .execute(
                     "INSERT OR REPLACE INTO blobs
@@ -323,8 +329,9 @@ impl BlobBackend for FsBlob {
         let (root, index, namespace, key) =
             (self.root.clone(), self.index.clone(), namespace.to_owned(), key.to_owned());
         blocking(move || {
-            let index = index.lock().unwrap_or_else(|p| p.into_inner());
-            let file: Option<String> = index
+            let mut index = index.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = index.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let file: Option<String> = tx
                 .query_row(
                     "DELETE FROM blobs WHERE namespace = ?1 AND key = ?2 RETURNING file",
                     params![namespace, key],
@@ -332,6 +339,10 @@ impl BlobBackend for FsBlob {
                 )
                 .optional()
                 .map_err(unavailable)?;
+            if file.is_some() {
+                record_object_event(&tx, &namespace, &key, "removed", 0, "")?;
+            }
+            tx.commit().map_err(unavailable)?;
             if let Some(file) = file {
                 let _ = std::fs::remove_file(root.join("objects").join(file));
             }
@@ -428,6 +439,77 @@ fn stage_in(root: &Path) -> std::io::Result<StagingWriter> {
     let path = root.join("tmp").join(uuid::Uuid::new_v4().simple().to_string());
     let file = File::create(&path)?;
     Ok(StagingWriter { file, hasher: Sha256::new(), staged: Staged { path, size: 0, etag: String::new() } })
+}
+
+/// Records an object event of a watched container in the write's own transaction (see
+/// `capability/event_log.rs`).
+fn record_object_event(
+    tx: &rusqlite::Transaction<'_>,
+    namespace: &str,
+    key: &str,
+    change: &str,
+    size: u64,
+    etag: &str,
+) -> Result<(), StorageError> {
+    if !event_log::is_watched(tx, namespace).map_err(unavailable)? {
+        return Ok(());
+    }
+    let row = event_log::Row {
+        seq: 0,
+        id: String::new(),
+        namespace: namespace.to_owned(),
+        key: key.to_owned(),
+        change: change.to_owned(),
+        old: None,
+        new: None,
+        size,
+        etag: etag.to_owned(),
+        time: unix_seconds(),
+    };
+    event_log::record(tx, &row).map_err(unavailable)
+}
+
+/// The object events of watched containers, for `plughost serve`'s local event pump. The
+/// embedded backend keeps each container in the namespace named after its label.
+#[async_trait::async_trait]
+impl EventFeed for FsBlob {
+    async fn watch(&self, labels: BTreeSet<String>) -> anyhow::Result<()> {
+        self.on_index(move |index| event_log::watch(index, &labels)).await
+    }
+
+    async fn pending(&self, max: u32) -> anyhow::Result<Vec<(i64, Event)>> {
+        let rows = self.on_index(move |index| event_log::pending(index, max)).await?;
+        Ok(rows.into_iter().map(|row| (row.seq, object_event(row))).collect())
+    }
+
+    async fn done(&self, seq: i64) -> anyhow::Result<()> {
+        self.on_index(move |index| event_log::done(index, seq)).await
+    }
+}
+
+impl FsBlob {
+    async fn on_index<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> anyhow::Result<R> {
+        let index = self.index.clone();
+        Ok(tokio::task::spawn_blocking(move || work(&index.lock().unwrap_or_else(|p| p.into_inner()))).await??)
+    }
+}
+
+fn object_event(row: event_log::Row) -> Event {
+    let change = if row.change == "removed" { ObjectChange::Removed } else { ObjectChange::Created };
+    Event {
+        id: row.id,
+        payload: Payload::Object(WitObjectEvent {
+            container: row.namespace,
+            key: row.key,
+            change,
+            size: row.size,
+            etag: row.etag,
+            time: row.time,
+        }),
+    }
 }
 
 async fn blocking<R: Send + 'static>(

@@ -31,8 +31,9 @@ struct DynamoBinding {
 /// DynamoDB backend for each bound store.
 pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>> {
     let path = env.data_dir.join("kv.sqlite3");
-    let embedded = SqliteKv::open(&path).map_err(|e| anyhow::anyhow!("cannot open {}: {e:#}", path.display()))?;
-    let mut placement = Placement::<dyn KvBackend>::new(Arc::new(embedded));
+    let embedded =
+        Arc::new(SqliteKv::open(&path).map_err(|e| anyhow::anyhow!("cannot open {}: {e:#}", path.display()))?);
+    let mut placement = Placement::<dyn KvBackend>::new(embedded.clone());
     let bound = bindings.parse::<KvBinding>()?;
     if !bound.is_empty() {
         let client = crate::aws::dynamodb(bindings.aws(env)?);
@@ -47,5 +48,11 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
             placement.bind(label, Arc::new(DynamoKv::new(client.clone(), table.clone())), &table, &prefix);
         }
     }
-    Ok(Arc::new(PlacedBackends { placement, quota: KvQuota::parse, writes: super::writes, local_routes: None }))
+    Ok(Arc::new(PlacedBackends {
+        placement,
+        quota: KvQuota::parse,
+        writes: super::writes,
+        local_routes: None,
+        event_feed: Some(embedded),
+    }))
 }

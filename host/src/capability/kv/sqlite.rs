@@ -22,9 +22,13 @@
 
 use super::backend::*;
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
+use crate::bindings::wit_events::{Change, ChangeKind, Event, Payload};
 use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
+use crate::capability::event_log;
+use crate::capability::labelled::EventFeed;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,6 +69,7 @@ impl SqliteKv {
              CREATE TABLE IF NOT EXISTS kv_version (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
              INSERT OR IGNORE INTO kv_version (id, last) VALUES (1, 0);",
         )?;
+        event_log::create(&connection)?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open(path)?;
@@ -163,7 +168,13 @@ fn put(
     key: &str,
     value: &[u8],
     expires_at: Option<i64>,
+    now: i64,
 ) -> Result<u64, StorageError> {
+    if event_log::is_watched(tx, namespace).map_err(unavailable)? {
+        let old = current(tx, namespace, key, now)?.map(|entry| entry.value);
+        let change = if old.is_some() { "modified" } else { "inserted" };
+        record_change(tx, namespace, key, change, old, Some(value.to_vec()), now)?;
+    }
     let version = next_version(tx)?;
     tx.execute(
         "INSERT OR REPLACE INTO kv (namespace, key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -173,9 +184,40 @@ fn put(
     Ok(version)
 }
 
-fn remove(tx: &Transaction<'_>, namespace: &str, key: &str) -> Result<(), StorageError> {
+fn remove(tx: &Transaction<'_>, namespace: &str, key: &str, now: i64) -> Result<(), StorageError> {
+    if event_log::is_watched(tx, namespace).map_err(unavailable)?
+        && let Some(old) = current(tx, namespace, key, now)?
+    {
+        record_change(tx, namespace, key, "removed", Some(old.value), None, now)?;
+    }
     tx.execute("DELETE FROM kv WHERE namespace = ?1 AND key = ?2", params![namespace, key]).map_err(unavailable)?;
     Ok(())
+}
+
+/// Records a change of a watched namespace in the write's own transaction (see
+/// `capability/event_log.rs`).
+fn record_change(
+    tx: &Transaction<'_>,
+    namespace: &str,
+    key: &str,
+    change: &str,
+    old: Option<Vec<u8>>,
+    new: Option<Vec<u8>>,
+    now: i64,
+) -> Result<(), StorageError> {
+    let row = event_log::Row {
+        seq: 0,
+        id: String::new(),
+        namespace: namespace.to_owned(),
+        key: key.to_owned(),
+        change: change.to_owned(),
+        old,
+        new,
+        size: 0,
+        etag: String::new(),
+        time: now.max(0) as u64,
+    };
+    event_log::record(tx, &row).map_err(unavailable)
 }
 
 fn expiry(now: i64, ttl: Option<Duration>) -> Option<i64> {
@@ -208,7 +250,7 @@ impl KvBackend for SqliteKv {
             if !condition_holds(&condition, existing) {
                 return Err(StorageError::Conflict);
             }
-            put(tx, &namespace, &key, &value, expiry(now, ttl))
+            put(tx, &namespace, &key, &value, expiry(now, ttl), now)
         })
         .await
     }
@@ -220,7 +262,7 @@ impl KvBackend for SqliteKv {
             if !condition_holds(&condition, existing) {
                 return Err(StorageError::Conflict);
             }
-            remove(tx, &namespace, &key)?;
+            remove(tx, &namespace, &key, now)?;
             Ok(existing.is_some())
         })
         .await
@@ -242,7 +284,7 @@ impl KvBackend for SqliteKv {
                 .optional()
                 .map_err(unavailable)?
                 .flatten();
-            put(tx, &namespace, &key, new.to_string().as_bytes(), expires_at)?;
+            put(tx, &namespace, &key, new.to_string().as_bytes(), expires_at, now)?;
             Ok(new)
         })
         .await
@@ -310,13 +352,61 @@ impl KvBackend for SqliteKv {
                 .map(|write| match write {
                     Write::Set((key, value, options)) => {
                         let ttl = options.ttl_seconds.map(|s| Duration::from_secs(s.into()));
-                        put(tx, &namespace, key, value, expiry(now, ttl))
+                        put(tx, &namespace, key, value, expiry(now, ttl), now)
                     }
-                    Write::Delete((key, _)) => remove(tx, &namespace, key).map(|()| 0),
+                    Write::Delete((key, _)) => remove(tx, &namespace, key, now).map(|()| 0),
                 })
                 .collect()
         })
         .await
+    }
+}
+
+/// The change events of watched stores, for `plughost serve`'s local event pump. The
+/// embedded backend keeps each store in the namespace named after its label.
+#[async_trait::async_trait]
+impl EventFeed for SqliteKv {
+    async fn watch(&self, labels: BTreeSet<String>) -> anyhow::Result<()> {
+        self.on_writer(move |connection| event_log::watch(connection, &labels)).await
+    }
+
+    async fn pending(&self, max: u32) -> anyhow::Result<Vec<(i64, Event)>> {
+        let rows = self.on_writer(move |connection| event_log::pending(connection, max)).await?;
+        Ok(rows.into_iter().map(|row| (row.seq, change_event(row))).collect())
+    }
+
+    async fn done(&self, seq: i64) -> anyhow::Result<()> {
+        self.on_writer(move |connection| event_log::done(connection, seq)).await
+    }
+}
+
+impl SqliteKv {
+    /// `work` on the writer connection (which holds the watch list), on the blocking pool.
+    async fn on_writer<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> anyhow::Result<R> {
+        let connection = self.connection.clone().lock_owned().await;
+        Ok(tokio::task::spawn_blocking(move || work(&connection)).await??)
+    }
+}
+
+fn change_event(row: event_log::Row) -> Event {
+    let kind = match row.change.as_str() {
+        "inserted" => ChangeKind::Inserted,
+        "removed" => ChangeKind::Removed,
+        _ => ChangeKind::Modified,
+    };
+    Event {
+        id: row.id,
+        payload: Payload::Change(Change {
+            store: row.namespace,
+            key: row.key,
+            kind,
+            old_value: row.old,
+            new_value: row.new,
+            time: row.time,
+        }),
     }
 }
 

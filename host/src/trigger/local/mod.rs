@@ -81,6 +81,36 @@ pub struct Deliverable {
 }
 
 impl LocalEvent {
+    /// An object or change event an embedded backend recorded (`capability/event_log.rs`),
+    /// as the outbox keeps it; `None` for other payloads (they do not come from backends).
+    pub fn from_event(event: &Event) -> Option<Self> {
+        match &event.payload {
+            Payload::Object(o) => Some(Self::Object {
+                id: event.id.clone(),
+                container: o.container.clone(),
+                key: o.key.clone(),
+                created: o.change == ObjectChange::Created,
+                size: o.size,
+                etag: o.etag.clone(),
+                time: o.time,
+            }),
+            Payload::Change(c) => Some(Self::Change {
+                id: event.id.clone(),
+                store: c.store.clone(),
+                key: c.key.clone(),
+                kind: match c.kind {
+                    ChangeKind::Inserted => StoredChange::Inserted,
+                    ChangeKind::Modified => StoredChange::Modified,
+                    ChangeKind::Removed => StoredChange::Removed,
+                },
+                old: c.old_value.clone(),
+                new: c.new_value.clone(),
+                time: c.time,
+            }),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Schedule { .. } => "schedule",

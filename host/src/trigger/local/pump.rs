@@ -1,15 +1,18 @@
 //! Delivers what the local event sources accepted: each consumed queue's messages to its
 //! consumer (like Lambda's SQS poller: a batch at a time per queue, failed messages back
 //! after the visibility timeout, dead-lettered after `max_receives`), and outbox events to
-//! their plugins (retried with backoff, then dead-lettered). Follows the current routing
-//! table: a reload changes consumers at once.
+//! their plugins (retried with backoff, then dead-lettered). Also keeps the embedded
+//! backends' event feeds watching the labels that have triggers, and moves what they
+//! recorded into the outbox. Follows the current routing table: a reload changes
+//! consumers and watched labels at once.
 
+use super::LocalEvent;
 use super::store::{Due, LocalEvents, Received};
 use crate::app::App;
 use crate::bindings::wit_events::{Event, Message, Payload};
 use crate::capability::log::escape_controls;
 use crate::trigger::Trigger;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,12 +21,16 @@ const OUTBOX_BATCH: u32 = 16;
 /// The longest the pump sleeps without being woken (a message whose visibility ended).
 const IDLE: Duration = Duration::from_millis(250);
 
-/// Runs the pump until the process ends.
+/// Runs the pump until the process ends. Call [`watch_triggered_labels`] first, so
+/// writes are recorded from the first request on.
 pub fn spawn(app: Arc<App>, events: LocalEvents) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
         let outbox_busy = Arc::new(tokio::sync::Semaphore::new(1));
+        let mut watched = BTreeMap::new();
         loop {
+            watch_triggered_labels(&app, &mut watched).await;
+            take_recorded_events(&app, &events).await;
             start_queue_batches(&app, &events, &busy);
             if let Ok(permit) = outbox_busy.clone().try_acquire_owned() {
                 let (app, events) = (app.clone(), events.clone());
@@ -38,6 +45,60 @@ pub fn spawn(app: Arc<App>, events: LocalEvents) -> tokio::task::JoinHandle<()> 
             }
         }
     })
+}
+
+/// Makes each embedded event feed watch the labels the current table has triggers on
+/// (`object` triggers for containers, `changes` for stores); `watched` remembers what each
+/// feed was last told, so unchanged sets cost nothing.
+pub async fn watch_triggered_labels(app: &App, watched: &mut BTreeMap<&'static str, BTreeSet<String>>) {
+    let table = app.table();
+    for (word, feed) in app.capabilities().event_feeds() {
+        let labels: BTreeSet<String> = table
+            .plugins()
+            .iter()
+            .flat_map(|plugin| &plugin.triggers)
+            .filter_map(|trigger| match (trigger, word) {
+                (Trigger::Object { container, .. }, "object") => Some(container.clone()),
+                (Trigger::Changes { store, .. }, "changes") => Some(store.clone()),
+                _ => None,
+            })
+            .collect();
+        if watched.get(word) == Some(&labels) {
+            continue;
+        }
+        match feed.watch(labels.clone()).await {
+            Ok(()) => {
+                tracing::debug!(trigger = word, labels = ?labels, "recording events of these labels");
+                watched.insert(word, labels);
+            }
+            Err(error) => tracing::error!(trigger = word, "cannot update the watched labels: {error:#}"),
+        }
+    }
+}
+
+/// Moves the events the embedded backends recorded into the outbox (then forgets them
+/// there): from now on they are delivered and retried like every local event. A crash in
+/// between delivers one twice, never none.
+async fn take_recorded_events(app: &App, events: &LocalEvents) {
+    for (word, feed) in app.capabilities().event_feeds() {
+        let recorded = match feed.pending(64).await {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                tracing::error!(trigger = word, "cannot read recorded events: {error:#}");
+                continue;
+            }
+        };
+        for (seq, event) in recorded {
+            let Some(local) = LocalEvent::from_event(&event) else { continue };
+            if let Err(error) = events.enqueue(&local).await {
+                tracing::error!(trigger = word, "cannot accept a recorded event: {error:#}");
+                return;
+            }
+            if let Err(error) = feed.done(seq).await {
+                tracing::error!(trigger = word, "cannot forget a recorded event: {error:#}");
+            }
+        }
+    }
 }
 
 /// For every consumed queue without a batch in flight, receives and delivers one batch
