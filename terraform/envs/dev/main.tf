@@ -1,11 +1,12 @@
-# The dev stack: storage, the function's role, the function, the HTTP API, alarms.
+# The dev stack: storage, the function's role, the function, the HTTP API, the event
+# sources and triggers, alarms.
 
 locals {
   manifest_key = "${var.deployment_prefix}manifest.toml"
-  storage_map = jsonencode({
+  storage_map = jsonencode(merge({
     kv   = { for label, prefix in var.kv_stores : label => { dynamodb = { table = module.storage.kv_table, prefix = prefix } } }
     blob = { for label, prefix in var.blob_containers : label => { s3 = { bucket = module.storage.data_bucket, prefix = prefix } } }
-  })
+  }, module.messaging.storage_map))
   # Everything but the artifact key, which is sensitive and stays out of outputs.
   public_environment = merge(
     {
@@ -26,6 +27,34 @@ module "storage" {
   source        = "../../modules/storage"
   name          = var.name
   force_destroy = var.force_destroy
+}
+
+module "messaging" {
+  source                         = "../../modules/messaging"
+  name                           = var.name
+  kms_key_arn                    = module.storage.kms_key_arn
+  queues                         = var.queues
+  topics                         = var.topics
+  buses                          = var.buses
+  min_visibility_timeout_seconds = var.timeout_seconds
+}
+
+module "triggers" {
+  source          = "../../modules/triggers"
+  name            = var.name
+  function_name   = module.lambda.function_name
+  function_arn    = module.lambda.function_arn
+  role_name       = module.iam.role_name
+  kms_key_arn     = module.storage.kms_key_arn
+  triggers        = var.triggers
+  queue_arns      = module.messaging.queue_arns
+  topic_arns      = module.messaging.topic_arns
+  bus_names       = module.messaging.bus_names
+  data_bucket     = module.storage.data_bucket
+  data_bucket_arn = module.storage.data_bucket_arn
+  blob_containers = var.blob_containers
+  kv_stream_arn   = module.storage.kv_stream_arn
+  kv_stores       = var.kv_stores
 }
 
 module "iam" {

@@ -37,3 +37,13 @@ output "lambda_environment" {
   description = "The function's environment (the artifact key is not shown)."
   value       = local.public_environment
 }
+
+output "dead_letter_queues" {
+  description = "Queue label -> its dead-letter queue's URL (messages that failed max_receives times)."
+  value       = module.messaging.dead_letter_queue_urls
+}
+
+output "schedule_rules" {
+  description = "plugin.schedule -> the EventBridge rule that fires it."
+  value       = module.triggers.schedule_rules
+}

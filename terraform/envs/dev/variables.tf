@@ -53,13 +53,70 @@ variable "deployment_prefix" {
 variable "kv_stores" {
   description = "kv store label -> key prefix in the kv table: every store the manifest declares."
   type        = map(string)
-  default     = { users = "users", products = "products" }
+  default     = { users = "users", products = "products", activity = "activity" }
 }
 
 variable "blob_containers" {
   description = "blob container label -> prefix in the data bucket: every container the manifest declares."
   type        = map(string)
   default     = { images = "images" }
+}
+
+# Event sources and triggers: the manifest's [queue.*], [topic.*], [bus.*] sections and
+# every plugin's `events = [...]`. `plughost triggers plughost.toml` prints these values.
+
+variable "queues" {
+  description = "The manifest's [queue.<label>] sections: label -> { max_receives, visibility_timeout_seconds }."
+  type = map(object({
+    max_receives               = optional(number, 5)
+    visibility_timeout_seconds = optional(number, 30)
+  }))
+  default = { jobs = { max_receives = 3 } }
+}
+
+variable "topics" {
+  description = "The manifest's [topic.<label>] labels."
+  type        = set(string)
+  default     = ["alerts"]
+}
+
+variable "buses" {
+  description = "The manifest's [bus.<label>] labels."
+  type        = set(string)
+  default     = ["app"]
+}
+
+variable "triggers" {
+  description = "Every plugin's triggers (see modules/triggers): { plugin, and one of schedule+name, object, queue, topic, changes, bus+pattern }."
+  type = list(object({
+    plugin   = string
+    schedule = optional(string)
+    name     = optional(string)
+    object   = optional(string)
+    on       = optional(list(string))
+    prefix   = optional(string)
+    suffix   = optional(string)
+    queue    = optional(string)
+    batch    = optional(number, 10)
+    topic    = optional(string)
+    changes  = optional(string)
+    bus      = optional(string)
+    pattern  = optional(string)
+  }))
+  default = [
+    { plugin = "activity", schedule = "rate(1 minute)", name = "heartbeat" },
+    { plugin = "activity", object = "images", on = ["created", "removed"] },
+    { plugin = "activity", changes = "products" },
+    { plugin = "activity", queue = "jobs", batch = 10 },
+    { plugin = "activity", topic = "alerts" },
+    { plugin = "activity", bus = "app", pattern = "{\"source\":[\"shop\"]}" },
+  ]
+  validation {
+    condition = alltrue([for t in var.triggers : length(compact([
+      t.schedule, t.object, t.queue, t.topic, t.changes, t.bus,
+    ])) == 1])
+    error_message = "each trigger names exactly one of schedule, object, queue, topic, changes, bus."
+  }
 }
 
 variable "refresh" {

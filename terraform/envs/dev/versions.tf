@@ -26,12 +26,14 @@ provider "aws" {
       cloudwatch     = endpoints.value
       cloudwatchlogs = endpoints.value
       dynamodb       = endpoints.value
+      events         = endpoints.value
       iam            = endpoints.value
       kms            = endpoints.value
       lambda         = endpoints.value
       s3             = endpoints.value
       secretsmanager = endpoints.value
       sns            = endpoints.value
+      sqs            = endpoints.value
       sts            = endpoints.value
     }
   }

@@ -177,6 +177,11 @@ resource "aws_dynamodb_table" "kv" {
     enabled        = true
   }
 
+  # Every store's changes, for `changes` triggers (the triggers module maps the stream to
+  # the function, filtered to the namespaces that have consumers).
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
+
   point_in_time_recovery {
     enabled = true
   }

@@ -33,6 +33,11 @@ output "kv_table_arn" {
   value       = aws_dynamodb_table.kv.arn
 }
 
+output "kv_stream_arn" {
+  description = "The kv table's stream (NEW_AND_OLD_IMAGES): the change events of every store."
+  value       = aws_dynamodb_table.kv.stream_arn
+}
+
 output "encryption" {
   description = "The buckets' encryption settings (for tests)."
   value       = aws_s3_bucket_server_side_encryption_configuration.this

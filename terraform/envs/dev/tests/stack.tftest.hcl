@@ -13,7 +13,19 @@ mock_provider "aws" {
     defaults = { partition = "aws" }
   }
   mock_resource "aws_dynamodb_table" {
-    defaults = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/plughost-test-kv" }
+    defaults = {
+      arn        = "arn:aws:dynamodb:us-east-1:123456789012:table/plughost-test-kv"
+      stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/plughost-test-kv/stream/2026-12-01T00:00:00.000"
+    }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:mock"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/mock" }
   }
   mock_resource "aws_kms_key" {
     defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/mock" }
@@ -167,10 +179,17 @@ run "the_function_gets_what_plughost_reads_from_its_environment" {
 
   assert {
     condition = jsondecode(output.lambda_environment.PLUGHOST_STORAGE) == {
-      kv   = { products = { dynamodb = { table = "plughost-test-kv", prefix = "products" } }, users = { dynamodb = { table = "plughost-test-kv", prefix = "users" } } }
-      blob = { images = { s3 = { bucket = "plughost-test-data-123456789012", prefix = "images" } } }
+      kv = {
+        activity = { dynamodb = { table = "plughost-test-kv", prefix = "activity" } }
+        products = { dynamodb = { table = "plughost-test-kv", prefix = "products" } }
+        users    = { dynamodb = { table = "plughost-test-kv", prefix = "users" } }
+      }
+      blob  = { images = { s3 = { bucket = "plughost-test-data-123456789012", prefix = "images" } } }
+      queue = { jobs = { sqs = { arn = "arn:aws:sqs:us-east-1:123456789012:mock", url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock" } } }
+      topic = { alerts = { sns = { arn = "arn:aws:sns:us-east-1:123456789012:mock" } } }
+      bus   = { app = { eventbridge = { name = "plughost-test-app" } } }
     }
-    error_message = "PLUGHOST_STORAGE binds every kv store to the table and every container to the data bucket"
+    error_message = "PLUGHOST_STORAGE binds every kv store to the table, every container to the data bucket, and every queue, topic and bus"
   }
 
   assert {
@@ -182,6 +201,63 @@ run "the_function_gets_what_plughost_reads_from_its_environment" {
     condition     = !contains(keys(output.lambda_environment), "PLUGHOST_ARTIFACT_KEY")
     error_message = "the artifact key is not shown in outputs"
   }
+}
+
+run "every_trigger_is_wired_with_its_delivery_rules" {
+  command = apply
+
+  assert {
+    condition = (
+      module.messaging.queues["jobs"].visibility_timeout_seconds >= 10 &&
+      jsondecode(module.messaging.queues["jobs"].redrive_policy).maxReceiveCount == 3
+    )
+    error_message = "a queue outlasts the function's timeout and dead-letters after max_receives"
+  }
+
+  assert {
+    condition     = module.triggers.queue_mappings["jobs"].function_response_types == toset(["ReportBatchItemFailures"]) && module.triggers.queue_mappings["jobs"].batch_size == 10
+    error_message = "a queue's mapping reports partial batch failures"
+  }
+
+  assert {
+    condition = jsondecode(one(module.triggers.schedule_targets["activity.heartbeat"].input_transformer).input_template) == {
+      plughost_schedule = { plugin = "activity", name = "heartbeat", time = "<time>", id = "<id>" }
+    }
+    error_message = "a schedule's target names its plugin and trigger, with the scheduled time"
+  }
+
+  assert {
+    condition     = startswith(one(module.triggers.bus_targets["activity.5"].input_transformer).input_template, "{\"plughost_bus\":\"app\",\"event\":<aws.events.event.json>}")
+    error_message = "a bus rule's target wraps the event with its bus label"
+  }
+
+  assert {
+    condition = (
+      one(module.triggers.changes_mapping).function_response_types == toset(["ReportBatchItemFailures"]) &&
+      one(one(one(module.triggers.changes_mapping).filter_criteria).filter).pattern == jsonencode({ dynamodb = { Keys = { pk = { S = [{ prefix = "products#" }] } } } })
+    )
+    error_message = "only the consumed stores' namespaces reach the function from the kv stream"
+  }
+
+  assert {
+    condition     = [for f in one(module.triggers.object_notification).lambda_function : f.filter_prefix] == ["images/"]
+    error_message = "the data bucket notifies the function for the containers with object triggers"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for statement in module.triggers.policy_statements : [for resource in statement.Resource : resource != "*"]
+    ]))
+    error_message = "consuming the triggers' sources is granted on named resources only"
+  }
+}
+
+run "a_trigger_naming_two_sources_is_refused" {
+  command = plan
+  variables {
+    triggers = [{ plugin = "p", queue = "jobs", topic = "alerts" }]
+  }
+  expect_failures = [var.triggers]
 }
 
 run "a_wrong_architecture_is_refused" {
