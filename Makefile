@@ -50,14 +50,17 @@ package: tools          ## the Lambda zip: target/lambda/plughost/bootstrap.zip 
 	unzip -o -q target/lambda/plughost/bootstrap.zip -d target/lambda/plughost
 	@ls -l target/lambda/plughost/bootstrap.zip target/lambda/plughost/bootstrap
 
-deploy: package plugins ## terraform apply (TF_DIR), then deploy plughost.toml's plugins and manifest to the stack
+deploy: package plugins ## terraform apply (TF_DIR; event sources and triggers from plughost.toml), then deploy plughost.toml's plugins and manifest to the stack
 	terraform -chdir=$(TF_DIR) init -input=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR))
-	terraform -chdir=$(TF_DIR) apply -input=false -var package_path=$(CURDIR)/target/lambda/plughost/bootstrap.zip
+	target/lambda/plughost/bootstrap tfvars plughost.toml > target/lambda/plughost/plughost.tfvars.json
+	terraform -chdir=$(TF_DIR) apply -input=false -var package_path=$(CURDIR)/target/lambda/plughost/bootstrap.zip \
+	  -var-file=$(CURDIR)/target/lambda/plughost/plughost.tfvars.json
 	target/lambda/plughost/bootstrap deploy plughost.toml --manifest "$$(terraform -chdir=$(TF_DIR) output -raw plughost_manifest)"
 	@echo "API: $$(terraform -chdir=$(TF_DIR) output -raw api_url)"
 
 destroy:               ## terraform destroy (TF_DIR); the buckets go only if force_destroy is set
-	terraform -chdir=$(TF_DIR) destroy -input=false -var package_path=$(CURDIR)/target/lambda/plughost/bootstrap.zip
+	terraform -chdir=$(TF_DIR) destroy -input=false -var package_path=$(CURDIR)/target/lambda/plughost/bootstrap.zip \
+	  $(if $(wildcard target/lambda/plughost/plughost.tfvars.json),-var-file=$(CURDIR)/target/lambda/plughost/plughost.tfvars.json)
 
 clean:
 	cargo clean

@@ -57,6 +57,12 @@ enum Command {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// Print the manifest's event sources and triggers as Terraform variables (JSON for
+    /// `terraform apply -var-file`): queues, topics, buses, triggers.
+    Tfvars {
+        /// The manifest, e.g. plughost.toml.
+        manifest: PathBuf,
+    },
     /// Fire an event at a running `plughost serve` (queue message, topic notification, bus
     /// event, schedule, object or store change), or show its queues and dead letters.
     Trigger(plughost::trigger::local::cli::TriggerArgs),
@@ -275,6 +281,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             plughost::lambda::run(app, host.refresh).await
         }
         Command::Trigger(args) => plughost::trigger::local::cli::run(args).await,
+        Command::Tfvars { manifest } => {
+            let manifest = plughost::manifest::Manifest::load(&manifest, &EngineSettings::default().limit_bounds())?;
+            println!("{}", serde_json::to_string_pretty(&plughost::trigger::tfvars::terraform_vars(&manifest))?);
+            Ok(())
+        }
         Command::Operate(operation) => {
             exit_quietly_on_broken_pipe();
             operate(operation).await

@@ -9,6 +9,7 @@
 //! - `pattern.rs`  — EventBridge event patterns: validation and matching;
 //! - `table.rs`    — which plugins a source's event goes to, for one routing table;
 //! - `event.rs`    — the WIT event values, built from what a source reports;
+//! - `tfvars.rs`   — `plughost tfvars`: the manifest's sources and triggers as Terraform variables;
 //! - `local/`      — `serve`'s own event sources: durable queues and outbox, the scheduler.
 //!
 //! Where events come from: `lambda/events.rs` (AWS records), `local/` (in `serve`).
@@ -20,6 +21,7 @@ pub mod pattern;
 pub mod schedule;
 pub mod spec;
 pub mod table;
+pub mod tfvars;
 
 pub use spec::{QueueSpec, Sources, Trigger};
 

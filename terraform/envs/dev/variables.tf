@@ -63,7 +63,7 @@ variable "blob_containers" {
 }
 
 # Event sources and triggers: the manifest's [queue.*], [topic.*], [bus.*] sections and
-# every plugin's `events = [...]`. `plughost triggers plughost.toml` prints these values.
+# every plugin's `events = [...]`. `plughost tfvars plughost.toml` prints these values (make deploy uses them).
 
 variable "queues" {
   description = "The manifest's [queue.<label>] sections: label -> { max_receives, visibility_timeout_seconds }."

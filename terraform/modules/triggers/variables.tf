@@ -27,7 +27,7 @@ variable "triggers" {
   description = <<-EOT
     Every plugin's `events = [...]`, as in the manifest, each with its plugin: exactly one of
     schedule (+ name), object (+ on, prefix, suffix), queue (+ batch), topic, changes (+ prefix),
-    bus (+ pattern, JSON). `plughost triggers <manifest>` prints this list for a manifest.
+    bus (+ pattern, JSON). `plughost tfvars <manifest>` prints it for a manifest.
   EOT
   type = list(object({
     plugin   = string

@@ -1,0 +1,93 @@
+//! `plughost tfvars <manifest>`: the Terraform variables of the manifest's event sources
+//! and triggers (`queues`, `topics`, `buses`, `triggers` of `terraform/envs/*`), as JSON
+//! for `-var-file` — so the stack's queues, rules and mappings are generated from the same
+//! manifest the host loads, never typed twice.
+
+use super::Trigger;
+use crate::manifest::Manifest;
+use serde_json::{Value, json};
+
+/// The variables, as a `.tfvars.json` document.
+pub fn terraform_vars(manifest: &Manifest) -> Value {
+    let queues: serde_json::Map<String, Value> = manifest
+        .sources
+        .queues
+        .iter()
+        .map(|(label, spec)| {
+            let rules = json!({
+                "max_receives": spec.max_receives,
+                "visibility_timeout_seconds": spec.visibility_timeout.as_secs(),
+            });
+            (label.clone(), rules)
+        })
+        .collect();
+    let mut triggers = Vec::new();
+    for plugin in &manifest.plugins {
+        for trigger in &plugin.triggers {
+            let mut entry = match trigger {
+                Trigger::Schedule { name, schedule } => json!({ "schedule": schedule.expression(), "name": name }),
+                Trigger::Object { container, created, removed, prefix, suffix } => {
+                    let on: Vec<&str> = [(*created, "created"), (*removed, "removed")]
+                        .into_iter()
+                        .filter_map(|(set, word)| set.then_some(word))
+                        .collect();
+                    json!({ "object": container, "on": on, "prefix": prefix, "suffix": suffix })
+                }
+                Trigger::Queue { queue, batch } => json!({ "queue": queue, "batch": batch }),
+                Trigger::Topic { topic } => json!({ "topic": topic }),
+                Trigger::Changes { store, prefix } => json!({ "changes": store, "prefix": prefix }),
+                Trigger::Bus { bus, pattern } => json!({ "bus": bus, "pattern": pattern.to_json() }),
+            };
+            entry["plugin"] = json!(plugin.id.as_str());
+            triggers.push(entry);
+        }
+    }
+    json!({
+        "queues": queues,
+        "topics": manifest.sources.topics,
+        "buses": manifest.sources.buses,
+        "triggers": triggers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manifests_sources_and_triggers_become_the_stacks_variables() {
+        let manifest = crate::manifest::parse_for_tests(
+            r#"
+            [kv.users]
+            [queue.jobs]
+            max_receives = 3
+            [topic.alerts]
+            [bus.app]
+            [plugins.worker]
+            source = "w.wasm"
+            events = [
+              { schedule = "rate(5 minutes)", name = "sweep" },
+              { queue = "jobs", batch = 4 },
+              { changes = "users", prefix = "user/" },
+              { bus = "app", pattern = { source = ["shop"] } },
+            ]
+            kv = { users = "read" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            terraform_vars(&manifest),
+            json!({
+                "queues": { "jobs": { "max_receives": 3, "visibility_timeout_seconds": 30 } },
+                "topics": ["alerts"],
+                "buses": ["app"],
+                "triggers": [
+                    { "plugin": "worker", "schedule": "rate(5 minutes)", "name": "sweep" },
+                    { "plugin": "worker", "queue": "jobs", "batch": 4 },
+                    { "plugin": "worker", "changes": "users", "prefix": "user/" },
+                    { "plugin": "worker", "bus": "app", "pattern": "{\"source\":[\"shop\"]}" },
+                ],
+            })
+        );
+    }
+}
