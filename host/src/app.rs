@@ -9,6 +9,7 @@
 //! version is logged and counted (`metrics.rs`) once, and the current table keeps serving.
 
 use crate::bindings::wit_events::Event;
+use crate::capability::log::escape_controls;
 use crate::capability::Capabilities;
 use crate::engine::PluginEngine;
 use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_wit_request};
@@ -261,18 +262,31 @@ impl App {
                 Ok(Err(reason)) => Some(format!("the plugin asked for redelivery: {reason}")),
                 Err(error) => Some(format!("the plugin {error}")),
             };
-            tracing::info!(
-                target: "plughost::events",
-                plugin = %plugin.id,
-                kind = crate::trigger::table::kind(event),
-                origin = %crate::capability::log::escape_controls(&crate::trigger::table::origin(event)),
-                event_id = %crate::capability::log::escape_controls(&event.id),
-                invocation,
-                outcome = if failure.is_some() { "failed" } else { "ok" },
-                failure = failure.as_deref().map(crate::capability::log::escape_controls).as_deref(),
-                micros = started.elapsed().as_micros() as u64,
-                "event"
-            );
+            // One line per plugin and event: info when handled, warn when it will come again.
+            let origin = crate::trigger::table::origin(event);
+            let (origin, event_id) = (escape_controls(&origin), escape_controls(&event.id));
+            let failure_text = failure.as_deref().map(escape_controls);
+            macro_rules! event_line {
+                ($level:ident) => {
+                    tracing::$level!(
+                        target: "plughost::events",
+                        plugin = %plugin.id,
+                        kind = crate::trigger::table::kind(event),
+                        origin = %origin,
+                        event_id = %event_id,
+                        invocation,
+                        outcome = if failure.is_some() { "failed" } else { "ok" },
+                        failure = failure_text.as_deref(),
+                        micros = started.elapsed().as_micros() as u64,
+                        "event"
+                    )
+                };
+            }
+            if failure.is_some() {
+                event_line!(warn);
+            } else {
+                event_line!(info);
+            }
             failure.map(|why| (plugin.id.clone(), why))
         });
         let failures: Vec<_> = futures::future::join_all(runs).await.into_iter().flatten().collect();

@@ -200,3 +200,39 @@ async fn unmatched_and_failing_events_fail_the_invocation_naming_why_and_the_fun
     // Still serving.
     assert_eq!(f.invoke("eventbridge-schedule.json").unwrap()["delivered"], 1);
 }
+
+/// At-least-once delivery meets the SDK's idempotency guard: the example `activity`
+/// plugin claims each event id before recording it, so SQS delivering the same batch twice
+/// records each message once — and the message it refused (not JSON) is reported both times.
+#[tokio::test]
+async fn a_redelivered_batch_is_recorded_once_by_a_plugin_using_the_idempotency_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        "[kv.activity]\n[queue.jobs]\n[plugins.activity]\nsource = \"{}\"\nroutes = [\"GET /v1/activity\"]\n\
+         events = [{{ queue = \"jobs\" }}]\nkv = {{ activity = \"read-write\" }}\n",
+        guest_wasm("activity").display()
+    );
+    std::fs::write(dir.path().join("plughost.toml"), manifest).unwrap();
+    let env = [
+        ("PLUGHOST_MANIFEST", dir.path().join("plughost.toml").display().to_string()),
+        ("PLUGHOST_DATA_DIR", dir.path().join("data").display().to_string()),
+        ("PLUGHOST_STORAGE", r#"{"queue":{"jobs":{"sqs":{"arn":"arn:aws:sqs:us-east-1:123456789012:plughost-jobs"}}}}"#.to_owned()),
+        ("PLUGHOST_ALLOW_EMBEDDED_STORAGE", "1".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+    ];
+    let lambda = Lambda::start(&env, dir);
+    let fixture = support::lambda::repo().join("tests/fixtures/lambda/sqs-batch-one-failing.json");
+    let refused = serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": "msg-2" }] });
+    for _ in 0..2 {
+        assert_eq!(lambda.invoke(&["--data-file", fixture.to_str().unwrap()]).unwrap(), refused);
+        // activity keys records by the second they were recorded in: a second delivery
+        // in a later second would be a second record without the guard.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let activity: Value = reqwest::get(lambda.url("/v1/activity")).await.unwrap().json().await.unwrap();
+    let mut ids: Vec<&str> = activity["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, ["msg-1", "msg-3"], "{activity}");
+}
