@@ -9,8 +9,8 @@
 //! version is logged and counted (`metrics.rs`) once, and the current table keeps serving.
 
 use crate::bindings::wit_events::Event;
-use crate::capability::log::escape_controls;
 use crate::capability::Capabilities;
+use crate::capability::log::escape_controls;
 use crate::engine::PluginEngine;
 use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_wit_request};
 use crate::invoke::{InvokeError, deliver, invoke};

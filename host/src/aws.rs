@@ -1,6 +1,6 @@
 //! The AWS configuration and every AWS client the host makes, in one place: the
-//! capabilities' backends (DynamoDB, S3), secrets (Secrets Manager) and deployments (S3)
-//! all start here, so they share one credential chain, one timeout policy and one way of
+//! capabilities' backends (DynamoDB, S3), secrets (Secrets Manager), deployments (S3) and
+//! `serve`'s queue poller (SQS) all start here, so they share one credential chain, one timeout policy and one way of
 //! reaching an S3-compatible server.
 
 /// The AWS configuration the standard way: region, credentials (or the Lambda's role)
@@ -32,4 +32,8 @@ pub fn http_status<E>(error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config:
 
 pub fn secrets_manager(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(config)
+}
+
+pub fn sqs(config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
 }

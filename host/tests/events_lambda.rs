@@ -216,7 +216,10 @@ async fn a_redelivered_batch_is_recorded_once_by_a_plugin_using_the_idempotency_
     let env = [
         ("PLUGHOST_MANIFEST", dir.path().join("plughost.toml").display().to_string()),
         ("PLUGHOST_DATA_DIR", dir.path().join("data").display().to_string()),
-        ("PLUGHOST_STORAGE", r#"{"queue":{"jobs":{"sqs":{"arn":"arn:aws:sqs:us-east-1:123456789012:plughost-jobs"}}}}"#.to_owned()),
+        (
+            "PLUGHOST_STORAGE",
+            r#"{"queue":{"jobs":{"sqs":{"arn":"arn:aws:sqs:us-east-1:123456789012:plughost-jobs"}}}}"#.to_owned(),
+        ),
         ("PLUGHOST_ALLOW_EMBEDDED_STORAGE", "1".to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),

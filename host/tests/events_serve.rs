@@ -261,3 +261,64 @@ async fn embedded_stores_and_containers_emit_change_and_object_events_after_thei
     assert_eq!(read(&seen, "count/change").await.as_deref(), Some("3"));
     assert_eq!(read(&seen, "count/object").await.as_deref(), Some("2"));
 }
+
+/// `serve` against the cloud: a queue bound to SQS (moto here) with its URL is consumed
+/// from SQS, fired events go there, and SQS's own redrive policy dead-letters a message
+/// that keeps failing.
+#[tokio::test]
+async fn a_queue_bound_to_sqs_is_consumed_from_sqs_and_its_redrive_policy_applies() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let moto = support::moto::Moto::start().await;
+    let sqs = plughost::aws::sqs(&moto.sdk_config().await);
+    let dlq = sqs.create_queue().queue_name("jobs-dlq").send().await.unwrap().queue_url.unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let redrive = json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2" }).to_string();
+    let created = sqs
+        .create_queue()
+        .queue_name("jobs")
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .unwrap();
+    let url = created.queue_url.unwrap();
+    let arn = dlq_arn.replace("jobs-dlq", "jobs");
+
+    let (dir, path, seen) = setup(MANIFEST);
+    let storage = dir.path().join("storage.toml");
+    std::fs::write(&storage, format!("[queue.jobs]\nsqs = {{ arn = \"{arn}\", url = \"{url}\" }}\n")).unwrap();
+    let server = Server::start_with_env(&path, &["--storage", storage.to_str().unwrap()], &moto.env());
+
+    // Fired through serve: sent to SQS, received from SQS, deleted once handled.
+    let (code, accepted) = fire(&server, json!({ "queue": "jobs", "body": "job 1", "attributes": { "a": "1" } })).await;
+    assert_eq!(code, 202, "{accepted}");
+    wait_for(&seen, "count/message", "1", Duration::from_secs(20)).await;
+    let message: Value = serde_json::from_str(&read(&seen, "last/message").await.unwrap()).unwrap();
+    assert_eq!((message["id"].as_str(), message["event"]["queue"].as_str()), (accepted["id"].as_str(), Some("jobs")));
+    assert_eq!(message["event"]["attributes"], json!([["a", "1"]]));
+    assert_eq!(status(&server).await["queues"]["jobs"], Value::Null, "nothing went to the embedded queue");
+
+    // Sent by someone else, failing: received twice (visibility 1 s), then SQS moves it.
+    let sent = sqs.send_message().queue_url(&url).message_body("fail").send().await.unwrap();
+    let attempts = format!("attempts/{}", sent.message_id.unwrap());
+    wait_for(&seen, &attempts, "2", Duration::from_secs(30)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let received = sqs.receive_message().queue_url(&dlq).wait_time_seconds(1).send().await.unwrap();
+        if let Some(message) = received.messages.unwrap_or_default().first() {
+            assert_eq!(message.body(), Some("fail"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the failing message did not reach the dead-letter queue");
+    }
+    assert_eq!(read(&seen, "count/message").await.as_deref(), Some("1"));
+}

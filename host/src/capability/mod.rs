@@ -80,6 +80,8 @@ pub struct Capabilities {
     secrets: Arc<SecretSource>,
     /// Where the event sources the operator bound live (`trigger/binding.rs`).
     sources: Arc<crate::trigger::binding::SourceBindings>,
+    /// The AWS configuration, when the storage map binds anything.
+    aws: Option<aws_config::SdkConfig>,
     /// Refuse manifests declaring a label without a binding (in Lambda, embedded storage
     /// would sit in the instance's /tmp and vanish with it).
     require_bindings: bool,
@@ -134,6 +136,7 @@ impl Capabilities {
         Ok(Self {
             backends: backends.into(),
             sources: Arc::new(sources),
+            aws: aws.cloned(),
             secrets: Arc::new(SecretSource::None),
             require_bindings: false,
         })
@@ -159,6 +162,11 @@ impl Capabilities {
     /// Where the bound queues, topics and buses live.
     pub fn sources(&self) -> &crate::trigger::binding::SourceBindings {
         &self.sources
+    }
+
+    /// The AWS configuration the storage map's bindings use (none when it binds nothing).
+    pub fn aws(&self) -> Option<&aws_config::SdkConfig> {
+        self.aws.as_ref()
     }
 
     /// Checks that every label a manifest declares (`declared`, and the event `sources`)

@@ -33,8 +33,7 @@ async fn fire(State(state): State<Events>, body: axum::body::Bytes) -> Response 
         Ok(request) => request,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_event", format!("not an event to fire: {e}")),
     };
-    let table = state.app.table();
-    match request.accept(&table.manifest, &state.events).await {
+    match request.accept(&state.app, &state.events).await {
         Ok(accepted) => (StatusCode::ACCEPTED, axum::Json(accepted)).into_response(),
         Err(Refused::Invalid(message)) => error(StatusCode::BAD_REQUEST, "invalid_event", message),
         Err(Refused::Unknown(message)) => error(StatusCode::NOT_FOUND, "unknown_source", message),

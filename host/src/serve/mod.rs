@@ -72,6 +72,7 @@ pub async fn serve(
         crate::trigger::local::pump::watch_triggered_labels(&app, &mut Default::default()).await;
         _event_tasks.push(AbortOnDrop(crate::trigger::local::pump::spawn(app.clone(), events.clone())));
         _event_tasks.push(AbortOnDrop(crate::trigger::local::scheduler::spawn(app.clone(), events.clone())));
+        _event_tasks.extend(crate::trigger::local::sqs::spawn(app.clone()).into_iter().map(AbortOnDrop));
         event_routes = events::router(app.clone(), events);
     }
     tracing::info!(%addr, manifest = %app.source(), watch = options.watch, "plughost listening on http://{addr}");

@@ -63,8 +63,11 @@ pub enum Refused {
 }
 
 impl Fire {
-    /// Checks the event against `manifest` and accepts it into `events`.
-    pub async fn accept(self, manifest: &Manifest, events: &LocalEvents) -> Result<Accepted, Refused> {
+    /// Checks the event against the current manifest and accepts it into `events` (a
+    /// message for a queue bound to SQS goes to SQS).
+    pub async fn accept(self, app: &crate::app::App, events: &LocalEvents) -> Result<Accepted, Refused> {
+        let table = app.table();
+        let manifest = &table.manifest;
         let named: Vec<&str> = [
             ("queue", self.queue.is_some()),
             ("topic", self.topic.is_some()),
@@ -97,7 +100,12 @@ impl Fire {
                 if !manifest.sources.queues.contains_key(&queue) {
                     return Err(unknown("queue", &queue));
                 }
-                let id = events.send(&queue, body.into_bytes(), attributes).await.map_err(stored)?;
+                let id = match app.capabilities().sources().queues.get(&queue).and_then(|q| q.url.clone()) {
+                    Some(url) if super::pump::polled_from_sqs(app, &queue) => {
+                        super::sqs::send(app, &url, body, attributes).await.map_err(stored)?
+                    }
+                    _ => events.send(&queue, body.into_bytes(), attributes).await.map_err(stored)?,
+                };
                 return Ok(Accepted { id, kind: "message" });
             }
             "topic" => {

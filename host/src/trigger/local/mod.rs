@@ -6,6 +6,7 @@
 //! - `pump.rs`      — delivers: each consumed queue's messages to its consumer (visibility
 //!   timeout, redelivery, dead letters after `max_receives`), and outbox events with retries;
 //! - `scheduler.rs` — fires schedule triggers on time;
+//! - `sqs.rs`       — queues bound to SQS (with a URL) are consumed from SQS instead;
 //! - `fire.rs`      — what `POST /_plughost/events` and `plughost trigger` accept: an event
 //!   to fire now, checked against the manifest;
 //! - `cli.rs`       — `plughost trigger`, the command line that posts there.
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod fire;
 pub mod pump;
 pub mod scheduler;
+pub mod sqs;
 pub mod store;
 
 pub use store::LocalEvents;

@@ -109,6 +109,9 @@ fn start_queue_batches(app: &Arc<App>, events: &LocalEvents, busy: &Arc<Mutex<Ha
         for trigger in &plugin.triggers {
             let Trigger::Queue { queue, batch } = trigger else { continue };
             let Some(spec) = table.manifest.sources.queues.get(queue).copied() else { continue };
+            if polled_from_sqs(app, queue) {
+                continue; // `sqs.rs` consumes it
+            }
             if !busy.lock().unwrap_or_else(|p| p.into_inner()).insert(queue.clone()) {
                 continue;
             }
@@ -128,6 +131,12 @@ fn start_queue_batches(app: &Arc<App>, events: &LocalEvents, busy: &Arc<Mutex<Ha
             });
         }
     }
+}
+
+/// Whether `queue` is bound to SQS with a URL (then `sqs.rs` consumes it, not this pump).
+pub fn polled_from_sqs(app: &App, queue: &str) -> bool {
+    app.capabilities().aws().is_some()
+        && app.capabilities().sources().queues.get(queue).is_some_and(|bound| bound.url.is_some())
 }
 
 async fn deliver_message(app: &App, events: &LocalEvents, queue: &str, message: &Received, max_receives: u32) {
