@@ -121,7 +121,14 @@ fn start_queue_batches(app: &Arc<App>, events: &LocalEvents, busy: &Arc<Mutex<Ha
                     Ok(messages) if !messages.is_empty() => {
                         let deliveries =
                             messages.iter().map(|m| deliver_message(&app, &events, &queue, m, spec.max_receives));
-                        futures::future::join_all(deliveries).await;
+                        let handled: Vec<String> =
+                            futures::future::join_all(deliveries).await.into_iter().flatten().collect();
+                        // One transaction for the batch's acknowledgements. If it fails, the
+                        // messages come back after their visibility timeout: delivered twice,
+                        // never lost.
+                        if let Err(error) = events.acknowledge(handled).await {
+                            tracing::error!(queue, "cannot acknowledge handled messages: {error:#}");
+                        }
                         events.wake.notify_one(); // there may be more
                     }
                     Ok(_) => {}
@@ -139,7 +146,15 @@ pub fn polled_from_sqs(app: &App, queue: &str) -> bool {
         && app.capabilities().sources().queues.get(queue).is_some_and(|bound| bound.url.is_some())
 }
 
-async fn deliver_message(app: &App, events: &LocalEvents, queue: &str, message: &Received, max_receives: u32) {
+/// Delivers one message to its queue's consumer: its id when handled (to acknowledge),
+/// else recorded as failed (back after the visibility timeout, or dead-lettered).
+async fn deliver_message(
+    app: &App,
+    events: &LocalEvents,
+    queue: &str,
+    message: &Received,
+    max_receives: u32,
+) -> Option<String> {
     let event = Event {
         id: message.id.clone(),
         payload: Payload::Message(Message {
@@ -152,27 +167,26 @@ async fn deliver_message(app: &App, events: &LocalEvents, queue: &str, message: 
     };
     let invocation = format!("local-queue/{queue}");
     let delivery = app.deliver(&event, None, None, &invocation, None).await;
-    let outcome = if delivery.targets == 0 {
+    let reason = if delivery.targets == 0 {
         // The consumer went away with a reload between receive and delivery.
-        Err("no plugin consumes this queue now".to_owned())
+        "no plugin consumes this queue now".to_owned()
     } else if delivery.succeeded() {
-        events.acknowledge(&message.id).await.map_err(|e| format!("{e:#}"))
+        return Some(message.id.clone());
     } else {
-        Err(delivery.describe_failures())
+        delivery.describe_failures()
     };
-    if let Err(reason) = outcome {
-        match events.failed(queue, message, max_receives, &reason).await {
-            Ok(true) => tracing::warn!(
-                queue,
-                message_id = %message.id,
-                receives = message.receive_count,
-                reason = %escape_controls(&reason),
-                "message dead-lettered after max_receives"
-            ),
-            Ok(false) => {}
-            Err(error) => tracing::error!(queue, "cannot record a failed message: {error:#}"),
-        }
+    match events.failed(queue, message, max_receives, &reason).await {
+        Ok(true) => tracing::warn!(
+            queue,
+            message_id = %message.id,
+            receives = message.receive_count,
+            reason = %escape_controls(&reason),
+            "message dead-lettered after max_receives"
+        ),
+        Ok(false) => {}
+        Err(error) => tracing::error!(queue, "cannot record a failed message: {error:#}"),
     }
+    None
 }
 
 /// Delivers due outbox events until none is due.

@@ -193,10 +193,19 @@ impl LocalEvents {
         .await
     }
 
-    /// A consumer handled message `id`: it is gone.
-    pub async fn acknowledge(&self, id: &str) -> anyhow::Result<()> {
-        let id = id.to_owned();
-        self.run(move |c| c.execute("DELETE FROM messages WHERE id = ?1", params![id]).map(drop)).await
+    /// A consumer handled messages `ids`: they are gone (one transaction for the batch).
+    pub async fn acknowledge(&self, ids: Vec<String>) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.run(move |c| {
+            let transaction = c.transaction()?;
+            for id in &ids {
+                transaction.execute("DELETE FROM messages WHERE id = ?1", params![id])?;
+            }
+            transaction.commit()
+        })
+        .await
     }
 
     /// A consumer failed message `id` on its `receive_count`th receive: it comes back
