@@ -11,8 +11,42 @@
 //! Used by the embedded backends of the capabilities that emit events (`Kind::events`);
 //! each turns [`Row`]s into its WIT events.
 
+use super::labelled::EventFeed;
+use crate::bindings::wit_events::Event;
 use rusqlite::{Connection, params};
 use std::collections::BTreeSet;
+
+/// An embedded backend with an event log: where its log lives, and what a row means. Each
+/// such backend is an [`EventFeed`] through this (the impl below), written once.
+#[async_trait::async_trait]
+pub trait LoggingBackend: Send + Sync {
+    /// Runs `work` on the connection that writes (it holds the watch list), on the
+    /// blocking pool.
+    async fn on_log_connection<R: Send + 'static>(
+        &self,
+        work: Box<dyn for<'c> FnOnce(&'c Connection) -> rusqlite::Result<R> + Send + 'static>,
+    ) -> anyhow::Result<R>;
+
+    /// A recorded row as the capability's WIT event. The embedded backend keeps each label
+    /// in the namespace named after it.
+    fn event_of(row: Row) -> Event;
+}
+
+#[async_trait::async_trait]
+impl<T: LoggingBackend> EventFeed for T {
+    async fn watch(&self, labels: BTreeSet<String>) -> anyhow::Result<()> {
+        self.on_log_connection(Box::new(move |connection| watch(connection, &labels))).await
+    }
+
+    async fn pending(&self, max: u32) -> anyhow::Result<Vec<(i64, Event)>> {
+        let rows = self.on_log_connection(Box::new(move |connection| pending(connection, max))).await?;
+        Ok(rows.into_iter().map(|row| (row.seq, T::event_of(row))).collect())
+    }
+
+    async fn done(&self, seq: i64) -> anyhow::Result<()> {
+        self.on_log_connection(Box::new(move |connection| done(connection, seq))).await
+    }
+}
 
 /// Creates the log (persistent) and the watch list (this connection only).
 pub fn create(connection: &Connection) -> rusqlite::Result<()> {

@@ -32,10 +32,8 @@ use crate::bindings::wit_events::{Event, Object as WitObjectEvent, ObjectChange,
 use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
 use crate::capability::event_log;
-use crate::capability::labelled::EventFeed;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -469,31 +467,20 @@ fn record_object_event(
     event_log::record(tx, &row).map_err(unavailable)
 }
 
-/// The object events of watched containers, for `plughost serve`'s local event pump. The
-/// embedded backend keeps each container in the namespace named after its label.
+/// The object events of watched containers, for `plughost serve`'s local event pump (the
+/// `EventFeed` impl is `event_log`'s).
 #[async_trait::async_trait]
-impl EventFeed for FsBlob {
-    async fn watch(&self, labels: BTreeSet<String>) -> anyhow::Result<()> {
-        self.on_index(move |index| event_log::watch(index, &labels)).await
-    }
-
-    async fn pending(&self, max: u32) -> anyhow::Result<Vec<(i64, Event)>> {
-        let rows = self.on_index(move |index| event_log::pending(index, max)).await?;
-        Ok(rows.into_iter().map(|row| (row.seq, object_event(row))).collect())
-    }
-
-    async fn done(&self, seq: i64) -> anyhow::Result<()> {
-        self.on_index(move |index| event_log::done(index, seq)).await
-    }
-}
-
-impl FsBlob {
-    async fn on_index<R: Send + 'static>(
+impl event_log::LoggingBackend for FsBlob {
+    async fn on_log_connection<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+        work: Box<dyn for<'c> FnOnce(&'c Connection) -> rusqlite::Result<R> + Send + 'static>,
     ) -> anyhow::Result<R> {
         let index = self.index.clone();
         Ok(tokio::task::spawn_blocking(move || work(&index.lock().unwrap_or_else(|p| p.into_inner()))).await??)
+    }
+
+    fn event_of(row: event_log::Row) -> Event {
+        object_event(row)
     }
 }
 

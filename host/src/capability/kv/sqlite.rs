@@ -26,9 +26,7 @@ use crate::bindings::wit_events::{Change, ChangeKind, Event, Payload};
 use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
 use crate::capability::event_log;
-use crate::capability::labelled::EventFeed;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -362,32 +360,20 @@ impl KvBackend for SqliteKv {
     }
 }
 
-/// The change events of watched stores, for `plughost serve`'s local event pump. The
-/// embedded backend keeps each store in the namespace named after its label.
+/// The change events of watched stores, for `plughost serve`'s local event pump (the
+/// `EventFeed` impl is `event_log`'s).
 #[async_trait::async_trait]
-impl EventFeed for SqliteKv {
-    async fn watch(&self, labels: BTreeSet<String>) -> anyhow::Result<()> {
-        self.on_writer(move |connection| event_log::watch(connection, &labels)).await
-    }
-
-    async fn pending(&self, max: u32) -> anyhow::Result<Vec<(i64, Event)>> {
-        let rows = self.on_writer(move |connection| event_log::pending(connection, max)).await?;
-        Ok(rows.into_iter().map(|row| (row.seq, change_event(row))).collect())
-    }
-
-    async fn done(&self, seq: i64) -> anyhow::Result<()> {
-        self.on_writer(move |connection| event_log::done(connection, seq)).await
-    }
-}
-
-impl SqliteKv {
-    /// `work` on the writer connection (which holds the watch list), on the blocking pool.
-    async fn on_writer<R: Send + 'static>(
+impl event_log::LoggingBackend for SqliteKv {
+    async fn on_log_connection<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+        work: Box<dyn for<'c> FnOnce(&'c Connection) -> rusqlite::Result<R> + Send + 'static>,
     ) -> anyhow::Result<R> {
         let connection = self.connection.clone().lock_owned().await;
         Ok(tokio::task::spawn_blocking(move || work(&connection)).await??)
+    }
+
+    fn event_of(row: event_log::Row) -> Event {
+        change_event(row)
     }
 }
 
