@@ -66,6 +66,9 @@ impl std::fmt::Display for InvokeError {
     }
 }
 
+/// The most of a plugin's failure reason the host keeps (logs, dead letters).
+pub const MAX_FAILURE_REASON: usize = 1024;
+
 /// What to call on the fresh instance.
 enum Call<'a> {
     Request(&'a Request),
@@ -111,7 +114,10 @@ pub async fn deliver(
     deadline: Option<std::time::Instant>,
 ) -> Result<Result<(), String>, InvokeError> {
     match run(engine, admission, plugin, log_id, Call::Event(event), deadline).await? {
-        Answer::Handled(verdict) => Ok(verdict),
+        // The reason is the plugin's: kept short before it reaches logs and dead letters.
+        Answer::Handled(verdict) => {
+            Ok(verdict.map_err(|reason| crate::capability::log::truncate(&reason, MAX_FAILURE_REASON).to_owned()))
+        }
         Answer::Response(_) => unreachable!("an event is answered with a verdict"),
     }
 }

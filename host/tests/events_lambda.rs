@@ -175,6 +175,10 @@ async fn unmatched_and_failing_events_fail_the_invocation_naming_why_and_the_fun
     let failing = r#"{"plughost_bus":"app","event":{"id":"e2","source":"shop","detail-type":"X","detail":{"total":500,"body":"fail"}}}"#;
     let error = one_line(&f.lambda.invoke(&["--data-ascii", failing]).unwrap_err());
     assert!(error.contains("bus event failed, to be retried") && error.contains("asked to fail"), "{error}");
+    // A plugin's failure reason is its own text: cut to 1 KiB before it reaches the log.
+    let long = r#"{"plughost_bus":"app","event":{"id":"e3","source":"shop","detail-type":"X","detail":{"total":500,"body":"fail-long"}}}"#;
+    let error = one_line(&f.lambda.invoke(&["--data-ascii", long]).unwrap_err());
+    assert!(error.contains("asked to fail at length") && error.len() < 2_000, "{} bytes", error.len());
     // A bus this deployment does not declare; a schedule it does not have.
     let error = one_line(&f.lambda.invoke(&["--data-ascii", r#"{"plughost_bus":"nope","event":{}}"#]).unwrap_err());
     assert!(error.contains("no bus `nope` is declared"), "{error}");

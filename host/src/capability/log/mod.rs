@@ -209,7 +209,8 @@ fn stdio_level(stream: usize) -> (Level, &'static str) {
     if stream == 0 { (Level::Info, "stdout") } else { (Level::Warn, "stderr") }
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

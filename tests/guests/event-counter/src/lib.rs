@@ -6,7 +6,8 @@
 //! - `attempts/<event id>` — incremented on every delivery, failed ones included.
 //!
 //! A message, notification, custom event (`detail.body`) or kv change (new value) whose
-//! body is `"fail"` returns an error (the host must redeliver it); `"panic"` panics (a
+//! body is `"fail"` returns an error (the host must redeliver it; `"fail-long"` with a
+//! 100 kB reason the host must cut short); `"panic"` panics (a
 //! trap, handled the same way); `"sleep"` sleeps 3 s first (to stop the host mid-event).
 
 use plughost_sdk::events::{ChangeKind, Event, ObjectChange, Payload};
@@ -50,6 +51,7 @@ fn on_event(event: Event) -> Result<(), String> {
     };
     match body.as_str() {
         "fail" => return Err(format!("asked to fail ({})", event.id)),
+        "fail-long" => return Err(format!("asked to fail at length: {}", "x".repeat(100_000))),
         "panic" => panic!("asked to panic ({})", event.id),
         "sleep" => std::thread::sleep(std::time::Duration::from_secs(3)),
         _ => {}
