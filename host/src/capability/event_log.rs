@@ -84,6 +84,25 @@ pub struct Row {
     pub time: u64,
 }
 
+impl Row {
+    /// An event to [`record`] (its `seq` and `id` are assigned there): `change` of `key`
+    /// in `namespace` at `time`, with no values, size or etag until set.
+    pub fn new(namespace: &str, key: &str, change: &str, time: u64) -> Self {
+        Self {
+            seq: 0,
+            id: String::new(),
+            namespace: namespace.to_owned(),
+            key: key.to_owned(),
+            change: change.to_owned(),
+            old: None,
+            new: None,
+            size: 0,
+            etag: String::new(),
+            time,
+        }
+    }
+}
+
 /// Whether writes to `namespace` are recorded (called inside the write's transaction).
 pub fn is_watched(connection: &Connection, namespace: &str) -> rusqlite::Result<bool> {
     connection.prepare_cached("SELECT 1 FROM temp.plughost_watched WHERE namespace = ?1")?.exists(params![namespace])
@@ -153,18 +172,7 @@ mod tests {
     use super::*;
 
     fn row(namespace: &str, key: &str) -> Row {
-        Row {
-            seq: 0,
-            id: String::new(),
-            namespace: namespace.into(),
-            key: key.into(),
-            change: "inserted".into(),
-            old: None,
-            new: Some(b"v".to_vec()),
-            size: 0,
-            etag: String::new(),
-            time: 1,
-        }
+        Row { new: Some(b"v".to_vec()), ..Row::new(namespace, key, "inserted", 1) }
     }
 
     #[test]

@@ -120,6 +120,18 @@ pub enum Trigger {
     Bus { bus: String, pattern: Pattern },
 }
 
+impl Trigger {
+    /// For a trigger on a capability's own events (`object`, `changes`): its trigger
+    /// keyword and the label it watches (see `Kind::events`).
+    pub fn emitted(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Self::Object { container, .. } => Some(("object", container)),
+            Self::Changes { store, .. } => Some(("changes", store)),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Trigger {
     /// How logs and errors name a trigger: `schedule sweep`, `queue orders`, ...
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -292,11 +304,7 @@ fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) ->
 /// receives them only for labels it is granted (read is enough), like reading them.
 pub fn check_granted(triggers: &[Trigger], grants: &GrantedAccess) -> Result<(), String> {
     for (i, trigger) in triggers.iter().enumerate() {
-        let (word, label) = match trigger {
-            Trigger::Object { container, .. } => ("object", container),
-            Trigger::Changes { store, .. } => ("changes", store),
-            _ => continue,
-        };
+        let Some((word, label)) = trigger.emitted() else { continue };
         let Some(capability) = crate::capability::emitting(word).map(|kind| kind.name) else { continue };
         if !grants.get(capability).is_some_and(|labels| labels.contains_key(label)) {
             return Err(format!(

@@ -452,18 +452,8 @@ fn record_object_event(
     if !event_log::is_watched(tx, namespace).map_err(unavailable)? {
         return Ok(());
     }
-    let row = event_log::Row {
-        seq: 0,
-        id: String::new(),
-        namespace: namespace.to_owned(),
-        key: key.to_owned(),
-        change: change.to_owned(),
-        old: None,
-        new: None,
-        size,
-        etag: etag.to_owned(),
-        time: unix_seconds(),
-    };
+    let row =
+        event_log::Row { size, etag: etag.to_owned(), ..event_log::Row::new(namespace, key, change, unix_seconds()) };
     event_log::record(tx, &row).map_err(unavailable)
 }
 

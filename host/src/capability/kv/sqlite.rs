@@ -203,18 +203,7 @@ fn record_change(
     new: Option<Vec<u8>>,
     now: i64,
 ) -> Result<(), StorageError> {
-    let row = event_log::Row {
-        seq: 0,
-        id: String::new(),
-        namespace: namespace.to_owned(),
-        key: key.to_owned(),
-        change: change.to_owned(),
-        old,
-        new,
-        size: 0,
-        etag: String::new(),
-        time: now.max(0) as u64,
-    };
+    let row = event_log::Row { old, new, ..event_log::Row::new(namespace, key, change, now.max(0) as u64) };
     event_log::record(tx, &row).map_err(unavailable)
 }
 

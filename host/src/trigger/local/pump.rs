@@ -57,11 +57,8 @@ pub async fn watch_triggered_labels(app: &App, watched: &mut BTreeMap<&'static s
             .plugins()
             .iter()
             .flat_map(|plugin| &plugin.triggers)
-            .filter_map(|trigger| match (trigger, word) {
-                (Trigger::Object { container, .. }, "object") => Some(container.clone()),
-                (Trigger::Changes { store, .. }, "changes") => Some(store.clone()),
-                _ => None,
-            })
+            .filter_map(|trigger| trigger.emitted().filter(|(emitted, _)| *emitted == word))
+            .map(|(_, label)| label.to_owned())
             .collect();
         if watched.get(word) == Some(&labels) {
             continue;
