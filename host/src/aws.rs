@@ -1,6 +1,6 @@
 //! The AWS configuration and every AWS client the host makes, in one place: the
-//! capabilities' backends (DynamoDB, S3), secrets (Secrets Manager), deployments (S3) and
-//! `serve`'s queue poller (SQS) all start here, so they share one credential chain, one timeout policy and one way of
+//! capabilities' backends (DynamoDB, S3, SQS, SNS, EventBridge), secrets (Secrets
+//! Manager), deployments (S3) and `serve`'s queue poller (SQS) all start here, so they share one credential chain, one timeout policy and one way of
 //! reaching an S3-compatible server.
 
 /// The AWS configuration the standard way: region, credentials (or the Lambda's role)
@@ -34,6 +34,25 @@ pub fn secrets_manager(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager
     aws_sdk_secretsmanager::Client::new(config)
 }
 
+/// How the messaging clients retry: the SDK's standard mode (exponential backoff with
+/// jitter; throttling and transient errors) with one attempt more than its default, so a
+/// throttled send is retried three times before the plugin sees `unavailable`. The
+/// request's deadline still bounds the whole call (`capability/deadline.rs`).
+fn messaging_retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(4)
+        .with_initial_backoff(std::time::Duration::from_millis(50))
+}
+
 pub fn sqs(config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(config)
+    aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(config).retry_config(messaging_retries()).build())
+}
+
+pub fn sns(config: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(config).retry_config(messaging_retries()).build())
+}
+
+pub fn eventbridge(config: &aws_config::SdkConfig) -> aws_sdk_eventbridge::Client {
+    let builder = aws_sdk_eventbridge::config::Builder::from(config).retry_config(messaging_retries());
+    aws_sdk_eventbridge::Client::from_conf(builder.build())
 }

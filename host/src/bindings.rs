@@ -12,12 +12,21 @@ wasmtime::component::bindgen!({
     // The handler runs as an async call so the epoch callback can yield to tokio and a
     // request timeout can cancel it (see `invoke.rs`).
     exports: { default: async },
-    // Storage calls are async (they await a backend) and return `StorageError`, which the
+    // Storage and messaging calls are async (they await a backend) and return `StorageError`, which the
     // guest receives as the WIT `error` variant.
-    imports: { "plughost:plugin/kv": async | trappable, "plughost:plugin/blob": async | trappable },
+    imports: {
+        "plughost:plugin/kv": async | trappable,
+        "plughost:plugin/blob": async | trappable,
+        "plughost:plugin/queue": async | trappable,
+        "plughost:plugin/topic": async | trappable,
+        "plughost:plugin/bus": async | trappable,
+    },
     with: {
         "plughost:plugin/kv.store": crate::capability::kv::KvStore,
         "plughost:plugin/blob.container": crate::capability::blob::BlobContainer,
+        "plughost:plugin/queue.queue": crate::capability::queue::OpenQueue,
+        "plughost:plugin/topic.topic": crate::capability::topic::OpenTopic,
+        "plughost:plugin/bus.bus": crate::capability::bus::OpenBus,
     },
     trappable_error_type: { "plughost:plugin/types.error" => crate::capability::error::StorageError },
     additional_derives: [PartialEq, Eq],
@@ -30,5 +39,5 @@ pub use self::plughost::plugin::types::{Method, Request, Response};
 /// The exported interfaces' names as the host asks for them. The linker and export
 /// lookups match versions semver-compatibly, so components built against any 0.1.x
 /// of the package resolve.
-pub const HANDLER_EXPORT: &str = "plughost:plugin/handler@0.1.1";
-pub const EVENTS_EXPORT: &str = "plughost:plugin/events@0.1.1";
+pub const HANDLER_EXPORT: &str = "plughost:plugin/handler@0.1.2";
+pub const EVENTS_EXPORT: &str = "plughost:plugin/events@0.1.2";

@@ -264,7 +264,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let listener = bind(listen).await?;
             let public_url = public_url.unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(listen)));
             let app = host.load(&public_url).await?;
-            let events = Some(plughost::trigger::local::LocalEvents::open(&host.data_dir)?);
+            let events = Some(app.capabilities().local_events().get().await?.clone());
             let options = ServeOptions { watch: !no_watch, refresh: host.refresh, events };
             serve(listener, app, options, shutdown_signal()).await
         }

@@ -13,10 +13,9 @@
 //! max_concurrency = 8           # requests of one plugin at once (default: a quarter of the host's slots)
 //! max_host_io = "64 MiB"        # bytes through storage calls per request
 //!
-//! [<capability>.<label>]        # a label plugins may be granted (a store, a container), with
-//!                               # its quotas (`capability/<name>/declaration.rs`)
-//!
-//! [queue.<label>], [topic.<label>], [bus.<label>]   # event sources (`trigger/spec.rs`)
+//! [<capability>.<label>]        # a label plugins may be granted (a store, a container, a
+//!                               # queue, topic or bus), with its settings
+//!                               # (`capability/<name>/declaration.rs`)
 //!
 //! [plugins.hello]
 //! source = "target/wasm32-wasip2/plugin/hello.wasm"   # relative to this file
@@ -35,9 +34,7 @@ use crate::capability;
 pub use crate::capability::config::ConfigValue;
 use crate::capability::labelled::{Declarations, GrantedAccess, exact_bytes};
 pub use crate::id::{Digest, PluginId};
-use crate::trigger::spec::{
-    Sources, Trigger, check_granted, check_one_consumer_per_queue, parse_triggers, take_sources,
-};
+use crate::trigger::spec::{Sources, Trigger, check_granted, check_one_consumer_per_queue, parse_triggers};
 use bytesize::ByteSize;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -246,7 +243,7 @@ impl Manifest {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| err(toml_error(&e)))?;
         // Capability sections first; what is left must be the manifest's own.
         let declared = take_declarations(&mut table).map_err(&err)?;
-        let sources = take_sources(&mut table).map_err(&err)?;
+        let sources = Sources::from_declared(&declared).map_err(&err)?;
         let raw: RawManifest =
             toml::Value::Table(table).try_into().map_err(|e| err(field_error(&e, &MANIFEST_SECTIONS)))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -380,10 +377,9 @@ fn field_error(e: &toml::de::Error, fields: &[&str]) -> String {
     if message.starts_with("unknown field") {
         let unknown = message.split('`').nth(1).unwrap_or("?");
         return format!(
-            "unknown field `{unknown}` (expected {} or a capability: {}; event sources: {})",
+            "unknown field `{unknown}` (expected {} or a capability: {})",
             fields.join(", "),
-            capability::labelled_names(),
-            crate::trigger::SOURCE_SECTIONS.join(", ")
+            capability::labelled_names()
         );
     }
     message.to_owned()

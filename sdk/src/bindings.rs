@@ -31,11 +31,14 @@ pub mod events_world {
         default_bindings_module: "plughost_sdk::bindings::events_world",
         additional_derives: [PartialEq, Eq],
         with: {
-            "plughost:plugin/types@0.1.1": crate::bindings::plughost::plugin::types,
-            "plughost:plugin/config@0.1.1": crate::bindings::plughost::plugin::config,
-            "plughost:plugin/log@0.1.1": crate::bindings::plughost::plugin::log,
-            "plughost:plugin/kv@0.1.1": crate::bindings::plughost::plugin::kv,
-            "plughost:plugin/blob@0.1.1": crate::bindings::plughost::plugin::blob,
+            "plughost:plugin/types@0.1.2": crate::bindings::plughost::plugin::types,
+            "plughost:plugin/config@0.1.2": crate::bindings::plughost::plugin::config,
+            "plughost:plugin/log@0.1.2": crate::bindings::plughost::plugin::log,
+            "plughost:plugin/kv@0.1.2": crate::bindings::plughost::plugin::kv,
+            "plughost:plugin/blob@0.1.2": crate::bindings::plughost::plugin::blob,
+            "plughost:plugin/queue@0.1.2": crate::bindings::plughost::plugin::queue,
+            "plughost:plugin/topic@0.1.2": crate::bindings::plughost::plugin::topic,
+            "plughost:plugin/bus@0.1.2": crate::bindings::plughost::plugin::bus,
         },
     });
 }

@@ -45,16 +45,19 @@
 
 pub mod bindings;
 pub mod blob;
+pub mod bus;
 pub mod config;
 mod error;
 pub mod events;
 pub mod kv;
 pub mod log;
+pub mod queue;
 mod request;
 mod response;
 mod router;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod topic;
 
 pub use error::Error;
 pub use http::StatusCode;

@@ -37,4 +37,17 @@ impl StorageError {
             Self::Trap(why) => return Err(wasmtime::Error::msg(why)),
         })
     }
+
+    /// A batch call's per-item results as the guest receives them (`list<result<T,
+    /// error>>`); a trap among them traps the call.
+    pub fn per_item<T>(results: Vec<Result<T, Self>>) -> Result<Vec<Result<T, WitError>>, Self> {
+        results
+            .into_iter()
+            .map(|result| match result {
+                Ok(value) => Ok(Ok(value)),
+                Err(Self::Trap(why)) => Err(Self::Trap(why)),
+                Err(error) => Ok(Err(error.into_wit().map_err(|e| Self::Trap(e.to_string()))?)),
+            })
+            .collect()
+    }
 }

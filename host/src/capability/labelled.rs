@@ -105,6 +105,8 @@ pub struct Env<'a> {
     pub public_url: &'a str,
     /// The AWS configuration, when the storage map binds anything (`aws.rs`).
     pub aws: Option<&'a aws_config::SdkConfig>,
+    /// The embedded queues and outbox (`trigger/local/store.rs`), opened on first use.
+    pub local_events: crate::trigger::local::store::SharedLocalEvents,
 }
 
 /// One capability's section of the operator's storage map: label -> binding, each a JSON

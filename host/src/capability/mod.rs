@@ -9,8 +9,11 @@
 //! Capabilities plugins reach by label, as the manifest grants — each folder owns its
 //! manifest section, storage-map binding, backends, limits, host functions and linker
 //! registration, and is listed once in [`LABELLED`]:
-//! - `kv/`   — key-value stores (`sqlite.rs`, `dynamo.rs`);
-//! - `blob/` — object containers (`fs.rs`, `s3.rs`).
+//! - `kv/`    — key-value stores (`sqlite.rs`, `dynamo.rs`);
+//! - `blob/`  — object containers (`fs.rs`, `s3.rs`);
+//! - `queue/` — queues plugins send messages to (`local.rs`, `sqs.rs`);
+//! - `topic/` — topics plugins publish notifications on (`local.rs`, `sns.rs`);
+//! - `bus/`   — event buses plugins put events on (`local.rs`, `eventbridge.rs`).
 //!
 //! What labelled capabilities share, written once:
 //! - `labelled.rs`  — [`Kind`](labelled::Kind) and [`Backends`](labelled::Backends): how
@@ -20,9 +23,11 @@
 //! - `io_budget.rs` — the bytes one request may move through host calls;
 //! - `deadline.rs`  — host calls cut off before the request's deadline;
 //! - `paging.rs`    — the page and cursor rules every listing call shares;
+//! - `message.rs`   — the body and attribute rules queues and topics share;
 //! - `clock.rs`     — "now", as every backend reads it.
 
 pub mod blob;
+pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod deadline;
@@ -33,7 +38,10 @@ pub mod io_budget;
 pub mod kv;
 pub mod labelled;
 pub mod log;
+pub mod message;
 pub mod paging;
+pub mod queue;
+pub mod topic;
 pub mod wasi;
 
 use crate::state::State;
@@ -47,7 +55,7 @@ use wasmtime::component::Linker;
 
 /// Every capability plugins reach by label. Adding one is a line here (see the README,
 /// "Adding a capability").
-pub const LABELLED: &[&Kind] = &[&kv::KIND, &blob::KIND];
+pub const LABELLED: &[&Kind] = &[&kv::KIND, &blob::KIND, &queue::KIND, &topic::KIND, &bus::KIND];
 
 /// The labelled capability called `name` (a manifest section, a storage-map section).
 pub fn labelled(name: &str) -> Option<&'static Kind> {
@@ -82,6 +90,8 @@ pub struct Capabilities {
     sources: Arc<crate::trigger::binding::SourceBindings>,
     /// The AWS configuration, when the storage map binds anything.
     aws: Option<aws_config::SdkConfig>,
+    /// The embedded queues and outbox (`serve`'s event sources use the same).
+    local_events: crate::trigger::local::store::SharedLocalEvents,
     /// Refuse manifests declaring a label without a binding (in Lambda, embedded storage
     /// would sit in the instance's /tmp and vanish with it).
     require_bindings: bool,
@@ -118,15 +128,12 @@ impl Capabilities {
         origin: &str,
         aws: Option<&aws_config::SdkConfig>,
     ) -> anyhow::Result<Self> {
-        let sources = crate::trigger::binding::SourceBindings::take(&mut map, origin)?;
         if let Some(unknown) = map.keys().find(|name| labelled(name).is_none()) {
-            anyhow::bail!(
-                "{origin}: unknown section `{unknown}` (the storage map binds {} and the event sources {})",
-                labelled_names(),
-                crate::trigger::SOURCE_SECTIONS.join(", ")
-            );
+            anyhow::bail!("{origin}: unknown section `{unknown}` (the storage map binds {})", labelled_names());
         }
-        let env = Env { data_dir, public_url, aws };
+        let sources = crate::trigger::binding::SourceBindings::read(&map, origin)?;
+        let local_events = crate::trigger::local::store::SharedLocalEvents::new(data_dir);
+        let env = Env { data_dir, public_url, aws, local_events: local_events.clone() };
         let mut backends = Vec::with_capacity(LABELLED.len());
         for kind in LABELLED {
             let by_label = map.remove(kind.name).unwrap_or_default();
@@ -137,6 +144,7 @@ impl Capabilities {
             backends: backends.into(),
             sources: Arc::new(sources),
             aws: aws.cloned(),
+            local_events,
             secrets: Arc::new(SecretSource::None),
             require_bindings: false,
         })
@@ -162,6 +170,12 @@ impl Capabilities {
     /// Where the bound queues, topics and buses live.
     pub fn sources(&self) -> &crate::trigger::binding::SourceBindings {
         &self.sources
+    }
+
+    /// The embedded queues and outbox, opened on first use (`serve`'s event sources and the
+    /// embedded queue, topic and bus backends share them).
+    pub fn local_events(&self) -> &crate::trigger::local::store::SharedLocalEvents {
+        &self.local_events
     }
 
     /// The AWS configuration the storage map's bindings use (none when it binds nothing).

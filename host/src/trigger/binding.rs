@@ -1,83 +1,39 @@
-//! `queue.<label>`, `topic.<label>` and `bus.<label>` in the operator's storage map: the
-//! AWS resource each event source is, so an event from AWS (which names an ARN) finds its
-//! label, and `serve` can poll a bound queue.
-//!
-//! ```toml
-//! [queue.orders]
-//! sqs = { arn = "arn:aws:sqs:eu-west-1:123456789012:orders", url = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders" }
-//! [topic.alerts]
-//! sns = { arn = "arn:aws:sns:eu-west-1:123456789012:alerts" }
-//! [bus.app]
-//! eventbridge = { name = "app" }
-//! ```
+//! Where each bound queue, topic and bus lives as AWS names it in events (an ARN, a bus
+//! name), so an event from AWS finds its label and `serve` can poll a bound queue. Read
+//! from the storage map's `queue`, `topic` and `bus` sections, whose syntax those
+//! capabilities own (`capability/{queue,topic,bus}/binding.rs`).
 
 use super::Sources;
-use serde::Deserialize;
+use crate::capability::bus::binding::BusBinding;
+use crate::capability::queue::binding::{QueueBinding, SqsAddress};
+use crate::capability::topic::binding::TopicBinding;
 use std::collections::BTreeMap;
 
 /// Where each bound queue, topic and bus lives.
 #[derive(Debug, Clone, Default)]
 pub struct SourceBindings {
-    pub queues: BTreeMap<String, SqsQueue>,
+    pub queues: BTreeMap<String, SqsAddress>,
     /// label -> topic ARN
     pub topics: BTreeMap<String, String>,
     /// label -> bus name
     pub buses: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SqsQueue {
-    pub arn: String,
-    /// Needed only to poll the queue from `serve`.
-    pub url: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QueueBinding {
-    sqs: SqsQueue,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TopicBinding {
-    sns: Arn,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Arn {
-    arn: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BusBinding {
-    eventbridge: BusName,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BusName {
-    name: String,
-}
-
 impl SourceBindings {
-    /// Parses the map's `queue`, `topic` and `bus` sections (removed from `map`); errors
-    /// name `origin`, the section and the label.
-    pub fn take(map: &mut BTreeMap<String, BTreeMap<String, serde_json::Value>>, origin: &str) -> anyhow::Result<Self> {
+    /// Reads the map's `queue`, `topic` and `bus` sections; errors name `origin`, the
+    /// section and the label (the capabilities check the rest when they open).
+    pub fn read(map: &BTreeMap<String, BTreeMap<String, serde_json::Value>>, origin: &str) -> anyhow::Result<Self> {
         fn parse<T: serde::de::DeserializeOwned>(
-            map: &mut BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+            map: &BTreeMap<String, BTreeMap<String, serde_json::Value>>,
             section: &str,
             origin: &str,
             example: &str,
-        ) -> anyhow::Result<Vec<(String, T)>> {
-            map.remove(section)
-                .unwrap_or_default()
+        ) -> anyhow::Result<BTreeMap<String, T>> {
+            map.get(section)
                 .into_iter()
+                .flatten()
                 .map(|(label, value)| {
-                    serde_json::from_value(value)
+                    serde_json::from_value(value.clone())
                         .map(|binding| (label.clone(), binding))
                         .map_err(|e| anyhow::anyhow!("{origin}: {section}.{label}: {e} (expected {example})"))
                 })

@@ -3,8 +3,8 @@
 //! sources, in `plughost serve` from embedded ones — with the same sandbox, grants and
 //! limits as HTTP (`invoke::deliver`).
 //!
-//! - `binding.rs`  — the storage map's `queue`/`topic`/`bus` sections: which ARN a label is;
-//! - `spec.rs`     — the manifest's `[queue.*]`/`[topic.*]`/`[bus.*]` and `events = [...]`;
+//! - `binding.rs`  — which ARN or name each queue, topic and bus label is (for events from AWS);
+//! - `spec.rs`     — the declared sources as triggers see them, and `events = [...]`;
 //! - `schedule.rs` — `rate(...)`/`cron(...)` in EventBridge syntax, and when they fire;
 //! - `pattern.rs`  — EventBridge event patterns: validation and matching;
 //! - `table.rs`    — which plugins a source's event goes to, for one routing table;
@@ -13,6 +13,10 @@
 //! - `local/`      — `serve`'s own event sources: durable queues and outbox, the scheduler.
 //!
 //! Where events come from: `lambda/events.rs` (AWS records), `local/` (in `serve`).
+//!
+//! Queues, topics and buses are also capabilities plugins send to
+//! (`capability/{queue,topic,bus}/`, which own their manifest and storage-map sections);
+//! this module is where their messages are received, so it names them.
 
 pub mod binding;
 pub mod event;
@@ -23,7 +27,4 @@ pub mod spec;
 pub mod table;
 pub mod tfvars;
 
-pub use spec::{QueueSpec, Sources, Trigger};
-
-/// The manifest's and the storage map's top-level sections that declare event sources.
-pub const SOURCE_SECTIONS: [&str; 3] = ["queue", "topic", "bus"];
+pub use spec::{Sources, Trigger};

@@ -1,6 +1,6 @@
-//! The manifest's event sections: the sources declared at the top level (`[queue.<label>]`,
-//! `[topic.<label>]`, `[bus.<label>]`, beside the capabilities' `[<capability>.<label>]`)
-//! and each plugin's `events = [...]` triggers. Data only, checked here; `manifest.rs`
+//! The manifest's event sections: the sources triggers read from (the `queue`, `topic` and
+//! `bus` capabilities' declarations, as [`Sources`]) and each plugin's `events = [...]`
+//! triggers. Data only, checked here; `manifest.rs`
 //! calls in. `object` and `changes` triggers name labels of the capability that emits
 //! those events (`Kind::events`).
 //!
@@ -20,17 +20,17 @@
 //! ]
 //! ```
 
-use super::SOURCE_SECTIONS;
 use super::pattern::Pattern;
 use super::schedule::Schedule;
 use crate::capability::labelled::{Declarations, GrantedAccess};
+use crate::capability::queue::QueueSpec;
 use crate::id::PluginId;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::time::Duration;
 
-/// Every queue, topic and bus the manifest declares.
+/// Every queue, topic and bus the manifest declares (their `[queue.*]`, `[topic.*]` and
+/// `[bus.*]` sections belong to those capabilities; this is the view triggers need).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sources {
     pub queues: BTreeMap<String, QueueSpec>,
@@ -38,75 +38,30 @@ pub struct Sources {
     pub buses: BTreeSet<String>,
 }
 
-/// A queue's delivery rules (the embedded queue applies them; in AWS, the SQS queue's
-/// visibility timeout and redrive policy, set by Terraform from the same values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueSpec {
-    /// Receives after which a message that keeps failing goes to the dead-letter queue.
-    pub max_receives: u32,
-    /// How long a received message stays invisible before it is delivered again.
-    pub visibility_timeout: Duration,
-}
-
-impl Default for QueueSpec {
-    fn default() -> Self {
-        Self { max_receives: 5, visibility_timeout: Duration::from_secs(30) }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawQueue {
-    max_receives: Option<u32>,
-    #[serde(default, with = "humantime_serde")]
-    visibility_timeout: Option<Duration>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEmpty {}
-
-/// Takes `[queue.*]`, `[topic.*]` and `[bus.*]` out of the manifest's top-level `table`.
-pub fn take_sources(table: &mut toml::Table) -> Result<Sources, String> {
-    let mut sources = Sources::default();
-    for section in SOURCE_SECTIONS {
-        let Some(value) = table.remove(section) else { continue };
-        let toml::Value::Table(labels) = value else {
-            return Err(format!("[{section}]: must hold labels, e.g. `[{section}.<label>]`"));
-        };
-        for (label, declaration) in labels {
-            let at = |m: String| format!("[{section}.{label}]: {m}");
-            check_label(&label).map_err(at)?;
-            let toml::Value::Table(_) = declaration else {
-                return Err(at(format!("must be a table (its settings, or empty): `[{section}.{label}]`")));
-            };
-            match section {
-                "queue" => {
-                    let raw: RawQueue = declaration.try_into().map_err(|e: toml::de::Error| at(message(&e)))?;
-                    let defaults = QueueSpec::default();
-                    let spec = QueueSpec {
-                        max_receives: raw.max_receives.unwrap_or(defaults.max_receives),
-                        visibility_timeout: raw.visibility_timeout.unwrap_or(defaults.visibility_timeout),
-                    };
-                    if !(1..=1000).contains(&spec.max_receives) {
-                        return Err(at(format!("max_receives {} is outside 1..=1000", spec.max_receives)));
-                    }
-                    if spec.visibility_timeout < Duration::from_secs(1)
-                        || spec.visibility_timeout > Duration::from_secs(12 * 3600)
-                    {
-                        return Err(at("visibility_timeout must be within 1s..=12h (SQS's bounds)".into()));
-                    }
-                    sources.queues.insert(label, spec);
-                }
-                _ => {
-                    let _: RawEmpty = declaration.try_into().map_err(|e: toml::de::Error| at(message(&e)))?;
-                    let set = if section == "topic" { &mut sources.topics } else { &mut sources.buses };
-                    set.insert(label);
-                }
+impl Sources {
+    /// The sources among the manifest's `declared` labels; a queue's `topics` must name
+    /// declared topics.
+    pub fn from_declared(declared: &Declarations) -> Result<Self, String> {
+        let labels = |section: &str| declared.get(section).into_iter().flat_map(BTreeMap::iter);
+        let topics: BTreeSet<String> = labels("topic").map(|(label, _)| label.clone()).collect();
+        let buses = labels("bus").map(|(label, _)| label.clone()).collect();
+        let mut queues = BTreeMap::new();
+        for (label, table) in labels("queue") {
+            let spec = QueueSpec::parse(table).map_err(|m| format!("[queue.{label}]: {m}"))?;
+            if let Some(topic) = spec.topics.iter().find(|topic| !topics.contains(*topic)) {
+                return Err(format!(
+                    "[queue.{label}]: topics: no topic `{topic}` is declared (declare it with `[topic.{topic}]`)"
+                ));
             }
+            queues.insert(label.clone(), spec);
         }
+        Ok(Self { queues, topics, buses })
     }
-    Ok(sources)
+
+    /// The queues subscribed to `topic` (declared with `topics = ["<topic>"]`).
+    pub fn subscribers_of<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.queues.iter().filter(move |(_, spec)| spec.topics.iter().any(|t| t == topic)).map(|(label, _)| label.as_str())
+    }
 }
 
 /// One way events reach a plugin.

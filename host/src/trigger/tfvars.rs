@@ -17,6 +17,8 @@ pub fn terraform_vars(manifest: &Manifest) -> Value {
             let rules = json!({
                 "max_receives": spec.max_receives,
                 "visibility_timeout_seconds": spec.visibility_timeout.as_secs(),
+                "fifo": spec.fifo,
+                "topics": spec.topics,
             });
             (label.clone(), rules)
         })
@@ -78,7 +80,7 @@ mod tests {
         assert_eq!(
             terraform_vars(&manifest),
             json!({
-                "queues": { "jobs": { "max_receives": 3, "visibility_timeout_seconds": 30 } },
+                "queues": { "jobs": { "max_receives": 3, "visibility_timeout_seconds": 30, "fifo": false, "topics": [] } },
                 "topics": ["alerts"],
                 "buses": ["app"],
                 "triggers": [

@@ -129,12 +129,7 @@ impl Fire {
                         "`detail` must be a JSON object of at most {MAX_EVENT_BYTES} bytes"
                     )));
                 }
-                let event = serde_json::json!({
-                    "version": "0", "id": id, "source": source, "detail-type": detail_type,
-                    "account": "000000000000", "region": "local", "resources": [],
-                    "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-                    "detail": detail,
-                });
+                let (_, event) = super::bus_event(&source, &detail_type, detail);
                 LocalEvent::Bus { bus, event }
             }
             "schedule" => {

@@ -183,6 +183,20 @@ impl LocalEvent {
     }
 }
 
+/// A bus event in EventBridge's shape (what rules match and `events.custom` is built
+/// from), with a fresh id: `(id, event)`. For events put locally (`plughost trigger`, the
+/// embedded bus).
+pub fn bus_event(source: &str, detail_type: &str, detail: serde_json::Value) -> (String, serde_json::Value) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let event = serde_json::json!({
+        "version": "0", "id": id, "source": source, "detail-type": detail_type,
+        "account": "000000000000", "region": "local", "resources": [],
+        "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "detail": detail,
+    });
+    (id, event)
+}
+
 /// Unix seconds now.
 pub fn now() -> u64 {
     crate::capability::clock::unix_seconds()

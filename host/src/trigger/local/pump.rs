@@ -105,7 +105,7 @@ fn start_queue_batches(app: &Arc<App>, events: &LocalEvents, busy: &Arc<Mutex<Ha
     for plugin in table.plugins() {
         for trigger in &plugin.triggers {
             let Trigger::Queue { queue, batch } = trigger else { continue };
-            let Some(spec) = table.manifest.sources.queues.get(queue).copied() else { continue };
+            let Some(spec) = table.manifest.sources.queues.get(queue).cloned() else { continue };
             if polled_from_sqs(app, queue) {
                 continue; // `sqs.rs` consumes it
             }
@@ -186,6 +186,30 @@ async fn deliver_message(
     None
 }
 
+/// A notification's body becomes a message of each queue subscribed to its topic (SNS
+/// raw message delivery), on its first delivery attempt: retries of the plugins'
+/// deliveries do not send it again. A crash in between may send it twice, never not.
+async fn forward_to_subscribed_queues(
+    app: &App,
+    events: &LocalEvents,
+    topic: &str,
+    body: &str,
+    attributes: &[(String, String)],
+) {
+    let table = app.table();
+    for queue in table.manifest.sources.subscribers_of(topic) {
+        let sent = match app.capabilities().sources().queues.get(queue).and_then(|q| q.url.clone()) {
+            Some(url) if polled_from_sqs(app, queue) => {
+                super::sqs::send(app, &url, body.to_owned(), attributes.to_vec()).await.map(drop)
+            }
+            _ => events.send(queue, body.as_bytes().to_vec(), attributes.to_vec()).await.map(drop),
+        };
+        if let Err(error) = sent {
+            tracing::error!(topic, queue, "cannot forward a notification to a subscribed queue: {error:#}");
+        }
+    }
+}
+
 /// Delivers due outbox events until none is due.
 async fn drain_outbox(app: &App, events: &LocalEvents) {
     loop {
@@ -202,6 +226,11 @@ async fn drain_outbox(app: &App, events: &LocalEvents) {
 }
 
 async fn deliver_outbox(app: &App, events: &LocalEvents, due: &Due) {
+    if due.attempts == 0
+        && let LocalEvent::Notification { topic, body, attributes, .. } = &due.event
+    {
+        forward_to_subscribed_queues(app, events, topic, body, attributes).await;
+    }
     let outcome = match due.event.deliverable() {
         Ok(d) => {
             let delivery =

@@ -4,7 +4,10 @@
 //!
 //! - `messages` — the embedded queues (SQS semantics): a received message is invisible
 //!   for the queue's `visibility_timeout`, then visible again unless it was acknowledged;
-//!   a message that failed `max_receives` times moves to `dead_letters`;
+//!   a message that failed `max_receives` times moves to `dead_letters`; a FIFO queue's
+//!   messages carry a group (only the oldest message of a group is ever received, so a
+//!   group is handled in order, one at a time) and a deduplication id (`deduplication`
+//!   remembers each for five minutes);
 //! - `outbox` — every other accepted event (topic notifications, bus events, schedule
 //!   firings, test events) until each of its plugins handled it: a failed delivery is
 //!   retried with backoff, [`MAX_ATTEMPTS`] times in all, then dead-lettered;
@@ -16,9 +19,25 @@
 
 use super::LocalEvent;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// How long a FIFO queue remembers a deduplication id (SQS's five minutes).
+const DEDUPLICATION_WINDOW_MILLIS: i64 = 5 * 60 * 1000;
+
+/// One message to put on a queue.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub body: Vec<u8>,
+    pub attributes: Vec<(String, String)>,
+    /// Invisible to consumers for this long.
+    pub delay: Duration,
+    /// FIFO queues: the message group.
+    pub group: Option<String>,
+    /// FIFO queues: delivered once per id within five minutes.
+    pub deduplication: Option<String>,
+}
 
 /// Deliveries of an outbox event before it is dead-lettered (EventBridge and SNS give an
 /// asynchronous Lambda invocation three, too).
@@ -119,8 +138,23 @@ impl LocalEvents {
                  reason    TEXT    NOT NULL,
                  failed_at INTEGER NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS deduplication (
+                 queue   TEXT    NOT NULL,
+                 id      TEXT    NOT NULL,
+                 message TEXT    NOT NULL,
+                 sent_at INTEGER NOT NULL,
+                 PRIMARY KEY (queue, id)
+             );
              UPDATE outbox SET leased = 0, due_at = 0 WHERE leased = 1;",
         )?;
+        // Files written before FIFO queues existed lack the group column.
+        let has_group: bool =
+            connection.query_row("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'grp'", [], |row| {
+                row.get::<_, i64>(0).map(|n| n > 0)
+            })?;
+        if !has_group {
+            connection.execute_batch("ALTER TABLE messages ADD COLUMN grp TEXT;")?;
+        }
         Ok(Self { connection: Arc::new(Mutex::new(connection)), wake: Arc::new(tokio::sync::Notify::new()) })
     }
 
@@ -139,23 +173,66 @@ impl LocalEvents {
 
     /// Puts a message on `queue`; returns its id.
     pub async fn send(&self, queue: &str, body: Vec<u8>, attributes: Vec<(String, String)>) -> anyhow::Result<String> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let (queue, attributes) = (queue.to_owned(), serde_json::to_string(&attributes)?);
-        let message_id = id.clone();
-        self.run(move |c| {
-            let now = now_millis();
-            c.execute(
-                "INSERT INTO messages (queue, id, body, attributes, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![queue, message_id, body, attributes, now],
-            )
-        })
-        .await?;
+        let mut ids = self.send_all(queue, vec![Outgoing { body, attributes, ..Outgoing::default() }]).await?;
+        Ok(ids.pop().unwrap_or_default())
+    }
+
+    /// Puts `messages` on `queue` in one transaction (all or none); returns their ids in
+    /// order. A FIFO message whose deduplication id was sent in the last five minutes is
+    /// not put again: its id is the earlier message's.
+    pub async fn send_all(&self, queue: &str, messages: Vec<Outgoing>) -> anyhow::Result<Vec<String>> {
+        let queue = queue.to_owned();
+        let ids = self
+            .run(move |c| {
+                let transaction = c.transaction()?;
+                let now = now_millis();
+                transaction.execute(
+                    "DELETE FROM deduplication WHERE queue = ?1 AND sent_at < ?2",
+                    params![queue, now - DEDUPLICATION_WINDOW_MILLIS],
+                )?;
+                let mut ids = Vec::with_capacity(messages.len());
+                for message in messages {
+                    if let Some(dedup) = &message.deduplication {
+                        let earlier: Option<String> = transaction
+                            .query_row(
+                                "SELECT message FROM deduplication WHERE queue = ?1 AND id = ?2",
+                                params![queue, dedup],
+                                |row| row.get(0),
+                            )
+                            .optional()?;
+                        if let Some(earlier) = earlier {
+                            ids.push(earlier);
+                            continue;
+                        }
+                    }
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let attributes = serde_json::to_string(&message.attributes).unwrap_or_else(|_| "[]".into());
+                    let visible_at = now + message.delay.as_millis().min(i64::MAX as u128) as i64;
+                    transaction.execute(
+                        "INSERT INTO messages (queue, id, body, attributes, visible_at, sent_at, grp)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![queue, id, message.body, attributes, visible_at, now, message.group],
+                    )?;
+                    if let Some(dedup) = &message.deduplication {
+                        transaction.execute(
+                            "INSERT INTO deduplication (queue, id, message, sent_at) VALUES (?1, ?2, ?3, ?4)",
+                            params![queue, dedup, id, now],
+                        )?;
+                    }
+                    ids.push(id);
+                }
+                transaction.commit()?;
+                Ok(ids)
+            })
+            .await?;
         self.wake.notify_one();
-        Ok(id)
+        Ok(ids)
     }
 
     /// Up to `max` visible messages of `queue`, oldest first, each now invisible for
-    /// `visibility` and counted as received once more.
+    /// `visibility` and counted as received once more. Of a message group (FIFO queues)
+    /// only the oldest message is received, and only when it is visible: a group is
+    /// handled in order, one message at a time.
     pub async fn receive(&self, queue: &str, max: u32, visibility: Duration) -> anyhow::Result<Vec<Received>> {
         let queue = queue.to_owned();
         self.run(move |c| {
@@ -163,8 +240,11 @@ impl LocalEvents {
             let now = now_millis();
             let received = {
                 let mut select = transaction.prepare_cached(
-                    "SELECT seq, id, body, attributes, receive_count FROM messages
-                     WHERE queue = ?1 AND visible_at <= ?2 ORDER BY seq LIMIT ?3",
+                    "SELECT seq, id, body, attributes, receive_count FROM messages m
+                     WHERE queue = ?1 AND visible_at <= ?2
+                       AND (grp IS NULL OR NOT EXISTS (
+                             SELECT 1 FROM messages e WHERE e.queue = m.queue AND e.grp = m.grp AND e.seq < m.seq))
+                     ORDER BY seq LIMIT ?3",
                 )?;
                 let rows = select.query_map(params![queue, now, max], |row| {
                     let attributes: String = row.get(3)?;
@@ -243,9 +323,19 @@ impl LocalEvents {
 
     /// Accepts `event` for delivery (at least once, in the background).
     pub async fn enqueue(&self, event: &LocalEvent) -> anyhow::Result<()> {
-        let text = serde_json::to_string(event)?;
+        self.enqueue_all(std::slice::from_ref(event)).await
+    }
+
+    /// Accepts `events` for delivery in one transaction (all or none).
+    pub async fn enqueue_all(&self, events: &[LocalEvent]) -> anyhow::Result<()> {
+        let texts = events.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?;
         self.run(move |c| {
-            c.execute("INSERT INTO outbox (event, due_at) VALUES (?1, ?2)", params![text, now_millis()]).map(drop)
+            let transaction = c.transaction()?;
+            let now = now_millis();
+            for text in texts {
+                transaction.execute("INSERT INTO outbox (event, due_at) VALUES (?1, ?2)", params![text, now])?;
+            }
+            transaction.commit()
         })
         .await?;
         self.wake.notify_one();
@@ -380,5 +470,31 @@ impl LocalEvents {
             Ok(Status { queues, outbox, dead_letters })
         })
         .await
+    }
+}
+
+/// The process's [`LocalEvents`], opened on first use (`<data-dir>/events.sqlite3`): the
+/// embedded queue, topic and bus backends and `serve`'s event sources share it (and its
+/// wake-up), while a process that never needs it (Lambda, with every label bound to AWS)
+/// never creates the file.
+#[derive(Clone)]
+pub struct SharedLocalEvents {
+    data_dir: Arc<PathBuf>,
+    cell: Arc<tokio::sync::OnceCell<LocalEvents>>,
+}
+
+impl SharedLocalEvents {
+    pub fn new(data_dir: &Path) -> Self {
+        Self { data_dir: Arc::new(data_dir.to_path_buf()), cell: Arc::default() }
+    }
+
+    /// The store, opened now if this is the first use.
+    pub async fn get(&self) -> anyhow::Result<&LocalEvents> {
+        let data_dir = self.data_dir.clone();
+        self.cell
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || LocalEvents::open(&data_dir)).await.map_err(anyhow::Error::from)?
+            })
+            .await
     }
 }

@@ -1,0 +1,70 @@
+//! The `queue` capability: plugins send messages to queues opened by label, only as the
+//! manifest grants (`queue = { orders = "send" }`). Everything about it lives in this
+//! folder:
+//!
+//! - `mod.rs`         — [`KIND`], the types the host functions work on, `add_to_linker`;
+//! - `declaration.rs` — `[queue.<label>]` in the manifest: delivery rules (max receives,
+//!   visibility timeout, FIFO, topic subscriptions) — also what the queue's consumer obeys;
+//! - `binding.rs`     — `queue.<label>` in the storage map: an SQS queue's ARN and URL;
+//! - `host.rs`        — the generated `HostQueue` trait: grant and input checks, then the backend;
+//! - `limits.rs`      — SQS's limits, applied before any backend sees a message;
+//! - `backend.rs`     — the [`QueueBackend`] trait;
+//! - `local.rs`       — the embedded backend: `serve`'s durable local queue;
+//! - `sqs.rs`         — the SQS backend (the capability's only file importing `aws_sdk_sqs`).
+//!
+//! Consuming a queue is a trigger (`events = [{ queue = "orders" }]`, `trigger/`): the
+//! message reaches the consumer's `events` export in Lambda (SQS event source mapping) and
+//! in `serve` (the local pump) alike.
+
+mod backend;
+pub mod binding;
+mod declaration;
+mod host;
+pub mod limits;
+mod local;
+mod sqs;
+
+pub use backend::QueueBackend;
+pub use declaration::QueueSpec;
+pub use local::EmbeddedQueue;
+pub use sqs::SqsQueueBackend;
+
+use crate::capability::grants::{Grant, LabelView};
+use crate::capability::labelled::Kind;
+use crate::state::State;
+use wasmtime::component::{HasData, Linker};
+
+/// The grant: sending. (Consuming is a trigger, not a grant.)
+const SEND: &str = "send";
+
+fn writes(access: &str) -> bool {
+    access == SEND
+}
+
+pub const KIND: Kind = Kind {
+    name: "queue",
+    noun: "queue",
+    interface: "plughost:plugin/queue",
+    accesses: &[SEND],
+    bound_to: "an SQS queue (`{\"sqs\": {\"arn\": ..., \"url\": ...}}`)",
+    check_declaration: |table| QueueSpec::parse(table).map(drop),
+    open: binding::open,
+    add_to_linker,
+    events: None,
+};
+
+/// An open queue: the WIT `queue` resource.
+pub type OpenQueue = Grant<dyn QueueBackend, QueueSpec>;
+/// What the generated host traits are implemented on.
+pub type QueueView<'a> = LabelView<'a, dyn QueueBackend, QueueSpec>;
+
+struct HasQueue;
+
+impl HasData for HasQueue {
+    type Data<'a> = QueueView<'a>;
+}
+
+fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
+    crate::bindings::plughost::plugin::queue::add_to_linker::<State, HasQueue>(linker, |state| state.label_view())?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `notifier`: the end of the order pipeline (README, "Events: the order pipeline"). Its
+//! trigger on the bus `app` matches `OrderProcessed` events from `shop.orders`; for each it
+//! records a notification for the customer in the kv store `notifications`, once per order
+//! (a redelivered event writes the same key again). `GET /v1/notifications/{orderId}`
+//! answers it.
+
+use plughost_sdk::events::{Event, Payload};
+use plughost_sdk::kv::Store;
+use plughost_sdk::{Error, Json, Request, Response, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const STORE: &str = "notifications";
+
+/// The detail of an `OrderProcessed` event.
+#[derive(Debug, Deserialize)]
+pub struct OrderProcessed {
+    pub id: String,
+    pub customer: String,
+    pub units: u64,
+}
+
+/// The notification a customer gets for a processed order.
+pub fn notification(order: &OrderProcessed, time: u64) -> Value {
+    json!({
+        "order": order.id,
+        "customer": order.customer,
+        "message": format!("{}, your order {} ({} items) is on its way", order.customer, order.id, order.units),
+        "time": time,
+    })
+}
+
+fn on_event(event: Event) -> Result<(), Error> {
+    let Payload::Custom(custom) = &event.payload else {
+        return Ok(());
+    };
+    let order: OrderProcessed = custom.detail()?;
+    let record = notification(&order, custom.time);
+    Store::open(STORE)?.set(&format!("notification/{}", order.id), record.to_string().as_bytes())?;
+    Ok(())
+}
+
+pub fn handle(req: Request) -> Response {
+    Router::new().get("/v1/notifications/{orderId}", read).handle(req)
+}
+
+fn read(req: Request) -> Result<Json<Value>, Error> {
+    let id = req.require_param("orderId")?;
+    let (record, _) = Store::open(STORE)?
+        .get_json::<Value>(&format!("notification/{id}"))?
+        .ok_or_else(|| Error::not_found("no notification for this order (yet)"))?;
+    Ok(Json(record))
+}
+
+plughost_sdk::plugin!(handle);
+plughost_sdk::events!(on_event);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_names_the_customer_and_the_order() {
+        let order = OrderProcessed { id: "o1".into(), customer: "ada".into(), units: 3 };
+        let record = notification(&order, 7);
+        assert_eq!(record["message"], "ada, your order o1 (3 items) is on its way");
+        assert_eq!((record["order"].as_str(), record["time"].as_u64()), (Some("o1"), Some(7)));
+    }
+}

@@ -1,0 +1,98 @@
+//! `order-worker`: the order pipeline's worker (README, "Events: the order pipeline").
+//! It consumes the queue `orders` that the `orders` plugin sends to:
+//!
+//! 1. claims the message (at-least-once delivery: a redelivered order is processed once);
+//! 2. processes the order — an order with an item of sku `poison` fails on purpose, so it
+//!    is redelivered and, after the queue's `max_receives`, lands in the dead-letter queue;
+//! 3. records the result on the order (`status = "processed"`, the units counted) in the
+//!    kv store `orders`;
+//! 4. announces it: an `OrderProcessed` event (source `shop.orders`) on the bus `app`,
+//!    which the `notifier` plugin's trigger matches.
+//!
+//! If recording or announcing fails, the claim is released and the error returned: the
+//! message comes back and the whole step runs again (each step is idempotent).
+
+use plughost_sdk::bus::Bus;
+use plughost_sdk::events::{self, Event, Payload};
+use plughost_sdk::kv::Store;
+use plughost_sdk::Error;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const STORE: &str = "orders";
+const BUS: &str = "app";
+/// How long a processed message's claim is remembered (longer than any redelivery).
+const CLAIM_SECONDS: u32 = 86_400;
+
+/// An order as `orders` queues it.
+#[derive(Debug, Deserialize)]
+pub struct QueuedOrder {
+    pub id: String,
+    pub customer: String,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Item {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+/// Processes an order: the units it holds, or why it cannot be processed.
+pub fn process(order: &QueuedOrder) -> Result<u64, String> {
+    if let Some(item) = order.items.iter().find(|item| item.sku == "poison") {
+        return Err(format!("order {} holds sku `{}`, which cannot be processed", order.id, item.sku));
+    }
+    Ok(order.items.iter().map(|item| u64::from(item.quantity)).sum())
+}
+
+fn on_event(event: Event) -> Result<(), Error> {
+    let Payload::Message(message) = &event.payload else {
+        return Ok(()); // only the queue reaches this plugin (its manifest entry)
+    };
+    let order: QueuedOrder = message.json()?;
+    let units = process(&order).map_err(Error::unprocessable)?;
+    let store = Store::open(STORE)?;
+    if !events::claim(&store, &event, CLAIM_SECONDS)? {
+        return Ok(());
+    }
+    let done = record_and_announce(&store, &order, units);
+    if done.is_err() {
+        events::release(&store, &event)?;
+    }
+    done
+}
+
+fn record_and_announce(store: &Store, order: &QueuedOrder, units: u64) -> Result<(), Error> {
+    let key = format!("order/{}", order.id);
+    let (mut record, version) = store.get_json::<Value>(&key)?.ok_or_else(|| Error::not_found("no such order"))?;
+    if record["status"] != "processed" {
+        record["status"] = json!("processed");
+        record["units"] = json!(units);
+        store.replace_json(&key, &record, version)?;
+    }
+    let detail = json!({ "id": order.id, "customer": order.customer, "units": units });
+    Bus::open(BUS)?.put_json("shop.orders", "OrderProcessed", &detail)?;
+    Ok(())
+}
+
+plughost_sdk::events!(on_event);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(skus: &[(&str, u32)]) -> QueuedOrder {
+        QueuedOrder {
+            id: "o1".into(),
+            customer: "ada".into(),
+            items: skus.iter().map(|(sku, quantity)| Item { sku: sku.to_string(), quantity: *quantity }).collect(),
+        }
+    }
+
+    #[test]
+    fn an_order_counts_its_units_and_a_poison_sku_fails_it() {
+        assert_eq!(process(&order(&[("tea", 2), ("cake", 3)])), Ok(5));
+        assert!(process(&order(&[("tea", 1), ("poison", 1)])).unwrap_err().contains("sku `poison`"));
+    }
+}
