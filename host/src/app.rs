@@ -97,6 +97,12 @@ impl App {
     }
 
     /// The table serving requests now.
+    /// The engine every plugin of every table runs on (for calls that are not requests or
+    /// events: `task.rs`).
+    pub fn plugin_engine(&self) -> &Arc<PluginEngine> {
+        self.loader.engine()
+    }
+
     pub fn table(&self) -> Arc<RoutingTable> {
         self.registry.current()
     }

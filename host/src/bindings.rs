@@ -1,8 +1,8 @@
 //! The one host-side `bindgen!` of the `plughost:plugin` package (`wit/`), for the
-//! `service` world: every import, and both exports (`handler`, `events`).
+//! `service` world: every import, and every export (`handler`, `events`, `task`).
 //!
 //! Capabilities implement the generated `Host` traits in `capability/<name>/host.rs`.
-//! A component exports `handler`, `events` or both, so the host looks each export up on
+//! A component exports some of `handler`, `events` and `task`, so the host looks each export up on
 //! its own ([`Exports`], in `engine.rs`) instead of requiring the whole world; `invoke.rs`
 //! calls them.
 
@@ -34,6 +34,7 @@ wasmtime::component::bindgen!({
 
 pub use self::exports::plughost::plugin::events as wit_events;
 pub use self::exports::plughost::plugin::handler as wit_handler;
+pub use self::exports::plughost::plugin::task as wit_task;
 pub use self::plughost::plugin::types::{Method, Request, Response};
 
 /// The exported interfaces' names as the host asks for them. The linker and export
@@ -41,3 +42,4 @@ pub use self::plughost::plugin::types::{Method, Request, Response};
 /// of the package resolve.
 pub const HANDLER_EXPORT: &str = "plughost:plugin/handler@0.1.2";
 pub const EVENTS_EXPORT: &str = "plughost:plugin/events@0.1.2";
+pub const TASK_EXPORT: &str = "plughost:plugin/task@0.1.2";

@@ -139,10 +139,10 @@ impl PluginEngine {
     }
 
     /// Checks that every import of a compiled component is provided and finds its exports
-    /// (`handler`, `events`; either may be absent — `plugin.rs` checks which the manifest
+    /// (`handler`, `events`, `task`; any may be absent — `plugin.rs` checks which the manifest
     /// needs), prepared for cheap per-request instantiation.
     pub fn prepare(&self, component: &wasmtime::component::Component) -> anyhow::Result<PreparedPlugin> {
-        use crate::bindings::{EVENTS_EXPORT, HANDLER_EXPORT, wit_events, wit_handler};
+        use crate::bindings::{EVENTS_EXPORT, HANDLER_EXPORT, TASK_EXPORT, wit_events, wit_handler, wit_task};
         let instance_pre = self.linker.instantiate_pre(component)?;
         let exported = |name| component.get_export_index(None, name).is_some();
         // An export that is present but malformed (a missing function) is an error, not
@@ -150,7 +150,8 @@ impl PluginEngine {
         let handler =
             if exported(HANDLER_EXPORT) { Some(wit_handler::GuestIndices::new(&instance_pre)?) } else { None };
         let events = if exported(EVENTS_EXPORT) { Some(wit_events::GuestIndices::new(&instance_pre)?) } else { None };
-        Ok(PreparedPlugin { instance_pre, handler, events })
+        let task = if exported(TASK_EXPORT) { Some(wit_task::GuestIndices::new(&instance_pre)?) } else { None };
+        Ok(PreparedPlugin { instance_pre, handler, events, task })
     }
 }
 
@@ -209,4 +210,6 @@ pub struct PreparedPlugin {
     pub handler: Option<crate::bindings::wit_handler::GuestIndices>,
     /// `plughost:plugin/events`, if exported (events).
     pub events: Option<crate::bindings::wit_events::GuestIndices>,
+    /// `plughost:plugin/task`, if exported (workflow tasks).
+    pub task: Option<crate::bindings::wit_task::GuestIndices>,
 }

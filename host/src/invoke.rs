@@ -1,6 +1,7 @@
-//! Runs one request or event on one plugin: a fresh `Store` and instance, the call of its
-//! `handler` or `events` export under the plugin's limits, and a classification of every
-//! way that can end badly. HTTP and events share all of it ([`invoke`], [`deliver`]).
+//! Runs one request, event or task on one plugin: a fresh `Store` and instance, the call
+//! of its `handler`, `events` or `task` export under the plugin's limits, and a
+//! classification of every way that can end badly. HTTP, events and tasks share all of it
+//! ([`invoke`], [`deliver`], [`run_task`]).
 //!
 //! Why each mechanism:
 //! - admission first (`admission.rs`): the plugin's concurrency cap, an instance slot and
@@ -18,7 +19,7 @@
 //!   survives into the next request.
 
 use crate::admission::{Admission, Refused};
-use crate::bindings::{Request, Response, wit_events};
+use crate::bindings::{Request, Response, wit_events, wit_task};
 use crate::capability::config::ConfigCtx;
 use crate::capability::deadline;
 use crate::capability::log::LogSink;
@@ -73,6 +74,7 @@ pub const MAX_FAILURE_REASON: usize = 1024;
 enum Call<'a> {
     Request(&'a Request),
     Event(&'a wit_events::Event),
+    Task(&'a str),
 }
 
 /// What the call returned.
@@ -80,6 +82,8 @@ enum Answer {
     Response(Response),
     /// The plugin's verdict on an event: `Err` asks for redelivery.
     Handled(Result<(), String>),
+    /// A task's output, or its failure.
+    Finished(Result<String, wit_task::Failure>),
 }
 
 /// Waits for admission (`admission.rs`), then instantiates `plugin` in a fresh store and
@@ -97,7 +101,7 @@ pub async fn invoke(
             Err(InvokeError::ResponseTooLarge { size: response.body.len(), limit: plugin.limits.max_response })
         }
         Answer::Response(response) => Ok(response),
-        Answer::Handled(_) => unreachable!("a request is answered with a response"),
+        Answer::Handled(_) | Answer::Finished(_) => unreachable!("a request is answered with a response"),
     }
 }
 
@@ -118,7 +122,32 @@ pub async fn deliver(
         Answer::Handled(verdict) => {
             Ok(verdict.map_err(|reason| crate::capability::log::truncate(&reason, MAX_FAILURE_REASON).to_owned()))
         }
-        Answer::Response(_) => unreachable!("an event is answered with a verdict"),
+        Answer::Response(_) | Answer::Finished(_) => unreachable!("an event is answered with a verdict"),
+    }
+}
+
+/// [`invoke`] for a task: calls the plugin's `task` export with `input` (JSON text) on a
+/// fresh instance, under the same admission and limits. `Ok(Err(failure))` is the task
+/// failing (its message cut to [`MAX_FAILURE_REASON`]); `Err` is everything that stopped
+/// it from answering. An output over the plugin's `max_response` is refused like a
+/// response body.
+pub async fn run_task(
+    engine: &Engine,
+    admission: &Admission,
+    plugin: &LoadedPlugin,
+    input: &str,
+    log_id: &str,
+    deadline: Option<std::time::Instant>,
+) -> Result<Result<String, wit_task::Failure>, InvokeError> {
+    match run(engine, admission, plugin, log_id, Call::Task(input), deadline).await? {
+        Answer::Finished(Ok(output)) if output.len() as u64 > plugin.limits.max_response => {
+            Err(InvokeError::ResponseTooLarge { size: output.len(), limit: plugin.limits.max_response })
+        }
+        Answer::Finished(outcome) => Ok(outcome.map_err(|failure| wit_task::Failure {
+            name: crate::capability::log::truncate(&failure.name, 128).to_owned(),
+            message: crate::capability::log::truncate(&failure.message, MAX_FAILURE_REASON).to_owned(),
+        })),
+        Answer::Response(_) | Answer::Handled(_) => unreachable!("a task is answered with its outcome"),
     }
 }
 
@@ -164,6 +193,11 @@ async fn run(
                 let indices = pre.events.as_ref().ok_or_else(|| missing(crate::bindings::EVENTS_EXPORT))?;
                 let events = indices.load(&mut store, &instance)?;
                 events.call_handle(&mut store, event).await.map(Answer::Handled)
+            }
+            Call::Task(input) => {
+                let indices = pre.task.as_ref().ok_or_else(|| missing(crate::bindings::TASK_EXPORT))?;
+                let task = indices.load(&mut store, &instance)?;
+                task.call_run(&mut store, input).await.map(Answer::Finished)
             }
         }
     };

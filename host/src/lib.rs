@@ -20,7 +20,8 @@
 //! | `metrics`       | CloudWatch Embedded Metric Format lines (in Lambda)                  |
 //! | `registry`      | the routing table (matchit) and its atomic publication (ArcSwap)     |
 //! | `admission`     | who may start an instance now: per-plugin cap, slots, memory budget  |
-//! | `invoke`        | one request or event on one plugin: fresh store, limits, failure kinds |
+//! | `invoke`        | one request, event or task on one plugin: fresh store, limits, failure kinds |
+//! | `task`          | workflow tasks (Step Functions, `plughost invoke`): a plugin on a JSON input |
 //! | `state`         | the per-request store data                                            |
 //! | `trigger/`      | event triggers: manifest syntax, schedules, patterns, who gets an event |
 //! | `bindings`      | the one host-side `bindgen!` of the WIT world                        |
@@ -51,6 +52,7 @@ pub mod registry;
 pub mod serve;
 pub mod source;
 pub mod state;
+pub mod task;
 pub mod trigger;
 
 pub use app::App;

@@ -57,6 +57,17 @@ enum Command {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// Run one plugin's task on a JSON input and print its JSON output — what a Step
+    /// Functions `Task` state does in AWS — on the same storage `serve` uses.
+    Invoke {
+        /// The plugin, e.g. order-worker.
+        plugin: String,
+        /// The task's input: JSON text, or `-` to read it from stdin.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        #[command(flatten)]
+        host: HostArgs,
+    },
     /// Print the manifest's event sources and triggers as Terraform variables (JSON for
     /// `terraform apply -var-file`): queues, topics, buses, triggers.
     Tfvars {
@@ -289,6 +300,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Operate(operation) => {
             exit_quietly_on_broken_pipe();
             operate(operation).await
+        }
+        Command::Invoke { plugin, input, host } => {
+            let text = if input == "-" { std::io::read_to_string(std::io::stdin())? } else { input };
+            let input: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--input is not JSON: {e}"))?;
+            let app = host.load("http://127.0.0.1").await?;
+            let invocation = format!("local-{}", uuid::Uuid::new_v4().simple());
+            let output = plughost::task::run(&app, &plugin, &input, &invocation, None)
+                .await
+                .map_err(|failure| anyhow::anyhow!("task failed: {failure}"))?;
+            println!("{}", serde_json::to_string_pretty(&output)?);
+            Ok(())
         }
         Command::Check { host } => {
             // Nothing is served, so no URL is handed out: any base will do.

@@ -57,6 +57,7 @@ mod response;
 mod router;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod task;
 pub mod topic;
 
 pub use error::Error;
@@ -88,6 +89,11 @@ macro_rules! plugin {
             }
 
             $crate::bindings::__export_handler!(__PlughostPlugin);
+        };
+        // Natively (unit tests) nothing is exported; the handler still counts as used.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = $handler;
         };
     };
 }

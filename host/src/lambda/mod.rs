@@ -23,7 +23,7 @@ mod convert;
 pub mod events;
 
 use crate::app::App;
-use lambda_http::lambda_runtime::{self, LambdaEvent, Service, service_fn};
+use lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent, Service, service_fn};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, RequestExt};
 use std::convert::Infallible;
@@ -73,12 +73,47 @@ impl Refresher {
     }
 }
 
-/// One invocation. An event source's records (`events.rs`) go to the plugins whose
-/// triggers want them; an S3 notification of the deployment's manifest reloads it now. An
+/// One invocation. A task payload (Step Functions) runs a plugin's task (`task.rs`) and
+/// answers its output, or fails with the task's error name as the `errorType` a state
+/// machine's `Retry`/`Catch` match. An event source's records (`events.rs`) go to the
+/// plugins whose triggers want them; an S3 notification of the deployment's manifest
+/// reloads it now. An
 /// HTTP event (API Gateway REST/HTTP, Function URL, ALB) goes through `lambda_http`'s
 /// adapter — the same one `lambda_http::run` uses — to the app; anything else is refused
 /// with an error Lambda records, and the host keeps serving.
 async fn invocation(
+    app: Arc<App>,
+    refresher: Arc<Refresher>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Diagnostic> {
+    if let Some(task) = event.payload.get("plughost_task") {
+        refresher.maybe_start(&app);
+        let deadline = request_deadline(event.context.deadline);
+        return task_invocation(&app, task, &event.context.request_id, deadline).await;
+    }
+    other_invocation(app, refresher, event).await.map_err(Diagnostic::from)
+}
+
+/// `{"plughost_task": {"plugin": "<id>", "input": <JSON>}}`: the plugin's output, or a
+/// failure whose `errorType` is the task's error name.
+async fn task_invocation(
+    app: &App,
+    task: &serde_json::Value,
+    request_id: &str,
+    deadline: Option<Instant>,
+) -> Result<serde_json::Value, Diagnostic> {
+    let (Some(plugin), Some(input)) = (task.get("plugin").and_then(|p| p.as_str()), task.get("input")) else {
+        return Err(Diagnostic {
+            error_type: "plughost.InvalidInput".into(),
+            error_message: "a plughost_task payload needs `plugin` (a plugin id) and `input` (any JSON)".into(),
+        });
+    };
+    crate::task::run(app, plugin, input, request_id, deadline)
+        .await
+        .map_err(|failure| Diagnostic { error_type: failure.name, error_message: failure.message })
+}
+
+async fn other_invocation(
     app: Arc<App>,
     refresher: Arc<Refresher>,
     event: LambdaEvent<serde_json::Value>,
@@ -97,8 +132,9 @@ async fn invocation(
     let request: LambdaRequest = serde_json::from_value(payload).map_err(|error| {
         tracing::warn!(request_id = context.request_id, %error, "invocation is not an HTTP event");
         format!(
-            "plughost answers API Gateway, Function URL and ALB events, and S3, SQS, SNS, DynamoDB stream \
-             and EventBridge (plughost_schedule / plughost_bus) events; this is none of them: {error}"
+            "plughost answers API Gateway, Function URL and ALB events, S3, SQS, SNS, DynamoDB stream \
+             and EventBridge (plughost_schedule / plughost_bus) events, and plughost_task payloads; this is \
+             none of them: {error}"
         )
     })?;
     let mut adapter =

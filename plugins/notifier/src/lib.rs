@@ -3,6 +3,10 @@
 //! records a notification for the customer in the kv store `notifications`, once per order
 //! (a redelivered event writes the same key again). `GET /v1/notifications/{orderId}`
 //! answers it.
+//!
+//! As a workflow task (the order state machine's notify step, `plughost invoke
+//! notifier`) it records the notification for the processed order it is given and
+//! returns it.
 
 use plughost_sdk::events::{Event, Payload};
 use plughost_sdk::kv::Store;
@@ -35,9 +39,20 @@ fn on_event(event: Event) -> Result<(), Error> {
         return Ok(());
     };
     let order: OrderProcessed = custom.detail()?;
-    let record = notification(&order, custom.time);
-    Store::open(STORE)?.set(&format!("notification/{}", order.id), record.to_string().as_bytes())?;
+    save(&notification(&order, custom.time), &order.id)
+}
+
+fn save(record: &Value, order: &str) -> Result<(), Error> {
+    Store::open(STORE)?.set(&format!("notification/{order}"), record.to_string().as_bytes())?;
     Ok(())
+}
+
+/// The workflow's notify step: the notification recorded, and returned.
+fn notify_task(order: OrderProcessed) -> Result<Value, Error> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let record = notification(&order, now);
+    save(&record, &order.id)?;
+    Ok(record)
 }
 
 pub fn handle(req: Request) -> Response {
@@ -54,6 +69,7 @@ fn read(req: Request) -> Result<Json<Value>, Error> {
 
 plughost_sdk::plugin!(handle);
 plughost_sdk::events!(on_event);
+plughost_sdk::task!(notify_task);
 
 #[cfg(test)]
 mod tests {

@@ -11,12 +11,18 @@
 //!
 //! If recording or announcing fails, the claim is released and the error returned: the
 //! message comes back and the whole step runs again (each step is idempotent).
+//!
+//! As a workflow task (the order state machine's process step, `plughost invoke
+//! order-worker`) it processes and records the order it is given and returns
+//! `{"id", "customer", "units"}` for the notify step; a poison order fails with
+//! `OrderFailed`, which the state machine catches.
 
 use plughost_sdk::bus::Bus;
 use plughost_sdk::events::{self, Event, Payload};
 use plughost_sdk::kv::Store;
+use plughost_sdk::task::Failure;
 use plughost_sdk::Error;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const STORE: &str = "orders";
@@ -64,19 +70,49 @@ fn on_event(event: Event) -> Result<(), Error> {
 }
 
 fn record_and_announce(store: &Store, order: &QueuedOrder, units: u64) -> Result<(), Error> {
-    let key = format!("order/{}", order.id);
-    let (mut record, version) = store.get_json::<Value>(&key)?.ok_or_else(|| Error::not_found("no such order"))?;
-    if record["status"] != "processed" {
-        record["status"] = json!("processed");
-        record["units"] = json!(units);
-        store.replace_json(&key, &record, version)?;
-    }
-    let detail = json!({ "id": order.id, "customer": order.customer, "units": units });
+    record(store, order, units)?;
+    let detail = Processed { id: order.id.clone(), customer: order.customer.clone(), units };
     Bus::open(BUS)?.put_json("shop.orders", "OrderProcessed", &detail)?;
     Ok(())
 }
 
+/// Marks the order processed in the store (creating its record when the order came from
+/// a workflow rather than `POST /v1/orders`). Idempotent.
+fn record(store: &Store, order: &QueuedOrder, units: u64) -> Result<(), Error> {
+    let key = format!("order/{}", order.id);
+    let (mut record, version) = match store.get_json::<Value>(&key)? {
+        Some((record, version)) => (record, Some(version)),
+        None => (json!({ "id": order.id, "customer": order.customer }), None),
+    };
+    if record["status"] == "processed" {
+        return Ok(());
+    }
+    record["status"] = json!("processed");
+    record["units"] = json!(units);
+    match version {
+        Some(version) => store.replace_json(&key, &record, version)?,
+        None => store.create_json(&key, &record)?,
+    };
+    Ok(())
+}
+
+/// What a processed order's announcement (and the workflow step's output) carries.
+#[derive(Debug, Serialize)]
+pub struct Processed {
+    pub id: String,
+    pub customer: String,
+    pub units: u64,
+}
+
+/// The workflow's process step: the order processed and recorded, or `OrderFailed`.
+fn process_task(order: QueuedOrder) -> Result<Processed, Failure> {
+    let units = process(&order).map_err(|why| Failure::new("OrderFailed", why))?;
+    record(&Store::open(STORE)?, &order, units)?;
+    Ok(Processed { id: order.id, customer: order.customer, units })
+}
+
 plughost_sdk::events!(on_event);
+plughost_sdk::task!(process_task);
 
 #[cfg(test)]
 mod tests {

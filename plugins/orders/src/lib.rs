@@ -7,9 +7,14 @@
 //!   along: `accepted`, then `processed` (by `order-worker`).
 //!
 //! The order id is the request id: unique, and the same in the host's log lines.
+//!
+//! As a workflow task (the order state machine's first step, `plughost invoke orders`),
+//! it validates an order — `{"id": ..., "customer": ..., "items": [...]}` — and passes it
+//! on, or fails with `OrderRejected`.
 
 use plughost_sdk::kv::Store;
 use plughost_sdk::queue::{Message, Queue};
+use plughost_sdk::task::Failure;
 use plughost_sdk::{Error, Json, Request, Response, Router, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -77,7 +82,25 @@ fn read(req: Request) -> Result<Json<Value>, Error> {
     Ok(Json(order))
 }
 
+/// An order as the workflow carries it: an id and the order.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct WorkflowOrder {
+    pub id: String,
+    #[serde(flatten)]
+    pub order: NewOrder,
+}
+
+/// The workflow's validation step: the order unchanged, or `OrderRejected` naming why.
+pub fn validate(input: WorkflowOrder) -> Result<WorkflowOrder, Failure> {
+    if input.id.is_empty() || input.id.len() > 64 {
+        return Err(Failure::new("OrderRejected", "id must be 1-64 characters"));
+    }
+    input.order.check().map_err(|error| Failure::new("OrderRejected", error.message()))?;
+    Ok(input)
+}
+
 plughost_sdk::plugin!(handle);
+plughost_sdk::task!(validate);
 
 #[cfg(test)]
 mod tests {
@@ -85,6 +108,15 @@ mod tests {
 
     fn order(text: &str) -> NewOrder {
         serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_workflow_step_passes_a_valid_order_on_and_rejects_the_rest() {
+        let valid: WorkflowOrder =
+            serde_json::from_str(r#"{"id":"o1","customer":"ada","items":[{"sku":"tea","quantity":2}]}"#).unwrap();
+        assert_eq!(validate(valid).unwrap().order.customer, "ada");
+        let empty: WorkflowOrder = serde_json::from_str(r#"{"id":"o1","customer":"ada","items":[]}"#).unwrap();
+        assert_eq!(validate(empty).unwrap_err().name, "OrderRejected");
     }
 
     #[test]
