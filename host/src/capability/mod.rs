@@ -121,6 +121,18 @@ impl Capabilities {
         Self::open_with(data_dir, public_url, map, &origin, aws.as_ref())
     }
 
+    /// As [`Self::open`], with the AWS configuration given instead of read from the
+    /// environment (tests against a local AWS-compatible server).
+    pub async fn open_with_aws(
+        data_dir: &Path,
+        public_url: &str,
+        storage_map: &str,
+        aws: &aws_config::SdkConfig,
+    ) -> anyhow::Result<Self> {
+        let (map, origin) = read_storage_map(storage_map).await?;
+        Self::open_with(data_dir, public_url, map, &origin, Some(aws))
+    }
+
     fn open_with(
         data_dir: &Path,
         public_url: &str,

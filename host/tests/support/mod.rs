@@ -132,6 +132,18 @@ pub async fn load_app_on(engine: Arc<PluginEngine>, manifest_text: &str) -> Test
     TestApp { app: Arc::new(app), data_dir: data.path().to_path_buf(), _dirs: Arc::new((manifest_dir, data)) }
 }
 
+/// [`load_app`] with the labels `storage` (the storage map, inline JSON) binds on the AWS
+/// server `aws` points at.
+pub async fn load_app_with_storage(manifest_text: &str, storage: &str, aws: &aws_config::SdkConfig) -> TestApp {
+    let (manifest_dir, path) = manifest(manifest_text);
+    let data = tempfile::tempdir().expect("tempdir");
+    let capabilities = Capabilities::open_with_aws(data.path(), "http://127.0.0.1", storage, aws)
+        .await
+        .expect("capabilities with the storage map");
+    let app = App::load(engine(), capabilities, &path, plughost::http::DEFAULT_MAX_BODY).await.expect("app loads");
+    TestApp { app: Arc::new(app), data_dir: data.path().to_path_buf(), _dirs: Arc::new((manifest_dir, data)) }
+}
+
 /// A decoded response.
 pub struct Reply {
     pub status: u16,
