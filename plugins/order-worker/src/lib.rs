@@ -7,7 +7,8 @@
 //! 3. records the result on the order (`status = "processed"`, the units counted) in the
 //!    kv store `orders`;
 //! 4. announces it: an `OrderProcessed` event (source `shop.orders`) on the bus `app`,
-//!    which the `notifier` plugin's trigger matches.
+//!    which the `notifier` plugin's trigger matches, and a notification on the topic
+//!    `order-events`, whose subscribers (the queue `order-audit`) keep a record.
 //!
 //! If recording or announcing fails, the claim is released and the error returned: the
 //! message comes back and the whole step runs again (each step is idempotent).
@@ -21,12 +22,14 @@ use plughost_sdk::bus::Bus;
 use plughost_sdk::events::{self, Event, Payload};
 use plughost_sdk::kv::Store;
 use plughost_sdk::task::Failure;
+use plughost_sdk::topic::{Notification, Topic};
 use plughost_sdk::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const STORE: &str = "orders";
 const BUS: &str = "app";
+const TOPIC: &str = "order-events";
 /// How long a processed message's claim is remembered (longer than any redelivery).
 const CLAIM_SECONDS: u32 = 86_400;
 
@@ -73,6 +76,8 @@ fn record_and_announce(store: &Store, order: &QueuedOrder, units: u64) -> Result
     record(store, order, units)?;
     let detail = Processed { id: order.id.clone(), customer: order.customer.clone(), units };
     Bus::open(BUS)?.put_json("shop.orders", "OrderProcessed", &detail)?;
+    let notification = Notification::json(&detail)?.subject("OrderProcessed").attribute("order", &order.id);
+    Topic::open(TOPIC)?.publish(notification)?;
     Ok(())
 }
 
