@@ -127,6 +127,27 @@ fn a_component_importing_storage_it_is_not_granted_fails_the_load() {
 }
 
 #[test]
+fn a_component_sending_messages_needs_a_grant_of_each_messaging_capability_it_imports() {
+    let routes = "routes = [\"/p\"]";
+    let error = load_error(&format!("[plugins.probe]\nsource = \"{{message-probe}}\"\n{routes}\n"));
+    assert!(error.contains("imports `plughost:plugin/queue@0.1.2` but the manifest grants it no queue"), "{error}");
+    let error = load_error(&format!(
+        "[queue.orders]\n[plugins.probe]\nsource = \"{{message-probe}}\"\n{routes}\nqueue = {{ orders = \"send\" }}\n"
+    ));
+    assert!(error.contains("imports `plughost:plugin/topic@0.1.2` but the manifest grants it no topic"), "{error}");
+    let error = load_error(&format!(
+        "[queue.orders]\n[plugins.probe]\nsource = \"{{message-probe}}\"\n{routes}\nqueue = {{ orders = \"write\" }}\n"
+    ));
+    assert!(error.contains("plugin `probe`: queue.orders: unknown access `write` (use \"send\")"), "{error}");
+    let error = load_error(&format!(
+        "[topic.alerts]\n[plugins.probe]\nsource = \"{{message-probe}}\"\n{routes}\nbus = {{ alerts = \"put\" }}\n"
+    ));
+    assert!(error.contains("bus.alerts: no bus `alerts` is declared (declare it with `[bus.alerts]`)"), "{error}");
+    let error = load_error("[queue.audit]\ntopics = [\"alerts\"]\n[plugins.h]\nsource = \"{hello}\"\nroutes = [\"/h\"]\n");
+    assert!(error.contains("[queue.audit]: topics: no topic `alerts` is declared"), "{error}");
+}
+
+#[test]
 fn routes_need_the_handler_export_and_events_need_the_events_export() {
     let error = load_error(
         "[kv.seen]\n[plugins.counter]\nsource = \"{event-counter}\"\nroutes = [\"/c\"]\nkv = { seen = \"read-write\" }\n",
