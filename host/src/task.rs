@@ -86,7 +86,9 @@ pub async fn run(
     let plugin_text = escape_controls(plugin);
     let micros = started.elapsed().as_micros() as u64;
     match &failure {
-        None => tracing::info!(target: "plughost::tasks", plugin = %plugin_text, invocation, outcome = "ok", micros, "task"),
+        None => {
+            tracing::info!(target: "plughost::tasks", plugin = %plugin_text, invocation, outcome = "ok", micros, "task")
+        }
         Some(why) => tracing::warn!(
             target: "plughost::tasks", plugin = %plugin_text, invocation, outcome = "failed", failure = %why, micros, "task"
         ),
@@ -111,14 +113,19 @@ async fn run_unlogged(
     if input_text.len() > app.max_body() {
         return Err(TaskFailure::host(
             "InvalidInput",
-            format!("the input is {} bytes; the host accepts at most {} (--max-body)", input_text.len(), app.max_body()),
+            format!(
+                "the input is {} bytes; the host accepts at most {} (--max-body)",
+                input_text.len(),
+                app.max_body()
+            ),
         ));
     }
     if exports.task.is_some() {
         let outcome = run_task(engine.engine(), engine.admission(), loaded, &input_text, invocation, deadline)
             .await
             .map_err(|e| invoke_failure(plugin, e))?;
-        let output = outcome.map_err(|failure| TaskFailure { name: clean_name(&failure.name), message: failure.message })?;
+        let output =
+            outcome.map_err(|failure| TaskFailure { name: clean_name(&failure.name), message: failure.message })?;
         return serde_json::from_str(&output).map_err(|e| {
             TaskFailure::host("InvalidOutput", format!("plugin `{plugin}` returned output that is not JSON: {e}"))
         });
@@ -137,14 +144,15 @@ async fn run_unlogged(
         let verdict = deliver(engine.engine(), engine.admission(), loaded, &event, invocation, deadline)
             .await
             .map_err(|e| invoke_failure(plugin, e))?;
-        return verdict.map(|()| Value::Object(Default::default())).map_err(|reason| TaskFailure {
-            name: "TaskFailed".into(),
-            message: reason,
-        });
+        return verdict
+            .map(|()| Value::Object(Default::default()))
+            .map_err(|reason| TaskFailure { name: "TaskFailed".into(), message: reason });
     }
     Err(TaskFailure::host(
         "NotATask",
-        format!("plugin `{plugin}` exports neither a task nor an event handler (export one with `plughost_sdk::task!`)"),
+        format!(
+            "plugin `{plugin}` exports neither a task nor an event handler (export one with `plughost_sdk::task!`)"
+        ),
     ))
 }
 

@@ -143,7 +143,8 @@ fn a_component_sending_messages_needs_a_grant_of_each_messaging_capability_it_im
         "[topic.alerts]\n[plugins.probe]\nsource = \"{{message-probe}}\"\n{routes}\nbus = {{ alerts = \"put\" }}\n"
     ));
     assert!(error.contains("bus.alerts: no bus `alerts` is declared (declare it with `[bus.alerts]`)"), "{error}");
-    let error = load_error("[queue.audit]\ntopics = [\"alerts\"]\n[plugins.h]\nsource = \"{hello}\"\nroutes = [\"/h\"]\n");
+    let error =
+        load_error("[queue.audit]\ntopics = [\"alerts\"]\n[plugins.h]\nsource = \"{hello}\"\nroutes = [\"/h\"]\n");
     assert!(error.contains("[queue.audit]: topics: no topic `alerts` is declared"), "{error}");
 }
 

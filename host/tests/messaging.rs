@@ -120,9 +120,12 @@ async fn a_fifo_queue_needs_a_group_deduplicates_and_hands_out_one_message_per_g
 #[tokio::test]
 async fn notifications_and_bus_events_enter_the_outbox_in_the_shape_their_triggers_read() {
     let app = load_app(MANIFEST).await;
-    let published =
-        post(&app, "/topic/alerts", json!({ "body": "disk full", "subject": "disk", "attributes": { "level": "high" } }))
-            .await;
+    let published = post(
+        &app,
+        "/topic/alerts",
+        json!({ "body": "disk full", "subject": "disk", "attributes": { "level": "high" } }),
+    )
+    .await;
     let put = post(
         &app,
         "/bus/app",
@@ -224,7 +227,10 @@ async fn sends_reach_sqs_with_their_attributes_by_url_or_by_arn_alone() {
             .unwrap()
             .queue_url
             .unwrap();
-        (url.clone(), url.replace(&format!("{}/123456789012/", aws.moto.endpoint), "arn:aws:sqs:us-east-1:123456789012:"))
+        (
+            url.clone(),
+            url.replace(&format!("{}/123456789012/", aws.moto.endpoint), "arn:aws:sqs:us-east-1:123456789012:"),
+        )
     };
     let app = aws
         .app(json!({ "queue": {

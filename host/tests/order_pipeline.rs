@@ -83,9 +83,12 @@ async fn in_serve_an_order_is_queued_processed_announced_and_notified_and_a_pois
     let server = Server::start(&path, &[]);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
 
-    let (status, accepted) =
-        post_order(&http, &server.url("/v1/orders"), json!({ "customer": "ada", "items": [{ "sku": "tea", "quantity": 2 }] }))
-            .await;
+    let (status, accepted) = post_order(
+        &http,
+        &server.url("/v1/orders"),
+        json!({ "customer": "ada", "items": [{ "sku": "tea", "quantity": 2 }] }),
+    )
+    .await;
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["id"].as_str().unwrap().to_owned();
     let notification = await_ok(&http, &server.url(&format!("/v1/notifications/{id}")), Duration::from_secs(15)).await;
@@ -121,9 +124,11 @@ async fn in_serve_an_order_is_queued_processed_announced_and_notified_and_a_pois
     let deadline = Instant::now() + Duration::from_secs(20);
     let dead = loop {
         let status: Value = http.get(server.url("/_plughost/events")).send().await.unwrap().json().await.unwrap();
-        let dead = status["dead_letters"].as_array().unwrap().iter().find(|d| {
-            d["body"].as_str().is_some_and(|body| body.contains(&poison_id))
-        });
+        let dead = status["dead_letters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["body"].as_str().is_some_and(|body| body.contains(&poison_id)));
         if let Some(dead) = dead {
             break dead.clone();
         }
@@ -278,9 +283,12 @@ async fn in_lambda_the_messages_go_through_sqs_sns_and_eventbridge_and_back_as_t
     let lambda = function(&cloud);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
 
-    let (status, accepted) =
-        post_order(&http, &lambda.url("/v1/orders"), json!({ "customer": "ada", "items": [{ "sku": "tea", "quantity": 3 }] }))
-            .await;
+    let (status, accepted) = post_order(
+        &http,
+        &lambda.url("/v1/orders"),
+        json!({ "customer": "ada", "items": [{ "sku": "tea", "quantity": 3 }] }),
+    )
+    .await;
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["id"].as_str().unwrap().to_owned();
 
@@ -323,7 +331,8 @@ async fn in_lambda_the_messages_go_through_sqs_sns_and_eventbridge_and_back_as_t
 async fn as_workflow_tasks_the_steps_chain_and_a_poison_order_fails_with_its_error_name() {
     let cloud = Cloud::start().await;
     let lambda = function(&cloud);
-    let task = |plugin: &str, input: Value| json!({ "plughost_task": { "plugin": plugin, "input": input } }).to_string();
+    let task =
+        |plugin: &str, input: Value| json!({ "plughost_task": { "plugin": plugin, "input": input } }).to_string();
 
     let order = json!({ "id": "wf-1", "customer": "ada", "items": [{ "sku": "tea", "quantity": 4 }] });
     let validated = lambda.invoke(&["--data-ascii", &task("orders", order.clone())]).unwrap();
@@ -337,7 +346,8 @@ async fn as_workflow_tasks_the_steps_chain_and_a_poison_order_fails_with_its_err
     let poison = json!({ "id": "wf-2", "customer": "bob", "items": [{ "sku": "poison", "quantity": 1 }] });
     let failed = lambda.invoke(&["--data-ascii", &task("order-worker", poison)]).unwrap_err();
     assert!(failed.contains("OrderFailed") && failed.contains("sku `poison`"), "{failed}");
-    let rejected = lambda.invoke(&["--data-ascii", &task("orders", json!({ "id": "wf-3", "customer": "", "items": [] }))]);
+    let rejected =
+        lambda.invoke(&["--data-ascii", &task("orders", json!({ "id": "wf-3", "customer": "", "items": [] }))]);
     assert!(rejected.unwrap_err().contains("OrderRejected"));
     let unknown = lambda.invoke(&["--data-ascii", &task("nope", json!({}))]).unwrap_err();
     assert!(unknown.contains("plughost.UnknownPlugin"), "{unknown}");

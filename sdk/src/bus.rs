@@ -30,8 +30,8 @@ impl Bus {
     /// Puts one event whose detail is `detail` as JSON (it must serialise to an object);
     /// returns its event id.
     pub fn put_json<T: Serialize>(&self, source: &str, detail_type: &str, detail: &T) -> Result<String, Error> {
-        let detail =
-            serde_json::to_string(detail).map_err(|e| Error::internal(format!("detail could not be serialised: {e}")))?;
+        let detail = serde_json::to_string(detail)
+            .map_err(|e| Error::internal(format!("detail could not be serialised: {e}")))?;
         let entry = Entry { source: source.into(), detail_type: detail_type.into(), detail };
         let mut results = self.inner.put(&[entry])?;
         Ok(results.pop().unwrap_or(Err(StorageError::Unavailable("the bus answered nothing".into())))?)

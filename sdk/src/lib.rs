@@ -55,9 +55,9 @@ pub mod queue;
 mod request;
 mod response;
 mod router;
+pub mod task;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
-pub mod task;
 pub mod topic;
 
 pub use error::Error;

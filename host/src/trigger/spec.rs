@@ -60,7 +60,10 @@ impl Sources {
 
     /// The queues subscribed to `topic` (declared with `topics = ["<topic>"]`).
     pub fn subscribers_of<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.queues.iter().filter(move |(_, spec)| spec.topics.iter().any(|t| t == topic)).map(|(label, _)| label.as_str())
+        self.queues
+            .iter()
+            .filter(move |(_, spec)| spec.topics.iter().any(|t| t == topic))
+            .map(|(label, _)| label.as_str())
     }
 }
 

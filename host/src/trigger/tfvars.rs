@@ -1,5 +1,6 @@
-//! `plughost tfvars <manifest>`: the Terraform variables of the manifest's event sources
-//! and triggers (`queues`, `topics`, `buses`, `triggers` of `terraform/envs/*`), as JSON
+//! `plughost tfvars <manifest>`: the Terraform variables of the manifest's event sources,
+//! triggers and sending grants (`queues`, `topics`, `buses`, `triggers`, `sends` of
+//! `terraform/envs/*`), as JSON
 //! for `-var-file` — so the stack's queues, rules and mappings are generated from the same
 //! manifest the host loads, never typed twice.
 
@@ -44,11 +45,22 @@ pub fn terraform_vars(manifest: &Manifest) -> Value {
             triggers.push(entry);
         }
     }
+    // The labels some plugin may send to, publish on or put on: the function's role may
+    // reach exactly these.
+    let granted = |capability: &str| -> std::collections::BTreeSet<&str> {
+        manifest
+            .plugins
+            .iter()
+            .flat_map(|p| p.grants.get(capability).into_iter().flat_map(|g| g.keys()))
+            .map(String::as_str)
+            .collect()
+    };
     json!({
         "queues": queues,
         "topics": manifest.sources.topics,
         "buses": manifest.sources.buses,
         "triggers": triggers,
+        "sends": { "queues": granted("queue"), "topics": granted("topic"), "buses": granted("bus") },
     })
 }
 
@@ -63,8 +75,15 @@ mod tests {
             [kv.users]
             [queue.jobs]
             max_receives = 3
+            [queue.audit]
+            topics = ["alerts"]
             [topic.alerts]
             [bus.app]
+            [plugins.sender]
+            source = "s.wasm"
+            routes = ["/s"]
+            topic = { alerts = "publish" }
+            bus = { app = "put" }
             [plugins.worker]
             source = "w.wasm"
             events = [
@@ -80,7 +99,10 @@ mod tests {
         assert_eq!(
             terraform_vars(&manifest),
             json!({
-                "queues": { "jobs": { "max_receives": 3, "visibility_timeout_seconds": 30, "fifo": false, "topics": [] } },
+                "queues": {
+                    "audit": { "max_receives": 5, "visibility_timeout_seconds": 30, "fifo": false, "topics": ["alerts"] },
+                    "jobs": { "max_receives": 3, "visibility_timeout_seconds": 30, "fifo": false, "topics": [] },
+                },
                 "topics": ["alerts"],
                 "buses": ["app"],
                 "triggers": [
@@ -89,6 +111,7 @@ mod tests {
                     { "plugin": "worker", "changes": "users", "prefix": "user/" },
                     { "plugin": "worker", "bus": "app", "pattern": "{\"source\":[\"shop\"]}" },
                 ],
+                "sends": { "queues": [], "topics": ["alerts"], "buses": ["app"] },
             })
         );
     }

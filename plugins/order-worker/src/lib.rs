@@ -18,12 +18,12 @@
 //! `{"id", "customer", "units"}` for the notify step; a poison order fails with
 //! `OrderFailed`, which the state machine catches.
 
+use plughost_sdk::Error;
 use plughost_sdk::bus::Bus;
 use plughost_sdk::events::{self, Event, Payload};
 use plughost_sdk::kv::Store;
 use plughost_sdk::task::Failure;
 use plughost_sdk::topic::{Notification, Topic};
-use plughost_sdk::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

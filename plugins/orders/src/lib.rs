@@ -49,7 +49,10 @@ impl NewOrder {
             return bad(format!("items must hold 1 to {MAX_ITEMS} items"));
         }
         for (i, item) in self.items.iter().enumerate() {
-            if item.sku.is_empty() || item.sku.len() > 64 || !item.sku.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            if item.sku.is_empty()
+                || item.sku.len() > 64
+                || !item.sku.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
                 return bad(format!("items[{i}].sku must be 1-64 letters, digits or `-`"));
             }
             if !(1..=1000).contains(&item.quantity) {
@@ -77,8 +80,9 @@ fn create(req: Request) -> Result<(StatusCode, Json<Value>), Error> {
 
 fn read(req: Request) -> Result<Json<Value>, Error> {
     let id = req.require_param("id")?;
-    let (order, _) =
-        Store::open(STORE)?.get_json::<Value>(&format!("order/{id}"))?.ok_or_else(|| Error::not_found("no such order"))?;
+    let (order, _) = Store::open(STORE)?
+        .get_json::<Value>(&format!("order/{id}"))?
+        .ok_or_else(|| Error::not_found("no such order"))?;
     Ok(Json(order))
 }
 

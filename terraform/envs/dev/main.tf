@@ -1,5 +1,5 @@
-# The dev stack: storage, the function's role, the function, the HTTP API, the event
-# sources and triggers, alarms.
+# The dev stack: storage, the function's role, the function, the HTTP API, the queues,
+# topics and buses and their triggers, the workflows, alarms.
 
 locals {
   manifest_key = "${var.deployment_prefix}manifest.toml"
@@ -36,7 +36,18 @@ module "messaging" {
   queues                         = var.queues
   topics                         = var.topics
   buses                          = var.buses
+  sends                          = var.sends
+  role_name                      = module.iam.role_name
   min_visibility_timeout_seconds = var.timeout_seconds
+}
+
+module "workflows" {
+  source             = "../../modules/workflows"
+  name               = var.name
+  function_arn       = module.lambda.function_arn
+  kms_key_arn        = module.storage.kms_key_arn
+  log_retention_days = var.log_retention_days
+  workflows          = var.workflows
 }
 
 module "triggers" {

@@ -47,3 +47,8 @@ output "schedule_rules" {
   description = "plugin.schedule -> the EventBridge rule that fires it."
   value       = module.triggers.schedule_rules
 }
+
+output "state_machine_arns" {
+  description = "Workflow name -> state machine ARN: `aws stepfunctions start-execution --state-machine-arn <arn> --input <json>`."
+  value       = module.workflows.state_machine_arns
+}

@@ -53,7 +53,9 @@ variable "deployment_prefix" {
 variable "kv_stores" {
   description = "kv store label -> key prefix in the kv table: every store the manifest declares."
   type        = map(string)
-  default     = { users = "users", products = "products", activity = "activity" }
+  default = {
+    users = "users", products = "products", activity = "activity", orders = "orders", notifications = "notifications"
+  }
 }
 
 variable "blob_containers" {
@@ -66,18 +68,34 @@ variable "blob_containers" {
 # every plugin's `events = [...]`. `plughost tfvars plughost.toml` prints these values (make deploy uses them).
 
 variable "queues" {
-  description = "The manifest's [queue.<label>] sections: label -> { max_receives, visibility_timeout_seconds }."
+  description = "The manifest's [queue.<label>] sections: label -> { max_receives, visibility_timeout_seconds, fifo, topics }."
   type = map(object({
     max_receives               = optional(number, 5)
     visibility_timeout_seconds = optional(number, 30)
+    fifo                       = optional(bool, false)
+    topics                     = optional(list(string), [])
   }))
-  default = { jobs = { max_receives = 3 } }
+  default = {
+    jobs          = { max_receives = 3 }
+    orders        = { max_receives = 3, visibility_timeout_seconds = 5 }
+    "order-audit" = { topics = ["order-events"] }
+  }
 }
 
 variable "topics" {
   description = "The manifest's [topic.<label>] labels."
   type        = set(string)
-  default     = ["alerts"]
+  default     = ["alerts", "order-events"]
+}
+
+variable "sends" {
+  description = "The labels plugins are granted to send to, publish on and put on (`queue`/`topic`/`bus` grants): the function may reach exactly these."
+  type = object({
+    queues = optional(set(string), [])
+    topics = optional(set(string), [])
+    buses  = optional(set(string), [])
+  })
+  default = { queues = ["orders"], topics = ["order-events"], buses = ["app"] }
 }
 
 variable "buses" {
@@ -110,6 +128,9 @@ variable "triggers" {
     { plugin = "activity", queue = "jobs", batch = 10 },
     { plugin = "activity", topic = "alerts" },
     { plugin = "activity", bus = "app", pattern = "{\"source\":[\"shop\"]}" },
+    { plugin = "activity", queue = "order-audit", batch = 10 },
+    { plugin = "order-worker", queue = "orders", batch = 10 },
+    { plugin = "notifier", bus = "app", pattern = "{\"detail-type\":[\"OrderProcessed\"],\"source\":[\"shop.orders\"]}" },
   ]
   validation {
     condition = alltrue([for t in var.triggers : length(compact([
@@ -186,4 +207,24 @@ variable "aws_endpoint" {
   description = "An AWS-compatible endpoint for every service (tests: the local moto server); null for AWS."
   type        = string
   default     = null
+}
+
+variable "workflows" {
+  description = "Step Functions workflows whose steps are plugins' tasks (see modules/workflows): name -> { steps = [{ name, plugin, catch }] }."
+  type = map(object({
+    steps = list(object({
+      name   = string
+      plugin = string
+      catch  = optional(list(string), [])
+    }))
+  }))
+  default = {
+    orders = {
+      steps = [
+        { name = "Validate", plugin = "orders", catch = ["OrderRejected"] },
+        { name = "Process", plugin = "order-worker", catch = ["OrderFailed"] },
+        { name = "Notify", plugin = "notifier" },
+      ]
+    }
+  }
 }

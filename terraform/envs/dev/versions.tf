@@ -32,6 +32,7 @@ provider "aws" {
       lambda         = endpoints.value
       s3             = endpoints.value
       secretsmanager = endpoints.value
+      sfn            = endpoints.value
       sns            = endpoints.value
       sqs            = endpoints.value
       sts            = endpoints.value

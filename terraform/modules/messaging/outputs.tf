@@ -31,3 +31,13 @@ output "queues" {
   description = "The queues (for tests)."
   value       = aws_sqs_queue.this
 }
+
+output "send_policy_statements" {
+  description = "The function's send, publish and put permissions (for tests)."
+  value       = local.send_statements
+}
+
+output "subscriptions" {
+  description = "queue/topic -> the SNS subscription delivering the topic's notifications to the queue."
+  value       = aws_sns_topic_subscription.queues
+}

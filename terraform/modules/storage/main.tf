@@ -46,6 +46,14 @@ locals {
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
       },
+      {
+        # SNS delivers to the encrypted queues subscribed to a topic.
+        Sid       = "SnsDeliversToQueues"
+        Effect    = "Allow"
+        Principal = { Service = "sns.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+      },
     ]
   })
 }

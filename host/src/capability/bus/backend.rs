@@ -9,5 +9,9 @@ pub trait BusBackend: Send + Sync + 'static {
     /// Puts `entries` (1..=10, checked) on the bus at `namespace` (the label for the
     /// embedded bus, the bus name for EventBridge). The outer error: nothing was put;
     /// otherwise each entry's event id or why it was not put, in order.
-    async fn put(&self, namespace: &str, entries: Vec<Entry>) -> Result<Vec<Result<String, StorageError>>, StorageError>;
+    async fn put(
+        &self,
+        namespace: &str,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<Result<String, StorageError>>, StorageError>;
 }

@@ -20,7 +20,11 @@ impl EventBridgeBus {
 
 #[async_trait::async_trait]
 impl BusBackend for EventBridgeBus {
-    async fn put(&self, namespace: &str, entries: Vec<Entry>) -> Result<Vec<Result<String, StorageError>>, StorageError> {
+    async fn put(
+        &self,
+        namespace: &str,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<Result<String, StorageError>>, StorageError> {
         let count = entries.len();
         let entries = entries
             .into_iter()
@@ -53,7 +57,8 @@ impl BusBackend for EventBridgeBus {
                 }
             })
             .collect();
-        results.resize_with(count, || Err(StorageError::Unavailable("EventBridge did not answer for this event".into())));
+        results
+            .resize_with(count, || Err(StorageError::Unavailable("EventBridge did not answer for this event".into())));
         Ok(results)
     }
 }

@@ -5,8 +5,8 @@
 use super::limits::{check_entries, check_entry};
 use super::{BusView, OpenBus};
 use crate::bindings::plughost::plugin::bus::{Entry, Host, HostBus};
-use crate::capability::deadline::bounded;
 use crate::bindings::plughost::plugin::types::Error as WitError;
+use crate::capability::deadline::bounded;
 use crate::capability::error::StorageError;
 use wasmtime::component::Resource;
 

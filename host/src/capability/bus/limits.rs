@@ -42,10 +42,7 @@ pub fn check_entry(entry: &Entry) -> Result<usize, StorageError> {
 /// Checks a call's size: 1..=[`MAX_ENTRIES`] entries of at most 256 KiB together.
 pub fn check_entries(sizes: &[usize]) -> Result<(), StorageError> {
     if sizes.is_empty() || sizes.len() > MAX_ENTRIES {
-        return Err(StorageError::LimitExceeded(format!(
-            "a call puts 1 to {MAX_ENTRIES} events, not {}",
-            sizes.len()
-        )));
+        return Err(StorageError::LimitExceeded(format!("a call puts 1 to {MAX_ENTRIES} events, not {}", sizes.len())));
     }
     let total: usize = sizes.iter().sum();
     if total > MAX_ENTRY_BYTES {

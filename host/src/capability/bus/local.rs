@@ -21,7 +21,11 @@ impl EmbeddedBus {
 
 #[async_trait::async_trait]
 impl BusBackend for EmbeddedBus {
-    async fn put(&self, namespace: &str, entries: Vec<Entry>) -> Result<Vec<Result<String, StorageError>>, StorageError> {
+    async fn put(
+        &self,
+        namespace: &str,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<Result<String, StorageError>>, StorageError> {
         let events = self.events.get().await.map_err(unavailable)?;
         let (mut ids, mut accepted) = (Vec::with_capacity(entries.len()), Vec::with_capacity(entries.len()));
         for entry in entries {

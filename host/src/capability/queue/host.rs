@@ -6,8 +6,8 @@
 use super::limits::{check_batch, check_message};
 use super::{OpenQueue, QueueView};
 use crate::bindings::plughost::plugin::queue::{Host, HostQueue, Message};
-use crate::capability::deadline::bounded;
 use crate::bindings::plughost::plugin::types::Error as WitError;
+use crate::capability::deadline::bounded;
 use crate::capability::error::StorageError;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Resource;

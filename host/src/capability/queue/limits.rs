@@ -3,7 +3,7 @@
 
 use crate::bindings::plughost::plugin::queue::Message;
 use crate::capability::error::StorageError;
-use crate::capability::message::{check_attributes, check_body, check_size, MAX_MESSAGE_BYTES};
+use crate::capability::message::{MAX_MESSAGE_BYTES, check_attributes, check_body, check_size};
 
 /// Messages per `send-batch` (SQS's `SendMessageBatch`).
 pub const MAX_BATCH: usize = 10;

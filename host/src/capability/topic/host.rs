@@ -16,7 +16,11 @@ impl HostTopic for TopicView<'_> {
         self.open_label(&label)
     }
 
-    async fn publish(&mut self, topic: Resource<OpenTopic>, notification: Notification) -> Result<String, StorageError> {
+    async fn publish(
+        &mut self,
+        topic: Resource<OpenTopic>,
+        notification: Notification,
+    ) -> Result<String, StorageError> {
         let topic = self.writable(&topic)?;
         let size = check_notification(&notification)?;
         self.io.take(size)?;

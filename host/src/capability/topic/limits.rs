@@ -13,7 +13,9 @@ pub fn check_notification(notification: &Notification) -> Result<usize, StorageE
     check_body(&notification.body)?;
     let subject = notification.subject.as_deref().unwrap_or_default();
     if notification.subject.is_some()
-        && (subject.is_empty() || subject.len() > MAX_SUBJECT || !subject.chars().all(|c| c == ' ' || c.is_ascii_graphic()))
+        && (subject.is_empty()
+            || subject.len() > MAX_SUBJECT
+            || !subject.chars().all(|c| c == ' ' || c.is_ascii_graphic()))
     {
         return Err(StorageError::InvalidInput(format!(
             "the subject must be 1-{MAX_SUBJECT} printable ASCII characters"

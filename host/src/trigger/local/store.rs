@@ -148,10 +148,11 @@ impl LocalEvents {
              UPDATE outbox SET leased = 0, due_at = 0 WHERE leased = 1;",
         )?;
         // Files written before FIFO queues existed lack the group column.
-        let has_group: bool =
-            connection.query_row("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'grp'", [], |row| {
-                row.get::<_, i64>(0).map(|n| n > 0)
-            })?;
+        let has_group: bool = connection.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'grp'",
+            [],
+            |row| row.get::<_, i64>(0).map(|n| n > 0),
+        )?;
         if !has_group {
             connection.execute_batch("ALTER TABLE messages ADD COLUMN grp TEXT;")?;
         }

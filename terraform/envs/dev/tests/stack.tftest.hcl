@@ -180,14 +180,22 @@ run "the_function_gets_what_plughost_reads_from_its_environment" {
   assert {
     condition = jsondecode(output.lambda_environment.PLUGHOST_STORAGE) == {
       kv = {
-        activity = { dynamodb = { table = "plughost-test-kv", prefix = "activity" } }
-        products = { dynamodb = { table = "plughost-test-kv", prefix = "products" } }
-        users    = { dynamodb = { table = "plughost-test-kv", prefix = "users" } }
+        activity      = { dynamodb = { table = "plughost-test-kv", prefix = "activity" } }
+        notifications = { dynamodb = { table = "plughost-test-kv", prefix = "notifications" } }
+        orders        = { dynamodb = { table = "plughost-test-kv", prefix = "orders" } }
+        products      = { dynamodb = { table = "plughost-test-kv", prefix = "products" } }
+        users         = { dynamodb = { table = "plughost-test-kv", prefix = "users" } }
       }
-      blob  = { images = { s3 = { bucket = "plughost-test-data-123456789012", prefix = "images" } } }
-      queue = { jobs = { sqs = { arn = "arn:aws:sqs:us-east-1:123456789012:mock", url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock" } } }
-      topic = { alerts = { sns = { arn = "arn:aws:sns:us-east-1:123456789012:mock" } } }
-      bus   = { app = { eventbridge = { name = "plughost-test-app" } } }
+      blob = { images = { s3 = { bucket = "plughost-test-data-123456789012", prefix = "images" } } }
+      queue = {
+        for label in ["jobs", "order-audit", "orders"] : label => {
+          sqs = { arn = "arn:aws:sqs:us-east-1:123456789012:mock", url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock" }
+        }
+      }
+      topic = {
+        for label in ["alerts", "order-events"] : label => { sns = { arn = "arn:aws:sns:us-east-1:123456789012:mock" } }
+      }
+      bus = { app = { eventbridge = { name = "plughost-test-app" } } }
     }
     error_message = "PLUGHOST_STORAGE binds every kv store to the table, every container to the data bucket, and every queue, topic and bus"
   }
@@ -249,6 +257,88 @@ run "every_trigger_is_wired_with_its_delivery_rules" {
       for statement in module.triggers.policy_statements : [for resource in statement.Resource : resource != "*"]
     ]))
     error_message = "consuming the triggers' sources is granted on named resources only"
+  }
+}
+
+run "plugins_send_publish_and_put_only_where_they_are_granted" {
+  command = apply
+
+  assert {
+    condition = jsonencode({ for s in module.messaging.send_policy_statements : s.Sid => s.Action }) == jsonencode({
+      SendToGrantedQueues    = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+      PublishToGrantedTopics = ["sns:Publish"]
+      PutOnGrantedBuses      = ["events:PutEvents"]
+    })
+    error_message = "the function may send, publish and put, and nothing else on its queues, topics and buses"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in module.messaging.send_policy_statements : [for r in s.Resource : r != "*"]
+    ])) && length([for s in module.messaging.send_policy_statements : s if s.Sid == "SendToGrantedQueues"][0].Resource) == 1
+    error_message = "sending is granted on the granted labels' resources only (one queue: orders)"
+  }
+
+  assert {
+    condition = (
+      module.messaging.subscriptions["order-audit/order-events"].raw_message_delivery &&
+      module.messaging.subscriptions["order-audit/order-events"].protocol == "sqs"
+    )
+    error_message = "a queue's `topics` subscribe it with raw delivery (the consumer gets the published body)"
+  }
+}
+
+run "a_fifo_queue_is_named_and_deduplicated_as_sqs_requires" {
+  command = apply
+  variables {
+    queues   = { ledger = { fifo = true } }
+    sends    = { queues = ["ledger"] }
+    topics   = []
+    triggers = []
+  }
+
+  assert {
+    condition = (
+      module.messaging.queues["ledger"].name == "plughost-test-ledger.fifo" &&
+      module.messaging.queues["ledger"].fifo_queue &&
+      module.messaging.queues["ledger"].content_based_deduplication
+    )
+    error_message = "a FIFO queue's name ends in .fifo and it deduplicates by content"
+  }
+}
+
+run "the_order_workflow_retries_transient_failures_and_catches_the_plugins_errors" {
+  command = apply
+
+  assert {
+    condition = jsondecode(module.workflows.definitions["orders"]).States.Validate.Parameters == {
+      plughost_task = { plugin = "orders", "input.$" = "$" }
+    }
+    error_message = "a step invokes the function with a plughost_task payload naming its plugin"
+  }
+
+  assert {
+    condition = (
+      jsondecode(module.workflows.definitions["orders"]).StartAt == "Validate" &&
+      jsondecode(module.workflows.definitions["orders"]).States.Validate.Next == "Process" &&
+      jsondecode(module.workflows.definitions["orders"]).States.Process.Next == "Notify" &&
+      jsondecode(module.workflows.definitions["orders"]).States.Notify.End
+    )
+    error_message = "validate -> process -> notify"
+  }
+
+  assert {
+    condition = (
+      jsondecode(module.workflows.definitions["orders"]).States.Process.Catch[0].ErrorEquals == ["OrderFailed"] &&
+      jsondecode(module.workflows.definitions["orders"]).States.Process.Catch[0].Next == "Rejected" &&
+      contains(jsondecode(module.workflows.definitions["orders"]).States.Process.Retry[0].ErrorEquals, "plughost.Timeout")
+    )
+    error_message = "a step retries transient failures and catches its plugin's error names"
+  }
+
+  assert {
+    condition     = [for s in module.workflows.policy_statements : s.Resource if s.Sid == "InvokeThePlughostFunction"][0] == [module.lambda.function_arn, "${module.lambda.function_arn}:*"]
+    error_message = "the workflows may invoke the plughost function and nothing else"
   }
 }
 
