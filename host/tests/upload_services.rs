@@ -67,7 +67,10 @@ async fn uploads_are_described_the_newest_is_served_from_its_pointer_and_old_one
     assert_eq!(get(&http, &server.url("/v1/objects/latest")).await.0, 404, "nothing uploaded yet");
 
     let put = |name: &str, content_type: &str, body: &[u8]| {
-        http.put(server.url(&format!("/v1/uploads/{name}"))).header("content-type", content_type).body(body.to_vec()).send()
+        http.put(server.url(&format!("/v1/uploads/{name}")))
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .send()
     };
     assert_eq!(put("notes.txt", "text/plain", b"hello uploads").await.unwrap().status(), 201);
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";

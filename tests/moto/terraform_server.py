@@ -1,9 +1,11 @@
-"""moto's server with Step Functions' ValidateStateMachineDefinition, for `terraform apply`.
+"""moto's server with the two Step Functions actions the AWS provider needs, for `terraform apply`.
 
 The AWS provider (5.x) validates a state machine's definition with
-ValidateStateMachineDefinition before it creates it; moto 5.2.5 does not implement that
-action and answers 500, which the provider retries until it gives up — so the dev stack,
-which has state machines (terraform/modules/workflows), could not be applied against moto.
+ValidateStateMachineDefinition before it creates it, and lists its versions
+(ListStateMachineVersions) after; moto 5.2.5 implements neither and answers 500, which the
+provider retries until it gives up — so the dev stack, which has state machines
+(terraform/modules/workflows), could not be applied against moto. The versions list is
+empty (the stack publishes none).
 This wrapper answers it with a structural check of the Amazon States Language the stack
 relies on: the definition is JSON, `StartAt` names a state, and every `Next` (also in a
 `Catch`) names a state; anything else is reported as AWS reports it (`result: FAIL` with
@@ -47,7 +49,13 @@ def validate_state_machine_definition(self):
     return ActionResult({"result": "FAIL" if problems else "OK", "diagnostics": diagnostics, "truncated": False})
 
 
+def list_state_machine_versions(self):
+    # The provider reads a new state machine's published versions; the stack publishes none.
+    return ActionResult({"stateMachineVersions": []})
+
+
 StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
 
 if __name__ == "__main__":
     sys.exit(main())

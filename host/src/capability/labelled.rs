@@ -57,6 +57,10 @@ pub struct Kind {
     /// The events its labels produce (a container's object changes, a store's changes),
     /// if any: how a manifest subscribes to them and how AWS delivers them.
     pub events: Option<&'static EventSource>,
+    /// The Terraform variable of `terraform/envs/*` that lists its labels (label -> the
+    /// label's prefix in the shared resource), which `plughost tfvars` prints from the
+    /// manifest; `None` when the capability's labels come with richer variables.
+    pub terraform_labels: Option<&'static str>,
 }
 
 /// What a capability's labels emit as events, for `trigger/` and `lambda/events.rs`:

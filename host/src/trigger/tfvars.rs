@@ -1,6 +1,6 @@
-//! `plughost tfvars <manifest>`: the Terraform variables of the manifest's event sources,
-//! triggers and sending grants (`queues`, `topics`, `buses`, `triggers`, `sends` of
-//! `terraform/envs/*`), as JSON
+//! `plughost tfvars <manifest>`: the Terraform variables of the manifest's labels, event
+//! sources, triggers and sending grants (`kv_stores`, `blob_containers`, `queues`,
+//! `topics`, `buses`, `triggers`, `sends` of `terraform/envs/*`), as JSON
 //! for `-var-file` — so the stack's queues, rules and mappings are generated from the same
 //! manifest the host loads, never typed twice.
 
@@ -55,13 +55,22 @@ pub fn terraform_vars(manifest: &Manifest) -> Value {
             .map(String::as_str)
             .collect()
     };
-    json!({
+    let mut vars = json!({
         "queues": queues,
         "topics": manifest.sources.topics,
         "buses": manifest.sources.buses,
         "triggers": triggers,
         "sends": { "queues": granted("queue"), "topics": granted("topic"), "buses": granted("bus") },
-    })
+    });
+    // Every other labelled capability's labels, each its own prefix of the shared table or
+    // bucket (so a manifest's new store or container gets its binding on the next deploy).
+    for kind in crate::capability::LABELLED {
+        if let Some(variable) = kind.terraform_labels {
+            let labels = manifest.declared.get(kind.name).into_iter().flat_map(|labels| labels.keys());
+            vars[variable] = labels.map(|label| (label.clone(), json!(label))).collect::<serde_json::Map<_, _>>().into();
+        }
+    }
+    vars
 }
 
 #[cfg(test)]
@@ -112,6 +121,8 @@ mod tests {
                     { "plugin": "worker", "bus": "app", "pattern": "{\"source\":[\"shop\"]}" },
                 ],
                 "sends": { "queues": [], "topics": ["alerts"], "buses": ["app"] },
+                "kv_stores": { "users": "users" },
+                "blob_containers": {},
             })
         );
     }

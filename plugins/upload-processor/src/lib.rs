@@ -53,11 +53,7 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 }
 
 pub fn handle(req: Request) -> Response {
-    Router::new()
-        .put("/v1/uploads/{name}", upload)
-        .get("/v1/uploads", list)
-        .get("/v1/uploads/{name}", read)
-        .handle(req)
+    Router::new().put("/v1/uploads/{name}", upload).get("/v1/uploads", list).get("/v1/uploads/{name}", read).handle(req)
 }
 
 fn upload(req: Request) -> Result<(StatusCode, Json<Value>), Error> {

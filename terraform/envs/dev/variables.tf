@@ -54,14 +54,15 @@ variable "kv_stores" {
   description = "kv store label -> key prefix in the kv table: every store the manifest declares."
   type        = map(string)
   default = {
-    users = "users", products = "products", activity = "activity", orders = "orders", notifications = "notifications"
+    users  = "users", products = "products", activity = "activity", orders = "orders", notifications = "notifications",
+    latest = "latest", upload-meta = "upload-meta"
   }
 }
 
 variable "blob_containers" {
   description = "blob container label -> prefix in the data bucket: every container the manifest declares."
   type        = map(string)
-  default     = { images = "images" }
+  default     = { images = "images", uploads = "uploads" }
 }
 
 # Event sources and triggers: the manifest's [queue.*], [topic.*], [bus.*] sections and
@@ -131,6 +132,9 @@ variable "triggers" {
     { plugin = "activity", queue = "order-audit", batch = 10 },
     { plugin = "order-worker", queue = "orders", batch = 10 },
     { plugin = "notifier", bus = "app", pattern = "{\"detail-type\":[\"OrderProcessed\"],\"source\":[\"shop.orders\"]}" },
+    { plugin = "upload-processor", object = "uploads", on = ["created"] },
+    { plugin = "latest-object", object = "uploads", on = ["created"] },
+    { plugin = "latest-object", schedule = "rate(1 hour)", name = "expire" },
   ]
   validation {
     condition = alltrue([for t in var.triggers : length(compact([

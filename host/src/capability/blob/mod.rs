@@ -61,6 +61,7 @@ pub const KIND: Kind = Kind {
     open: binding::open,
     add_to_linker,
     events: Some(&events::EVENTS),
+    terraform_labels: Some("blob_containers"),
 };
 
 /// An open container: the WIT `container` resource.

@@ -45,6 +45,8 @@ pub const KIND: Kind = Kind {
     open: binding::open,
     add_to_linker,
     events: None,
+    // Declared with their delivery rules in `queues`, `topics`, `buses` (`trigger/tfvars.rs`).
+    terraform_labels: None,
 };
 
 /// An open bus: the WIT `bus` resource.

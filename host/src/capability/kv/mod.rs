@@ -55,6 +55,7 @@ pub const KIND: Kind = Kind {
     open: binding::open,
     add_to_linker,
     events: Some(&events::EVENTS),
+    terraform_labels: Some("kv_stores"),
 };
 
 /// An open store: the WIT `store` resource.

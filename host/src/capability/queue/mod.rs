@@ -51,6 +51,8 @@ pub const KIND: Kind = Kind {
     open: binding::open,
     add_to_linker,
     events: None,
+    // Declared with their delivery rules in `queues`, `topics`, `buses` (`trigger/tfvars.rs`).
+    terraform_labels: None,
 };
 
 /// An open queue: the WIT `queue` resource.

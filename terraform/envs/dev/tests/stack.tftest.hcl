@@ -92,7 +92,7 @@ run "iam_grants_only_named_resources_for_dynamodb_and_s3" {
   }
 
   assert {
-    condition     = [for s in module.iam.policy_statements : s.Resource if s.Sid == "BlobContainers"][0] == ["${module.storage.data_bucket_arn}/images/*"]
+    condition     = [for s in module.iam.policy_statements : s.Resource if s.Sid == "BlobContainers"][0] == ["${module.storage.data_bucket_arn}/images/*", "${module.storage.data_bucket_arn}/uploads/*"]
     error_message = "blob access must be limited to the containers' prefixes"
   }
 
@@ -180,13 +180,12 @@ run "the_function_gets_what_plughost_reads_from_its_environment" {
   assert {
     condition = jsondecode(output.lambda_environment.PLUGHOST_STORAGE) == {
       kv = {
-        activity      = { dynamodb = { table = "plughost-test-kv", prefix = "activity" } }
-        notifications = { dynamodb = { table = "plughost-test-kv", prefix = "notifications" } }
-        orders        = { dynamodb = { table = "plughost-test-kv", prefix = "orders" } }
-        products      = { dynamodb = { table = "plughost-test-kv", prefix = "products" } }
-        users         = { dynamodb = { table = "plughost-test-kv", prefix = "users" } }
+        for label in ["activity", "latest", "notifications", "orders", "products", "upload-meta", "users"] :
+        label => { dynamodb = { table = "plughost-test-kv", prefix = label } }
       }
-      blob = { images = { s3 = { bucket = "plughost-test-data-123456789012", prefix = "images" } } }
+      blob = {
+        for label in ["images", "uploads"] : label => { s3 = { bucket = "plughost-test-data-123456789012", prefix = label } }
+      }
       queue = {
         for label in ["jobs", "order-audit", "orders"] : label => {
           sqs = { arn = "arn:aws:sqs:us-east-1:123456789012:mock", url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock" }
@@ -248,7 +247,7 @@ run "every_trigger_is_wired_with_its_delivery_rules" {
   }
 
   assert {
-    condition     = [for f in one(module.triggers.object_notification).lambda_function : f.filter_prefix] == ["images/"]
+    condition     = [for f in one(module.triggers.object_notification).lambda_function : f.filter_prefix] == ["images/", "uploads/"]
     error_message = "the data bucket notifies the function for the containers with object triggers"
   }
 
