@@ -1,6 +1,7 @@
 //! `plughost tfvars <manifest>`: the Terraform variables of the manifest's labels, event
-//! sources, triggers and sending grants (`kv_stores`, `blob_containers`, `queues`,
-//! `topics`, `buses`, `triggers`, `sends` of `terraform/envs/*`), as JSON
+//! sources, triggers and sending grants (each capability's label list as its
+//! `Kind::terraform_labels` names it, and `queues`, `topics`, `buses`, `triggers`, `sends`
+//! of `terraform/envs/*`), as JSON
 //! for `-var-file` — so the stack's queues, rules and mappings are generated from the same
 //! manifest the host loads, never typed twice.
 
