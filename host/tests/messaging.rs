@@ -320,3 +320,22 @@ async fn notifications_reach_sns_subscribers_and_bus_events_reach_matching_rules
     assert_eq!((event["detail-type"].as_str(), event["detail"]["id"].as_str()), (Some("OrderProcessed"), Some("o1")));
     assert_eq!(event["id"], results[0]["ok"], "the id the plugin got is EventBridge's");
 }
+
+#[tokio::test]
+async fn a_fired_message_names_its_group_exactly_when_the_queue_is_fifo() {
+    use plughost::trigger::local::fire::{Fire, Refused};
+    let app = load_app(MANIFEST).await;
+    let events = app.capabilities().local_events().get().await.unwrap().clone();
+    let fire = |event: Value| serde_json::from_value::<Fire>(event).unwrap();
+    let refused = fire(json!({ "queue": "ordered", "body": "x" })).accept(&app, &events).await.unwrap_err();
+    assert!(
+        matches!(&refused, Refused::Invalid(m) if m.contains("FIFO queue: give the message a `group`")),
+        "{refused:?}"
+    );
+    let refused =
+        fire(json!({ "queue": "orders", "body": "x", "group": "g" })).accept(&app, &events).await.unwrap_err();
+    assert!(matches!(&refused, Refused::Invalid(m) if m.contains("not a FIFO queue")), "{refused:?}");
+    let accepted = fire(json!({ "queue": "ordered", "body": "x", "group": "g" })).accept(&app, &events).await.unwrap();
+    let received = events.receive("ordered", 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(received.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [accepted.id.as_str()]);
+}

@@ -68,7 +68,8 @@ pub fn terraform_vars(manifest: &Manifest) -> Value {
     for kind in crate::capability::LABELLED {
         if let Some(variable) = kind.terraform_labels {
             let labels = manifest.declared.get(kind.name).into_iter().flat_map(|labels| labels.keys());
-            vars[variable] = labels.map(|label| (label.clone(), json!(label))).collect::<serde_json::Map<_, _>>().into();
+            vars[variable] =
+                labels.map(|label| (label.clone(), json!(label))).collect::<serde_json::Map<_, _>>().into();
         }
     }
     vars

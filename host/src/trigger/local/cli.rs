@@ -25,6 +25,9 @@ enum TriggerEvent {
         /// A message attribute, `name=value` (repeatable).
         #[arg(long = "attribute", value_parser = parse_pair)]
         attributes: Vec<(String, String)>,
+        /// The message group (FIFO queues: required).
+        #[arg(long)]
+        group: Option<String>,
     },
     /// Publish a notification on a topic (`[topic.<label>]`).
     Topic {
@@ -93,8 +96,8 @@ pub async fn run(args: TriggerArgs) -> anyhow::Result<()> {
     let attributes = |pairs: Vec<(String, String)>| pairs.into_iter().collect::<BTreeMap<_, _>>();
     let request = match args.event {
         TriggerEvent::Status => None,
-        TriggerEvent::Queue { label, body, attributes: pairs } => Some(serde_json::json!({
-            "queue": label, "body": read_body(body)?, "attributes": attributes(pairs),
+        TriggerEvent::Queue { label, body, attributes: pairs, group } => Some(serde_json::json!({
+            "queue": label, "body": read_body(body)?, "attributes": attributes(pairs), "group": group,
         })),
         TriggerEvent::Topic { label, body, subject, attributes: pairs } => Some(serde_json::json!({
             "topic": label, "body": read_body(body)?, "subject": subject, "attributes": attributes(pairs),

@@ -2,7 +2,7 @@
 //! there) accepts it — the manifest's trigger syntax plus the event's content:
 //!
 //! ```json
-//! {"queue": "jobs", "body": "{\"n\": 1}", "attributes": {"kind": "test"}}
+//! {"queue": "jobs", "body": "{\"n\": 1}", "attributes": {"kind": "test"}}   (+ "group" for a FIFO queue)
 //! {"topic": "alerts", "subject": "disk", "body": "90% full"}
 //! {"bus": "app", "source": "shop", "detail-type": "OrderPlaced", "detail": {"total": 120}}
 //! {"schedule": "heartbeat", "plugin": "activity"}
@@ -33,6 +33,7 @@ pub struct Fire {
     changes: Option<String>,
     plugin: Option<String>,
     body: Option<String>,
+    group: Option<String>,
     subject: Option<String>,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
@@ -97,14 +98,30 @@ impl Fire {
         let event = match source {
             "queue" => {
                 let queue = self.queue.unwrap_or_default();
-                if !manifest.sources.queues.contains_key(&queue) {
+                let Some(spec) = manifest.sources.queues.get(&queue) else {
                     return Err(unknown("queue", &queue));
+                };
+                if spec.fifo != self.group.is_some() {
+                    return Err(Refused::Invalid(if spec.fifo {
+                        format!("queue `{queue}` is a FIFO queue: give the message a `group`")
+                    } else {
+                        format!("queue `{queue}` is not a FIFO queue: `group` does not apply")
+                    }));
                 }
                 let id = match app.capabilities().sources().queues.get(&queue).and_then(|q| q.url.clone()) {
                     Some(url) if super::pump::polled_from_sqs(app, &queue) => {
-                        super::sqs::send(app, &url, body, attributes).await.map_err(stored)?
+                        super::sqs::send(app, &url, body, attributes, self.group).await.map_err(stored)?
                     }
-                    _ => events.send(&queue, body.into_bytes(), attributes).await.map_err(stored)?,
+                    _ => {
+                        let outgoing = super::store::Outgoing {
+                            body: body.into_bytes(),
+                            attributes,
+                            group: self.group,
+                            ..Default::default()
+                        };
+                        let mut ids = events.send_all(&queue, vec![outgoing]).await.map_err(stored)?;
+                        ids.pop().unwrap_or_default()
+                    }
                 };
                 return Ok(Accepted { id, kind: "message" });
             }

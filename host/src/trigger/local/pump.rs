@@ -200,7 +200,7 @@ async fn forward_to_subscribed_queues(
     for queue in table.manifest.sources.subscribers_of(topic) {
         let sent = match app.capabilities().sources().queues.get(queue).and_then(|q| q.url.clone()) {
             Some(url) if polled_from_sqs(app, queue) => {
-                super::sqs::send(app, &url, body.to_owned(), attributes.to_vec()).await.map(drop)
+                super::sqs::send(app, &url, body.to_owned(), attributes.to_vec(), None).await.map(drop)
             }
             _ => events.send(queue, body.as_bytes().to_vec(), attributes.to_vec()).await.map(drop),
         };

@@ -120,10 +120,18 @@ async fn deliver(
     }
 }
 
-/// Sends a message to the SQS queue at `url`; its message id.
-pub async fn send(app: &App, url: &str, body: String, attributes: Vec<(String, String)>) -> anyhow::Result<String> {
+/// Sends a message to the SQS queue at `url` (`group`: a FIFO queue's message group, the
+/// deduplication id is then the body's content); its message id.
+pub async fn send(
+    app: &App,
+    url: &str,
+    body: String,
+    attributes: Vec<(String, String)>,
+    group: Option<String>,
+) -> anyhow::Result<String> {
     let config = app.capabilities().aws().ok_or_else(|| anyhow::anyhow!("no AWS configuration"))?;
-    let mut request = crate::aws::sqs(config).send_message().queue_url(url).message_body(body);
+    let mut request = crate::aws::sqs(config).send_message().queue_url(url).set_message_group_id(group);
+    request = request.message_body(body);
     for (name, value) in attributes {
         let value = MessageAttributeValue::builder().data_type("String").string_value(value).build()?;
         request = request.message_attributes(name, value);
