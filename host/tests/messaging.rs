@@ -4,6 +4,8 @@
 //! on the embedded backends (read back from `serve`'s local event store) and on the AWS
 //! backends through the AWS SDK against a moto server started on 127.0.0.1 for the test
 //! (read back from SQS: topics deliver to a subscribed queue, the bus through a rule).
+//!
+//! capabilities: queue, topic, bus  (`scripts/test-capability` runs this file for each)
 
 mod support;
 
@@ -214,7 +216,7 @@ async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String)
 }
 
 #[tokio::test]
-async fn sends_reach_sqs_with_their_attributes_by_url_or_by_arn_alone() {
+async fn sends_reach_sqs_with_their_attributes_by_url_or_by_arn_alone_against_moto() {
     let aws = Aws::start("orders").await;
     let (ordered_url, ordered_arn) = {
         let url = aws
@@ -259,7 +261,7 @@ async fn sends_reach_sqs_with_their_attributes_by_url_or_by_arn_alone() {
 }
 
 #[tokio::test]
-async fn notifications_reach_sns_subscribers_and_bus_events_reach_matching_rules() {
+async fn notifications_reach_sns_subscribers_and_bus_events_reach_matching_rules_against_moto() {
     let aws = Aws::start("subscriber").await;
     let config = aws.moto.sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&config);
