@@ -171,7 +171,7 @@ impl Aws {
         let moto = Moto::start().await;
         let config = moto.sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
-        let (url, arn) = create_queue(&sqs, name).await;
+        let (url, arn) = Moto::create_queue(&sqs, name).await;
         Self { moto, sqs, url, arn }
     }
 
@@ -200,19 +200,6 @@ impl Aws {
     async fn app(&self, storage: Value) -> TestApp {
         support::load_app_with_storage(MANIFEST, &storage.to_string(), &self.moto.sdk_config().await).await
     }
-}
-
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
-    let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    let arn = attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-    (url, arn)
 }
 
 #[tokio::test]
@@ -276,7 +263,7 @@ async fn notifications_reach_sns_subscribers_and_bus_events_reach_matching_rules
         .unwrap();
     let eventbridge = aws_sdk_eventbridge::Client::new(&config);
     eventbridge.create_event_bus().name("plughost-app").send().await.unwrap();
-    let (rule_url, rule_arn) = create_queue(&aws.sqs, "rule-target").await;
+    let (rule_url, rule_arn) = Moto::create_queue(&aws.sqs, "rule-target").await;
     eventbridge
         .put_rule()
         .name("processed")

@@ -154,18 +154,6 @@ struct Cloud {
     env: Vec<(&'static str, String)>,
 }
 
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
-    let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    (url, attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone())
-}
-
 impl Cloud {
     /// moto with what Terraform's messaging and triggers modules create for this manifest:
     /// the queues, the topic with the audit queue subscribed, the bus with a rule whose
@@ -175,9 +163,9 @@ impl Cloud {
         let moto = Moto::start().await;
         let config = moto.sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
-        let (orders_url, orders_arn) = queue(&sqs, "orders").await;
-        let (audit_url, audit_arn) = queue(&sqs, "order-audit").await;
-        let (bus_target_url, bus_target_arn) = queue(&sqs, "bus-target").await;
+        let (orders_url, orders_arn) = Moto::create_queue(&sqs, "orders").await;
+        let (audit_url, audit_arn) = Moto::create_queue(&sqs, "order-audit").await;
+        let (bus_target_url, bus_target_arn) = Moto::create_queue(&sqs, "bus-target").await;
         let sns = aws_sdk_sns::Client::new(&config);
         let topic_arn = sns.create_topic().name("order-events").send().await.unwrap().topic_arn.unwrap();
         sns.subscribe()

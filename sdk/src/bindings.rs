@@ -21,48 +21,49 @@ wit_bindgen::generate!({
     additional_derives: [PartialEq, Eq],
 });
 
-/// The `task-plugin` world: the `task` export; imports shared with the parent module.
-pub mod task_world {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "plughost:plugin/task-plugin",
-        // `task!` (in task.rs) expands to this macro inside the plugin crate.
-        pub_export_macro: true,
-        export_macro_name: "__export_task",
-        default_bindings_module: "plughost_sdk::bindings::task_world",
-        additional_derives: [PartialEq, Eq],
-        with: {
-            "plughost:plugin/types@0.1.2": crate::bindings::plughost::plugin::types,
-            "plughost:plugin/config@0.1.2": crate::bindings::plughost::plugin::config,
-            "plughost:plugin/log@0.1.2": crate::bindings::plughost::plugin::log,
-            "plughost:plugin/kv@0.1.2": crate::bindings::plughost::plugin::kv,
-            "plughost:plugin/blob@0.1.2": crate::bindings::plughost::plugin::blob,
-            "plughost:plugin/queue@0.1.2": crate::bindings::plughost::plugin::queue,
-            "plughost:plugin/topic@0.1.2": crate::bindings::plughost::plugin::topic,
-            "plughost:plugin/bus@0.1.2": crate::bindings::plughost::plugin::bus,
-        },
-    });
+/// A world that exports one interface beside the `plugin` world above, generated with
+/// every import mapped (`with`) to the types already generated here: one set of import
+/// types for every world, so a plugin using several export macros shares them.
+macro_rules! export_world {
+    ($(#[$doc:meta])* $module:ident, $world:tt, $export_macro:tt, $bindings_module:tt) => {
+        $(#[$doc])*
+        pub mod $module {
+            wit_bindgen::generate!({
+                path: "../wit",
+                world: $world,
+                pub_export_macro: true,
+                export_macro_name: $export_macro,
+                default_bindings_module: $bindings_module,
+                additional_derives: [PartialEq, Eq],
+                with: {
+                    "plughost:plugin/types@0.1.2": crate::bindings::plughost::plugin::types,
+                    "plughost:plugin/config@0.1.2": crate::bindings::plughost::plugin::config,
+                    "plughost:plugin/log@0.1.2": crate::bindings::plughost::plugin::log,
+                    "plughost:plugin/kv@0.1.2": crate::bindings::plughost::plugin::kv,
+                    "plughost:plugin/blob@0.1.2": crate::bindings::plughost::plugin::blob,
+                    "plughost:plugin/queue@0.1.2": crate::bindings::plughost::plugin::queue,
+                    "plughost:plugin/topic@0.1.2": crate::bindings::plughost::plugin::topic,
+                    "plughost:plugin/bus@0.1.2": crate::bindings::plughost::plugin::bus,
+                },
+            });
+        }
+    };
 }
 
-/// The `events-plugin` world: the `events` export; imports shared with the parent module.
-pub mod events_world {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "plughost:plugin/events-plugin",
-        // `events!` (in events.rs) expands to this macro inside the plugin crate.
-        pub_export_macro: true,
-        export_macro_name: "__export_events",
-        default_bindings_module: "plughost_sdk::bindings::events_world",
-        additional_derives: [PartialEq, Eq],
-        with: {
-            "plughost:plugin/types@0.1.2": crate::bindings::plughost::plugin::types,
-            "plughost:plugin/config@0.1.2": crate::bindings::plughost::plugin::config,
-            "plughost:plugin/log@0.1.2": crate::bindings::plughost::plugin::log,
-            "plughost:plugin/kv@0.1.2": crate::bindings::plughost::plugin::kv,
-            "plughost:plugin/blob@0.1.2": crate::bindings::plughost::plugin::blob,
-            "plughost:plugin/queue@0.1.2": crate::bindings::plughost::plugin::queue,
-            "plughost:plugin/topic@0.1.2": crate::bindings::plughost::plugin::topic,
-            "plughost:plugin/bus@0.1.2": crate::bindings::plughost::plugin::bus,
-        },
-    });
-}
+export_world!(
+    /// The `events-plugin` world: the `events` export (`events!`, in events.rs, expands to
+    /// its `__export_events` inside the plugin crate).
+    events_world,
+    "plughost:plugin/events-plugin",
+    "__export_events",
+    "plughost_sdk::bindings::events_world"
+);
+
+export_world!(
+    /// The `task-plugin` world: the `task` export (`task!`, in task.rs, expands to its
+    /// `__export_task` inside the plugin crate).
+    task_world,
+    "plughost:plugin/task-plugin",
+    "__export_task",
+    "plughost_sdk::bindings::task_world"
+);

@@ -244,6 +244,15 @@ pub fn parse_declaration<T: serde::de::DeserializeOwned>(table: &toml::Table) ->
     toml::Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| e.message().trim().to_owned())
 }
 
+/// Checks a declaration that takes no settings (`[<capability>.<label>]`, empty): any
+/// field is an error naming it.
+pub fn no_settings(table: &toml::Table) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Empty {}
+    parse_declaration::<Empty>(table).map(drop)
+}
+
 /// A byte quota `field`: `value` (or `default`) if within 1..=`max`, else an error naming
 /// the field and the bound.
 pub fn bytes_within(field: &str, value: Option<bytesize::ByteSize>, default: u64, max: u64) -> Result<u64, String> {
@@ -262,4 +271,14 @@ pub fn exact_bytes(bytes: u64) -> String {
         .iter()
         .find(|(size, _)| bytes >= *size && bytes.is_multiple_of(*size))
         .map_or_else(|| format!("{bytes} bytes"), |(size, unit)| format!("{} {unit}", bytes / size))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_declaration_without_settings_refuses_any_field_by_name() {
+        assert!(super::no_settings(&toml::Table::new()).is_ok());
+        let table: toml::Table = toml::from_str("fifo = true").unwrap();
+        assert!(super::no_settings(&table).unwrap_err().contains("unknown field `fifo`"));
+    }
 }

@@ -89,6 +89,19 @@ impl Moto {
             .await
     }
 
+    /// Creates an SQS queue named `name`; its URL and ARN.
+    pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+        let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        (url, attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone())
+    }
+
     /// Creates a table with plughost's kv layout (see `capability/kv/dynamo.rs`).
     pub async fn create_kv_table(&self, client: &aws_sdk_dynamodb::Client, table: &str) {
         use aws_sdk_dynamodb::types::*;

@@ -2,23 +2,5 @@
 //! receives its events is said where they are received: plugins with
 //! `events = [{ bus = "<label>", pattern = {...} }]`.
 
-use crate::capability::labelled::parse_declaration;
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBus {}
-
 /// Checks a `[bus.<label>]` table (it must be empty).
-pub fn check(table: &toml::Table) -> Result<(), String> {
-    parse_declaration::<RawBus>(table).map(drop)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_bus_declaration_has_no_settings() {
-        assert!(super::check(&toml::Table::new()).is_ok());
-        let table: toml::Table = toml::from_str("archive = true").unwrap();
-        assert!(super::check(&table).unwrap_err().contains("unknown field `archive`"));
-    }
-}
+pub use crate::capability::labelled::no_settings as check;
