@@ -103,3 +103,83 @@ async fn uploads_are_described_the_newest_is_served_from_its_pointer_and_old_one
     until(&http, &server.url("/v1/objects/latest"), |status, _| status == 404).await;
     assert_eq!(http.get(&url).send().await.unwrap().status(), 404, "the object is gone");
 }
+
+// --- In Lambda, with the container on S3 in moto -----------------------------------------
+
+/// Under cargo-lambda's emulator, the container bound to S3 in moto (the kv stores stay
+/// embedded): an upload through the function lands in S3; the S3 event notification moto
+/// itself produces (delivered to an SQS queue, where the test picks it up) is handed to the
+/// function as Lambda would; both services act on it; the expiry, invoked as the schedule
+/// rule's envelope ten days later, deletes the object from S3 and clears the pointer.
+#[tokio::test]
+async fn in_lambda_an_upload_to_s3_reaches_both_services_as_the_notification_s3_sends() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    use support::moto::Moto;
+    let moto = Moto::start().await;
+    let config = moto.sdk_config().await;
+    let s3 = plughost::aws::s3(&config);
+    s3.create_bucket().bucket("plughost-data").send().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let (queue_url, queue_arn) = Moto::create_queue(&sqs, "s3-notifications").await;
+    let notifications =
+        QueueConfiguration::builder().queue_arn(&queue_arn).events(Event::S3ObjectCreated).build().unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket("plughost-data")
+        .notification_configuration(NotificationConfiguration::builder().queue_configurations(notifications).build())
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_written, path) = support::manifest(MANIFEST);
+    std::fs::copy(&path, dir.path().join("plughost.toml")).unwrap();
+    let mut env = vec![
+        ("PLUGHOST_MANIFEST", dir.path().join("plughost.toml").display().to_string()),
+        ("PLUGHOST_DATA_DIR", dir.path().join("data").display().to_string()),
+        (
+            "PLUGHOST_STORAGE",
+            json!({ "blob": { "uploads": { "s3": { "bucket": "plughost-data", "prefix": "uploads" } } } }).to_string(),
+        ),
+        ("PLUGHOST_ALLOW_EMBEDDED_STORAGE", "1".to_owned()),
+    ];
+    env.extend(moto.env().iter().map(|(k, v)| (*k, v.to_string())));
+    let lambda = support::lambda::Lambda::start(&env, dir);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    let put = http.put(lambda.url("/v1/uploads/pixel.png")).header("content-type", "image/png").body(png.to_vec());
+    assert_eq!(put.send().await.unwrap().status(), 201);
+    let stored = s3.head_object().bucket("plughost-data").key("uploads/pixel.png").send().await.unwrap();
+    assert_eq!(stored.content_length, Some(16), "the upload is in S3, under the container's prefix");
+
+    // S3's own notification, as moto sent it to the queue: what Lambda would deliver.
+    let mut notification = None;
+    for _ in 0..20 {
+        let received = sqs.receive_message().queue_url(&queue_url).wait_time_seconds(1).send().await.unwrap();
+        // S3 first sends a test event when the notification is configured (to a queue,
+        // not to a function): not an object's.
+        let messages = received.messages.unwrap_or_default().into_iter().filter_map(|m| m.body);
+        if let Some(body) = messages.filter(|body| !body.contains("s3:TestEvent")).next() {
+            notification = Some(body);
+            break;
+        }
+    }
+    let notification = notification.expect("moto sent no S3 notification");
+    let answer = lambda.invoke(&["--data-ascii", &notification]).unwrap();
+    assert_eq!(answer["delivered"], 2, "one object event, to both services: {answer}");
+
+    let (status, described) = get(&http, &lambda.url("/v1/uploads/pixel.png")).await;
+    assert_eq!(status, 200, "{described}");
+    assert_eq!((described["kind"].as_str(), described["size"].as_u64()), (Some("png"), Some(16)));
+    let (status, latest) = get(&http, &lambda.url("/v1/objects/latest")).await;
+    assert_eq!((status, latest["name"].as_str()), (200, Some("pixel.png")), "{latest}");
+    let downloaded = http.get(latest["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(downloaded.as_ref(), png, "the presigned S3 URL serves the object");
+
+    // The hourly expiry, as the schedule rule delivers it, ten days on: past max_age.
+    let later = humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(10 * 86_400));
+    let tick = json!({ "plughost_schedule": { "plugin": "latest-object", "name": "expire", "time": later.to_string(), "id": "t1" } });
+    lambda.invoke(&["--data-ascii", &tick.to_string()]).unwrap();
+    assert!(s3.head_object().bucket("plughost-data").key("uploads/pixel.png").send().await.is_err(), "expired");
+    assert_eq!(get(&http, &lambda.url("/v1/objects/latest")).await.0, 404, "the pointer went with it");
+}

@@ -7,7 +7,38 @@ use crate::bindings::wit_events::{Event, Object, ObjectChange, Payload};
 use crate::capability::grants::Address;
 use crate::capability::labelled::EventSource;
 use crate::capability::log::escape_controls;
-use aws_lambda_events::event::s3::S3EventRecord;
+use serde::Deserialize;
+
+/// The fields of an S3 event record this capability reads, and only those: a record that
+/// lacks one S3 always sends but plughost does not need (`userIdentity`, say) still
+/// delivers its event.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Record {
+    event_name: Option<String>,
+    event_time: Option<String>,
+    s3: S3Entity,
+}
+
+#[derive(Deserialize)]
+struct S3Entity {
+    bucket: S3Bucket,
+    object: S3Object,
+}
+
+#[derive(Deserialize)]
+struct S3Bucket {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Object {
+    key: Option<String>,
+    size: Option<i64>,
+    e_tag: Option<String>,
+    sequencer: Option<String>,
+}
 
 pub const EVENTS: EventSource = EventSource {
     trigger: "object",
@@ -18,7 +49,7 @@ pub const EVENTS: EventSource = EventSource {
 };
 
 /// The bucket and key of an S3 record, the key decoded (S3 form-encodes it).
-fn bucket_and_key(record: &S3EventRecord) -> (String, String) {
+fn bucket_and_key(record: &S3Record) -> (String, String) {
     let key = record.s3.object.key.as_deref().unwrap_or_default().replace('+', " ");
     let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy().into_owned();
     (record.s3.bucket.name.clone().unwrap_or_default(), key)
@@ -28,8 +59,7 @@ fn bucket_and_key(record: &S3EventRecord) -> (String, String) {
 /// An object of a bucket and prefix no container is bound to is an error: S3 notifies
 /// only what Terraform configured, so it is a deployment mistake, never dropped silently.
 fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Option<Event>, String> {
-    let record: S3EventRecord =
-        serde_json::from_value(record.clone()).map_err(|e| format!("malformed S3 record: {e}"))?;
+    let record: S3Record = serde_json::from_value(record.clone()).map_err(|e| format!("malformed S3 record: {e}"))?;
     let (bucket, key) = bucket_and_key(&record);
     let (namespace, inner_key) = key.split_once('/').unwrap_or((&key, ""));
     let address = addresses.iter().find(|a| a.resource == bucket && a.namespace == namespace).ok_or_else(|| {
@@ -56,7 +86,15 @@ fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Opti
             change,
             size: object.size.unwrap_or(0).max(0) as u64,
             etag: etag.unwrap_or_default(),
-            time: record.event_time.timestamp().max(0) as u64,
+            time: record.event_time.as_deref().map_or(0, unix_seconds),
         }),
     }))
+}
+
+/// An S3 `eventTime` (`2026-12-01T10:00:00.123Z`) as Unix seconds; 0 when unreadable.
+fn unix_seconds(time: &str) -> u64 {
+    humantime::parse_rfc3339_weak(time)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
