@@ -328,3 +328,49 @@ async fn a_fired_message_names_its_group_exactly_when_the_queue_is_fifo() {
     let received = events.receive("ordered", 10, Duration::from_secs(30)).await.unwrap();
     assert_eq!(received.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [accepted.id.as_str()]);
 }
+
+#[tokio::test]
+async fn a_notification_reaches_a_subscribed_queue_once_however_often_its_plugins_fail() {
+    let app = load_app(
+        r#"
+        [kv.seen]
+        [queue.audit]
+        topics = ["alerts"]
+        [topic.alerts]
+        [bus.app]
+
+        [plugins.probe]
+        source = "{message-probe}"
+        routes = ["POST /topic/{label}"]
+        queue = { audit = "send" }
+        topic = { alerts = "publish" }
+        bus = { app = "put" }
+
+        [plugins.counter]
+        source = "{event-counter}"
+        events = [{ topic = "alerts" }]
+        kv = { seen = "read-write" }
+        "#,
+    )
+    .await;
+    let events = app.capabilities().local_events().get().await.unwrap().clone();
+    plughost::trigger::local::pump::watch_triggered_labels(&app, &mut Default::default()).await;
+    let pump = plughost::trigger::local::pump::spawn(app.arc(), events.clone());
+    // `fail`: the counter asks for redelivery every time, so the outbox retries it (1 s,
+    // 2 s) and dead-letters it.
+    let published = post(&app, "/topic/alerts", json!({ "body": "fail" })).await;
+    let id = published["ok"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = events.status().await.unwrap();
+        if status.dead_letters.iter().any(|d| d.id == id) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not dead-lettered: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pump.abort();
+    let received = events.receive("audit", 10, Duration::from_secs(30)).await.unwrap();
+    let bodies: Vec<&[u8]> = received.iter().map(|m| m.body.as_slice()).collect();
+    assert_eq!(bodies, [b"fail".as_slice()], "forwarded once, not once per attempt");
+}

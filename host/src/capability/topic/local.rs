@@ -31,6 +31,7 @@ impl TopicBackend for EmbeddedTopic {
             body: notification.body,
             attributes: notification.attributes,
             time: crate::capability::clock::unix_seconds(),
+            forwarded: false,
         };
         events.enqueue(&event).await.map_err(unavailable)?;
         Ok(message_id)

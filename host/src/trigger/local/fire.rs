@@ -130,7 +130,15 @@ impl Fire {
                 if !manifest.sources.topics.contains(&topic) {
                     return Err(unknown("topic", &topic));
                 }
-                LocalEvent::Notification { topic, message_id: id, subject: self.subject, body, attributes, time: now }
+                LocalEvent::Notification {
+                    topic,
+                    message_id: id,
+                    subject: self.subject,
+                    body,
+                    attributes,
+                    time: now,
+                    forwarded: false,
+                }
             }
             "bus" => {
                 let bus = self.bus.unwrap_or_default();

@@ -41,6 +41,10 @@ pub enum LocalEvent {
         body: String,
         attributes: Vec<(String, String)>,
         time: u64,
+        /// Whether the queues subscribed to the topic have it (the pump forwards it once,
+        /// before the plugins' deliveries, and records that it did).
+        #[serde(default)]
+        forwarded: bool,
     },
     /// `event` is EventBridge-shaped (`id`, `source`, `detail-type`, `detail`, `time`).
     Bus {
@@ -137,7 +141,7 @@ impl LocalEvent {
                 bus_event: None,
                 schedule_of: Some(plugin.clone()),
             }),
-            Self::Notification { topic, message_id, subject, body, attributes, time } => plain(Event {
+            Self::Notification { topic, message_id, subject, body, attributes, time, .. } => plain(Event {
                 id: message_id.clone(),
                 payload: Payload::Notification(Notification {
                     topic: topic.clone(),

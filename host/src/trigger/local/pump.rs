@@ -187,15 +187,17 @@ async fn deliver_message(
 }
 
 /// A notification's body becomes a message of each queue subscribed to its topic (SNS
-/// raw message delivery), on its first delivery attempt: retries of the plugins'
-/// deliveries do not send it again. A crash in between may send it twice, never not.
+/// raw message delivery), once: the outbox row then records that it was forwarded, so
+/// retries of the plugins' deliveries do not send it again. A forward that fails is an
+/// error (the event is retried, then dead-lettered, never dropped); a crash in between may
+/// send it twice.
 async fn forward_to_subscribed_queues(
     app: &App,
     events: &LocalEvents,
     topic: &str,
     body: &str,
     attributes: &[(String, String)],
-) {
+) -> Result<(), String> {
     let table = app.table();
     for queue in table.manifest.sources.subscribers_of(topic) {
         let sent = match app.capabilities().sources().queues.get(queue).and_then(|q| q.url.clone()) {
@@ -204,10 +206,9 @@ async fn forward_to_subscribed_queues(
             }
             _ => events.send(queue, body.as_bytes().to_vec(), attributes.to_vec()).await.map(drop),
         };
-        if let Err(error) = sent {
-            tracing::error!(topic, queue, "cannot forward a notification to a subscribed queue: {error:#}");
-        }
+        sent.map_err(|error| format!("cannot forward the notification to subscribed queue `{queue}`: {error:#}"))?;
     }
+    Ok(())
 }
 
 /// Delivers due outbox events until none is due.
@@ -226,12 +227,23 @@ async fn drain_outbox(app: &App, events: &LocalEvents) {
 }
 
 async fn deliver_outbox(app: &App, events: &LocalEvents, due: &Due) {
-    if due.attempts == 0
-        && let LocalEvent::Notification { topic, body, attributes, .. } = &due.event
-    {
-        forward_to_subscribed_queues(app, events, topic, body, attributes).await;
-    }
-    let outcome = match due.event.deliverable() {
+    let forwarded = match &due.event {
+        LocalEvent::Notification { topic, body, attributes, forwarded: false, .. } => {
+            let forwarded = forward_to_subscribed_queues(app, events, topic, body, attributes).await;
+            if forwarded.is_ok() {
+                let mut done = due.event.clone();
+                if let LocalEvent::Notification { forwarded, .. } = &mut done {
+                    *forwarded = true;
+                }
+                if let Err(error) = events.update(due.seq, &done).await {
+                    tracing::error!("cannot record a forwarded notification: {error:#}");
+                }
+            }
+            forwarded
+        }
+        _ => Ok(()),
+    };
+    let outcome = match forwarded.and_then(|()| due.event.deliverable()) {
         Ok(d) => {
             let delivery =
                 app.deliver(&d.event, d.bus_event.as_ref(), d.schedule_of.as_deref(), "local-outbox", None).await;

@@ -385,6 +385,13 @@ impl LocalEvents {
         .await
     }
 
+    /// Replaces outbox event `seq` with `event` (the same event, with what was done for it
+    /// recorded), keeping its attempts and lease.
+    pub async fn update(&self, seq: i64, event: &LocalEvent) -> anyhow::Result<()> {
+        let text = serde_json::to_string(event)?;
+        self.run(move |c| c.execute("UPDATE outbox SET event = ?2 WHERE seq = ?1", params![seq, text]).map(drop)).await
+    }
+
     /// Every plugin handled outbox event `seq`.
     pub async fn delivered(&self, seq: i64) -> anyhow::Result<()> {
         self.run(move |c| c.execute("DELETE FROM outbox WHERE seq = ?1", params![seq]).map(drop)).await
