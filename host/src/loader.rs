@@ -83,7 +83,7 @@ impl Loader {
         generation: u64,
     ) -> anyhow::Result<RoutingTable> {
         self.capabilities
-            .check_bindings(&manifest.declared, &manifest.sources)
+            .check_bindings(&manifest.declared)
             .map_err(|m| anyhow::anyhow!("{}: {m}", manifest.path.display()))?;
         let mut plugins = Vec::with_capacity(manifest.plugins.len());
         for spec in &manifest.plugins {

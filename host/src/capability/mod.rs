@@ -86,8 +86,6 @@ pub struct Capabilities {
     backends: Arc<[(&'static Kind, Arc<dyn Backends>)]>,
     /// Where `{ secret = "name" }` config values come from.
     secrets: Arc<SecretSource>,
-    /// Where the event sources the operator bound live (`trigger/binding.rs`).
-    sources: Arc<crate::trigger::binding::SourceBindings>,
     /// The AWS configuration, when the storage map binds anything.
     aws: Option<aws_config::SdkConfig>,
     /// The embedded queues and outbox (`serve`'s event sources use the same).
@@ -143,7 +141,6 @@ impl Capabilities {
         if let Some(unknown) = map.keys().find(|name| labelled(name).is_none()) {
             anyhow::bail!("{origin}: unknown section `{unknown}` (the storage map binds {})", labelled_names());
         }
-        let sources = crate::trigger::binding::SourceBindings::read(&map, origin)?;
         let local_events = crate::trigger::local::store::SharedLocalEvents::new(data_dir);
         let env = Env { data_dir, public_url, aws, local_events: local_events.clone() };
         let mut backends = Vec::with_capacity(LABELLED.len());
@@ -154,7 +151,6 @@ impl Capabilities {
         }
         Ok(Self {
             backends: backends.into(),
-            sources: Arc::new(sources),
             aws: aws.cloned(),
             local_events,
             secrets: Arc::new(SecretSource::None),
@@ -179,11 +175,6 @@ impl Capabilities {
         &self.secrets
     }
 
-    /// Where the bound queues, topics and buses live.
-    pub fn sources(&self) -> &crate::trigger::binding::SourceBindings {
-        &self.sources
-    }
-
     /// The embedded queues and outbox, opened on first use (`serve`'s event sources and the
     /// embedded queue, topic and bus backends share them).
     pub fn local_events(&self) -> &crate::trigger::local::store::SharedLocalEvents {
@@ -195,17 +186,10 @@ impl Capabilities {
         self.aws.as_ref()
     }
 
-    /// Checks that every label a manifest declares (`declared`, and the event `sources`)
-    /// has a binding, when required.
-    pub fn check_bindings(&self, declared: &Declarations, sources: &crate::trigger::Sources) -> Result<(), String> {
+    /// Checks that every label a manifest declares has a binding, when required.
+    pub fn check_bindings(&self, declared: &Declarations) -> Result<(), String> {
         if !self.require_bindings {
             return Ok(());
-        }
-        if let Some(unbound) = self.sources.first_unbound(sources) {
-            return Err(format!(
-                "{unbound} has no binding in the storage map (PLUGHOST_STORAGE): events from AWS name the \
-                 resource, so bind it to its ARN (queue, topic) or name (bus)"
-            ));
         }
         for (kind, backends) in self.backends.iter() {
             let mut labels = declared.get(kind.name).into_iter().flat_map(BTreeMap::keys);
@@ -235,8 +219,8 @@ impl Capabilities {
         Ok(PluginGrants::new(grants))
     }
 
-    /// Where the labels of capability `name` that the operator bound live (bucket or
-    /// table, and namespace): how an AWS event finds its label.
+    /// Where the labels of capability `name` that the operator bound live (bucket, table,
+    /// queue or topic ARN, bus name, and namespace): how an AWS event finds its label.
     pub fn addresses(&self, name: &str) -> &[grants::Address] {
         self.backends.iter().find(|(kind, _)| kind.name == name).map_or(&[], |(_, backends)| backends.addresses())
     }

@@ -162,7 +162,7 @@ pub async fn capability_records(
 /// (`batchItemFailures`) and return to the queue; a message of a queue the deployment
 /// does not consume fails too, so it is redelivered (and dead-lettered) rather than lost.
 pub async fn sqs(app: &App, event: SqsEvent, request_id: &str, deadline: Option<Instant>) -> Value {
-    let sources = app.capabilities().sources();
+    let capabilities = app.capabilities();
     let mut failed: Vec<String> = Vec::new();
     let fifo = event.records.first().and_then(|r| r.event_source_arn.as_deref()).is_some_and(|a| a.ends_with(".fifo"));
     let messages: Vec<(String, Result<Event, String>)> = event
@@ -171,7 +171,7 @@ pub async fn sqs(app: &App, event: SqsEvent, request_id: &str, deadline: Option<
         .map(|record| {
             let id = record.message_id.clone().unwrap_or_default();
             let arn = record.event_source_arn.clone().unwrap_or_default();
-            let message = match sources.queue_by_arn(&arn) {
+            let message = match crate::trigger::binding::queue_by_arn(capabilities, &arn) {
                 Some(queue) => Ok(message_event(queue, record)),
                 None => Err(format!("no queue is bound to {}", escape_controls(&arn))),
             };
@@ -246,13 +246,12 @@ async fn deliver_message(
 
 /// SNS: the notification to every plugin subscribed to its topic.
 pub async fn sns(app: &App, event: SnsEvent, request_id: &str, deadline: Option<Instant>) -> Result<Value, String> {
-    let sources = app.capabilities().sources();
+    let capabilities = app.capabilities();
     let mut delivered = 0;
     let mut failures = Vec::new();
     for record in event.records {
         let message = record.sns;
-        let topic = sources
-            .topic_by_arn(&message.topic_arn)
+        let topic = crate::trigger::binding::topic_by_arn(capabilities, &message.topic_arn)
             .ok_or_else(|| format!("no topic is bound to {}", escape_controls(&message.topic_arn)))?;
         let mut attributes: Vec<(String, String)> = message
             .message_attributes

@@ -3,7 +3,7 @@
 //! sources, in `plughost serve` from embedded ones — with the same sandbox, grants and
 //! limits as HTTP (`invoke::deliver`).
 //!
-//! - `binding.rs`  — which ARN or name each queue, topic and bus label is (for events from AWS);
+//! - `binding.rs`  — which label an SQS or SNS event's ARN is, and which queues `serve` polls;
 //! - `spec.rs`     — the declared sources as triggers see them, and `events = [...]`;
 //! - `schedule.rs` — `rate(...)`/`cron(...)` in EventBridge syntax, and when they fire;
 //! - `pattern.rs`  — EventBridge event patterns: validation and matching;

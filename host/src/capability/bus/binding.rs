@@ -6,8 +6,8 @@
 //! eventbridge = { name = "plughost-dev-app" }
 //! ```
 //!
-//! The name is where events are put and how the envelopes of Terraform's rules name the
-//! bus's label (`trigger/binding.rs` reads it too).
+//! The name is where events are put. (Terraform's rules wrap each event in an envelope
+//! naming the bus's label, so no lookup by name is needed.)
 
 use super::{BusBackend, EmbeddedBus, EventBridgeBus};
 use crate::capability::grants::Placement;

@@ -13,7 +13,7 @@
 //! Receiving is a trigger with an EventBridge pattern (`events = [{ bus = "app", pattern = {...} }]`).
 
 mod backend;
-pub mod binding;
+mod binding;
 mod declaration;
 mod eventbridge;
 mod host;

@@ -6,9 +6,9 @@
 //! sqs = { arn = "arn:aws:sqs:eu-west-1:123456789012:orders", url = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders" }
 //! ```
 //!
-//! The ARN is how events from AWS name the queue (`trigger/binding.rs` reads it too); the
-//! URL is where messages are sent (looked up from the ARN once when it is left out) and
-//! what `serve` polls.
+//! The ARN is how events from AWS name the queue (`trigger/binding.rs` looks labels up by
+//! it); the URL is where messages are sent (looked up from the ARN once when it is left
+//! out) and what `serve` polls.
 
 use super::{EmbeddedQueue, QueueBackend, QueueSpec, SqsQueueBackend};
 use crate::capability::grants::Placement;
@@ -39,7 +39,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
         let backend = Arc::new(SqsQueueBackend::new(crate::aws::sqs(bindings.aws(env)?)));
         for (label, binding) in bound {
             let SqsAddress { arn, url } = binding.sqs;
-            if !arn.starts_with("arn:") {
+            if !(arn.starts_with("arn:aws:sqs:") || arn.starts_with("arn:aws-")) {
                 return Err(bindings.error(&label, &format!("`{arn}` is not an SQS queue ARN")));
             }
             tracing::info!(queue = label, arn, "queue bound to SQS");

@@ -17,7 +17,7 @@
 //! in `serve` (the local pump) alike.
 
 mod backend;
-pub mod binding;
+mod binding;
 mod declaration;
 mod host;
 pub mod limits;

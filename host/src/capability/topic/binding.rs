@@ -7,7 +7,7 @@
 //! ```
 //!
 //! The ARN is where notifications are published and how SNS events name the topic
-//! (`trigger/binding.rs` reads it too).
+//! (`trigger/binding.rs` looks labels up by it).
 
 use super::{EmbeddedTopic, SnsTopicBackend, TopicBackend};
 use crate::capability::grants::Placement;
@@ -34,7 +34,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
         let backend = Arc::new(SnsTopicBackend::new(crate::aws::sns(bindings.aws(env)?)));
         for (label, binding) in bound {
             let arn = binding.sns.arn;
-            if !arn.starts_with("arn:") {
+            if !(arn.starts_with("arn:aws:sns:") || arn.starts_with("arn:aws-")) {
                 return Err(bindings.error(&label, &format!("`{arn}` is not an SNS topic ARN")));
             }
             tracing::info!(topic = label, arn, "topic bound to SNS");

@@ -14,7 +14,7 @@
 //! Receiving is a trigger (`events = [{ topic = "alerts" }]`, or a queue's `topics`).
 
 mod backend;
-pub mod binding;
+mod binding;
 mod declaration;
 mod host;
 pub mod limits;

@@ -108,9 +108,9 @@ impl Fire {
                         format!("queue `{queue}` is not a FIFO queue: `group` does not apply")
                     }));
                 }
-                let id = match app.capabilities().sources().queues.get(&queue).and_then(|q| q.url.clone()) {
+                let id = match crate::trigger::binding::queue_url(app.capabilities(), &queue) {
                     Some(url) if super::pump::polled_from_sqs(app, &queue) => {
-                        super::sqs::send(app, &url, body, attributes, self.group).await.map_err(stored)?
+                        super::sqs::send(app, url, body, attributes, self.group).await.map_err(stored)?
                     }
                     _ => {
                         let outgoing = super::store::Outgoing {

@@ -139,8 +139,7 @@ fn start_queue_batches(app: &Arc<App>, events: &LocalEvents, busy: &Arc<Mutex<Ha
 
 /// Whether `queue` is bound to SQS with a URL (then `sqs.rs` consumes it, not this pump).
 pub fn polled_from_sqs(app: &App, queue: &str) -> bool {
-    app.capabilities().aws().is_some()
-        && app.capabilities().sources().queues.get(queue).is_some_and(|bound| bound.url.is_some())
+    app.capabilities().aws().is_some() && crate::trigger::binding::queue_url(app.capabilities(), queue).is_some()
 }
 
 /// Delivers one message to its queue's consumer: its id when handled (to acknowledge),
@@ -190,25 +189,27 @@ async fn deliver_message(
 /// raw message delivery), once: the outbox row then records that it was forwarded, so
 /// retries of the plugins' deliveries do not send it again. A forward that fails is an
 /// error (the event is retried, then dead-lettered, never dropped); a crash in between may
-/// send it twice.
+/// send it twice. Returns how many queues got it.
 async fn forward_to_subscribed_queues(
     app: &App,
     events: &LocalEvents,
     topic: &str,
     body: &str,
     attributes: &[(String, String)],
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let table = app.table();
+    let mut forwarded = 0;
     for queue in table.manifest.sources.subscribers_of(topic) {
-        let sent = match app.capabilities().sources().queues.get(queue).and_then(|q| q.url.clone()) {
+        let sent = match crate::trigger::binding::queue_url(app.capabilities(), queue) {
             Some(url) if polled_from_sqs(app, queue) => {
-                super::sqs::send(app, &url, body.to_owned(), attributes.to_vec(), None).await.map(drop)
+                super::sqs::send(app, url, body.to_owned(), attributes.to_vec(), None).await.map(drop)
             }
             _ => events.send(queue, body.as_bytes().to_vec(), attributes.to_vec()).await.map(drop),
         };
         sent.map_err(|error| format!("cannot forward the notification to subscribed queue `{queue}`: {error:#}"))?;
+        forwarded += 1;
     }
-    Ok(())
+    Ok(forwarded)
 }
 
 /// Delivers due outbox events until none is due.
@@ -230,7 +231,8 @@ async fn deliver_outbox(app: &App, events: &LocalEvents, due: &Due) {
     let forwarded = match &due.event {
         LocalEvent::Notification { topic, body, attributes, forwarded: false, .. } => {
             let forwarded = forward_to_subscribed_queues(app, events, topic, body, attributes).await;
-            if forwarded.is_ok() {
+            // Recorded only when a queue got it: a topic without subscribed queues costs no write.
+            if forwarded.as_ref().is_ok_and(|count| *count > 0) {
                 let mut done = due.event.clone();
                 if let LocalEvent::Notification { forwarded, .. } = &mut done {
                     *forwarded = true;
@@ -239,7 +241,7 @@ async fn deliver_outbox(app: &App, events: &LocalEvents, due: &Due) {
                     tracing::error!("cannot record a forwarded notification: {error:#}");
                 }
             }
-            forwarded
+            forwarded.map(drop)
         }
         _ => Ok(()),
     };

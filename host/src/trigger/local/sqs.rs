@@ -21,12 +21,8 @@ const WAIT_SECONDS: i32 = 10;
 pub fn spawn(app: Arc<App>) -> Vec<tokio::task::JoinHandle<()>> {
     let Some(config) = app.capabilities().aws() else { return Vec::new() };
     let client = crate::aws::sqs(config);
-    let queues: Vec<(String, String)> = app
-        .capabilities()
-        .sources()
-        .queues
-        .iter()
-        .filter_map(|(label, queue)| Some((label.clone(), queue.url.clone()?)))
+    let queues: Vec<(String, String)> = crate::trigger::binding::queue_urls(app.capabilities())
+        .map(|(label, url)| (label.to_owned(), url.to_owned()))
         .collect();
     queues
         .into_iter()
