@@ -17,6 +17,7 @@ use bytes::Bytes;
 use plughost::bindings::{Method, Request};
 use plughost::capability::config::ConfigCtx;
 use plughost::capability::log::LogSink;
+use plughost::capability::outbound::{CallOrigin, OutboundCtx};
 use plughost::registry::Lookup;
 use plughost::state::State;
 use plughost::{App, EngineSettings, PluginEngine};
@@ -138,6 +139,14 @@ fn main() -> anyhow::Result<()> {
             &sink,
             limits.max_memory,
             limits.max_host_io,
+            OutboundCtx::new(
+                plugin.id.as_str(),
+                "bench",
+                plugin.outbound.clone(),
+                limits.max_outbound_requests,
+                limits.max_outbound_response,
+                CallOrigin::outside(None, "bench"),
+            ),
         );
         let mut store = Store::new(engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
@@ -196,6 +205,7 @@ fn main() -> anyhow::Result<()> {
                     &plugin,
                     wit_request.clone(),
                     None,
+                    CallOrigin::outside(None, "bench"),
                 ))
                 .unwrap(),
         );

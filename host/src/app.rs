@@ -11,13 +11,15 @@
 use crate::bindings::wit_events::Event;
 use crate::capability::Capabilities;
 use crate::capability::log::escape_controls;
+use crate::capability::outbound::trace;
+use crate::dispatch::Deployment;
 use crate::engine::PluginEngine;
-use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_wit_request};
-use crate::invoke::{InvokeError, deliver, invoke};
+use crate::http::{HostError, access_log, tag_request_id};
+use crate::invoke::deliver;
 use crate::loader::{Fetched, FetchedComponent, Loader};
 use crate::manifest::LimitBounds;
 use crate::metrics;
-use crate::registry::{Lookup, Registry, RoutingTable};
+use crate::registry::{Registry, RoutingTable};
 use crate::source::{FetchError, ManifestSource, Snapshot};
 use bytes::Bytes;
 use std::path::Path;
@@ -213,34 +215,21 @@ impl App {
         request_id: &str,
         deadline: Option<Instant>,
     ) -> http::Response<Bytes> {
-        let started = Instant::now();
-        let (parts, body) = request.into_parts();
-        let table = self.registry.current();
-        let mut plugin_id = None;
-        let result = match table.lookup(&parts.method, parts.uri.path()) {
-            Lookup::NotFound => Err(HostError::NotFound),
-            Lookup::MethodNotAllowed(allow) => Err(HostError::MethodNotAllowed { allow }),
-            Lookup::InvalidParam(reason) => Err(HostError::BadRequest { reason }),
-            Lookup::Found(_) if body.len() > self.max_body => Err(HostError::PayloadTooLarge { limit: self.max_body }),
-            Lookup::Found(matched) => {
-                let plugin = matched.plugin;
-                plugin_id = Some(plugin.id.clone());
-                let wit_request = to_wit_request(&parts, body, &matched, request_id);
-                let name = || plugin.id.to_string();
-                let engine = self.loader.engine();
-                match invoke(engine.engine(), engine.admission(), plugin, wit_request, deadline).await {
-                    Ok(response) => from_wit_response(response).map_err(|detail| {
-                        tracing::warn!(plugin = %plugin.id, request_id, detail, "plugin returned an invalid response");
-                        HostError::InvalidResponse { plugin: name() }
-                    }),
-                    Err(error) => Err(self.log_failure(&plugin.id, request_id, error)),
-                }
-            }
-        };
-        let mut response = result.unwrap_or_else(|error| error.into_response(request_id));
-        tag_request_id(&mut response, request_id);
-        access_log(&parts.method, parts.uri.path(), response.status(), plugin_id.as_ref(), request_id, started);
-        response
+        let deployment = self.deployment();
+        let incoming_trace = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
+        let origin = deployment.origin(&trace::trace_id(incoming_trace, request_id));
+        deployment.serve(request, request_id, deadline, origin, None).await
+    }
+
+    /// The table serving now, with the engine, as plugins' in-process calls see it.
+    fn deployment(&self) -> Arc<Deployment> {
+        Deployment::new(self.registry.current(), self.loader.engine().clone(), self.max_body)
+    }
+
+    /// Where an invocation from outside (a task, an event) starts: in the current
+    /// deployment, in trace `trace_id`.
+    pub fn origin(&self, trace_id: &str) -> crate::capability::outbound::CallOrigin {
+        self.deployment().origin(trace_id)
     }
 
     /// Delivers `event` to every plugin of the current table it goes to
@@ -257,22 +246,26 @@ impl App {
         invocation: &str,
         deadline: Option<Instant>,
     ) -> Delivery {
-        let table = self.registry.current();
-        let targets = crate::trigger::table::targets(table.plugins(), event, bus_event, schedule_of);
+        let deployment = self.deployment();
+        let targets = crate::trigger::table::targets(deployment.table().plugins(), event, bus_event, schedule_of);
         let engine = self.loader.engine();
-        let runs = targets.iter().map(|plugin| async move {
-            let started = Instant::now();
-            let outcome = deliver(engine.engine(), engine.admission(), plugin, event, &event.id, deadline).await;
-            let failure = match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(reason)) => Some(format!("the plugin asked for redelivery: {reason}")),
-                Err(error) => Some(format!("the plugin {error}")),
-            };
-            // One line per plugin and event: info when handled, warn when it will come again.
-            let origin = crate::trigger::table::origin(event);
-            let (origin, event_id) = (escape_controls(&origin), escape_controls(&event.id));
-            let failure_text = failure.as_deref().map(escape_controls);
-            macro_rules! event_line {
+        let origin = deployment.origin(&trace::trace_id(None, invocation));
+        let runs = targets.iter().map(|plugin| {
+            let origin = origin.clone();
+            async move {
+                let started = Instant::now();
+                let outcome =
+                    deliver(engine.engine(), engine.admission(), plugin, event, &event.id, deadline, origin).await;
+                let failure = match outcome {
+                    Ok(Ok(())) => None,
+                    Ok(Err(reason)) => Some(format!("the plugin asked for redelivery: {reason}")),
+                    Err(error) => Some(format!("the plugin {error}")),
+                };
+                // One line per plugin and event: info when handled, warn when it will come again.
+                let origin = crate::trigger::table::origin(event);
+                let (origin, event_id) = (escape_controls(&origin), escape_controls(&event.id));
+                let failure_text = failure.as_deref().map(escape_controls);
+                macro_rules! event_line {
                 ($level:ident) => {
                     tracing::$level!(
                         target: "plughost::events",
@@ -288,12 +281,13 @@ impl App {
                     )
                 };
             }
-            if failure.is_some() {
-                event_line!(warn);
-            } else {
-                event_line!(info);
+                if failure.is_some() {
+                    event_line!(warn);
+                } else {
+                    event_line!(info);
+                }
+                failure.map(|why| (plugin.id.clone(), why))
             }
-            failure.map(|why| (plugin.id.clone(), why))
         });
         let failures: Vec<_> = futures::future::join_all(runs).await.into_iter().flatten().collect();
         Delivery { targets: targets.len(), failures }
@@ -313,45 +307,6 @@ impl App {
         tag_request_id(&mut response, request_id);
         access_log(method, path, response.status(), None, request_id, Instant::now());
         response
-    }
-
-    fn log_failure(&self, plugin: &crate::manifest::PluginId, request_id: &str, error: InvokeError) -> HostError {
-        let name = plugin.to_string();
-        match error {
-            InvokeError::Timeout => {
-                tracing::warn!(plugin = %plugin, request_id, "plugin timed out");
-                HostError::Timeout { plugin: name }
-            }
-            InvokeError::MemoryLimit => {
-                tracing::warn!(plugin = %plugin, request_id, "plugin exceeded its memory limit");
-                HostError::MemoryLimit { plugin: name }
-            }
-            InvokeError::Trapped(detail) => {
-                tracing::error!(plugin = %plugin, request_id, detail, "plugin trapped");
-                HostError::PluginFailed { plugin: name }
-            }
-            InvokeError::ResponseTooLarge { size, limit } => {
-                tracing::warn!(plugin = %plugin, request_id, size, limit, "plugin response over max_response");
-                HostError::ResponseTooLarge { plugin: name }
-            }
-            InvokeError::Unavailable(detail) => {
-                tracing::warn!(plugin = %plugin, request_id, detail, "plugin unavailable");
-                HostError::PluginUnavailable { plugin: name }
-            }
-            InvokeError::Exited(status) => {
-                // Not a crash: the plugin ended itself. Still no response, so still a 500.
-                tracing::warn!(plugin = %plugin, request_id, status, "plugin exited with status {status} without responding");
-                HostError::PluginFailed { plugin: name }
-            }
-            InvokeError::AtCapacity => {
-                tracing::warn!(plugin = %plugin, request_id, "no instance slot or memory budget freed in time");
-                HostError::AtCapacity
-            }
-            InvokeError::PluginAtCapacity { limit } => {
-                tracing::warn!(plugin = %plugin, request_id, limit, "plugin at its max_concurrency; none ended in time");
-                HostError::PluginAtCapacity { plugin: name }
-            }
-        }
     }
 }
 

@@ -27,6 +27,10 @@ wasmtime::component::bindgen!({
         "plughost:plugin/queue.queue": crate::capability::queue::OpenQueue,
         "plughost:plugin/topic.topic": crate::capability::topic::OpenTopic,
         "plughost:plugin/bus.bus": crate::capability::bus::OpenBus,
+        // Outgoing HTTP is wasmtime's own `wasi:http` (`capability/outbound/`).
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
     },
     trappable_error_type: { "plughost:plugin/types.error" => crate::capability::error::StorageError },
     additional_derives: [PartialEq, Eq],

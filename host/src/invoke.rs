@@ -23,6 +23,7 @@ use crate::bindings::{Request, Response, wit_events, wit_task};
 use crate::capability::config::ConfigCtx;
 use crate::capability::deadline;
 use crate::capability::log::LogSink;
+use crate::capability::outbound::{CallOrigin, OutboundCtx};
 use crate::plugin::LoadedPlugin;
 use crate::state::State;
 use wasmtime::{Engine, Store, UpdateDeadline};
@@ -88,15 +89,17 @@ enum Answer {
 
 /// Waits for admission (`admission.rs`), then instantiates `plugin` in a fresh store and
 /// calls its handler with `request`, for at most the plugin's timeout (counted from
-/// admission), and never past `deadline`.
+/// admission), and never past `deadline`. `origin` is where the call came from (its
+/// outgoing requests' chain depth and trace).
 pub async fn invoke(
     engine: &Engine,
     admission: &Admission,
     plugin: &LoadedPlugin,
     request: Request,
     deadline: Option<std::time::Instant>,
+    origin: CallOrigin,
 ) -> Result<Response, InvokeError> {
-    match run(engine, admission, plugin, &request.request_id, Call::Request(&request), deadline).await? {
+    match run(engine, admission, plugin, &request.request_id, Call::Request(&request), deadline, origin).await? {
         Answer::Response(response) if response.body.len() as u64 > plugin.limits.max_response => {
             Err(InvokeError::ResponseTooLarge { size: response.body.len(), limit: plugin.limits.max_response })
         }
@@ -116,8 +119,9 @@ pub async fn deliver(
     event: &wit_events::Event,
     log_id: &str,
     deadline: Option<std::time::Instant>,
+    origin: CallOrigin,
 ) -> Result<Result<(), String>, InvokeError> {
-    match run(engine, admission, plugin, log_id, Call::Event(event), deadline).await? {
+    match run(engine, admission, plugin, log_id, Call::Event(event), deadline, origin).await? {
         // The reason is the plugin's: kept short before it reaches logs and dead letters.
         Answer::Handled(verdict) => {
             Ok(verdict.map_err(|reason| crate::capability::log::truncate(&reason, MAX_FAILURE_REASON).to_owned()))
@@ -138,8 +142,9 @@ pub async fn run_task(
     input: &str,
     log_id: &str,
     deadline: Option<std::time::Instant>,
+    origin: CallOrigin,
 ) -> Result<Result<String, wit_task::Failure>, InvokeError> {
-    match run(engine, admission, plugin, log_id, Call::Task(input), deadline).await? {
+    match run(engine, admission, plugin, log_id, Call::Task(input), deadline, origin).await? {
         Answer::Finished(Ok(output)) if output.len() as u64 > plugin.limits.max_response => {
             Err(InvokeError::ResponseTooLarge { size: output.len(), limit: plugin.limits.max_response })
         }
@@ -158,6 +163,7 @@ async fn run(
     log_id: &str,
     input: Call<'_>,
     deadline: Option<std::time::Instant>,
+    origin: CallOrigin,
 ) -> Result<Answer, InvokeError> {
     let pre = plugin.pre.get().await.map_err(|why| InvokeError::Unavailable(why.to_owned()))?;
     let _admitted =
@@ -168,12 +174,21 @@ async fn run(
             }
         })?;
     let sink = LogSink::new(plugin.id.clone(), log_id.into(), plugin.secret_values.clone());
+    let outbound = OutboundCtx::new(
+        plugin.id.as_str(),
+        log_id,
+        plugin.outbound.clone(),
+        plugin.limits.max_outbound_requests,
+        plugin.limits.max_outbound_response,
+        origin,
+    );
     let state = State::new(
         ConfigCtx::new(plugin.config.clone()),
         plugin.grants.clone(),
         &sink,
         plugin.limits.max_memory,
         plugin.limits.max_host_io,
+        outbound,
     );
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);

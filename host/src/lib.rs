@@ -27,6 +27,7 @@
 //! | `bindings`      | the one host-side `bindgen!` of the WIT world                        |
 //! | `http/`         | `http` <-> WIT conversions, the host's JSON errors, access lines     |
 //! | `app`           | the transport-agnostic request path and reloads                      |
+//! | `dispatch`      | one request through one table (from outside, or plugin to plugin in-process) |
 //! | `serve/`        | `plughost serve`: the local HTTP server and live reload              |
 //! | `lambda/`       | `plughost lambda`: the same app behind the Lambda runtime API         |
 //! | `logging`       | tracing setup (text or JSON)                                          |
@@ -38,6 +39,7 @@ pub mod aws;
 pub mod bindings;
 pub mod capability;
 pub mod deploy;
+pub mod dispatch;
 pub mod engine;
 pub mod http;
 pub mod id;

@@ -12,6 +12,8 @@
 //! max_response = "6 MiB"
 //! max_concurrency = 8           # requests of one plugin at once (default: a quarter of the host's slots)
 //! max_host_io = "64 MiB"        # bytes through storage calls per request
+//! max_outbound_requests = 16    # outgoing HTTP requests per request
+//! max_outbound_response = "8 MiB"  # body bytes of one outgoing response
 //!
 //! [<capability>.<label>]        # a label plugins may be granted (a store, a container, a
 //!                               # queue, topic or bus), with its settings
@@ -24,6 +26,7 @@
 //! events = [{ schedule = "rate(5 minutes)", name = "sweep" }]   # triggers (`trigger/spec.rs`)
 //! config = { greeting = "Hello", api_key = { secret = "hello/api-key" } }
 //! limits = { timeout = "1s" }
+//! allowed_outbound_hosts = ["https://api.example.com"]   # outgoing HTTP (`capability/outbound/`)
 //! <capability> = { <label> = "<access>" }   # grants, e.g. a store read-write
 //! ```
 //!
@@ -33,6 +36,7 @@
 use crate::capability;
 pub use crate::capability::config::ConfigValue;
 use crate::capability::labelled::{Declarations, GrantedAccess, exact_bytes};
+use crate::capability::outbound::{self, AllowList};
 pub use crate::id::{Digest, PluginId};
 use crate::trigger::spec::{Sources, Trigger, check_granted, check_one_consumer_per_queue, parse_triggers};
 use bytesize::ByteSize;
@@ -40,6 +44,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Routes under this prefix belong to the host itself (health), never to plugins.
@@ -96,6 +101,8 @@ pub struct PluginSpec {
     /// Labels this plugin may open, per capability: capability -> label -> access (one
     /// of the capability's `accesses`).
     pub grants: GrantedAccess,
+    /// Where its outgoing HTTP requests may go (`allowed_outbound_hosts`; empty: nowhere).
+    pub outbound: Arc<AllowList>,
 }
 
 /// `METHOD /path/{param}` or `/path` (any method).
@@ -131,6 +138,10 @@ pub struct Limits {
     /// Bytes one request may move through labelled capabilities' calls (values and bodies,
     /// both directions); past it those calls fail with `limit-exceeded`.
     pub max_host_io: u64,
+    /// Outgoing HTTP requests one request may start; past it they are denied.
+    pub max_outbound_requests: u32,
+    /// Body bytes of one outgoing response; past it reading fails.
+    pub max_outbound_response: u64,
 }
 
 impl Default for Limits {
@@ -141,6 +152,8 @@ impl Default for Limits {
             max_response: 6 * 1024 * 1024,
             max_concurrency: None,
             max_host_io: 64 * 1024 * 1024,
+            max_outbound_requests: outbound::limits::DEFAULT_MAX_REQUESTS,
+            max_outbound_response: outbound::limits::DEFAULT_MAX_RESPONSE,
         }
     }
 }
@@ -216,6 +229,8 @@ struct RawLimits {
     max_response: Option<ByteSize>,
     max_concurrency: Option<u32>,
     max_host_io: Option<ByteSize>,
+    max_outbound_requests: Option<u32>,
+    max_outbound_response: Option<ByteSize>,
 }
 
 impl Manifest {
@@ -258,14 +273,25 @@ impl Manifest {
             let at = |m: String| err(format!("plugin `{id}`: {m}"));
             let plugin_id = PluginId::parse(&id).map_err(&err)?;
             let grants = take_grants(&mut plugin, &declared).map_err(at)?;
+            let outbound = match plugin.remove("allowed_outbound_hosts") {
+                Some(hosts) => AllowList::parse(&hosts).map_err(|m| {
+                    // Entry errors start with their index: `allowed_outbound_hosts[1]: ...`.
+                    let separator = if m.starts_with('[') { "" } else { ": " };
+                    at(format!("allowed_outbound_hosts{separator}{m}"))
+                })?,
+                None => AllowList::default(),
+            };
             let triggers = match plugin.remove("events") {
                 Some(events) => parse_triggers(events, &sources, &declared).map_err(at)?,
                 None => Vec::new(),
             };
             check_granted(&triggers, &grants).map_err(at)?;
-            let plugin: RawPlugin = toml::Value::Table(plugin)
-                .try_into()
-                .map_err(|e| at(field_error(&e, &["source", "digest", "routes", "events", "config", "limits"])))?;
+            let plugin: RawPlugin = toml::Value::Table(plugin).try_into().map_err(|e| {
+                at(field_error(
+                    &e,
+                    &["source", "digest", "routes", "events", "config", "limits", "allowed_outbound_hosts"],
+                ))
+            })?;
             let source = match (plugin.source, plugin.digest) {
                 (Some(path), None) if !path.as_os_str().is_empty() => ComponentRef::File(base.join(path)),
                 (Some(_), None) => return Err(at("source: must name a .wasm component file".into())),
@@ -295,7 +321,8 @@ impl Manifest {
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
             let limits = defaults.overridden_by(&plugin.limits);
             limits.check(bounds).map_err(|m| at(format!("limits: {m}")))?;
-            plugins.push(PluginSpec { id: plugin_id, source, routes, triggers, config, limits, grants });
+            let outbound = Arc::new(outbound);
+            plugins.push(PluginSpec { id: plugin_id, source, routes, triggers, config, limits, grants, outbound });
         }
         check_one_consumer_per_queue(plugins.iter().map(|p| (&p.id, p.triggers.as_slice()))).map_err(&err)?;
         let mut history = BTreeMap::new();
@@ -422,6 +449,8 @@ impl Limits {
             max_response: raw.max_response.map_or(self.max_response, |b| b.as_u64()),
             max_concurrency: raw.max_concurrency.or(self.max_concurrency),
             max_host_io: raw.max_host_io.map_or(self.max_host_io, |b| b.as_u64()),
+            max_outbound_requests: raw.max_outbound_requests.unwrap_or(self.max_outbound_requests),
+            max_outbound_response: raw.max_outbound_response.map_or(self.max_outbound_response, |b| b.as_u64()),
         }
     }
 
@@ -453,6 +482,20 @@ impl Limits {
                 "max_host_io {} is outside (0, {}]",
                 exact_bytes(self.max_host_io),
                 exact_bytes(MAX_HOST_IO)
+            ));
+        }
+        if self.max_outbound_requests > outbound::limits::MAX_REQUESTS {
+            return Err(format!(
+                "max_outbound_requests {} is over {}",
+                self.max_outbound_requests,
+                outbound::limits::MAX_REQUESTS
+            ));
+        }
+        if self.max_outbound_response == 0 || self.max_outbound_response > outbound::limits::MAX_RESPONSE {
+            return Err(format!(
+                "max_outbound_response {} is outside (0, {}]",
+                exact_bytes(self.max_outbound_response),
+                exact_bytes(outbound::limits::MAX_RESPONSE)
             ));
         }
         if let Some(concurrency) = self.max_concurrency
@@ -527,6 +570,25 @@ mod tests {
     fn bad_method_names_plugin_and_route_index() {
         let e = parse("[plugins.hello]\nsource = \"h.wasm\"\nroutes = [\"/ok\", \"FETCH /h\"]\n").unwrap_err();
         assert!(e.message.contains("plugin `hello`: routes[1] `FETCH /h`: unknown method `FETCH`"), "{e}");
+    }
+
+    #[test]
+    fn outbound_hosts_and_limits_are_read_and_bad_entries_named() {
+        let m = parse(
+            "[limits]\nmax_outbound_requests = 3\n[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\n\
+             allowed_outbound_hosts = [\"https://api.example.com\"]\nlimits = { max_outbound_response = \"1 MiB\" }\n",
+        )
+        .unwrap();
+        let plugin = &m.plugins[0];
+        assert!(!plugin.outbound.is_empty());
+        assert_eq!((plugin.limits.max_outbound_requests, plugin.limits.max_outbound_response), (3, 1024 * 1024));
+        let e = parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nallowed_outbound_hosts = [\"*\"]\n")
+            .unwrap_err();
+        assert!(e.message.contains("plugin `a`: allowed_outbound_hosts[0]: `*`: a bare `*`"), "{e}");
+        let e =
+            parse("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nlimits = { max_outbound_requests = 5000 }\n")
+                .unwrap_err();
+        assert!(e.message.contains("max_outbound_requests 5000 is over 1000"), "{e}");
     }
 
     #[test]

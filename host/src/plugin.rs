@@ -10,6 +10,7 @@ use crate::admission::PluginGate;
 use crate::capability::LABELLED;
 use crate::capability::config::secrets::Resolved;
 use crate::capability::grants::PluginGrants;
+use crate::capability::outbound::{self, AllowList};
 use crate::engine::{PluginEngine, PreparedPlugin};
 use crate::manifest::{ComponentRef, Digest, Limits, PluginId, PluginSpec, RouteSpec};
 use crate::trigger::Trigger;
@@ -35,6 +36,8 @@ pub struct LoadedPlugin {
     pub gate: PluginGate,
     /// The labels this plugin may open, bound to their backends.
     pub grants: PluginGrants,
+    /// Where its outgoing HTTP requests may go.
+    pub outbound: Arc<AllowList>,
     pub pre: Prepared,
 }
 
@@ -58,6 +61,7 @@ impl LoadedPlugin {
             limits: spec.limits,
             gate: PluginGate::new(max_concurrency),
             grants,
+            outbound: spec.outbound.clone(),
             pre,
         }
     }
@@ -151,12 +155,19 @@ pub fn prepare(engine: &PluginEngine, component: &Component, spec: &PluginSpec) 
     Ok(prepared)
 }
 
-/// A component that imports a labelled capability but is granted none of its labels
+/// A component that imports a labelled capability but is granted none of its labels, or
+/// outgoing HTTP with no `allowed_outbound_hosts`,
 /// could only fail at run time, on a request: refuse it at load time instead, saying what
 /// to grant. (Components import only what they use: unused imports are dropped when they
 /// are built.)
 fn check_imports_are_granted(engine: &PluginEngine, component: &Component, spec: &PluginSpec) -> Result<(), String> {
     for (name, _) in component.component_type().imports(engine.engine()) {
+        if name.starts_with(outbound::IMPORT_PREFIX) && spec.outbound.is_empty() {
+            return Err(format!(
+                "the component imports `{name}` (outgoing HTTP) but the manifest allows it no hosts \
+                 (add e.g. `allowed_outbound_hosts = [\"https://api.example.com\"]` to the plugin)"
+            ));
+        }
         let Some(kind) = LABELLED.iter().find(|kind| kind.is_imported_as(name)) else { continue };
         if spec.grants.get(kind.name).is_none_or(BTreeMap::is_empty) {
             return Err(format!(

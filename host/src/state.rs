@@ -5,11 +5,13 @@ use crate::capability::config::ConfigCtx;
 use crate::capability::grants::{Granted, LabelView, PluginGrants};
 use crate::capability::io_budget::IoBudget;
 use crate::capability::log::{LogCtx, LogSink};
+use crate::capability::outbound::OutboundCtx;
 use crate::capability::wasi;
 use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct State {
     pub config: ConfigCtx,
@@ -20,18 +22,22 @@ pub struct State {
     /// Bytes this request may still move through storage calls.
     pub io: IoBudget,
     wasi: WasiCtx,
+    /// `wasi:http`'s per-request state, and the host's decisions on outgoing requests.
+    http: WasiHttpCtx,
+    outbound: OutboundCtx,
     table: ResourceTable,
 }
 
 impl State {
     /// A request's state: `max_memory` bounds each linear memory, `max_host_io` the bytes
-    /// through host calls (the plugin's limits).
+    /// through host calls (the plugin's limits); `outbound` decides its HTTP requests.
     pub fn new(
         config: ConfigCtx,
         grants: PluginGrants,
         sink: &Arc<LogSink>,
         max_memory: u64,
         max_host_io: u64,
+        outbound: OutboundCtx,
     ) -> Self {
         Self {
             config,
@@ -40,6 +46,8 @@ impl State {
             limiter: MemoryLimiter::new(max_memory),
             io: IoBudget::new(max_host_io),
             wasi: wasi::sandboxed_ctx(sink),
+            http: WasiHttpCtx::new(),
+            outbound,
             table: ResourceTable::new(),
         }
     }
@@ -60,6 +68,12 @@ impl State {
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
     }
 }
 

@@ -108,6 +108,7 @@ async fn run_unlogged(
         return Err(TaskFailure::host("UnknownPlugin", format!("no plugin `{}` is deployed", escape_controls(plugin))));
     };
     let engine = app.plugin_engine();
+    let origin = app.origin(&crate::capability::outbound::trace::trace_id(None, invocation));
     let exports = loaded.pre.get().await.map_err(|why| TaskFailure::host("PluginFailed", why.to_owned()))?;
     let input_text = input.to_string();
     if input_text.len() > app.max_body() {
@@ -121,9 +122,10 @@ async fn run_unlogged(
         ));
     }
     if exports.task.is_some() {
-        let outcome = run_task(engine.engine(), engine.admission(), loaded, &input_text, invocation, deadline)
-            .await
-            .map_err(|e| invoke_failure(plugin, e))?;
+        let outcome =
+            run_task(engine.engine(), engine.admission(), loaded, &input_text, invocation, deadline, origin.clone())
+                .await
+                .map_err(|e| invoke_failure(plugin, e))?;
         let output =
             outcome.map_err(|failure| TaskFailure { name: clean_name(&failure.name), message: failure.message })?;
         return serde_json::from_str(&output).map_err(|e| {
@@ -141,7 +143,7 @@ async fn run_unlogged(
                 time: crate::capability::clock::unix_seconds(),
             }),
         };
-        let verdict = deliver(engine.engine(), engine.admission(), loaded, &event, invocation, deadline)
+        let verdict = deliver(engine.engine(), engine.admission(), loaded, &event, invocation, deadline, origin)
             .await
             .map_err(|e| invoke_failure(plugin, e))?;
         return verdict

@@ -158,8 +158,8 @@ async fn in_lambda_an_upload_to_s3_reaches_both_services_as_the_notification_s3_
         let received = sqs.receive_message().queue_url(&queue_url).wait_time_seconds(1).send().await.unwrap();
         // S3 first sends a test event when the notification is configured (to a queue,
         // not to a function): not an object's.
-        let messages = received.messages.unwrap_or_default().into_iter().filter_map(|m| m.body);
-        if let Some(body) = messages.filter(|body| !body.contains("s3:TestEvent")).next() {
+        let mut messages = received.messages.unwrap_or_default().into_iter().filter_map(|m| m.body);
+        if let Some(body) = messages.find(|body| !body.contains("s3:TestEvent")) {
             notification = Some(body);
             break;
         }

@@ -11,6 +11,19 @@
 //! only the exports whose macro it used, so an HTTP-only plugin stays HTTP-only, and one
 //! that uses both macros exports both.
 
+/// `wasi:http` (and the `wasi:io` / `wasi:clocks` types it uses), which [`crate::http`]
+/// sends requests through. Generated on their own, without the `PartialEq` the plughost
+/// types derive (their resources have none), and shared by every world below (`with`).
+pub mod wasi_http {
+    wit_bindgen::generate!({
+        path: "../wit",
+        inline: "package plughost:sdk; world http-client { import wasi:http/outgoing-handler@0.2.12; }",
+        world: "plughost:sdk/http-client",
+        generate_all,
+    });
+}
+pub use wasi_http::wasi;
+
 wit_bindgen::generate!({
     path: "../wit",
     world: "plughost:plugin/plugin",
@@ -19,6 +32,14 @@ wit_bindgen::generate!({
     export_macro_name: "__export_handler",
     default_bindings_module: "plughost_sdk::bindings",
     additional_derives: [PartialEq, Eq],
+    with: {
+        "wasi:http/types@0.2.12": crate::bindings::wasi::http::types,
+        "wasi:http/outgoing-handler@0.2.12": crate::bindings::wasi::http::outgoing_handler,
+        "wasi:io/error@0.2.12": crate::bindings::wasi::io::error,
+        "wasi:io/poll@0.2.12": crate::bindings::wasi::io::poll,
+        "wasi:io/streams@0.2.12": crate::bindings::wasi::io::streams,
+        "wasi:clocks/monotonic-clock@0.2.12": crate::bindings::wasi::clocks::monotonic_clock,
+    },
 });
 
 /// A world that exports one interface beside the `plugin` world above, generated with
@@ -44,6 +65,12 @@ macro_rules! export_world {
                     "plughost:plugin/queue@0.1.2": crate::bindings::plughost::plugin::queue,
                     "plughost:plugin/topic@0.1.2": crate::bindings::plughost::plugin::topic,
                     "plughost:plugin/bus@0.1.2": crate::bindings::plughost::plugin::bus,
+                    "wasi:http/types@0.2.12": crate::bindings::wasi::http::types,
+                    "wasi:http/outgoing-handler@0.2.12": crate::bindings::wasi::http::outgoing_handler,
+                    "wasi:io/error@0.2.12": crate::bindings::wasi::io::error,
+                    "wasi:io/poll@0.2.12": crate::bindings::wasi::io::poll,
+                    "wasi:io/streams@0.2.12": crate::bindings::wasi::io::streams,
+                    "wasi:clocks/monotonic-clock@0.2.12": crate::bindings::wasi::clocks::monotonic_clock,
                 },
             });
         }

@@ -49,6 +49,7 @@ pub mod bus;
 pub mod config;
 mod error;
 pub mod events;
+pub mod http;
 pub mod kv;
 pub mod log;
 pub mod queue;
@@ -60,8 +61,8 @@ pub mod task;
 pub mod testing;
 pub mod topic;
 
+pub use ::http::StatusCode;
 pub use error::Error;
-pub use http::StatusCode;
 pub use request::{Method, Request, RequestBuilder};
 pub use response::{IntoResponse, Json, Response};
 pub use router::{Router, method_name};

@@ -3,11 +3,16 @@
 //!
 //! State is per thread (each `#[test]` runs on its own thread), so tests do not interfere.
 
+use crate::http::{HttpError, IncomingResponse, OutgoingRequest};
 use crate::log::LogLevel;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+/// What answers outgoing HTTP requests natively (see [`respond_http`]).
+type HttpResponder = Box<dyn Fn(&OutgoingRequest) -> Result<IncomingResponse, HttpError>>;
+
 thread_local! {
+    static HTTP: RefCell<Option<HttpResponder>> = const { RefCell::new(None) };
     static CONFIG: RefCell<BTreeMap<String, String>> = const { RefCell::new(BTreeMap::new()) };
     static LOGS: RefCell<Vec<LogLine>> = const { RefCell::new(Vec::new()) };
 }
@@ -45,4 +50,21 @@ pub(crate) fn config_all() -> Vec<(String, String)> {
 
 pub(crate) fn record_log(level: LogLevel, message: &str, fields: Vec<(String, String)>) {
     LOGS.with(|l| l.borrow_mut().push(LogLine { level, message: message.to_owned(), fields }));
+}
+
+/// Makes `http` requests on this thread answered by `responder` (natively nothing is sent).
+pub fn respond_http(responder: impl Fn(&OutgoingRequest) -> Result<IncomingResponse, HttpError> + 'static) {
+    HTTP.with(|h| *h.borrow_mut() = Some(Box::new(responder)));
+}
+
+/// Removes the responder: requests fail again.
+pub fn clear_http() {
+    HTTP.with(|h| *h.borrow_mut() = None);
+}
+
+pub(crate) fn http_respond(request: &OutgoingRequest) -> Result<IncomingResponse, HttpError> {
+    HTTP.with(|h| match &*h.borrow() {
+        Some(responder) => responder(request),
+        None => Err(HttpError::Failed("natively nothing is sent: answer with testing::respond_http".into())),
+    })
 }

@@ -26,6 +26,11 @@ pub async fn scope<F: Future>(deadline: Instant, future: F) -> F::Output {
     STORAGE_DEADLINE.scope(deadline, future).await
 }
 
+/// The running request's deadline for host calls (`None` outside a request).
+pub fn current() -> Option<Instant> {
+    STORAGE_DEADLINE.try_with(|deadline| *deadline).ok()
+}
+
 /// `call`, cut off at the request's storage deadline (if any) with `unavailable`.
 pub async fn bounded<T>(call: impl Future<Output = Result<T, StorageError>>) -> Result<T, StorageError> {
     let Ok(deadline) = STORAGE_DEADLINE.try_with(|deadline| *deadline) else {

@@ -4,7 +4,9 @@
 //! Capabilities every plugin has:
 //! - `config/` — the plugin's own manifest values (+ secrets);
 //! - `log/`    — structured log lines, and the plugin's stdout/stderr turned into them;
-//! - `wasi.rs` — the WASI sandbox that lets ordinary Rust `std` link, with nothing in it.
+//! - `wasi.rs` — the WASI sandbox that lets ordinary Rust `std` link, with nothing in it;
+//! - `outbound/` — outgoing HTTP (`wasi:http`), where the manifest's
+//!   `allowed_outbound_hosts` allow, fenced off the host's own network.
 //!
 //! Capabilities plugins reach by label, as the manifest grants — each folder owns its
 //! manifest section, storage-map binding, backends, limits, host functions and linker
@@ -39,6 +41,7 @@ pub mod kv;
 pub mod labelled;
 pub mod log;
 pub mod message;
+pub mod outbound;
 pub mod paging;
 pub mod queue;
 pub mod topic;
@@ -264,6 +267,7 @@ async fn read_storage_map(arg: &str) -> anyhow::Result<(StorageMap, String)> {
 /// Adds every capability to the process's linker. Called once, by `engine.rs`.
 pub fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
     wasi::add_to_linker(linker)?;
+    outbound::add_to_linker(linker)?;
     config::add_to_linker(linker, |state| &state.config)?;
     log::add_to_linker(linker, |state| &state.log)?;
     for kind in LABELLED {

@@ -1,0 +1,233 @@
+//! Outgoing HTTP: plugins import the standard `wasi:http/outgoing-handler` (wasmtime's
+//! `wasmtime-wasi-http`, so ordinary crates built on it work), and the host decides every
+//! request in [`WasiHttpHooks::send_request`] — here, in [`OutboundCtx`].
+//!
+//! - `allow_list.rs` — the manifest's `allowed_outbound_hosts` (Spin's syntax), matched by
+//!   scheme, host and port;
+//! - `fence.rs`      — which resolved addresses may be connected to (not private, loopback,
+//!   link-local, metadata or the Lambda runtime API, unless named);
+//! - `send.rs`       — the network path: resolve once, connect to the checked address,
+//!   TLS with the system roots, the response capped; the only file opening sockets;
+//! - `chain.rs`      — `http://<plugin>.plughost.internal/...`: another plugin of the
+//!   deployment, in-process, on its own fresh instance with its own grants;
+//! - `trace.rs`      — the `x-request-id` / `traceparent` headers, sent only where the
+//!   allow-list marks an entry `trace = true` (and on in-process calls).
+//!
+//! Every refusal — not allowed, a fenced address, too many requests, a chain too deep — is
+//! a `wasi:http` error the plugin can handle (`HTTP-request-denied`, `loop-detected`),
+//! logged with the plugin, request id and the target; never a trap.
+
+pub mod allow_list;
+pub mod chain;
+pub mod fence;
+pub mod send;
+pub mod trace;
+
+pub use allow_list::AllowList;
+pub use chain::{CallOrigin, Chain};
+
+use crate::capability::log::escape_controls;
+use allow_list::Target;
+use bytes::Bytes;
+use std::sync::Arc;
+use wasmtime::component::Linker;
+use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView};
+
+/// The interface a component imports to send requests (any 0.2.x version).
+pub const IMPORT_PREFIX: &str = "wasi:http/outgoing-handler@0.2";
+
+/// Per-plugin limits (`[limits]` in the manifest), with their defaults and bounds.
+pub mod limits {
+    /// Outbound requests one invocation may start.
+    pub const DEFAULT_MAX_REQUESTS: u32 = 16;
+    pub const MAX_REQUESTS: u32 = 1000;
+    /// Bytes of one outbound response's body a plugin may read.
+    pub const DEFAULT_MAX_RESPONSE: u64 = 8 * 1024 * 1024;
+    pub const MAX_RESPONSE: u64 = 1024 * 1024 * 1024;
+}
+
+/// How deep plugins may call each other in-process (`a -> b -> c -> d` is 3 hops): enough
+/// for a gateway in front of services; a loop stops here with `loop-detected`.
+pub const MAX_CHAIN_DEPTH: u8 = 4;
+
+/// Request headers a plugin may not set: the connection's own (hop-by-hop) and `host`,
+/// which the host sets from the URL so an allowed name cannot address another.
+const FORBIDDEN: [&str; 11] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "http2-settings",
+    "te",
+    "trailer",
+];
+
+/// What one invocation's outbound requests run under: the plugin's allow-list and limits,
+/// where the call came from, and how many requests it has made.
+pub struct OutboundCtx {
+    plugin: Arc<str>,
+    request_id: Arc<str>,
+    allow: Arc<AllowList>,
+    max_requests: u32,
+    max_response: u64,
+    origin: CallOrigin,
+    resolver: send::Resolver,
+    sent: u32,
+}
+
+impl OutboundCtx {
+    pub fn new(
+        plugin: &str,
+        request_id: &str,
+        allow: Arc<AllowList>,
+        max_requests: u32,
+        max_response: u64,
+        origin: CallOrigin,
+    ) -> Self {
+        Self {
+            plugin: plugin.into(),
+            request_id: request_id.into(),
+            allow,
+            max_requests,
+            max_response,
+            origin,
+            resolver: send::system_resolver(),
+            sent: 0,
+        }
+    }
+
+    /// Logs a refusal and returns the error the plugin receives.
+    fn refuse(&self, target: &str, reason: &str, error: Error) -> Box<dyn Future<Output = SendResult> + Send> {
+        log_refusal(&self.plugin, &self.request_id, target, reason);
+        Box::new(std::future::ready(Err(error)))
+    }
+}
+
+type SendResult = wasmtime_wasi_http::Result<(http::Response<WasiBody>, send::Io)>;
+
+fn log_refusal(plugin: &str, request_id: &str, target: &str, reason: &str) {
+    tracing::warn!(
+        plugin,
+        request_id,
+        target = %escape_controls(target),
+        reason = %escape_controls(reason),
+        "outbound request denied"
+    );
+}
+
+impl WasiHttpHooks for OutboundCtx {
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        Arc::new(|name| FORBIDDEN.contains(&name.as_str()))
+    }
+
+    /// A request must say `http` or `https`: nothing is assumed.
+    fn default_scheme(&mut self) -> Option<http::uri::Scheme> {
+        None
+    }
+
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let Some(target) = target_of(request.uri()) else {
+            return self.refuse(
+                &request.uri().to_string(),
+                "not an http(s) URL with a host",
+                Error::HttpRequestUriInvalid,
+            );
+        };
+        let shown = target.to_string();
+        if self.sent >= self.max_requests {
+            let why = format!("over max_outbound_requests ({}) in one invocation", self.max_requests);
+            return self.refuse(&shown, &why, Error::HttpRequestDenied);
+        }
+        self.sent += 1;
+        let Some(entry) = self.allow.allowing(&target) else {
+            return self.refuse(&shown, "not in the plugin's allowed_outbound_hosts", Error::HttpRequestDenied);
+        };
+        let internal = target.internal_plugin().map(str::to_owned);
+        if entry.trace() || internal.is_some() {
+            trace::tag(request.headers_mut(), &self.request_id, &self.origin.trace_id);
+        }
+        let bounds = send::Bounds {
+            deadline: crate::capability::deadline::current(),
+            connect_timeout: options.and_then(|o| o.connect_timeout),
+            first_byte_timeout: options.and_then(|o| o.first_byte_timeout),
+            between_bytes_timeout: options.and_then(|o| o.between_bytes_timeout),
+            max_response: self.max_response,
+        };
+
+        if let Some(callee) = internal {
+            return match chain::prepare(&self.origin, &callee, (self.plugin.clone(), self.request_id.clone())) {
+                Ok(call) => Box::new(call.run(request, bounds)),
+                Err((reason, error)) => self.refuse(&shown, &reason, error),
+            };
+        }
+        if target.host.ends_with(allow_list::INTERNAL_SUFFIX) {
+            return self.refuse(&shown, "not a plugin name", Error::DestinationNotFound);
+        }
+        let (plugin, request_id) = (self.plugin.clone(), self.request_id.clone());
+        let (allow, resolver) = (self.allow.clone(), self.resolver.clone());
+        Box::new(async move {
+            match send::send(request, target, allow, resolver, bounds).await {
+                Ok(sent) => Ok(sent),
+                Err(Ok(send::Refused(why))) => {
+                    log_refusal(&plugin, &request_id, &shown, &why);
+                    Err(Error::HttpRequestDenied)
+                }
+                Err(Err(error)) => {
+                    tracing::debug!(plugin = %plugin, request_id = %request_id, target = %escape_controls(&shown), %error, "outbound request failed");
+                    Err(error)
+                }
+            }
+        })
+    }
+}
+
+/// The allow-list's view of a request URI: `None` unless it is http(s) with a host.
+fn target_of(uri: &http::Uri) -> Option<Target> {
+    let https = match uri.scheme_str()? {
+        "https" => true,
+        "http" => false,
+        _ => return None,
+    };
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    Some(Target { https, host, port })
+}
+
+/// A body for a response built whole (in-process calls).
+fn full_body(bytes: Bytes) -> WasiBody {
+    use http_body_util::BodyExt;
+    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// Adds `wasi:http/types` and `wasi:http/outgoing-handler`. Called once, by `capability/mod.rs`.
+pub fn add_to_linker<T: WasiHttpView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_read_from_the_uri_with_default_ports() {
+        let target = target_of(&"https://API.Example.com/v1".parse().unwrap()).unwrap();
+        assert_eq!((target.https, target.host.as_str(), target.port), (true, "api.example.com", 443));
+        let target = target_of(&"http://[::1]:8080/".parse().unwrap()).unwrap();
+        assert_eq!((target.host.as_str(), target.port), ("::1", 8080));
+        assert!(target_of(&"ftp://example.com/".parse().unwrap()).is_none());
+        assert!(target_of(&"/relative".parse().unwrap()).is_none());
+    }
+}

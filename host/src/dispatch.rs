@@ -1,0 +1,149 @@
+//! One HTTP request through one routing table: route, run the plugin on a fresh instance,
+//! answer — for requests from outside (`App::handle`) and for
+//! plugins calling each other in-process (`http://<plugin>.plughost.internal/...`, see
+//! `capability/outbound/chain.rs`), which [`Deployment`] serves as the capability's
+//! [`Chain`].
+//!
+//! A chained call is routed like an outside request but only to the callee's own routes,
+//! gets its own request id (the caller's arrives as `x-request-id`) and its own access
+//! line, and runs under the callee's grants and limits, never the caller's.
+
+use crate::capability::outbound::{CallOrigin, Chain};
+use crate::engine::PluginEngine;
+use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_wit_request};
+use crate::invoke::{InvokeError, invoke};
+use crate::manifest::PluginId;
+use crate::registry::{Lookup, RoutingTable};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One routing table with the engine that runs its plugins: what a request, and every
+/// plugin call it makes, runs in (in-flight calls keep theirs across a reload).
+pub struct Deployment {
+    table: Arc<RoutingTable>,
+    engine: Arc<PluginEngine>,
+    max_body: usize,
+}
+
+impl Deployment {
+    pub fn new(table: Arc<RoutingTable>, engine: Arc<PluginEngine>, max_body: usize) -> Arc<Self> {
+        Arc::new(Self { table, engine, max_body })
+    }
+
+    pub fn table(&self) -> &Arc<RoutingTable> {
+        &self.table
+    }
+
+    /// Where an invocation from outside starts: in this deployment, at depth 0.
+    pub fn origin(self: &Arc<Self>, trace_id: &str) -> CallOrigin {
+        CallOrigin::outside(Some(self.clone() as Arc<dyn Chain>), trace_id)
+    }
+
+    /// Routes and runs one request (`only`: to that plugin's routes alone), tags the
+    /// response with `request_id` and writes its access line. Never panics on any input.
+    pub async fn serve(
+        self: &Arc<Self>,
+        request: http::Request<Bytes>,
+        request_id: &str,
+        deadline: Option<Instant>,
+        origin: CallOrigin,
+        only: Option<&str>,
+    ) -> http::Response<Bytes> {
+        let started = Instant::now();
+        let (parts, body) = request.into_parts();
+        let mut plugin_id = None;
+        let result = match self.table.lookup(&parts.method, parts.uri.path()) {
+            Lookup::Found(matched) if only.is_some_and(|callee| matched.plugin.id.as_str() != callee) => {
+                Err(HostError::NotFound)
+            }
+            Lookup::NotFound => Err(HostError::NotFound),
+            Lookup::MethodNotAllowed(allow) => Err(HostError::MethodNotAllowed { allow }),
+            Lookup::InvalidParam(reason) => Err(HostError::BadRequest { reason }),
+            Lookup::Found(_) if body.len() > self.max_body => Err(HostError::PayloadTooLarge { limit: self.max_body }),
+            Lookup::Found(matched) => {
+                let plugin = matched.plugin;
+                plugin_id = Some(plugin.id.clone());
+                let wit_request = to_wit_request(&parts, body, &matched, request_id);
+                let engine = &self.engine;
+                match invoke(engine.engine(), engine.admission(), plugin, wit_request, deadline, origin).await {
+                    Ok(response) => from_wit_response(response).map_err(|detail| {
+                        tracing::warn!(plugin = %plugin.id, request_id, detail, "plugin returned an invalid response");
+                        HostError::InvalidResponse { plugin: plugin.id.to_string() }
+                    }),
+                    Err(error) => Err(failure(&plugin.id, request_id, error)),
+                }
+            }
+        };
+        let mut response = result.unwrap_or_else(|error| error.into_response(request_id));
+        tag_request_id(&mut response, request_id);
+        access_log(&parts.method, parts.uri.path(), response.status(), plugin_id.as_ref(), request_id, started);
+        response
+    }
+}
+
+impl Chain for Deployment {
+    fn call(
+        &self,
+        callee: &str,
+        request: http::Request<Bytes>,
+        origin: CallOrigin,
+        deadline: Option<Instant>,
+    ) -> BoxFuture<'static, Option<http::Response<Bytes>>> {
+        let callee = callee.to_owned();
+        let deployment =
+            Arc::new(Self { table: self.table.clone(), engine: self.engine.clone(), max_body: self.max_body });
+        Box::pin(async move {
+            if !deployment.table.plugins().iter().any(|plugin| plugin.id.as_str() == callee) {
+                return None;
+            }
+            let request_id = uuid::Uuid::new_v4().simple().to_string();
+            Some(deployment.serve(request, &request_id, deadline, origin, Some(&callee)).await)
+        })
+    }
+
+    fn max_body(&self) -> usize {
+        self.max_body
+    }
+}
+
+/// Logs why a plugin gave no response, and the error the client gets instead.
+pub fn failure(plugin: &PluginId, request_id: &str, error: InvokeError) -> HostError {
+    let name = plugin.to_string();
+    match error {
+        InvokeError::Timeout => {
+            tracing::warn!(plugin = %plugin, request_id, "plugin timed out");
+            HostError::Timeout { plugin: name }
+        }
+        InvokeError::MemoryLimit => {
+            tracing::warn!(plugin = %plugin, request_id, "plugin exceeded its memory limit");
+            HostError::MemoryLimit { plugin: name }
+        }
+        InvokeError::Trapped(detail) => {
+            tracing::error!(plugin = %plugin, request_id, detail, "plugin trapped");
+            HostError::PluginFailed { plugin: name }
+        }
+        InvokeError::ResponseTooLarge { size, limit } => {
+            tracing::warn!(plugin = %plugin, request_id, size, limit, "plugin response over max_response");
+            HostError::ResponseTooLarge { plugin: name }
+        }
+        InvokeError::Unavailable(detail) => {
+            tracing::warn!(plugin = %plugin, request_id, detail, "plugin unavailable");
+            HostError::PluginUnavailable { plugin: name }
+        }
+        InvokeError::Exited(status) => {
+            // Not a crash: the plugin ended itself. Still no response, so still a 500.
+            tracing::warn!(plugin = %plugin, request_id, status, "plugin exited with status {status} without responding");
+            HostError::PluginFailed { plugin: name }
+        }
+        InvokeError::AtCapacity => {
+            tracing::warn!(plugin = %plugin, request_id, "no instance slot or memory budget freed in time");
+            HostError::AtCapacity
+        }
+        InvokeError::PluginAtCapacity { limit } => {
+            tracing::warn!(plugin = %plugin, request_id, limit, "plugin at its max_concurrency; none ended in time");
+            HostError::PluginAtCapacity { plugin: name }
+        }
+    }
+}
