@@ -328,7 +328,18 @@ mod wasi {
             StreamError::Closed => HttpError::Failed(format!("{doing}: the connection closed")),
             StreamError::LastOperationFailed(io) => match crate::bindings::wasi::http::types::http_error_code(&io) {
                 Some(code) => error(code),
-                None => HttpError::Failed(format!("{doing}: {}", io.to_debug_string())),
+                // wasmtime 48 hands body errors from its send hook over as text only
+                // (`http-error-code` finds no code in them): read the two a plugin acts on.
+                None => {
+                    let text = io.to_debug_string();
+                    if text.contains("body size exceeds limit") {
+                        HttpError::TooLarge
+                    } else if text.contains("timeout") {
+                        HttpError::Timeout
+                    } else {
+                        HttpError::Failed(format!("{doing}: {text}"))
+                    }
+                }
             },
         }
     }
@@ -344,7 +355,7 @@ mod wasi {
             ErrorCode::HttpRequestUriInvalid | ErrorCode::HttpRequestMethodInvalid => {
                 HttpError::Invalid(format!("{code:?}"))
             }
-            other => HttpError::Failed(format!("{other:?}")),
+            other => HttpError::Failed(format!("{other:?}").trim_start_matches("ErrorCode::").to_owned()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod lambda;
 pub mod moto;
 pub mod server;
 pub mod through_host;
+pub mod upstream;
 pub mod variants;
 
 use bytes::Bytes;

@@ -113,7 +113,7 @@ fn log_refusal(plugin: &str, request_id: &str, target: &str, reason: &str) {
     tracing::warn!(
         plugin,
         request_id,
-        target = %escape_controls(target),
+        url = %escape_controls(target),
         reason = %escape_controls(reason),
         "outbound request denied"
     );
@@ -182,7 +182,7 @@ impl WasiHttpHooks for OutboundCtx {
                     Err(Error::HttpRequestDenied)
                 }
                 Err(Err(error)) => {
-                    tracing::debug!(plugin = %plugin, request_id = %request_id, target = %escape_controls(&shown), %error, "outbound request failed");
+                    tracing::debug!(plugin = %plugin, request_id = %request_id, url = %escape_controls(&shown), %error, "outbound request failed");
                     Err(error)
                 }
             }
