@@ -158,7 +158,8 @@ async fn requests_past_max_outbound_requests_are_denied() {
     let upstream = Upstream::start().await;
     let app = load_app(&probe("\"http://127.0.0.1:*\"", "max_outbound_requests = 3")).await;
     let outcomes = fetch(&app, json!({ "url": upstream.url("/echo"), "repeat": 5 })).await;
-    let statuses: Vec<Value> = outcomes.iter().map(|o| o.get("status").cloned().unwrap_or(o["error"].clone())).collect();
+    let statuses: Vec<Value> =
+        outcomes.iter().map(|o| o.get("status").cloned().unwrap_or(o["error"].clone())).collect();
     assert_eq!(statuses, [json!(200), json!(200), json!(200), json!("Denied"), json!("Denied")]);
     assert_eq!(upstream.hits(), 3);
     // The count is per request: the next one starts again.
@@ -175,7 +176,8 @@ async fn host_overrides_are_refused_and_trace_headers_reach_only_marked_hosts() 
         unmarked.port()
     );
     let app = load_app(&probe(&hosts, "")).await;
-    let host_override = fetch(&app, json!({ "url": marked.url("/echo"), "headers": [["host", "internal.example"]] })).await;
+    let host_override =
+        fetch(&app, json!({ "url": marked.url("/echo"), "headers": [["host", "internal.example"]] })).await;
     assert!(error(&host_override[0]).starts_with("Invalid"), "{host_override:?}");
     let hop = fetch(&app, json!({ "url": marked.url("/echo"), "headers": [["connection", "upgrade"]] })).await;
     assert!(error(&hop[0]).starts_with("Invalid"), "{hop:?}");
@@ -227,7 +229,8 @@ allowed_outbound_hosts = ["http://looper.plughost.internal"]
 async fn a_chained_call_runs_the_callee_on_its_own_instance_with_its_own_grants() {
     let upstream = Upstream::start().await;
     let app = load_app(CHAIN).await;
-    let (whoami, request_id) = fetch_with(&app, json!({ "url": "http://back.plughost.internal/back/whoami" }), &[]).await;
+    let (whoami, request_id) =
+        fetch_with(&app, json!({ "url": "http://back.plughost.internal/back/whoami" }), &[]).await;
     assert_eq!(whoami[0]["status"], 200, "{whoami:?}");
     let answer: Value = serde_json::from_str(whoami[0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(answer["plugin"], "back");
@@ -277,7 +280,9 @@ async fn a_component_importing_outgoing_http_without_allowed_hosts_does_not_load
     let message = format!("{error:#}");
     assert!(
         message.contains("plugin `probe`")
-            && message.contains("imports `wasi:http/outgoing-handler@0.2.12` (outgoing HTTP) but the manifest allows it no hosts")
+            && message.contains(
+                "imports `wasi:http/outgoing-handler@0.2.12` (outgoing HTTP) but the manifest allows it no hosts"
+            )
             && message.contains("allowed_outbound_hosts = [\"https://api.example.com\"]"),
         "{message}"
     );

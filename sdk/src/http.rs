@@ -203,15 +203,20 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// A failed upstream call answers the client `502 Bad Gateway` (`504` on a timeout); the
-/// detail stays in the message, which names no host.
+/// A failed upstream call answers the client `502 Bad Gateway` (`504` on a timeout) with a
+/// message that names no host and no detail: log the error first if you need it.
 impl From<HttpError> for crate::Error {
     fn from(error: HttpError) -> Self {
-        let status = match error {
-            HttpError::Timeout => http::StatusCode::GATEWAY_TIMEOUT,
-            _ => http::StatusCode::BAD_GATEWAY,
+        let (status, message) = match error {
+            HttpError::Timeout => {
+                (http::StatusCode::GATEWAY_TIMEOUT, "a service this depends on did not answer in time".into())
+            }
+            HttpError::Status(status) => {
+                (http::StatusCode::BAD_GATEWAY, format!("a service this depends on answered {status}"))
+            }
+            _ => (http::StatusCode::BAD_GATEWAY, "a service this depends on could not be reached".into()),
         };
-        crate::Error::new(status, "upstream", error.to_string())
+        crate::Error::new(status, "upstream", message)
     }
 }
 
@@ -380,8 +385,9 @@ mod tests {
     #[test]
     fn upstream_failures_become_gateway_errors() {
         assert_eq!(crate::Error::from(HttpError::Timeout).status(), http::StatusCode::GATEWAY_TIMEOUT);
-        let denied = crate::Error::from(HttpError::Denied);
+        let denied = crate::Error::from(HttpError::Failed("api.internal.example did not resolve".into()));
         assert_eq!((denied.status(), denied.code()), (http::StatusCode::BAD_GATEWAY, "upstream"));
+        assert!(!denied.message().contains("example"), "no detail reaches the client: {}", denied.message());
     }
 
     #[test]

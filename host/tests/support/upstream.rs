@@ -39,7 +39,10 @@ impl Upstream {
         let counter = hits.clone();
         let app = Router::new()
             .route("/echo", get(echo).post(echo))
-            .route("/redirect", get(|| async { (StatusCode::FOUND, [("location", "http://169.254.169.254/latest/meta-data/")]) }))
+            .route(
+                "/redirect",
+                get(|| async { (StatusCode::FOUND, [("location", "http://169.254.169.254/latest/meta-data/")]) }),
+            )
             .route(
                 "/slow",
                 get(|| async {
@@ -50,12 +53,18 @@ impl Upstream {
             .route(
                 "/huge",
                 get(|| async {
-                    let chunks = (0..HUGE / 65536).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 65536])));
+                    let chunks =
+                        (0..HUGE / 65536).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 65536])));
                     Body::from_stream(futures::stream::iter(chunks))
                 }),
             )
             .route("/huge-declared", get(|| async { vec![b'x'; HUGE] }))
-            .route("/quote/{currency}", get(|Path(currency): Path<String>| async move { axum::Json(json!({ "currency": currency, "rate": 1.0842 })) }))
+            .route(
+                "/quote/{currency}",
+                get(|Path(currency): Path<String>| async move {
+                    axum::Json(json!({ "currency": currency, "rate": 1.0842 }))
+                }),
+            )
             .layer(axum::middleware::from_fn(move |request, next: axum::middleware::Next| {
                 counter.fetch_add(1, Ordering::SeqCst);
                 async move { next.run(request).await }

@@ -81,7 +81,9 @@ fn whoami(req: Request) -> Json<Value> {
 
 fn call_self(_req: Request) -> Json<Value> {
     match http::post(&http::service(&name(), "/loop")).send() {
-        Ok(response) => Json(json!({ "next": response.json::<Value>().unwrap_or(Value::Null), "status": response.status })),
+        Ok(response) => {
+            Json(json!({ "next": response.json::<Value>().unwrap_or(Value::Null), "status": response.status }))
+        }
         Err(error) => Json(json!({ "error": format!("{error:?}") })),
     }
 }
