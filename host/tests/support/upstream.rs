@@ -8,14 +8,13 @@
 //! | `/slow`          | `200` after 30 s                                                     |
 //! | `/huge`          | 4 MiB streamed in chunks (no content-length)                         |
 //! | `/huge-declared` | 4 MiB with its content-length                                        |
-//! | `/quote`         | `{"currency", "rate"}` — what the example `rates` plugin reads       |
+//! | `/latest`        | [`LATEST`]: rates as frankfurter.app answers (the `rates` plugin's API) |
 //!
-//! [`TlsUpstream`] answers `hello` over TLS with a certificate from the test CA in
-//! `tests/fixtures/tls/` (trusted by no system).
+//! [`TlsUpstream`] answers [`LATEST`] to every request over TLS, with a certificate from the
+//! test CA in `tests/fixtures/tls/` (trusted by no system).
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -23,6 +22,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// What `/latest` answers: one EUR rate, in frankfurter.app's format.
+pub const LATEST: &str = r#"{"amount":1.0,"base":"EUR","date":"2026-12-01","rates":{"USD":1.0842}}"#;
 
 /// Bytes `/huge` and `/huge-declared` answer with.
 pub const HUGE: usize = 4 * 1024 * 1024;
@@ -59,12 +61,7 @@ impl Upstream {
                 }),
             )
             .route("/huge-declared", get(|| async { vec![b'x'; HUGE] }))
-            .route(
-                "/quote/{currency}",
-                get(|Path(currency): Path<String>| async move {
-                    axum::Json(json!({ "currency": currency, "rate": 1.0842 }))
-                }),
-            )
+            .route("/latest", get(|| async { ([("content-type", "application/json")], LATEST) }))
             .layer(axum::middleware::from_fn(move |request, next: axum::middleware::Next| {
                 counter.fetch_add(1, Ordering::SeqCst);
                 async move { next.run(request).await }
@@ -110,7 +107,7 @@ pub fn test_ca() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem")
 }
 
-/// A TLS server on 127.0.0.1 answering every request `200 hello`, its certificate (for
+/// A TLS server on 127.0.0.1 answering every request `200` [`LATEST`], its certificate (for
 /// `127.0.0.1` and `localhost`) issued by the test CA.
 pub struct TlsUpstream {
     pub addr: SocketAddr,
@@ -144,8 +141,11 @@ impl TlsUpstream {
                     let Ok(mut stream) = acceptor.accept(socket).await else { return };
                     let mut buffer = [0u8; 4096];
                     let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut buffer).await;
-                    let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
-                    let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, reply).await;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{LATEST}",
+                        LATEST.len()
+                    );
+                    let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, reply.as_bytes()).await;
                     let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
                 });
             }

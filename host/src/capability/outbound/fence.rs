@@ -71,8 +71,10 @@ pub fn runtime_api() -> Option<SocketAddr> {
     *RUNTIME_API.get_or_init(|| parse_runtime_api(&std::env::var("AWS_LAMBDA_RUNTIME_API").ok()?))
 }
 
-/// `127.0.0.1:9001` (AWS) or `127.0.0.1:9000/.rt` (cargo-lambda's emulator).
+/// `127.0.0.1:9001` (AWS), or with a scheme and path (`http://127.0.0.1:9000/.rt`, as
+/// cargo-lambda's emulator sets it).
 fn parse_runtime_api(value: &str) -> Option<SocketAddr> {
+    let value = value.strip_prefix("http://").unwrap_or(value);
     let authority = value.split('/').next()?;
     authority.parse().ok().or_else(|| {
         // `localhost:9001`: the loopback address it means.
@@ -203,6 +205,7 @@ mod tests {
         let exact = list(&["http://127.0.0.1:9001"]);
         assert_eq!(check(&exact, &target("127.0.0.1", 9001), api, Some(api)), Ok(()));
         assert_eq!(parse_runtime_api("127.0.0.1:9000/.rt"), Some("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(parse_runtime_api("http://127.0.0.1:9000/.rt"), Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(parse_runtime_api("localhost:9001"), Some(api));
         assert_eq!(parse_runtime_api("nonsense"), None);
     }
