@@ -182,7 +182,7 @@ impl WasiHttpHooks for OutboundCtx {
                     Err(Error::HttpRequestDenied)
                 }
                 Err(Err(error)) => {
-                    tracing::debug!(plugin = %plugin, request_id = %request_id, url = %escape_controls(&shown), %error, "outbound request failed");
+                    tracing::debug!(plugin = %plugin, request_id = %request_id, url = %escape_controls(&shown), error = %escape_controls(&error.to_string()), "outbound request failed");
                     Err(error)
                 }
             }

@@ -135,7 +135,7 @@ pub fn handle(req: Request) -> Response {
             let count: usize = req.query_parse("count").ok().flatten().unwrap_or(20_000);
             let size: usize = req.query_parse("size").ok().flatten().unwrap_or(8);
             (0..count).fold(Response::new(StatusCode::OK), |response, i| {
-                response.header(&format!("x-h{i}"), &"v".repeat(size))
+                response.header(&format!("x-h{i}"), "v".repeat(size))
             })
         })
         .get("/ok", |_req: Request| "ok")
