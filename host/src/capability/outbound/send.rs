@@ -32,9 +32,17 @@ pub type Io = Box<dyn std::future::Future<Output = Result<(), Error>> + Send>;
 /// Looks a name up: the system resolver in production, a fixed table in unit tests.
 pub type Resolver = Arc<dyn Fn(String, u16) -> BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> + Send + Sync>;
 
-/// The system's resolver (`getaddrinfo`, on tokio's blocking pool).
+/// The system's resolver (`getaddrinfo`, on tokio's blocking pool); one for the process,
+/// so a request that sends nothing allocates nothing for it.
 pub fn system_resolver() -> Resolver {
-    Arc::new(|host, port| Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) }))
+    static SYSTEM: std::sync::OnceLock<Resolver> = std::sync::OnceLock::new();
+    SYSTEM
+        .get_or_init(|| {
+            Arc::new(|host, port| {
+                Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) })
+            })
+        })
+        .clone()
 }
 
 /// The time and size bounds of one request.
