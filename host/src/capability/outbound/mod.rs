@@ -136,9 +136,12 @@ impl WasiHttpHooks for OutboundCtx {
         _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
         let Some(target) = target_of(request.uri()) else {
+            // Only scheme and host are logged: user info may hold a password.
+            let shown =
+                format!("{}://{}", request.uri().scheme_str().unwrap_or("?"), request.uri().host().unwrap_or("?"));
             return self.refuse(
-                &request.uri().to_string(),
-                "not an http(s) URL with a host",
+                &shown,
+                "not an http(s) URL with a host (and no user info)",
                 Error::HttpRequestUriInvalid,
             );
         };
@@ -190,8 +193,12 @@ impl WasiHttpHooks for OutboundCtx {
     }
 }
 
-/// The allow-list's view of a request URI: `None` unless it is http(s) with a host.
+/// The allow-list's view of a request URI: `None` unless it is http(s) with a host and
+/// no user info (`user@host` would reach the wire in the `Host` header).
 fn target_of(uri: &http::Uri) -> Option<Target> {
+    if uri.authority()?.as_str().contains('@') {
+        return None;
+    }
     let https = match uri.scheme_str()? {
         "https" => true,
         "http" => false,
@@ -229,5 +236,6 @@ mod tests {
         assert_eq!((target.host.as_str(), target.port), ("::1", 8080));
         assert!(target_of(&"ftp://example.com/".parse().unwrap()).is_none());
         assert!(target_of(&"/relative".parse().unwrap()).is_none());
+        assert!(target_of(&"https://user:secret@api.example.com/".parse().unwrap()).is_none());
     }
 }
