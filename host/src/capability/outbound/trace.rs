@@ -6,14 +6,15 @@
 use http::HeaderValue;
 
 /// The trace an invocation belongs to: the incoming `traceparent`'s trace id when valid,
-/// else `request_id` when it has a trace id's shape (plughost's are 32 hex digits), else a
-/// new random one.
+/// else `request_id` when it has a trace id's shape (plughost's are 32 hex digits; a
+/// Lambda request id is a UUID, its dashes dropped), else a new random one.
 pub fn trace_id(traceparent: Option<&str>, request_id: &str) -> String {
     if let Some(id) = traceparent.and_then(parse_traceparent) {
         return id.to_owned();
     }
-    if is_trace_id(request_id) {
-        return request_id.to_owned();
+    let undashed: String = request_id.chars().filter(|c| *c != '-').collect();
+    if is_trace_id(&undashed) {
+        return undashed;
     }
     random_hex::<16>()
 }
@@ -68,6 +69,7 @@ mod tests {
         let id = "0af7651916cd43dd8448eb211c80319c";
         assert_eq!(trace_id(Some("garbage"), id), id);
         assert_eq!(trace_id(Some("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), id), id);
+        assert_eq!(trace_id(None, "8476a536-e9f4-11e8-9739-2dfe598c3fcd"), "8476a536e9f411e897392dfe598c3fcd");
         let fresh = trace_id(None, "event-42");
         assert!(is_trace_id(&fresh), "{fresh}");
     }
