@@ -249,13 +249,13 @@ impl App {
         let deployment = self.deployment();
         let targets = crate::trigger::table::targets(deployment.table().plugins(), event, bus_event, schedule_of);
         let engine = self.loader.engine();
-        let origin = deployment.origin(&trace::trace_id(None, invocation));
+        let call_origin = deployment.origin(&trace::trace_id(None, invocation));
         let runs = targets.iter().map(|plugin| {
-            let origin = origin.clone();
+            let call_origin = call_origin.clone();
             async move {
                 let started = Instant::now();
                 let outcome =
-                    deliver(engine.engine(), engine.admission(), plugin, event, &event.id, deadline, origin).await;
+                    deliver(engine.engine(), engine.admission(), plugin, event, &event.id, deadline, call_origin).await;
                 let failure = match outcome {
                     Ok(Ok(())) => None,
                     Ok(Err(reason)) => Some(format!("the plugin asked for redelivery: {reason}")),
@@ -266,21 +266,21 @@ impl App {
                 let (origin, event_id) = (escape_controls(&origin), escape_controls(&event.id));
                 let failure_text = failure.as_deref().map(escape_controls);
                 macro_rules! event_line {
-                ($level:ident) => {
-                    tracing::$level!(
-                        target: "plughost::events",
-                        plugin = %plugin.id,
-                        kind = crate::trigger::table::kind(event),
-                        origin = %origin,
-                        event_id = %event_id,
-                        invocation,
-                        outcome = if failure.is_some() { "failed" } else { "ok" },
-                        failure = failure_text.as_deref(),
-                        micros = started.elapsed().as_micros() as u64,
-                        "event"
-                    )
-                };
-            }
+                    ($level:ident) => {
+                        tracing::$level!(
+                            target: "plughost::events",
+                            plugin = %plugin.id,
+                            kind = crate::trigger::table::kind(event),
+                            origin = %origin,
+                            event_id = %event_id,
+                            invocation,
+                            outcome = if failure.is_some() { "failed" } else { "ok" },
+                            failure = failure_text.as_deref(),
+                            micros = started.elapsed().as_micros() as u64,
+                            "event"
+                        )
+                    };
+                }
                 if failure.is_some() {
                     event_line!(warn);
                 } else {
