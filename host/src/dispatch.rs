@@ -85,21 +85,19 @@ impl Deployment {
 
 impl Chain for Deployment {
     fn call(
-        &self,
+        self: Arc<Self>,
         callee: &str,
         request: http::Request<Bytes>,
         origin: CallOrigin,
         deadline: Option<Instant>,
     ) -> BoxFuture<'static, Option<http::Response<Bytes>>> {
         let callee = callee.to_owned();
-        let deployment =
-            Arc::new(Self { table: self.table.clone(), engine: self.engine.clone(), max_body: self.max_body });
         Box::pin(async move {
-            if !deployment.table.plugins().iter().any(|plugin| plugin.id.as_str() == callee) {
+            if !self.table.plugins().iter().any(|plugin| plugin.id.as_str() == callee) {
                 return None;
             }
             let request_id = uuid::Uuid::new_v4().simple().to_string();
-            Some(deployment.serve(request, &request_id, deadline, origin, Some(&callee)).await)
+            Some(self.serve(request, &request_id, deadline, origin, Some(&callee)).await)
         })
     }
 

@@ -152,6 +152,13 @@ impl AllowList {
     }
 }
 
+/// An allow-list of plain string entries, for the unit tests of this folder.
+#[cfg(test)]
+pub(super) fn for_tests(entries: &[&str]) -> AllowList {
+    let value = toml::Value::Array(entries.iter().map(|e| toml::Value::String((*e).into())).collect());
+    AllowList::parse(&value).expect("a valid allow-list")
+}
+
 impl AllowedHost {
     fn parse(text: &str, trace: bool) -> Result<Self, String> {
         let original = text.trim().to_owned();
@@ -304,16 +311,11 @@ fn parse_port(port: &str) -> Result<u16, String> {
 mod tests {
     use super::*;
 
-    fn list(entries: &[&str]) -> AllowList {
-        let value = toml::Value::Array(entries.iter().map(|e| toml::Value::String((*e).into())).collect());
-        AllowList::parse(&value).unwrap()
-    }
+    use super::for_tests as list;
 
+    /// The target as `send_request` reads it from a request's URI.
     fn target(url: &str) -> Target {
-        let uri: http::Uri = url.parse().unwrap();
-        let https = uri.scheme_str() == Some("https");
-        let host = uri.host().unwrap().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        Target { https, host, port: uri.port_u16().unwrap_or(if https { 443 } else { 80 }) }
+        super::super::target_of(&url.parse().unwrap()).unwrap()
     }
 
     fn allows(entries: &[&str], url: &str) -> bool {
@@ -395,19 +397,22 @@ mod tests {
 
     #[test]
     fn only_an_entry_naming_the_address_reaches_it() {
-        let list = list(&["http://localhost:*", "http://127.0.0.1:*", "http://10.0.0.5:8080"]);
+        let named = list(&["http://localhost:*", "http://127.0.0.1:*", "http://10.0.0.5:8080"]);
         let loopback: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!(list.names_address(&target("http://127.0.0.1:9001/"), loopback, false));
-        assert!(!list.names_address(&target("http://127.0.0.1:9001/"), loopback, true), "a port wildcard is not exact");
+        assert!(named.names_address(&target("http://127.0.0.1:9001/"), loopback, false));
+        assert!(
+            !named.names_address(&target("http://127.0.0.1:9001/"), loopback, true),
+            "a port wildcard is not exact"
+        );
         let private: IpAddr = "10.0.0.5".parse().unwrap();
-        assert!(list.names_address(&target("http://10.0.0.5:8080/"), private, true));
+        assert!(named.names_address(&target("http://10.0.0.5:8080/"), private, true));
         // `localhost` resolving to 127.0.0.1 reaches it only because an entry names 127.0.0.1.
-        let by_name = list.allowing(&target("http://localhost:3000/")).unwrap();
+        let by_name = named.allowing(&target("http://localhost:3000/")).unwrap();
         assert_eq!(by_name.to_string(), "http://localhost:*");
-        assert!(list.names_address(&target("http://localhost:3000/"), loopback, false));
-        let only_name = super::tests::list(&["http://localhost:*"]);
+        assert!(named.names_address(&target("http://localhost:3000/"), loopback, false));
+        let only_name = list(&["http://localhost:*"]);
         assert!(!only_name.names_address(&target("http://localhost:3000/"), loopback, false));
-        let other_port = super::tests::list(&["http://localhost:*", "http://127.0.0.1:8080"]);
+        let other_port = list(&["http://localhost:*", "http://127.0.0.1:8080"]);
         assert!(!other_port.names_address(&target("http://localhost:3000/"), loopback, false));
     }
 }

@@ -22,7 +22,7 @@ pub trait Chain: Send + Sync {
     /// Runs `request` on plugin `callee` (its routes decide), with `origin` one hop deeper,
     /// answering by `deadline`. `None`: the deployment has no such plugin.
     fn call(
-        &self,
+        self: Arc<Self>,
         callee: &str,
         request: http::Request<Bytes>,
         origin: CallOrigin,
@@ -80,9 +80,10 @@ impl PreparedCall {
     /// Reads the request body (as much as the deployment accepts from outside), runs the
     /// callee and hands its response back, capped like any response.
     pub(super) async fn run(self, request: http::Request<WasiBody>, bounds: Bounds) -> SendResult {
+        let Self { chain, callee, origin, caller } = self;
         let (parts, body) = request.into_parts();
         let deadline = bounds.deadline;
-        let limited = http_body_util::Limited::new(body, self.chain.max_body());
+        let limited = http_body_util::Limited::new(body, chain.max_body());
         let read = async {
             limited.collect().await.map(|collected| collected.to_bytes()).map_err(|e| {
                 if e.is::<http_body_util::LengthLimitError>() {
@@ -96,14 +97,14 @@ impl PreparedCall {
             Some(at) => tokio::time::timeout_at(at.into(), read).await.unwrap_or(Err(Error::ConnectionWriteTimeout))?,
             None => read.await?,
         };
-        let call = self.chain.call(&self.callee, http::Request::from_parts(parts, body), self.origin, deadline);
+        let call = chain.call(&callee, http::Request::from_parts(parts, body), origin, deadline);
         let response = match deadline {
             Some(at) => tokio::time::timeout_at(at.into(), call).await.map_err(|_| Error::HttpResponseTimeout)?,
             None => call.await,
         };
         let Some(response) = response else {
-            let target = format!("http://{}{}", self.callee, super::allow_list::INTERNAL_SUFFIX);
-            log_refusal(&self.caller.0, &self.caller.1, &target, "no plugin of that name in this deployment");
+            let target = format!("http://{callee}{}", super::allow_list::INTERNAL_SUFFIX);
+            log_refusal(&caller.0, &caller.1, &target, "no plugin of that name in this deployment");
             return Err(Error::DestinationNotFound);
         };
         let size = response.body().len() as u64;

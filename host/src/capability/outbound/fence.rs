@@ -132,10 +132,7 @@ mod tests {
     const INSTANCE_METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
     const MAPPED_LOOPBACK: Ipv6Addr = Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, 1);
 
-    fn list(entries: &[&str]) -> AllowList {
-        AllowList::parse(&toml::Value::Array(entries.iter().map(|e| toml::Value::String((*e).into())).collect()))
-            .unwrap()
-    }
+    use super::super::allow_list::for_tests as list;
 
     fn target(host: &str, port: u16) -> Target {
         Target { https: false, host: host.into(), port }

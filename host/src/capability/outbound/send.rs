@@ -355,8 +355,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn allow(entries: &[&str]) -> Arc<AllowList> {
-        let value = toml::Value::Array(entries.iter().map(|e| toml::Value::String((*e).into())).collect());
-        Arc::new(AllowList::parse(&value).unwrap())
+        Arc::new(super::super::allow_list::for_tests(entries))
     }
 
     fn request(url: &str) -> http::Request<WasiBody> {
