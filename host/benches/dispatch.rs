@@ -146,6 +146,7 @@ fn main() -> anyhow::Result<()> {
                 limits.max_outbound_requests,
                 limits.max_outbound_response,
                 CallOrigin::outside(None, "bench"),
+                plugin.metrics.clone(),
             ),
         );
         let mut store = Store::new(engine.engine(), state);

@@ -18,9 +18,9 @@ use crate::http::{HostError, access_log, tag_request_id};
 use crate::invoke::deliver;
 use crate::loader::{Fetched, FetchedComponent, Loader};
 use crate::manifest::LimitBounds;
-use crate::metrics;
 use crate::registry::{Registry, RoutingTable};
 use crate::source::{FetchError, ManifestSource, Snapshot};
+use crate::telemetry::{DeploymentOutcome, Entry, ErrorKind};
 use bytes::Bytes;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -151,7 +151,7 @@ impl App {
         }
         self.generation.store(generation, Ordering::SeqCst);
         self.registry.publish(table);
-        metrics::count(metrics::DEPLOYMENT_PUBLISHED);
+        self.loader.engine().metrics().deployment(DeploymentOutcome::Published);
         Ok(Reload::Published(self.registry.current()))
     }
 
@@ -191,7 +191,7 @@ impl App {
         if version.is_some() {
             *self.version.lock().unwrap_or_else(|p| p.into_inner()) = version;
         }
-        metrics::count(metrics::DEPLOYMENT_REJECTED);
+        self.loader.engine().metrics().deployment(DeploymentOutcome::Rejected);
         error
     }
 
@@ -256,11 +256,14 @@ impl App {
                 let started = Instant::now();
                 let outcome =
                     deliver(engine.engine(), engine.admission(), plugin, event, &event.id, deadline, call_origin).await;
-                let failure = match outcome {
-                    Ok(Ok(())) => None,
-                    Ok(Err(reason)) => Some(format!("the plugin asked for redelivery: {reason}")),
-                    Err(error) => Some(format!("the plugin {error}")),
+                let (failure, kind) = match outcome {
+                    Ok(Ok(())) => (None, Ok(())),
+                    Ok(Err(reason)) => {
+                        (Some(format!("the plugin asked for redelivery: {reason}")), Err(ErrorKind::Rejected))
+                    }
+                    Err(error) => (Some(format!("the plugin {error}")), Err(error.kind())),
                 };
+                plugin.metrics.invocation(Entry::Event, kind, started.elapsed());
                 // One line per plugin and event: info when handled, warn when it will come again.
                 let origin = crate::trigger::table::origin(event);
                 let (origin, event_id) = (escape_controls(&origin), escape_controls(&event.id));

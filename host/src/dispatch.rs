@@ -14,6 +14,7 @@ use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_w
 use crate::invoke::{InvokeError, invoke};
 use crate::manifest::PluginId;
 use crate::registry::{Lookup, RoutingTable};
+use crate::telemetry::{Entry, ErrorKind};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -67,13 +68,19 @@ impl Deployment {
                 plugin_id = Some(plugin.id.clone());
                 let wit_request = to_wit_request(&parts, body, &matched, request_id);
                 let engine = &self.engine;
-                match invoke(engine.engine(), engine.admission(), plugin, wit_request, deadline, origin).await {
+                let invoked = Instant::now();
+                let result = match invoke(engine.engine(), engine.admission(), plugin, wit_request, deadline, origin)
+                    .await
+                {
                     Ok(response) => from_wit_response(response).map_err(|detail| {
                         tracing::warn!(plugin = %plugin.id, request_id, detail, "plugin returned an invalid response");
-                        HostError::InvalidResponse { plugin: plugin.id.to_string() }
+                        (ErrorKind::InvalidResponse, HostError::InvalidResponse { plugin: plugin.id.to_string() })
                     }),
-                    Err(error) => Err(failure(&plugin.id, request_id, error)),
-                }
+                    Err(error) => Err((error.kind(), failure(&plugin.id, request_id, error))),
+                };
+                let outcome = result.as_ref().map(|response| plugin.metrics.response_bytes(response.body().len()));
+                plugin.metrics.invocation(Entry::Http, outcome.map_err(|(kind, _)| *kind), invoked.elapsed());
+                result.map_err(|(_, error)| error)
             }
         };
         let mut response = result.unwrap_or_else(|error| error.into_response(request_id));

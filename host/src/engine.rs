@@ -17,6 +17,7 @@ use crate::artifact_cache::{ArtifactCache, Source};
 use crate::capability;
 use crate::manifest::{Digest, LimitBounds};
 use crate::state::State;
+use crate::telemetry::Metrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -75,6 +76,8 @@ pub struct PluginEngine {
     cache: Option<ArtifactCache>,
     lazy: bool,
     admission: Admission,
+    /// Every plugin's metrics (one registry per process, like the engine).
+    metrics: Arc<Metrics>,
 }
 
 impl PluginEngine {
@@ -85,7 +88,20 @@ impl PluginEngine {
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
         let admission = Admission::new(settings.max_instances, settings.memory_budget, settings.queue_timeout);
-        Ok(Self { engine, linker, settings, ticker_stop, cache: None, lazy: false, admission })
+        let metrics = Arc::new(Metrics::new(false));
+        Ok(Self { engine, linker, settings, ticker_stop, cache: None, lazy: false, admission, metrics })
+    }
+
+    /// Also batch metrics per invocation for CloudWatch Embedded Metric Format lines
+    /// (Lambda: `telemetry/emf.rs`).
+    pub fn with_embedded_metric_format(mut self, emf: bool) -> Self {
+        self.metrics = Arc::new(Metrics::new(emf));
+        self
+    }
+
+    /// The process's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Keeps compiled components in `dir` (see `artifact_cache.rs`).

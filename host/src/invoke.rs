@@ -21,11 +21,14 @@
 use crate::admission::{Admission, Refused};
 use crate::bindings::{Request, Response, wit_events, wit_task};
 use crate::capability::config::ConfigCtx;
-use crate::capability::deadline;
 use crate::capability::log::LogSink;
 use crate::capability::outbound::{CallOrigin, OutboundCtx};
+use crate::capability::{deadline, host_call};
 use crate::plugin::LoadedPlugin;
 use crate::state::State;
+use crate::telemetry::{ErrorKind, Phase};
+use std::time::Instant;
+use tracing::Instrument;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 /// How a plugin call failed. The detail strings are for the host's log only; clients
@@ -64,6 +67,21 @@ impl std::fmt::Display for InvokeError {
             }
             Self::Unavailable(detail) => write!(f, "unavailable: {detail}"),
             Self::Exited(status) => write!(f, "exited with status {status} before answering"),
+        }
+    }
+}
+
+impl InvokeError {
+    /// The metrics' name for this failure (`telemetry/metrics.rs`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Timeout => ErrorKind::Timeout,
+            Self::MemoryLimit => ErrorKind::MemoryLimit,
+            Self::Trapped(_) => ErrorKind::Trap,
+            Self::AtCapacity | Self::PluginAtCapacity { .. } => ErrorKind::AtCapacity,
+            Self::ResponseTooLarge { .. } => ErrorKind::ResponseTooLarge,
+            Self::Unavailable(_) => ErrorKind::Unavailable,
+            Self::Exited(_) => ErrorKind::Exited,
         }
     }
 }
@@ -181,6 +199,7 @@ async fn run(
         plugin.limits.max_outbound_requests,
         plugin.limits.max_outbound_response,
         origin,
+        plugin.metrics.clone(),
     );
     let state = State::new(
         ConfigCtx::new(plugin.config.clone()),
@@ -197,30 +216,40 @@ async fn run(
 
     let call = async {
         let missing = |export| wasmtime::format_err!("the component does not export `{export}`");
-        let instance = pre.instance_pre.instantiate_async(&mut store).await?;
-        match input {
+        let started = Instant::now();
+        let instance =
+            pre.instance_pre.instantiate_async(&mut store).instrument(tracing::info_span!("instantiate")).await?;
+        plugin.metrics.phase(Phase::Instantiate, started.elapsed());
+        let started = Instant::now();
+        let answer = match input {
             Call::Request(request) => {
                 let indices = pre.handler.as_ref().ok_or_else(|| missing(crate::bindings::HANDLER_EXPORT))?;
                 let handler = indices.load(&mut store, &instance)?;
-                handler.call_handle(&mut store, request).await.map(Answer::Response)
+                let span = tracing::info_span!("call", export = crate::bindings::HANDLER_EXPORT);
+                handler.call_handle(&mut store, request).instrument(span).await.map(Answer::Response)
             }
             Call::Event(event) => {
                 let indices = pre.events.as_ref().ok_or_else(|| missing(crate::bindings::EVENTS_EXPORT))?;
                 let events = indices.load(&mut store, &instance)?;
-                events.call_handle(&mut store, event).await.map(Answer::Handled)
+                let span = tracing::info_span!("call", export = crate::bindings::EVENTS_EXPORT);
+                events.call_handle(&mut store, event).instrument(span).await.map(Answer::Handled)
             }
             Call::Task(input) => {
                 let indices = pre.task.as_ref().ok_or_else(|| missing(crate::bindings::TASK_EXPORT))?;
                 let task = indices.load(&mut store, &instance)?;
-                task.call_run(&mut store, input).await.map(Answer::Finished)
+                let span = tracing::info_span!("call", export = crate::bindings::TASK_EXPORT);
+                task.call_run(&mut store, input).instrument(span).await.map(Answer::Finished)
             }
-        }
+        };
+        plugin.metrics.phase(Phase::Call, started.elapsed());
+        answer
     };
     let timeout = deadline
         .map(|d| d.saturating_duration_since(std::time::Instant::now()))
         .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));
     let storage_deadline = std::time::Instant::now() + timeout.saturating_sub(deadline::reserve(timeout));
-    let outcome = tokio::time::timeout(timeout, deadline::scope(storage_deadline, call)).await;
+    let call = host_call::scope(plugin.metrics.clone(), deadline::scope(storage_deadline, call));
+    let outcome = tokio::time::timeout(timeout, call).await;
     sink.finish();
 
     // A plugin that hit its memory limit is reported as such however the request ended:

@@ -17,7 +17,7 @@
 //! | `source`        | where the manifest comes from: a file, or a deployment in S3          |
 //! | `deploy/`       | deployments in S3: layout, S3 store, manifest edits, operator CLI    |
 //! | `aws`           | the AWS configuration and every AWS client                           |
-//! | `metrics`       | CloudWatch Embedded Metric Format lines (in Lambda)                  |
+//! | `telemetry/`    | per-plugin metrics: Prometheus (serve), CloudWatch EMF (Lambda)       |
 //! | `registry`      | the routing table (matchit) and its atomic publication (ArcSwap)     |
 //! | `admission`     | who may start an instance now: per-plugin cap, slots, memory budget  |
 //! | `invoke`        | one request, event or task on one plugin: fresh store, limits, failure kinds |
@@ -48,13 +48,13 @@ pub mod lambda;
 pub mod loader;
 pub mod logging;
 pub mod manifest;
-pub mod metrics;
 pub mod plugin;
 pub mod registry;
 pub mod serve;
 pub mod source;
 pub mod state;
 pub mod task;
+pub mod telemetry;
 pub mod trigger;
 
 pub use app::App;

@@ -132,7 +132,8 @@ impl Loader {
         let finish = |digest: Digest, prepared: Prepared| {
             let grants = self.capabilities.grants(&manifest.declared, &spec.grants).map_err(&fail)?;
             let config = secrets::resolve(&spec.config, secrets).map_err(&fail)?;
-            Ok(LoadedPlugin::new(spec, digest, prepared, grants, config, self.concurrency(spec)))
+            let metrics = self.engine.metrics().plugin(spec.id.as_str());
+            Ok(LoadedPlugin::new(spec, digest, prepared, grants, config, self.concurrency(spec), metrics))
         };
 
         let cached = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).cloned();
@@ -173,7 +174,10 @@ impl Loader {
                         crate::artifact_cache::Source::Cache => "loaded from the precompiled cache",
                         crate::artifact_cache::Source::Compiled => "compiled",
                     };
-                    tracing::info!(plugin = %spec.id, digest = digest.short(), millis = started.elapsed().as_millis() as u64, "component {how}");
+                    let took = started.elapsed();
+                    let compiled = matches!(from, crate::artifact_cache::Source::Compiled);
+                    self.engine.metrics().component_loaded(spec.id.as_str(), compiled, took);
+                    tracing::info!(plugin = %spec.id, digest = digest.short(), millis = took.as_millis() as u64, "component {how}");
                     component
                 }
             }

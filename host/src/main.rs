@@ -210,7 +210,8 @@ struct HostArgs {
 }
 
 impl HostArgs {
-    async fn load(&self, public_url: &str) -> anyhow::Result<Arc<App>> {
+    /// Loads the app; `lambda`: metrics also as EMF lines, one batch per invocation.
+    async fn load(&self, public_url: &str, lambda: bool) -> anyhow::Result<Arc<App>> {
         let cache_dir = self.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("compiled"));
         let defaults = EngineSettings::default();
         let engine = PluginEngine::new(EngineSettings {
@@ -220,7 +221,8 @@ impl HostArgs {
             queue_timeout: self.queue_timeout,
         })?
         .with_artifact_cache(cache_dir)
-        .with_lazy_compilation(self.compile == CompileMode::Lazy);
+        .with_lazy_compilation(self.compile == CompileMode::Lazy)
+        .with_embedded_metric_format(lambda);
         let max_body = usize::try_from(self.max_body.as_u64()).unwrap_or(usize::MAX);
         let mut capabilities = Capabilities::open(&self.data_dir, public_url, self.storage.as_deref()).await?;
         if self.require_storage_bindings {
@@ -256,9 +258,6 @@ fn main() -> ExitCode {
         }
     };
     let default_format = if matches!(command, Command::Lambda { .. }) { LogFormat::Json } else { LogFormat::Text };
-    if matches!(command, Command::Lambda { .. }) {
-        plughost::metrics::use_embedded_metric_format();
-    }
     logging::init(cli.log_format.unwrap_or(default_format));
     match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -274,7 +273,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve { host, listen, no_watch, public_url } => {
             let listener = bind(listen).await?;
             let public_url = public_url.unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(listen)));
-            let app = host.load(&public_url).await?;
+            let app = host.load(&public_url, false).await?;
             let events = Some(app.capabilities().local_events().get().await?.clone());
             let options = ServeOptions { watch: !no_watch, refresh: host.refresh, events };
             serve(listener, app, options, shutdown_signal()).await
@@ -288,7 +287,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             host.require_storage_bindings = std::env::var("PLUGHOST_ALLOW_EMBEDDED_STORAGE").as_deref() != Ok("1");
             // Nothing is served by this process over HTTP; embedded presigned URLs (if any
             // container is left embedded) cannot be answered, and say so by their host.
-            let app = host.load("http://embedded-storage.invalid").await?;
+            let app = host.load("http://embedded-storage.invalid", true).await?;
             plughost::lambda::run(app, host.refresh).await
         }
         Command::Trigger(args) => plughost::trigger::local::cli::run(args).await,
@@ -305,7 +304,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let text = if input == "-" { std::io::read_to_string(std::io::stdin())? } else { input };
             let input: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--input is not JSON: {e}"))?;
-            let app = host.load("http://127.0.0.1").await?;
+            let app = host.load("http://127.0.0.1", false).await?;
             let invocation = format!("local-{}", uuid::Uuid::new_v4().simple());
             let output = plughost::task::run(&app, &plugin, &input, &invocation, None)
                 .await
@@ -315,7 +314,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Check { host } => {
             // Nothing is served, so no URL is handed out: any base will do.
-            let app = host.load("http://127.0.0.1").await?;
+            let app = host.load("http://127.0.0.1", false).await?;
             let table = app.table();
             println!("{}: {} plugin(s) OK", app.source(), table.plugins().len());
             for plugin in table.plugins() {

@@ -13,6 +13,7 @@ use crate::capability::grants::PluginGrants;
 use crate::capability::outbound::{self, AllowList};
 use crate::engine::{PluginEngine, PreparedPlugin};
 use crate::manifest::{ComponentRef, Digest, Limits, PluginId, PluginSpec, RouteSpec};
+use crate::telemetry::{self, PluginMetrics};
 use crate::trigger::Trigger;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct LoadedPlugin {
     /// Where its outgoing HTTP requests may go.
     pub outbound: Arc<AllowList>,
     pub pre: Prepared,
+    /// Where its invocations, host calls and failures are counted.
+    pub metrics: Arc<PluginMetrics>,
 }
 
 impl LoadedPlugin {
@@ -49,6 +52,7 @@ impl LoadedPlugin {
         grants: PluginGrants,
         config: Resolved,
         max_concurrency: u32,
+        metrics: Arc<PluginMetrics>,
     ) -> Self {
         Self {
             id: spec.id.clone(),
@@ -63,6 +67,7 @@ impl LoadedPlugin {
             grants,
             outbound: spec.outbound.clone(),
             pre,
+            metrics,
         }
     }
 }
@@ -109,11 +114,15 @@ impl Prepared {
 impl LazyComponent {
     fn compile(&self) -> Result<PreparedPlugin, String> {
         let started = std::time::Instant::now();
-        let result = self
-            .engine
-            .compile(&self.digest, &self.bytes)
-            .map_err(|e| format!("invalid component: {e:#}"))
-            .and_then(|(component, _)| prepare(&self.engine, &component, &self.spec));
+        let metrics = self.engine.metrics();
+        let result =
+            self.engine.compile(&self.digest, &self.bytes).map_err(|e| format!("invalid component: {e:#}")).and_then(
+                |(component, from)| {
+                    let compiled = matches!(from, crate::artifact_cache::Source::Compiled);
+                    metrics.component_loaded(self.spec.id.as_str(), compiled, started.elapsed());
+                    prepare(&self.engine, &component, &self.spec)
+                },
+            );
         match &result {
             Ok(_) => tracing::info!(
                 plugin = %self.spec.id,
@@ -123,7 +132,7 @@ impl LazyComponent {
             ),
             Err(error) => {
                 tracing::error!(plugin = %self.spec.id, digest = self.digest.short(), "component cannot run: {error}");
-                crate::metrics::count(crate::metrics::PLUGIN_UNAVAILABLE);
+                metrics.deployment(telemetry::DeploymentOutcome::Unavailable);
             }
         }
         result

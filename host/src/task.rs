@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::bindings::wit_events::{Custom, Event, Payload};
 use crate::capability::log::escape_controls;
 use crate::invoke::{InvokeError, deliver, run_task};
+use crate::telemetry::{Entry, ErrorKind};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -121,16 +122,22 @@ async fn run_unlogged(
             ),
         ));
     }
+    let started = Instant::now();
+    let count = |outcome: Result<(), ErrorKind>| loaded.metrics.invocation(Entry::Task, outcome, started.elapsed());
     if exports.task.is_some() {
         let outcome =
             run_task(engine.engine(), engine.admission(), loaded, &input_text, invocation, deadline, origin.clone())
                 .await
+                .inspect_err(|e| count(Err(e.kind())))
                 .map_err(|e| invoke_failure(plugin, e))?;
-        let output =
-            outcome.map_err(|failure| TaskFailure { name: clean_name(&failure.name), message: failure.message })?;
-        return serde_json::from_str(&output).map_err(|e| {
+        let output = outcome
+            .inspect_err(|_| count(Err(ErrorKind::Rejected)))
+            .map_err(|failure| TaskFailure { name: clean_name(&failure.name), message: failure.message })?;
+        let output = serde_json::from_str(&output).map_err(|e| {
             TaskFailure::host("InvalidOutput", format!("plugin `{plugin}` returned output that is not JSON: {e}"))
         });
+        count(output.as_ref().map(|_| ()).map_err(|_| ErrorKind::InvalidResponse));
+        return output;
     }
     if exports.events.is_some() {
         let event = Event {
@@ -145,7 +152,9 @@ async fn run_unlogged(
         };
         let verdict = deliver(engine.engine(), engine.admission(), loaded, &event, invocation, deadline, origin)
             .await
+            .inspect_err(|e| count(Err(e.kind())))
             .map_err(|e| invoke_failure(plugin, e))?;
+        count(verdict.as_ref().map(|_| ()).map_err(|_| ErrorKind::Rejected));
         return verdict
             .map(|()| Value::Object(Default::default()))
             .map_err(|reason| TaskFailure { name: "TaskFailed".into(), message: reason });

@@ -196,3 +196,51 @@ async fn an_s3_notification_for_another_object_does_not_reload_and_is_not_droppe
 fn fixture_path(name: &str) -> String {
     support::lambda::repo().join("tests/fixtures/lambda").join(name).display().to_string()
 }
+
+/// The EMF line of `plugin` among `lines` (the metrics written by one invocation).
+fn emf_of<'a>(lines: &'a [Value], plugin: &str) -> &'a Value {
+    lines.iter().rev().find(|line| line["plugin"] == plugin).unwrap_or_else(|| panic!("no EMF line for {plugin}"))
+}
+
+#[tokio::test]
+async fn each_invocation_writes_its_own_per_plugin_metrics_as_emf_lines() {
+    let lambda = start();
+    let http = reqwest::Client::new();
+
+    // The components compiled at start land in the first invocation's lines.
+    let rest = lambda.invoke_fixture("apigw-rest-v1-get.json");
+    assert_eq!(rest["statusCode"], 200, "{rest}");
+    let lines = lambda.metrics_until(r#""plugin":"hello""#);
+    let hello = emf_of(&lines, "hello");
+    let directive = &hello["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "plughost");
+    assert_eq!(directive["Dimensions"], serde_json::json!([["plugin"]]));
+    assert_eq!(hello["Invocations"], 1, "{hello}");
+    assert_eq!(hello["Errors"], 0);
+    assert_eq!(hello["ColdStarts"], 1);
+    assert_eq!(hello["Duration"].as_array().map(Vec::len), Some(1));
+    assert_eq!(hello["InstantiateDuration"].as_array().map(Vec::len), Some(1));
+    assert!(hello["ResponseBytes"].as_u64().unwrap() > 0);
+    assert_eq!(hello["ComponentLoadDuration"].as_array().map(Vec::len), Some(1), "{hello}");
+    // Every member is named in the directive, with a unit.
+    let named: Vec<&str> =
+        directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
+    for member in ["Invocations", "Errors", "ColdStarts", "Duration", "InstantiateDuration", "ResponseBytes"] {
+        assert!(named.contains(&member), "{member} not in the directive: {directive}");
+    }
+
+    // A timeout: the plugin's own line says so; nothing of hello's is repeated.
+    assert_eq!(http.get(lambda.url("/loop")).send().await.unwrap().status(), 504);
+    let lines = lambda.metrics_until(r#""Errors.timeout""#);
+    let misbehave = emf_of(&lines, "misbehave");
+    assert_eq!((misbehave["Invocations"].as_u64(), misbehave["Errors"].as_u64()), (Some(1), Some(1)), "{misbehave}");
+    assert_eq!(misbehave["Errors.timeout"], 1);
+    assert!(lines.iter().all(|line| line["plugin"] != "hello"), "hello ran no request in this invocation: {lines:?}");
+
+    // The next invocation starts its own batch: one invocation, warm.
+    assert_eq!(http.get(lambda.url("/hello/again")).send().await.unwrap().status(), 200);
+    let lines = lambda.metrics_until(r#""plugin":"hello""#);
+    let hello = emf_of(&lines, "hello");
+    assert_eq!(hello["Invocations"], 1, "{hello}");
+    assert!(hello.get("ColdStarts").is_none(), "a warm instance is no cold start: {hello}");
+}

@@ -23,6 +23,7 @@
 //! - `grants.rs`    — placement of labels on backends, grant tables, the request's view;
 //! - `error.rs`     — the errors guests receive as WIT values (or a trap);
 //! - `io_budget.rs` — the bytes one request may move through host calls;
+//! - `host_call.rs` — every backend call: cut off at the deadline, counted, traced;
 //! - `deadline.rs`  — host calls cut off before the request's deadline;
 //! - `paging.rs`    — the page and cursor rules every listing call shares;
 //! - `message.rs`   — the body and attribute rules queues and topics share;
@@ -36,6 +37,7 @@ pub mod deadline;
 pub mod error;
 pub mod event_log;
 pub mod grants;
+pub mod host_call;
 pub mod io_budget;
 pub mod kv;
 pub mod labelled;

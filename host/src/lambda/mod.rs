@@ -39,10 +39,31 @@ pub async fn run(app: Arc<App>, refresh: Duration) -> anyhow::Result<()> {
     let refresher =
         Arc::new(Refresher { refresh, last_check: Mutex::new(Instant::now()), busy: AtomicBool::new(false) });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        invocation(app.clone(), refresher.clone(), event)
+        let (app, refresher) = (app.clone(), refresher.clone());
+        async move {
+            let answer = invocation(app.clone(), refresher, event).await;
+            write_metrics(&app);
+            answer
+        }
     }))
     .await
     .map_err(|e| anyhow::anyhow!("Lambda runtime stopped: {e}"))
+}
+
+/// The invocation's metrics as EMF lines on stdout, where CloudWatch reads them
+/// (`telemetry/emf.rs`): written once, before the answer goes back to the runtime.
+fn write_metrics(app: &App) {
+    use std::io::Write;
+    let lines = app.plugin_engine().metrics().take_emf_lines();
+    if lines.is_empty() {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        // Nothing to do if stdout is gone: the runtime is shutting the process down.
+        let _ignored = writeln!(stdout, "{line}");
+    }
+    let _ignored = stdout.flush();
 }
 
 /// When the deployment was last checked for a new version, and whether a check runs.

@@ -1,4 +1,5 @@
-//! `plughost serve`: the local HTTP server (axum over hyper), the host's health endpoint,
+//! `plughost serve`: the local HTTP server (axum over hyper), the host's health and
+//! metrics endpoints,
 //! graceful shutdown, live reload (`watch.rs`), the routes capabilities answer
 //! themselves (`Capabilities::local_routes`: presigned URLs of embedded storage), and the
 //! local event sources (`trigger/local/`: scheduler, queues, outbox) with their endpoints
@@ -26,6 +27,8 @@ use std::sync::Arc;
 
 /// The host's own health endpoint (the prefix is reserved in manifests).
 pub const HEALTH_PATH: &str = "/_plughost/health";
+/// Every plugin's metrics in Prometheus' text format (`telemetry/metrics.rs`).
+pub const METRICS_PATH: &str = "/_plughost/metrics";
 
 #[derive(Clone)]
 pub struct ServeOptions {
@@ -81,6 +84,7 @@ pub async fn serve(
     let capabilities = app.capabilities().local_routes();
     let router = axum::Router::new()
         .route(HEALTH_PATH, get(health))
+        .route(METRICS_PATH, get(metrics))
         .fallback(dispatch)
         .with_state(app)
         .merge(capabilities)
@@ -135,6 +139,11 @@ async fn health(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
         "loaded_at": humantime::format_rfc3339_seconds(table.loaded_at).to_string(),
         "plugins": plugins,
     }))
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> impl axum::response::IntoResponse {
+    let text = app.plugin_engine().metrics().render();
+    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
 /// Stops a background task when the server stops.

@@ -6,8 +6,8 @@ use super::limits::{check_entries, check_entry};
 use super::{BusView, OpenBus};
 use crate::bindings::plughost::plugin::bus::{Entry, Host, HostBus};
 use crate::bindings::plughost::plugin::types::Error as WitError;
-use crate::capability::deadline::bounded;
 use crate::capability::error::StorageError;
+use crate::capability::host_call;
 use wasmtime::component::Resource;
 
 impl Host for BusView<'_> {}
@@ -26,7 +26,9 @@ impl HostBus for BusView<'_> {
         let sizes = entries.iter().map(check_entry).collect::<Result<Vec<_>, _>>()?;
         check_entries(&sizes)?;
         self.io.take(sizes.iter().sum())?;
-        StorageError::per_item(bounded(bus.backend.put(&bus.namespace, entries)).await?)
+        StorageError::per_item(
+            host_call::call(super::KIND.name, "put", &bus.label, bus.backend.put(&bus.namespace, entries)).await?,
+        )
     }
 
     async fn drop(&mut self, bus: Resource<OpenBus>) -> wasmtime::Result<()> {

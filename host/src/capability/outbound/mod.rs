@@ -27,9 +27,11 @@ pub use allow_list::AllowList;
 pub use chain::{CallOrigin, Chain};
 
 use crate::capability::log::escape_controls;
+use crate::telemetry::{ErrorKind, PluginMetrics};
 use allow_list::Target;
 use bytes::Bytes;
 use std::sync::Arc;
+use tracing::Instrument;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView};
 
@@ -77,6 +79,8 @@ pub struct OutboundCtx {
     origin: CallOrigin,
     resolver: send::Resolver,
     sent: u32,
+    /// Where its outgoing requests and refusals are counted.
+    metrics: Arc<PluginMetrics>,
 }
 
 impl OutboundCtx {
@@ -87,6 +91,7 @@ impl OutboundCtx {
         max_requests: u32,
         max_response: u64,
         origin: CallOrigin,
+        metrics: Arc<PluginMetrics>,
     ) -> Self {
         Self {
             plugin: plugin.into(),
@@ -97,12 +102,14 @@ impl OutboundCtx {
             origin,
             resolver: send::system_resolver(),
             sent: 0,
+            metrics,
         }
     }
 
     /// Logs a refusal and returns the error the plugin receives.
     fn refuse(&self, target: &str, reason: &str, error: Error) -> Box<dyn Future<Output = SendResult> + Send> {
         log_refusal(&self.plugin, &self.request_id, target, reason);
+        self.metrics.error(ErrorKind::OutboundDenied);
         Box::new(std::future::ready(Err(error)))
     }
 }
@@ -168,7 +175,7 @@ impl WasiHttpHooks for OutboundCtx {
 
         if let Some(callee) = internal {
             return match chain::prepare(&self.origin, &callee, (self.plugin.clone(), self.request_id.clone())) {
-                Ok(call) => Box::new(call.run(request, bounds)),
+                Ok(call) => self.measured("call", &shown, call.run(request, bounds)),
                 Err((reason, error)) => self.refuse(&shown, &reason, error),
             };
         }
@@ -177,7 +184,8 @@ impl WasiHttpHooks for OutboundCtx {
         }
         let (plugin, request_id) = (self.plugin.clone(), self.request_id.clone());
         let (allow, resolver) = (self.allow.clone(), self.resolver.clone());
-        Box::new(async move {
+        let shown_here = shown.clone();
+        self.measured("send", &shown_here, async move {
             match send::send(request, target, allow, resolver, bounds).await {
                 Ok(sent) => Ok(sent),
                 Err(Ok(send::Refused(why))) => {
@@ -190,6 +198,42 @@ impl WasiHttpHooks for OutboundCtx {
                 }
             }
         })
+    }
+}
+
+impl OutboundCtx {
+    /// `request` (until its response head arrives) as a host call of capability `http`:
+    /// timed into the plugin's metrics, traced as a `host_call` span under the plugin's
+    /// call (wasmtime-wasi-http runs it on a task of its own), and a refusal made on the
+    /// way (a fenced address, no such plugin) counted as one.
+    fn measured(
+        &self,
+        operation: &'static str,
+        url: &str,
+        request: impl Future<Output = SendResult> + Send + 'static,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let span = tracing::info_span!(
+            "host_call",
+            capability = "http",
+            operation,
+            url = %escape_controls(url),
+            outcome = tracing::field::Empty
+        );
+        let metrics = self.metrics.clone();
+        Box::new(
+            async move {
+                let started = std::time::Instant::now();
+                let result = request.await;
+                let took = started.elapsed();
+                if matches!(result, Err(Error::HttpRequestDenied | Error::DestinationNotFound)) {
+                    metrics.error(ErrorKind::OutboundDenied);
+                }
+                tracing::Span::current().record("outcome", if result.is_ok() { "ok" } else { "error" });
+                metrics.host_call("http", operation, result.is_ok(), took);
+                result
+            }
+            .instrument(span),
+        )
     }
 }
 

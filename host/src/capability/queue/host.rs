@@ -7,8 +7,8 @@ use super::limits::{check_batch, check_message};
 use super::{OpenQueue, QueueView};
 use crate::bindings::plughost::plugin::queue::{Host, HostQueue, Message};
 use crate::bindings::plughost::plugin::types::Error as WitError;
-use crate::capability::deadline::bounded;
 use crate::capability::error::StorageError;
+use crate::capability::host_call;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Resource;
 
@@ -31,7 +31,7 @@ impl QueueView<'_> {
                 message.deduplication_id = Some(hex::encode(Sha256::digest(message.body.as_bytes())));
             }
         }
-        bounded(queue.backend.send(&queue.namespace, messages)).await
+        host_call::call(super::KIND.name, "send", &queue.label, queue.backend.send(&queue.namespace, messages)).await
     }
 }
 
