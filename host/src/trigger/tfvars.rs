@@ -1,6 +1,7 @@
 //! `plughost tfvars <manifest>`: the Terraform variables of the manifest's labels, event
 //! sources, triggers and sending grants (each capability's label list as its
-//! `Kind::terraform_labels` names it, and `queues`, `topics`, `buses`, `triggers`, `sends`
+//! `Kind::terraform_labels` names it, and `plugins` (each one's timeout, for its alarms),
+//! `queues`, `topics`, `buses`, `triggers`, `sends`
 //! of `terraform/envs/*`), as JSON
 //! for `-var-file` — so the stack's queues, rules and mappings are generated from the same
 //! manifest the host loads, never typed twice.
@@ -56,7 +57,14 @@ pub fn terraform_vars(manifest: &Manifest) -> Value {
             .map(String::as_str)
             .collect()
     };
+    // Each plugin's timeout: its p99 alarm fires at 80% of it (modules/observability).
+    let plugins: serde_json::Map<String, Value> = manifest
+        .plugins
+        .iter()
+        .map(|p| (p.id.to_string(), json!({ "timeout_ms": p.limits.timeout.as_millis() as u64 })))
+        .collect();
     let mut vars = json!({
+        "plugins": plugins,
         "queues": queues,
         "topics": manifest.sources.topics,
         "buses": manifest.sources.buses,
@@ -110,6 +118,7 @@ mod tests {
         assert_eq!(
             terraform_vars(&manifest),
             json!({
+                "plugins": { "sender": { "timeout_ms": 5000 }, "worker": { "timeout_ms": 5000 } },
                 "queues": {
                     "audit": { "max_receives": 5, "visibility_timeout_seconds": 30, "fifo": false, "topics": ["alerts"] },
                     "jobs": { "max_receives": 3, "visibility_timeout_seconds": 30, "fifo": false, "topics": [] },

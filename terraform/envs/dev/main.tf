@@ -117,4 +117,5 @@ module "observability" {
   api_id          = module.api.api_id
   kms_key_arn     = module.storage.kms_key_arn
   alarm_emails    = var.alarm_emails
+  plugins         = var.plugins
 }

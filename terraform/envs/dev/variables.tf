@@ -105,6 +105,19 @@ variable "buses" {
   default     = ["app"]
 }
 
+variable "plugins" {
+  description = "Every plugin of the manifest: id -> { timeout_ms } (`plughost tfvars`). Each gets a dashboard row and alarms (modules/observability)."
+  type = map(object({
+    timeout_ms = number
+  }))
+  default = {
+    hello    = { timeout_ms = 5000 }, pricing = { timeout_ms = 2000 }, rates = { timeout_ms = 3000 },
+    checkout = { timeout_ms = 5000 }, users = { timeout_ms = 5000 }, products = { timeout_ms = 5000 },
+    activity = { timeout_ms = 5000 }, orders = { timeout_ms = 5000 }, order-worker = { timeout_ms = 5000 },
+    notifier = { timeout_ms = 5000 }, upload-processor = { timeout_ms = 5000 }, latest-object = { timeout_ms = 5000 },
+  }
+}
+
 variable "triggers" {
   description = "Every plugin's triggers (see modules/triggers): { plugin, and one of schedule+name, object, queue, topic, changes, bus+pattern }."
   type = list(object({

@@ -364,3 +364,41 @@ run "a_short_artifact_key_is_refused" {
   }
   expect_failures = [var.artifact_key]
 }
+
+run "every_plugin_gets_a_dashboard_row_and_alarms_on_its_error_rate_and_p99" {
+  command = apply
+  variables {
+    plugins = { hello = { timeout_ms = 5000 }, pricing = { timeout_ms = 2000 } }
+  }
+
+  assert {
+    condition     = length(module.observability.plugin_alarms) == 2
+    error_message = "one pair of alarms per plugin"
+  }
+  assert {
+    condition     = module.observability.plugin_alarms["pricing"].duration_p99 == "plughost-test-plugin-pricing-duration-p99"
+    error_message = "the p99 alarm is named after its plugin"
+  }
+  assert {
+    # 80% of pricing's own 2 s timeout, not the function's.
+    condition     = module.observability.plugin_p99_thresholds_ms["pricing"] == 1600
+    error_message = "a plugin's p99 alarm fires at 80% of its own timeout"
+  }
+  assert {
+    condition = alltrue([
+      for plugin in ["hello", "pricing"] :
+      length([for w in jsondecode(module.observability.dashboard_body).widgets : w if startswith(w.properties.title, "${plugin}: ")]) == 3
+    ])
+    error_message = "each plugin has a row of three widgets"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for plugin in ["hello", "pricing"] : [
+        for w in jsondecode(module.observability.dashboard_body).widgets : [
+          for m in w.properties.metrics : m[0] == "plughost" && m[2] == "plugin" && m[3] == plugin
+        ] if startswith(w.properties.title, "${plugin}: ")
+      ]
+    ]))
+    error_message = "a plugin's row reads plughost's metrics of that plugin (dimension `plugin`)"
+  }
+}
