@@ -18,9 +18,10 @@ all: plugins host
 plugins:               ## every plugin and test guest -> target/wasm32-wasip2/plugin/*.wasm
 	scripts/build-wasm
 
-tools:                 ## test servers from PyPI: moto (DynamoDB, S3, Secrets Manager), cargo-lambda (Lambda emulator)
+tools:                 ## test servers from PyPI: moto (DynamoDB, S3, Secrets Manager), cargo-lambda (Lambda emulator); Debian's chromium (console test)
 	scripts/install-moto
 	scripts/install-cargo-lambda
+	scripts/install-chromium
 
 host:                  ## the plughost binary -> target/debug/plughost
 	cargo build -p plughost

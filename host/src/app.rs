@@ -20,7 +20,7 @@ use crate::loader::{Fetched, FetchedComponent, Loader};
 use crate::manifest::LimitBounds;
 use crate::registry::{Registry, RoutingTable};
 use crate::source::{FetchError, ManifestSource, Snapshot};
-use crate::telemetry::{DeploymentOutcome, Entry, ErrorKind};
+use crate::telemetry::{DeploymentOutcome, Entry, ErrorKind, ReloadHistory};
 use bytes::Bytes;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +46,8 @@ pub struct App {
     generation: AtomicU64,
     /// Serialises reloads so two file events cannot publish out of order.
     reload_lock: tokio::sync::Mutex<()>,
+    /// What became of each reload (the local console shows it).
+    reloads: ReloadHistory,
 }
 
 impl App {
@@ -79,6 +81,8 @@ impl App {
         let manifest = &snapshot.manifest;
         let secrets = loader.capabilities().secrets().fetch(&manifest.path, &manifest.configs()).await?;
         let table = loader.build_table(manifest, &secrets, &snapshot.components, 1)?;
+        let reloads = ReloadHistory::default();
+        reloads.record("published", table.generation, describe_plugins(&table));
         let source = Arc::new(source);
         source.share_artifacts(&loader, compiled_here(&snapshot.components));
         Ok(Self {
@@ -90,6 +94,7 @@ impl App {
             max_body,
             generation: AtomicU64::new(1),
             reload_lock: tokio::sync::Mutex::new(()),
+            reloads,
         })
     }
 
@@ -162,12 +167,9 @@ impl App {
         let serving = self.table().generation;
         match self.reload().await {
             Ok(Reload::Published(table)) => {
-                let plugins = table.plugins().iter().map(|p| format!("{}@{}", p.id, p.digest.short()));
-                tracing::info!(
-                    generation = table.generation,
-                    plugins = plugins.collect::<Vec<_>>().join(" "),
-                    "reloaded: new requests use the new table"
-                );
+                let plugins = describe_plugins(&table);
+                tracing::info!(generation = table.generation, plugins, "reloaded: new requests use the new table");
+                self.reloads.record("published", table.generation, plugins);
                 true
             }
             Ok(Reload::Unchanged) => {
@@ -181,9 +183,15 @@ impl App {
                     serving_generation = serving,
                     "reload rejected, still serving the previous version: {error:#}"
                 );
+                self.reloads.record("rejected", serving, format!("{error:#}"));
                 false
             }
         }
+    }
+
+    /// What became of the reloads so far (the first load included), oldest first.
+    pub fn reloads(&self) -> Vec<crate::telemetry::reloads::ReloadRecord> {
+        self.reloads.all()
     }
 
     /// Remembers a bad version (so polling does not retry it) and counts it.
@@ -331,6 +339,11 @@ impl Delivery {
     pub fn describe_failures(&self) -> String {
         self.failures.iter().map(|(plugin, why)| format!("plugin `{plugin}`: {why}")).collect::<Vec<_>>().join("; ")
     }
+}
+
+/// A table's plugins as `id@digest`, for log lines and the reload history.
+fn describe_plugins(table: &RoutingTable) -> String {
+    table.plugins().iter().map(|p| format!("{}@{}", p.id, p.digest.short())).collect::<Vec<_>>().join(" ")
 }
 
 /// The fetched components the loader compiles from their bytes (those that came compiled

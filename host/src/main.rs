@@ -18,6 +18,7 @@ use plughost::logging::{self, LogFormat};
 use plughost::manifest::{Digest, PluginId};
 use plughost::serve::{ServeOptions, bind, serve, shutdown_signal};
 use plughost::source::ManifestSource;
+use plughost::telemetry::RecentLogs;
 use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -258,8 +259,10 @@ fn main() -> ExitCode {
         }
     };
     let default_format = if matches!(command, Command::Lambda { .. }) { LogFormat::Json } else { LogFormat::Text };
-    logging::init(cli.log_format.unwrap_or(default_format));
-    match runtime.block_on(run(command)) {
+    // The console's log view (serve only): the lines the terminal shows, kept per plugin.
+    let recent = matches!(command, Command::Serve { .. }).then(RecentLogs::default);
+    logging::init(cli.log_format.unwrap_or(default_format), recent.clone());
+    match runtime.block_on(run(command, recent.unwrap_or_default())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -268,14 +271,14 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command, recent_logs: RecentLogs) -> anyhow::Result<()> {
     match command {
         Command::Serve { host, listen, no_watch, public_url } => {
             let listener = bind(listen).await?;
             let public_url = public_url.unwrap_or_else(|| default_public_url(listener.local_addr().unwrap_or(listen)));
             let app = host.load(&public_url, false).await?;
             let events = Some(app.capabilities().local_events().get().await?.clone());
-            let options = ServeOptions { watch: !no_watch, refresh: host.refresh, events };
+            let options = ServeOptions { watch: !no_watch, refresh: host.refresh, events, recent_logs };
             serve(listener, app, options, shutdown_signal()).await
         }
         Command::Lambda { mut host } => {

@@ -10,6 +10,7 @@ use crate::admission::PluginGate;
 use crate::capability::LABELLED;
 use crate::capability::config::secrets::Resolved;
 use crate::capability::grants::PluginGrants;
+use crate::capability::labelled::GrantedAccess;
 use crate::capability::outbound::{self, AllowList};
 use crate::engine::{PluginEngine, PreparedPlugin};
 use crate::manifest::{ComponentRef, Digest, Limits, PluginId, PluginSpec, RouteSpec};
@@ -37,6 +38,8 @@ pub struct LoadedPlugin {
     pub gate: PluginGate,
     /// The labels this plugin may open, bound to their backends.
     pub grants: PluginGrants,
+    /// The same grants as the manifest states them (capability -> label -> access), to show.
+    pub granted: GrantedAccess,
     /// Where its outgoing HTTP requests may go.
     pub outbound: Arc<AllowList>,
     pub pre: Prepared,
@@ -65,6 +68,7 @@ impl LoadedPlugin {
             limits: spec.limits,
             gate: PluginGate::new(max_concurrency),
             grants,
+            granted: spec.grants.clone(),
             outbound: spec.outbound.clone(),
             pre,
             metrics,

@@ -1,5 +1,5 @@
 //! `plughost serve`: the local HTTP server (axum over hyper), the host's health and
-//! metrics endpoints,
+//! metrics endpoints, the local console (`console/`),
 //! graceful shutdown, live reload (`watch.rs`), the routes capabilities answer
 //! themselves (`Capabilities::local_routes`: presigned URLs of embedded storage), and the
 //! local event sources (`trigger/local/`: scheduler, queues, outbox) with their endpoints
@@ -8,9 +8,11 @@
 //! Only transport lives here: reading the body under the size limit and handing an
 //! `http::Request<Bytes>` to [`App::handle_with_id`].
 
+mod console;
 mod events;
 mod watch;
 
+pub use console::CONSOLE_PATH;
 pub use events::EVENTS_PATH;
 
 use crate::app::App;
@@ -39,6 +41,8 @@ pub struct ServeOptions {
     /// The local event sources (`<data-dir>/events.sqlite3`): schedules fire, queues and
     /// the outbox deliver, `POST /_plughost/events` fires events. `None`: no events.
     pub events: Option<crate::trigger::local::LocalEvents>,
+    /// Each plugin's last log lines, for the console (the logging layer fills it).
+    pub recent_logs: crate::telemetry::RecentLogs,
 }
 
 /// Binds `listen` first, so the real address (port 0 becomes a free port) is known
@@ -80,6 +84,7 @@ pub async fn serve(
     }
     tracing::info!(%addr, manifest = %app.source(), watch = options.watch, "plughost listening on http://{addr}");
 
+    let console = console::router(app.clone(), options.recent_logs.clone());
     // What capabilities answer themselves (presigned URLs of embedded storage).
     let capabilities = app.capabilities().local_routes();
     let router = axum::Router::new()
@@ -88,7 +93,8 @@ pub async fn serve(
         .fallback(dispatch)
         .with_state(app)
         .merge(capabilities)
-        .merge(event_routes);
+        .merge(event_routes)
+        .merge(console);
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     tracing::info!("plughost stopped");
     Ok(())

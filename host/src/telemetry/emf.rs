@@ -8,7 +8,7 @@
 //! allows at most 100 values per metric in a line: a batch with more (a large SQS batch)
 //! continues its arrays on further lines that carry no counts.
 
-use super::metrics::{DeploymentOutcome, ErrorKind, Phase};
+use super::names::{DeploymentOutcome, ErrorKind, Phase};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -1,10 +1,13 @@
 //! What operators see of each plugin: metrics (Prometheus in `serve`, CloudWatch EMF in
-//! Lambda) and, later in this folder, traces.
+//! Lambda), and what the local console shows besides.
 //!
-//! - `metrics.rs` — [`Metrics`], the process's registry (held by the engine), and
+//! - `metrics.rs`     — [`Metrics`], the process's registry (held by the engine), and
 //!   [`PluginMetrics`], a loaded plugin's handle the request path records into;
-//! - `emf.rs`     — one Lambda invocation's observations as CloudWatch Embedded Metric
-//!   Format lines, written when it ends.
+//! - `names.rs`       — what they are broken down by (entry, error kind, phase, deployment);
+//! - `emf.rs`         — one Lambda invocation's observations as CloudWatch Embedded Metric
+//!   Format lines, written when it ends;
+//! - `recent_logs.rs` — each plugin's last log lines (a `tracing` layer; `serve` only);
+//! - `reloads.rs`     — what became of each reload.
 //!
 //! Where observations are made: `invoke.rs` (instantiate, call, cold start),
 //! `dispatch.rs` / `app.rs` / `task.rs` (one invocation's outcome),
@@ -14,5 +17,10 @@
 
 pub mod emf;
 pub mod metrics;
+pub mod names;
+pub mod recent_logs;
+pub mod reloads;
 
 pub use metrics::{DeploymentOutcome, Entry, ErrorKind, Metrics, Phase, PluginMetrics, Summary};
+pub use recent_logs::RecentLogs;
+pub use reloads::ReloadHistory;

@@ -134,6 +134,14 @@ impl AllowList {
         self.entries.is_empty()
     }
 
+    /// The entries as the manifest wrote them (`+trace` marks those that propagate it).
+    pub fn describe(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|e| if e.trace { format!("{} +trace", e.original) } else { e.original.clone() })
+            .collect()
+    }
+
     /// The entry that allows `target`, if any.
     pub fn allowing(&self, target: &Target) -> Option<&AllowedHost> {
         self.entries.iter().find(|entry| entry.allows(target))
