@@ -20,12 +20,13 @@ use crate::loader::{Fetched, FetchedComponent, Loader};
 use crate::manifest::LimitBounds;
 use crate::registry::{Registry, RoutingTable};
 use crate::source::{FetchError, ManifestSource, Snapshot};
-use crate::telemetry::{DeploymentOutcome, Entry, ErrorKind, ReloadHistory};
+use crate::telemetry::{DeploymentOutcome, Entry, ErrorKind, ReloadHistory, traces};
 use bytes::Bytes;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// What a successful [`App::reload`] did.
 pub enum Reload {
@@ -224,8 +225,8 @@ impl App {
         deadline: Option<Instant>,
     ) -> http::Response<Bytes> {
         let deployment = self.deployment();
-        let incoming_trace = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
-        let origin = deployment.origin(&trace::trace_id(incoming_trace, request_id));
+        // The trace id is the request span's (`Deployment::serve` continues the request's).
+        let origin = deployment.origin("");
         deployment.serve(request, request_id, deadline, origin, None).await
     }
 
@@ -257,9 +258,22 @@ impl App {
         let deployment = self.deployment();
         let targets = crate::trigger::table::targets(deployment.table().plugins(), event, bus_event, schedule_of);
         let engine = self.loader.engine();
-        let call_origin = deployment.origin(&trace::trace_id(None, invocation));
+        // One trace for the event (the Lambda invocation's, if it is in one); a span per plugin.
+        let kind = crate::trigger::table::kind(event);
+        let root = tracing::info_span!(
+            "deliver",
+            otel.name = %format!("event {kind}"),
+            otel.kind = "consumer",
+            event.kind = kind,
+            event_id = %escape_controls(&event.id),
+            invocation,
+            trace_id = tracing::field::Empty,
+        );
+        let trace_id = traces::start(&root, traces::lambda_invocation().as_ref(), || trace::trace_id(None, invocation));
+        let call_origin = deployment.origin(&trace_id);
         let runs = targets.iter().map(|plugin| {
             let call_origin = call_origin.clone();
+            let span = tracing::info_span!(parent: &root, "event", plugin = %plugin.id);
             async move {
                 let started = Instant::now();
                 let outcome =
@@ -299,8 +313,10 @@ impl App {
                 }
                 failure.map(|why| (plugin.id.clone(), why))
             }
+            .instrument(span)
         });
-        let failures: Vec<_> = futures::future::join_all(runs).await.into_iter().flatten().collect();
+        let failures: Vec<_> =
+            futures::future::join_all(runs).instrument(root.clone()).await.into_iter().flatten().collect();
         Delivery { targets: targets.len(), failures }
     }
 

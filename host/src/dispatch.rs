@@ -8,17 +8,20 @@
 //! gets its own request id (the caller's arrives as `x-request-id`) and its own access
 //! line, and runs under the callee's grants and limits, never the caller's.
 
+use crate::capability::log::escape_controls;
+use crate::capability::outbound::trace;
 use crate::capability::outbound::{CallOrigin, Chain};
 use crate::engine::PluginEngine;
 use crate::http::{HostError, access_log, from_wit_response, tag_request_id, to_wit_request};
 use crate::invoke::{InvokeError, invoke};
 use crate::manifest::PluginId;
 use crate::registry::{Lookup, RoutingTable};
-use crate::telemetry::{Entry, ErrorKind};
+use crate::telemetry::{Entry, ErrorKind, traces};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// One routing table with the engine that runs its plugins: what a request, and every
 /// plugin call it makes, runs in (in-flight calls keep theirs across a reload).
@@ -44,7 +47,35 @@ impl Deployment {
 
     /// Routes and runs one request (`only`: to that plugin's routes alone), tags the
     /// response with `request_id` and writes its access line. Never panics on any input.
+    /// All of it runs in the request's root span (`telemetry/traces.rs`), which continues
+    /// the trace the request arrives in; `origin` takes that trace id.
     pub async fn serve(
+        self: &Arc<Self>,
+        request: http::Request<Bytes>,
+        request_id: &str,
+        deadline: Option<Instant>,
+        mut origin: CallOrigin,
+        only: Option<&str>,
+    ) -> http::Response<Bytes> {
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %request.method(),
+            otel.kind = "server",
+            http.request.method = %request.method(),
+            url.path = %escape_controls(request.uri().path()),
+            http.route = tracing::field::Empty,
+            plugin = tracing::field::Empty,
+            request_id,
+            trace_id = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let incoming = traces::incoming(request.headers());
+        let trace_id = traces::start(&span, incoming.as_ref(), || trace::trace_id(None, request_id));
+        origin.trace_id = trace_id.into();
+        self.route_and_run(request, request_id, deadline, origin, only).instrument(span).await
+    }
+
+    async fn route_and_run(
         self: &Arc<Self>,
         request: http::Request<Bytes>,
         request_id: &str,
@@ -55,7 +86,8 @@ impl Deployment {
         let started = Instant::now();
         let (parts, body) = request.into_parts();
         let mut plugin_id = None;
-        let result = match self.table.lookup(&parts.method, parts.uri.path()) {
+        let lookup = tracing::info_span!("route").in_scope(|| self.table.lookup(&parts.method, parts.uri.path()));
+        let result = match lookup {
             Lookup::Found(matched) if only.is_some_and(|callee| matched.plugin.id.as_str() != callee) => {
                 Err(HostError::NotFound)
             }
@@ -66,6 +98,10 @@ impl Deployment {
             Lookup::Found(matched) => {
                 let plugin = matched.plugin;
                 plugin_id = Some(plugin.id.clone());
+                let span = tracing::Span::current();
+                span.record("http.route", matched.route);
+                span.record("plugin", plugin.id.as_str());
+                traces::rename(&span, format!("{} {}", parts.method, matched.route));
                 let wit_request = to_wit_request(&parts, body, &matched, request_id);
                 let engine = &self.engine;
                 let invoked = Instant::now();
@@ -85,6 +121,7 @@ impl Deployment {
         };
         let mut response = result.unwrap_or_else(|error| error.into_response(request_id));
         tag_request_id(&mut response, request_id);
+        tracing::Span::current().record("http.response.status_code", response.status().as_u16());
         access_log(&parts.method, parts.uri.path(), response.status(), plugin_id.as_ref(), request_id, started);
         response
     }

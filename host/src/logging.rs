@@ -4,12 +4,26 @@
 //! `request_id` fields. Everything a plugin supplies is escaped before it gets here
 //! (`capability/log`), and colours are written only to a terminal.
 //!
-//! `serve` also keeps each plugin's last lines for its console
-//! ([`RecentLogs`](crate::telemetry::RecentLogs)), a layer beside the writer.
+//! Every line logged inside an invocation carries its trace id, read from the
+//! invocation's root span (`telemetry/traces.rs`): `trace_id=…` at the end of a text
+//! line, a top-level `trace_id` field of a JSON one — so one query gathers a request's
+//! lines across plugins. (Span fields are not printed otherwise: the lines stay as short
+//! as the events that make them.)
+//!
+//! Beside the writer: the OTLP exporter when configured (`telemetry/traces.rs`), and in
+//! `serve` each plugin's last lines for its console
+//! ([`RecentLogs`](crate::telemetry::RecentLogs)).
 
-use crate::telemetry::RecentLogs;
+use crate::telemetry::{RecentLogs, traces};
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// How log lines are written.
@@ -30,8 +44,214 @@ pub fn init(format: LogFormat, recent: Option<RecentLogs>) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let writer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
     let writer = match format {
-        LogFormat::Text => writer.boxed(),
-        LogFormat::Json => writer.json().flatten_event(true).with_current_span(false).with_span_list(false).boxed(),
+        LogFormat::Text => writer.event_format(TextLines).boxed(),
+        LogFormat::Json => writer.event_format(JsonLines).boxed(),
     };
-    let _already_set = tracing_subscriber::registry().with(filter).with(writer).with(recent).try_init();
+    let _already_set = tracing_subscriber::registry()
+        .with(filter)
+        .with(TraceIds)
+        .with(writer)
+        .with(recent)
+        .with(traces::init())
+        .try_init();
+}
+
+/// A span's `trace_id` (recorded on an invocation's root span), kept in its extensions.
+struct SpanTraceId(String);
+
+/// Keeps each span's `trace_id` where [`JsonLines`] finds it.
+struct TraceIds;
+
+struct FindTraceId(Option<String>);
+
+impl Visit for FindTraceId {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "trace_id" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceIds {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut found = FindTraceId(None);
+        attrs.record(&mut found);
+        if let (Some(trace_id), Some(span)) = (found.0, ctx.span(id)) {
+            span.extensions_mut().insert(SpanTraceId(trace_id));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let mut found = FindTraceId(None);
+        values.record(&mut found);
+        if let (Some(trace_id), Some(span)) = (found.0, ctx.span(id)) {
+            span.extensions_mut().replace(SpanTraceId(trace_id));
+        }
+    }
+}
+
+/// The trace id of the invocation an event is logged in, if any.
+fn trace_id_of<S, N>(ctx: &FmtContext<'_, S, N>) -> Option<String>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    ctx.event_scope()?.from_root().find_map(|span| span.extensions().get::<SpanTraceId>().map(|t| t.0.clone()))
+}
+
+/// `<time> <LEVEL> <target>: <message> <fields> trace_id=<id>`; the level coloured at a
+/// terminal.
+struct TextLines;
+
+impl<S, N> FormatEvent<S, N> for TextLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        let now = humantime::format_rfc3339_micros(std::time::SystemTime::now());
+        let level = *event.metadata().level();
+        if writer.has_ansi_escapes() {
+            let colour = match level {
+                tracing::Level::ERROR => "31",
+                tracing::Level::WARN => "33",
+                tracing::Level::INFO => "32",
+                _ => "34",
+            };
+            write!(writer, "\x1b[2m{now}\x1b[0m \x1b[{colour}m{level:>5}\x1b[0m ")?;
+        } else {
+            write!(writer, "{now} {level:>5} ")?;
+        }
+        write!(writer, "{}: ", event.metadata().target())?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        if let Some(trace_id) = trace_id_of(ctx) {
+            write!(writer, " trace_id={trace_id}")?;
+        }
+        writeln!(writer)
+    }
+}
+
+/// One JSON object per line: `timestamp`, `level`, `target`, the event's fields at the top
+/// level (`message` among them), and the `trace_id` of the invocation it belongs to.
+struct JsonLines;
+
+struct JsonFields<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}").into());
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        let mut line = Map::new();
+        line.insert(
+            "timestamp".into(),
+            humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string().into(),
+        );
+        line.insert("level".into(), event.metadata().level().as_str().into());
+        event.record(&mut JsonFields(&mut line));
+        line.insert("target".into(), event.metadata().target().into());
+        if !line.contains_key("trace_id")
+            && let Some(trace_id) = trace_id_of(ctx)
+        {
+            line.insert("trace_id".into(), trace_id.into());
+        }
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn text_lines_end_with_the_trace_id_of_the_invocation_they_are_in() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let writer =
+            tracing_subscriber::fmt::layer().with_writer(move || sink.clone()).with_ansi(false).event_format(TextLines);
+        let subscriber = tracing_subscriber::registry().with(TraceIds).with(writer);
+        tracing::subscriber::with_default(subscriber, || {
+            let request = tracing::info_span!("request", trace_id = "4bf92f3577b34da6a3ce929d0e0e4736", path = "/x");
+            request.in_scope(|| tracing::info!(plugin = "hello", "inside"));
+            tracing::warn!("outside");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with(
+                r#" INFO plughost::logging::tests: inside plugin="hello" trace_id=4bf92f3577b34da6a3ce929d0e0e4736"#
+            ),
+            "{text}"
+        );
+        assert!(!lines[0].contains("path="), "span fields are not repeated: {text}");
+        assert!(lines[1].ends_with(" WARN plughost::logging::tests: outside"), "{text}");
+    }
+
+    #[test]
+    fn json_lines_carry_their_fields_and_the_trace_id_of_the_invocation_they_are_in() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let writer = tracing_subscriber::fmt::layer().with_writer(move || sink.clone()).event_format(JsonLines);
+        let subscriber = tracing_subscriber::registry().with(TraceIds).with(writer);
+        tracing::subscriber::with_default(subscriber, || {
+            let request = tracing::info_span!("request", trace_id = tracing::field::Empty);
+            request.record("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736");
+            request.in_scope(|| {
+                tracing::info_span!("call").in_scope(|| {
+                    tracing::info!(plugin = "hello", status = 200u64, ok = true, "inside");
+                });
+            });
+            tracing::warn!("outside");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["message"], "inside");
+        assert_eq!(lines[0]["plugin"], "hello");
+        assert_eq!(lines[0]["status"], 200);
+        assert_eq!(lines[0]["ok"], true);
+        assert_eq!(lines[0]["level"], "INFO");
+        assert_eq!(lines[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(lines[0]["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(lines[1]["level"], "WARN");
+        assert!(lines[1].get("trace_id").is_none());
+    }
 }

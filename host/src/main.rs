@@ -9,6 +9,10 @@
 //! - `plughost deploy | push | status | rollback` — operate a deployment in S3
 //!   (`deploy/ops.rs`).
 
+// The serve future nests the request path's instrumented futures (spans around
+// routing, instantiation, calls): deeper than the compiler's default layout query limit.
+#![recursion_limit = "256"]
+
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 use plughost::capability::config::secrets::SecretSource;

@@ -16,9 +16,10 @@ use crate::app::App;
 use crate::bindings::wit_events::{Custom, Event, Payload};
 use crate::capability::log::escape_controls;
 use crate::invoke::{InvokeError, deliver, run_task};
-use crate::telemetry::{Entry, ErrorKind};
+use crate::telemetry::{Entry, ErrorKind, traces};
 use serde_json::Value;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Why a task did not produce an output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,8 +109,30 @@ async fn run_unlogged(
     let Some(loaded) = table.plugins().iter().find(|p| p.id.as_str() == plugin) else {
         return Err(TaskFailure::host("UnknownPlugin", format!("no plugin `{}` is deployed", escape_controls(plugin))));
     };
+    let span = tracing::info_span!(
+        "task",
+        otel.name = %format!("task {}", loaded.id),
+        plugin = %loaded.id,
+        invocation,
+        trace_id = tracing::field::Empty,
+    );
+    let fallback = || crate::capability::outbound::trace::trace_id(None, invocation);
+    let trace_id = traces::start(&span, traces::lambda_invocation().as_ref(), fallback);
+    let origin = app.origin(&trace_id);
+    run_loaded(app, loaded, input, invocation, deadline, origin).instrument(span).await
+}
+
+/// [`run_unlogged`] on the plugin found, in its span.
+async fn run_loaded(
+    app: &App,
+    loaded: &crate::plugin::LoadedPlugin,
+    input: &Value,
+    invocation: &str,
+    deadline: Option<Instant>,
+    origin: crate::capability::outbound::CallOrigin,
+) -> Result<Value, TaskFailure> {
+    let plugin = loaded.id.as_str();
     let engine = app.plugin_engine();
-    let origin = app.origin(&crate::capability::outbound::trace::trace_id(None, invocation));
     let exports = loaded.pre.get().await.map_err(|why| TaskFailure::host("PluginFailed", why.to_owned()))?;
     let input_text = input.to_string();
     if input_text.len() > app.max_body() {

@@ -43,6 +43,10 @@ pub async fn run(app: Arc<App>, refresh: Duration) -> anyhow::Result<()> {
         async move {
             let answer = invocation(app.clone(), refresher, event).await;
             write_metrics(&app);
+            // The runtime may freeze the process once it has the answer: spans go first.
+            if crate::telemetry::traces::exporting() {
+                let _flushed = tokio::task::spawn_blocking(crate::telemetry::traces::flush).await;
+            }
             answer
         }
     }))

@@ -96,6 +96,8 @@ pub async fn serve(
         .merge(event_routes)
         .merge(console);
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    // Spans still batched go out before the process ends (blocking: the exporter's call).
+    let _exported = tokio::task::spawn_blocking(crate::telemetry::traces::shutdown).await;
     tracing::info!("plughost stopped");
     Ok(())
 }

@@ -87,6 +87,11 @@ impl Lambda {
         Self { emulator, function, port, logs, metrics, dir: Some(dir) }
     }
 
+    /// The emulator's port (its Invoke API: `/2015-03-31/functions/_/invocations`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}/lambda-url/_{path}", self.port)
     }

@@ -8,6 +8,7 @@
 
 pub mod lambda;
 pub mod moto;
+pub mod otlp;
 pub mod server;
 pub mod through_host;
 pub mod upstream;

@@ -162,6 +162,10 @@ impl WasiHttpHooks for OutboundCtx {
             return self.refuse(&shown, "not in the plugin's allowed_outbound_hosts", Error::HttpRequestDenied);
         };
         let internal = target.internal_plugin().map(str::to_owned);
+        // The call's span, entered while the request is tagged: its id is the parent the
+        // receiver continues from.
+        let span = host_call_span(if internal.is_some() { "call" } else { "send" }, &shown);
+        let _in_call = span.enter();
         if entry.trace() || internal.is_some() {
             trace::tag(request.headers_mut(), &self.request_id, &self.origin.trace_id);
         }
@@ -175,7 +179,7 @@ impl WasiHttpHooks for OutboundCtx {
 
         if let Some(callee) = internal {
             return match chain::prepare(&self.origin, &callee, (self.plugin.clone(), self.request_id.clone())) {
-                Ok(call) => self.measured("call", &shown, call.run(request, bounds)),
+                Ok(call) => self.measured("call", span.clone(), call.run(request, bounds)),
                 Err((reason, error)) => self.refuse(&shown, &reason, error),
             };
         }
@@ -184,8 +188,7 @@ impl WasiHttpHooks for OutboundCtx {
         }
         let (plugin, request_id) = (self.plugin.clone(), self.request_id.clone());
         let (allow, resolver) = (self.allow.clone(), self.resolver.clone());
-        let shown_here = shown.clone();
-        self.measured("send", &shown_here, async move {
+        self.measured("send", span.clone(), async move {
             match send::send(request, target, allow, resolver, bounds).await {
                 Ok(sent) => Ok(sent),
                 Err(Ok(send::Refused(why))) => {
@@ -201,6 +204,19 @@ impl WasiHttpHooks for OutboundCtx {
     }
 }
 
+/// The `host_call` span of one outgoing request (`operation`: `send`, or `call` for an
+/// in-process one) to `url` (scheme, host and port only).
+fn host_call_span(operation: &'static str, url: &str) -> tracing::Span {
+    tracing::info_span!(
+        "host_call",
+        otel.kind = "client",
+        capability = "http",
+        operation,
+        url = %escape_controls(url),
+        outcome = tracing::field::Empty
+    )
+}
+
 impl OutboundCtx {
     /// `request` (until its response head arrives) as a host call of capability `http`:
     /// timed into the plugin's metrics, traced as a `host_call` span under the plugin's
@@ -209,16 +225,9 @@ impl OutboundCtx {
     fn measured(
         &self,
         operation: &'static str,
-        url: &str,
+        span: tracing::Span,
         request: impl Future<Output = SendResult> + Send + 'static,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
-        let span = tracing::info_span!(
-            "host_call",
-            capability = "http",
-            operation,
-            url = %escape_controls(url),
-            outcome = tracing::field::Empty
-        );
         let metrics = self.metrics.clone();
         Box::new(
             async move {

@@ -1,5 +1,6 @@
 //! The headers that tie an outbound request to the invocation that sent it: `x-request-id`
-//! (the plughost request id) and W3C `traceparent` (the invocation's trace, a new span id).
+//! (the plughost request id) and W3C `traceparent` (the invocation's trace; the parent is
+//! the call's span).
 //! `mod.rs` adds them only to in-process calls and entries marked `trace = true`: trace
 //! headers reaching third parties leak internal ids.
 
@@ -47,12 +48,15 @@ fn random_hex<const N: usize>() -> String {
     hex::encode(bytes)
 }
 
-/// Sets `x-request-id` and a `traceparent` with a fresh span id (replacing the plugin's).
+/// Sets `x-request-id` and a `traceparent` (replacing the plugin's) whose parent is the
+/// current span — the outgoing call's `host_call` span — when spans are exported, else a
+/// fresh span id.
 pub fn tag(headers: &mut http::HeaderMap, request_id: &str, trace_id: &str) {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", value);
     }
-    let traceparent = format!("00-{trace_id}-{}-01", random_hex::<8>());
+    let parent = crate::telemetry::traces::current_span_id().unwrap_or_else(random_hex::<8>);
+    let traceparent = format!("00-{trace_id}-{parent}-01");
     if let Ok(value) = HeaderValue::from_str(&traceparent) {
         headers.insert("traceparent", value);
     }
