@@ -3,7 +3,7 @@
 #   make test    build everything from source and run every test, then check terraform/
 #   make test-capability CAP=kv   the fast loop: one capability's tests on embedded storage
 #   make package the Lambda zip; make deploy / make destroy: the AWS stack (terraform/)
-#   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory, fairness, events, messaging, outbound HTTP (not part of test)
+#   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory, fairness, events, messaging, outbound HTTP, observability overhead (not part of test)
 
 LISTEN ?= 127.0.0.1:8080
 
@@ -43,7 +43,7 @@ test-capability:       ## CAP=kv: one capability's unit, embedded-conformance an
 	scripts/test-capability $(CAP)
 
 bench: plugins tools   ## prints tables; see README "Performance"
-	cargo bench -p plughost --bench dispatch --bench cold_start --bench fairness --bench events --bench messaging --bench outbound
+	cargo bench -p plughost --bench dispatch --bench cold_start --bench fairness --bench events --bench messaging --bench outbound --bench observability
 
 package: tools          ## the Lambda zip: target/lambda/plughost/bootstrap.zip (+ the binary beside it: also the CLI) (x86_64; ARCH=arm64 on a machine with that target)
 	target/tools/cargo-lambda/bin/cargo-lambda lambda build --release --compiler cargo --bin plughost \

@@ -273,7 +273,7 @@ impl App {
         let call_origin = deployment.origin(&trace_id);
         let runs = targets.iter().map(|plugin| {
             let call_origin = call_origin.clone();
-            let span = tracing::info_span!(parent: &root, "event", plugin = %plugin.id);
+            let span = tracing::debug_span!(parent: &root, "event", plugin = %plugin.id);
             async move {
                 let started = Instant::now();
                 let outcome =
@@ -332,7 +332,7 @@ impl App {
     ) -> http::Response<Bytes> {
         let mut response = error.into_response(request_id);
         tag_request_id(&mut response, request_id);
-        access_log(method, path, response.status(), None, request_id, Instant::now());
+        access_log(method, path, response.status(), None, None, request_id, Instant::now());
         response
     }
 }

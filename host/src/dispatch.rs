@@ -72,7 +72,8 @@ impl Deployment {
         let incoming = traces::incoming(request.headers());
         let trace_id = traces::start(&span, incoming.as_ref(), || trace::trace_id(None, request_id));
         origin.trace_id = trace_id.into();
-        self.route_and_run(request, request_id, deadline, origin, only).instrument(span).await
+        // Boxed: the request's future is large, and wrapping it would copy all of it.
+        Box::pin(self.route_and_run(request, request_id, deadline, origin, only)).instrument(span).await
     }
 
     async fn route_and_run(
@@ -85,8 +86,8 @@ impl Deployment {
     ) -> http::Response<Bytes> {
         let started = Instant::now();
         let (parts, body) = request.into_parts();
-        let mut plugin_id = None;
-        let lookup = tracing::info_span!("route").in_scope(|| self.table.lookup(&parts.method, parts.uri.path()));
+        let (mut plugin_id, mut route) = (None, None);
+        let lookup = tracing::debug_span!("route").in_scope(|| self.table.lookup(&parts.method, parts.uri.path()));
         let result = match lookup {
             Lookup::Found(matched) if only.is_some_and(|callee| matched.plugin.id.as_str() != callee) => {
                 Err(HostError::NotFound)
@@ -98,6 +99,7 @@ impl Deployment {
             Lookup::Found(matched) => {
                 let plugin = matched.plugin;
                 plugin_id = Some(plugin.id.clone());
+                route = Some(matched.route.to_owned());
                 let span = tracing::Span::current();
                 span.record("http.route", matched.route);
                 span.record("plugin", plugin.id.as_str());
@@ -122,7 +124,8 @@ impl Deployment {
         let mut response = result.unwrap_or_else(|error| error.into_response(request_id));
         tag_request_id(&mut response, request_id);
         tracing::Span::current().record("http.response.status_code", response.status().as_u16());
-        access_log(&parts.method, parts.uri.path(), response.status(), plugin_id.as_ref(), request_id, started);
+        let route = route.as_deref();
+        access_log(&parts.method, parts.uri.path(), response.status(), plugin_id.as_ref(), route, request_id, started);
         response
     }
 }

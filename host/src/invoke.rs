@@ -214,36 +214,38 @@ async fn run(
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
 
-    let call = async {
+    // Boxed once: the wrappers below (task-locals, timeout) then move a pointer, not the
+    // whole call's state.
+    let call = Box::pin(async {
         let missing = |export| wasmtime::format_err!("the component does not export `{export}`");
         let started = Instant::now();
         let instance =
-            pre.instance_pre.instantiate_async(&mut store).instrument(tracing::info_span!("instantiate")).await?;
+            pre.instance_pre.instantiate_async(&mut store).instrument(tracing::debug_span!("instantiate")).await?;
         plugin.metrics.phase(Phase::Instantiate, started.elapsed());
         let started = Instant::now();
         let answer = match input {
             Call::Request(request) => {
                 let indices = pre.handler.as_ref().ok_or_else(|| missing(crate::bindings::HANDLER_EXPORT))?;
                 let handler = indices.load(&mut store, &instance)?;
-                let span = tracing::info_span!("call", export = crate::bindings::HANDLER_EXPORT);
+                let span = tracing::debug_span!("call", export = crate::bindings::HANDLER_EXPORT);
                 handler.call_handle(&mut store, request).instrument(span).await.map(Answer::Response)
             }
             Call::Event(event) => {
                 let indices = pre.events.as_ref().ok_or_else(|| missing(crate::bindings::EVENTS_EXPORT))?;
                 let events = indices.load(&mut store, &instance)?;
-                let span = tracing::info_span!("call", export = crate::bindings::EVENTS_EXPORT);
+                let span = tracing::debug_span!("call", export = crate::bindings::EVENTS_EXPORT);
                 events.call_handle(&mut store, event).instrument(span).await.map(Answer::Handled)
             }
             Call::Task(input) => {
                 let indices = pre.task.as_ref().ok_or_else(|| missing(crate::bindings::TASK_EXPORT))?;
                 let task = indices.load(&mut store, &instance)?;
-                let span = tracing::info_span!("call", export = crate::bindings::TASK_EXPORT);
+                let span = tracing::debug_span!("call", export = crate::bindings::TASK_EXPORT);
                 task.call_run(&mut store, input).instrument(span).await.map(Answer::Finished)
             }
         };
         plugin.metrics.phase(Phase::Call, started.elapsed());
         answer
-    };
+    });
     let timeout = deadline
         .map(|d| d.saturating_duration_since(std::time::Instant::now()))
         .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));

@@ -20,6 +20,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, Targets, filter_fn};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -34,26 +35,74 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber. Safe to call more than once (later calls do nothing),
-/// so tests can call it freely. `recent`: also keep each plugin's last lines there.
+/// Installs the global subscriber ([`subscriber`] writing to stderr). Safe to call more
+/// than once (later calls do nothing), so tests can call it freely. `recent`: also keep
+/// each plugin's last lines there.
 pub fn init(format: LogFormat, recent: Option<RecentLogs>) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _already_set = subscriber(format, recent, std::io::stderr).try_init();
+}
+
+/// The host's subscriber, writing lines to `writer`: `RUST_LOG`'s filter (default
+/// `info`), the trace ids, the line format, `recent`, and the OTLP exporter if configured
+/// (the first time only: one exporter per process). Benchmarks build it to measure what
+/// logging and tracing cost.
+pub fn subscriber<W>(format: LogFormat, recent: Option<RecentLogs>, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    subscriber_with(format, recent, writer, true)
+}
+
+/// [`subscriber`] without any span unless an exporter asks for them: the log lines alone,
+/// as the host wrote them before it had traces — the benchmark's baseline.
+pub fn lines_only_subscriber<W>(format: LogFormat, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    subscriber_with(format, None, writer, false)
+}
+
+fn subscriber_with<W>(
+    format: LogFormat,
+    recent: Option<RecentLogs>,
+    writer: W,
+    spans: bool,
+) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     // Colours only for a person at a terminal: in a file or a log shipper, ANSI codes are
     // noise a reader cannot tell from content.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let writer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
-    let writer = match format {
-        LogFormat::Text => writer.event_format(TextLines).boxed(),
-        LogFormat::Json => writer.event_format(JsonLines).boxed(),
+    // Span fields are never printed (only the trace id is, which `TraceIds` keeps), so the
+    // writer does not format them: that would be string work on every span of every request.
+    let lines = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).fmt_fields(NoSpanFields);
+    let lines = match format {
+        LogFormat::Text => lines.event_format(TextLines).boxed(),
+        LogFormat::Json => lines.event_format(JsonLines).boxed(),
     };
-    let _already_set = tracing_subscriber::registry()
-        .with(filter)
-        .with(TraceIds)
-        .with(writer)
-        .with(recent)
-        .with(traces::init())
-        .try_init();
+    // Each layer filters for itself: the lines by `RUST_LOG` (plus the invocations' root
+    // spans, whose trace id every line inside them carries, whatever the level); the
+    // exporter by its own rule — every span of plughost's, down to the `debug` ones
+    // (route, instantiate, call, host calls), and no log lines. A span no layer wants is never created, so
+    // without an exporter those cost nothing.
+    let lines = lines.with_filter(log_filter().or(filter_fn(move |m| spans && is_invocation_root(m))));
+    let recent = recent.map(|recent| recent.with_filter(log_filter()));
+    let exported = Targets::new().with_target("plughost", tracing::Level::DEBUG).and(filter_fn(|m| m.is_span()));
+    let exporter = traces::init().map(|layer| layer.with_filter(exported));
+    tracing_subscriber::registry().with(TraceIds).with(lines).with(recent).with(exporter)
+}
+
+/// `RUST_LOG`'s filter, default `info`.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}
+
+/// The span an invocation's lines hang from: `request`, `deliver` (an event) or `task`.
+fn is_invocation_root(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span()
+        && metadata.target().starts_with("plughost")
+        && matches!(metadata.name(), "request" | "deliver" | "task")
 }
 
 /// A span's `trace_id` (recorded on an invocation's root span), kept in its extensions.
@@ -101,6 +150,36 @@ where
     ctx.event_scope()?.from_root().find_map(|span| span.extensions().get::<SpanTraceId>().map(|t| t.0.clone()))
 }
 
+/// What the writer keeps of a span's fields: nothing.
+struct NoSpanFields;
+
+impl<'w> FormatFields<'w> for NoSpanFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(&self, _: Writer<'w>, _: R) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+/// An event's fields as text: the message, then `name=value` (strings quoted).
+struct TextFields<'a, 'w>(&'a mut Writer<'w>);
+
+impl Visit for TextFields<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let _ = if field.name() == "message" {
+            write!(self.0, " {value}")
+        } else {
+            write!(self.0, " {}={value:?}", field.name())
+        };
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = if field.name() == "message" {
+            write!(self.0, " {value:?}")
+        } else {
+            write!(self.0, " {}={value:?}", field.name())
+        };
+    }
+}
+
 /// `<time> <LEVEL> <target>: <message> <fields> trace_id=<id>`; the level coloured at a
 /// terminal.
 struct TextLines;
@@ -124,8 +203,8 @@ where
         } else {
             write!(writer, "{now} {level:>5} ")?;
         }
-        write!(writer, "{}: ", event.metadata().target())?;
-        ctx.format_fields(writer.by_ref(), event)?;
+        write!(writer, "{}:", event.metadata().target())?;
+        event.record(&mut TextFields(&mut writer));
         if let Some(trace_id) = trace_id_of(ctx) {
             write!(writer, " trace_id={trace_id}")?;
         }

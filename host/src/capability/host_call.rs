@@ -32,7 +32,7 @@ pub async fn call<T>(
     label: &str,
     call: impl Future<Output = Result<T, StorageError>>,
 ) -> Result<T, StorageError> {
-    let span = tracing::info_span!("host_call", capability, operation, label, outcome = tracing::field::Empty);
+    let span = tracing::debug_span!("host_call", capability, operation, label, outcome = tracing::field::Empty);
     let started = Instant::now();
     let result = bounded(call).instrument(span.clone()).await;
     let took = started.elapsed();

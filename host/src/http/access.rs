@@ -8,13 +8,15 @@ use std::time::Instant;
 /// The response header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// The one access line per request, whatever answered it. `path` may come from a client
+/// The one access line per request, whatever answered it; `route` is the manifest's
+/// pattern that matched (what to group by: `path` has the parameters filled in). `path` may come from a client
 /// or an event as it was received: it is escaped like every other outside string.
 pub fn access_log(
     method: &http::Method,
     path: &str,
     status: http::StatusCode,
     plugin: Option<&crate::id::PluginId>,
+    route: Option<&str>,
     request_id: &str,
     started: Instant,
 ) {
@@ -24,6 +26,7 @@ pub fn access_log(
         path = %crate::capability::log::escape_controls(path),
         status = status.as_u16(),
         plugin = plugin.map(|p| p.as_str()),
+        route,
         request_id,
         micros = started.elapsed().as_micros() as u64,
         "request"

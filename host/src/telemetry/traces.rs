@@ -87,29 +87,28 @@ fn parse_xray(value: &str) -> Option<Incoming> {
 }
 
 /// Makes `span` (an invocation's root) continue `incoming` and returns the invocation's
-/// trace id, recorded on the span as `trace_id`. Exporting, the id is the exported
-/// trace's; otherwise `incoming`'s, else `fallback()` (a request id that can serve as
-/// one, or a random id).
+/// trace id, recorded on the span as `trace_id`. Where the span is exported (the
+/// subscriber has the OTLP layer), the id is the exported trace's; otherwise `incoming`'s,
+/// else `fallback()` (a request id that can serve as one, or a random id).
 pub fn start(span: &tracing::Span, incoming: Option<&Incoming>, fallback: impl FnOnce() -> String) -> String {
-    if exporting() {
-        if let Some(incoming) = incoming {
-            let parent = incoming.parent.as_deref().and_then(|p| SpanId::from_hex(p).ok());
-            // A trace id with no parent span (a bare `Root=`) still continues: under a
-            // parent id of our own, so the backend files it in the same trace.
-            let parent = parent.unwrap_or_else(|| SpanId::from_bytes(random_bytes()));
-            let flags = if incoming.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
-            if let Ok(trace_id) = TraceId::from_hex(&incoming.trace_id) {
-                let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
-                let _continued = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
-            }
+    // Without the OTLP layer these calls find no OpenTelemetry data on the span and do
+    // nothing: the subscriber decides, not a flag.
+    if let Some(incoming) = incoming {
+        let parent = incoming.parent.as_deref().and_then(|p| SpanId::from_hex(p).ok());
+        // A trace id with no parent span (a bare `Root=`) still continues: under a parent
+        // id of our own, so the backend files it in the same trace.
+        let parent = parent.unwrap_or_else(|| SpanId::from_bytes(random_bytes()));
+        let flags = if incoming.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+        if let Ok(trace_id) = TraceId::from_hex(&incoming.trace_id) {
+            let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
+            let _continued = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
         }
-        let context = span.context();
-        let exported = context.span().span_context().trace_id();
-        if exported != TraceId::INVALID {
-            let id = exported.to_string();
-            span.record("trace_id", id.as_str());
-            return id;
-        }
+    }
+    let exported = span.context().span().span_context().trace_id();
+    if exported != TraceId::INVALID {
+        let id = exported.to_string();
+        span.record("trace_id", id.as_str());
+        return id;
     }
     let id = incoming.map(|i| i.trace_id.clone()).unwrap_or_else(fallback);
     span.record("trace_id", id.as_str());
@@ -117,19 +116,14 @@ pub fn start(span: &tracing::Span, incoming: Option<&Incoming>, fallback: impl F
 }
 
 /// Names an exported span after it started (a request's name says its route, known only
-/// once routed). Does nothing when nothing is exported.
+/// once routed). Does nothing to a span that is not exported.
 pub fn rename(span: &tracing::Span, name: String) {
-    if exporting() {
-        span.context().span().update_name(name);
-    }
+    span.context().span().update_name(name);
 }
 
 /// The current span's id as a `traceparent` parent (what an outgoing call is a child
-/// of), when spans are exported; `None` otherwise.
+/// of), when it is exported; `None` otherwise.
 pub fn current_span_id() -> Option<String> {
-    if !exporting() {
-        return None;
-    }
     let context = tracing::Span::current().context();
     let span_id = context.span().span_context().span_id();
     (span_id != SpanId::INVALID).then(|| span_id.to_string())
@@ -143,7 +137,7 @@ fn random_bytes() -> [u8; 8] {
     bytes
 }
 
-/// Whether spans are exported (an OTLP endpoint is configured).
+/// Whether this process exports spans (an OTLP endpoint is configured).
 pub fn exporting() -> bool {
     PROVIDER.get().is_some()
 }

@@ -36,7 +36,7 @@ async fn log_access(request: Request, next: axum::middleware::Next) -> Response 
     let (method, path, started) = (request.method().clone(), request.uri().path().to_owned(), Instant::now());
     let response = next.run(request).await;
     let request_id = response.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-    access_log(&method, &path, response.status(), None, &request_id, started);
+    access_log(&method, &path, response.status(), None, None, &request_id, started);
     response
 }
 

@@ -207,7 +207,7 @@ impl WasiHttpHooks for OutboundCtx {
 /// The `host_call` span of one outgoing request (`operation`: `send`, or `call` for an
 /// in-process one) to `url` (scheme, host and port only).
 fn host_call_span(operation: &'static str, url: &str) -> tracing::Span {
-    tracing::info_span!(
+    tracing::debug_span!(
         "host_call",
         otel.kind = "client",
         capability = "http",
