@@ -31,6 +31,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+/// The longest an invocation's answer waits for its spans to be exported.
+const FLUSH_BOUND: Duration = Duration::from_secs(1);
+
 /// Kept free before the invocation's deadline: time to build and return the 504.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
@@ -43,9 +46,13 @@ pub async fn run(app: Arc<App>, refresh: Duration) -> anyhow::Result<()> {
         async move {
             let answer = invocation(app.clone(), refresher, event).await;
             write_metrics(&app);
-            // The runtime may freeze the process once it has the answer: spans go first.
+            // The runtime may freeze the process once it has the answer: spans go first —
+            // but a collector that hangs must not hold the answer back for long.
             if crate::telemetry::traces::exporting() {
-                let _flushed = tokio::task::spawn_blocking(crate::telemetry::traces::flush).await;
+                let flush = tokio::task::spawn_blocking(crate::telemetry::traces::flush);
+                if tokio::time::timeout(FLUSH_BOUND, flush).await.is_err() {
+                    tracing::warn!("spans not exported within {FLUSH_BOUND:?}; answering without waiting for them");
+                }
             }
             answer
         }
