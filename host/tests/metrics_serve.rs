@@ -1,7 +1,8 @@
 //! Per-plugin metrics end to end: the real `plughost serve` answers traffic from a real
 //! client, and `/_plughost/metrics` (Prometheus text) shows exactly that traffic —
-//! invocations by plugin and outcome, errors by kind, durations, host calls by
-//! capability and operation, response bytes and cold starts.
+//! invocations by plugin, trigger and outcome, errors by kind, durations, host calls by
+//! capability and operation, response bytes and cold starts — for requests, for events
+//! (and the ones a plugin fails), and for outgoing requests (and the ones refused).
 
 mod support;
 
@@ -112,4 +113,88 @@ async fn the_metrics_endpoint_counts_exactly_the_traffic_each_plugin_served() {
     // A fresh data dir: each component compiled once, none deserialized.
     assert_eq!(count("plughost_component_load_seconds_count", &[("plugin", "hello"), ("how", "compiled")]), 1.0);
     assert_eq!(count("plughost_component_load_seconds_count", &[("plugin", "hello"), ("how", "deserialized")]), 0.0);
+}
+
+const EVENTS: &str = r#"
+[kv.seen]
+[topic.alerts]
+
+[plugins.counter]
+source = "{event-counter}"
+events = [{ topic = "alerts" }]
+kv = { seen = "read-write" }
+"#;
+
+/// Polls `/_plughost/metrics` until `sample(name, labels)` reaches `at_least`; the text.
+async fn metrics_until(server: &Server, name: &str, labels: &[(&str, &str)], at_least: f64) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = reqwest::get(server.url("/_plughost/metrics")).await.unwrap().text().await.unwrap();
+        if sample(&text, name, labels).unwrap_or(0.0) >= at_least {
+            return text;
+        }
+        assert!(std::time::Instant::now() < deadline, "{name}{labels:?} never reached {at_least}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn events_and_the_ones_a_plugin_fails_are_counted_per_plugin() {
+    let (_dir, path) = manifest(EVENTS);
+    let server = Server::start(&path, &[]);
+    let http = reqwest::Client::new();
+    for body in ["one", "two", "fail"] {
+        let fired = http
+            .post(server.url("/_plughost/events"))
+            .json(&serde_json::json!({ "topic": "alerts", "body": body }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fired.status(), 202);
+    }
+    let ok = [("plugin", "counter"), ("trigger", "event"), ("outcome", "ok")];
+    let text = metrics_until(&server, "plughost_invocations_total", &ok, 2.0).await;
+    let text = if sample(&text, "plughost_errors_total", &[("plugin", "counter"), ("kind", "rejected")]).is_none() {
+        metrics_until(&server, "plughost_errors_total", &[("plugin", "counter"), ("kind", "rejected")], 1.0).await
+    } else {
+        text
+    };
+    assert_eq!(sample(&text, "plughost_invocations_total", &ok), Some(2.0), "{text}");
+    // The failed notification is redelivered: each delivery is one failed invocation.
+    let failed = [("plugin", "counter"), ("trigger", "event"), ("outcome", "error")];
+    let (failures, rejected) = (
+        sample(&text, "plughost_invocations_total", &failed).unwrap_or(0.0),
+        sample(&text, "plughost_errors_total", &[("plugin", "counter"), ("kind", "rejected")]).unwrap_or(0.0),
+    );
+    assert!(failures >= 1.0 && failures == rejected, "{text}");
+    // Every delivery increments its attempt counter in `seen` first.
+    let increments = [("plugin", "counter"), ("capability", "kv"), ("operation", "increment"), ("outcome", "ok")];
+    assert!(sample(&text, "plughost_host_calls_total", &increments).unwrap_or(0.0) >= 3.0, "{text}");
+    assert_eq!(
+        sample(&text, "plughost_invocations_total", &[("plugin", "counter"), ("trigger", "http"), ("outcome", "ok")]),
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
+async fn outgoing_requests_and_the_ones_the_host_refuses_are_counted() {
+    let upstream = support::upstream::Upstream::start().await;
+    let text = format!(
+        "[plugins.probe]\nsource = \"{{http-probe}}\"\nroutes = [\"POST /fetch\"]\nallowed_outbound_hosts = [\"http://127.0.0.1:{}\"]\n",
+        upstream.port()
+    );
+    let (_dir, path) = manifest(&text);
+    let server = Server::start(&path, &[]);
+    let http = reqwest::Client::new();
+    for url in [upstream.url("/echo"), upstream.url("/echo"), "http://denied.example/".to_owned()] {
+        let res = http.post(server.url("/fetch")).json(&serde_json::json!({ "url": url })).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let text = reqwest::get(server.url("/_plughost/metrics")).await.unwrap().text().await.unwrap();
+    let sent = [("plugin", "probe"), ("capability", "http"), ("operation", "send"), ("outcome", "ok")];
+    assert_eq!(sample(&text, "plughost_host_calls_total", &sent), Some(2.0), "{text}");
+    assert_eq!(sample(&text, "plughost_errors_total", &[("plugin", "probe"), ("kind", "outbound_denied")]), Some(1.0));
+    // A refused request is no failed invocation: the plugin answered.
+    let ok = [("plugin", "probe"), ("trigger", "http"), ("outcome", "ok")];
+    assert_eq!(sample(&text, "plughost_invocations_total", &ok), Some(3.0));
 }
