@@ -103,7 +103,7 @@ impl Deployment {
                 let span = tracing::Span::current();
                 span.record("http.route", matched.route);
                 span.record("plugin", plugin.id.as_str());
-                traces::rename(&span, format!("{} {}", parts.method, matched.route));
+                traces::rename(&span, || format!("{} {}", parts.method, matched.route));
                 let wit_request = to_wit_request(&parts, body, &matched, request_id);
                 let engine = &self.engine;
                 let invoked = Instant::now();

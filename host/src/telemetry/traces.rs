@@ -116,9 +116,12 @@ pub fn start(span: &tracing::Span, incoming: Option<&Incoming>, fallback: impl F
 }
 
 /// Names an exported span after it started (a request's name says its route, known only
-/// once routed). Does nothing to a span that is not exported.
-pub fn rename(span: &tracing::Span, name: String) {
-    span.context().span().update_name(name);
+/// once routed). `name` is made only when this process exports spans: nothing is
+/// formatted on the request path otherwise.
+pub fn rename(span: &tracing::Span, name: impl FnOnce() -> String) {
+    if exporting() {
+        span.context().span().update_name(name());
+    }
 }
 
 /// The current span's id as a `traceparent` parent (what an outgoing call is a child
