@@ -3,7 +3,7 @@
 #   make test    build everything from source and run every test, then check terraform/
 #   make test-capability CAP=kv   the fast loop: one capability's tests on embedded storage
 #   make package the Lambda zip; make deploy / make destroy: the AWS stack (terraform/)
-#   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory, fairness, events, messaging, outbound HTTP, observability overhead (not part of test)
+#   make bench   dispatch latency, native vs wasm, compile vs precompiled, cold start, hot swap, memory, fairness, events, messaging, outbound HTTP, observability overhead, throughput over sockets vs native axum and `wasmtime serve` (not part of test)
 
 LISTEN ?= 127.0.0.1:8080
 
@@ -42,8 +42,9 @@ test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 1
 test-capability:       ## CAP=kv: one capability's unit, embedded-conformance and grant tests (the fast loop; README "Adding a capability")
 	scripts/test-capability $(CAP)
 
-bench: plugins tools   ## prints tables; see README "Performance"
-	cargo bench -p plughost --bench dispatch --bench cold_start --bench fairness --bench events --bench messaging --bench outbound --bench observability
+bench: plugins tools   ## prints tables; see README "Performance" (the load table needs wrk and the wasmtime CLI: install-bench-tools)
+	scripts/install-bench-tools
+	cargo bench -p plughost --bench dispatch --bench cold_start --bench fairness --bench events --bench messaging --bench outbound --bench observability --bench load
 
 package: tools          ## the Lambda zip: target/lambda/plughost/bootstrap.zip (+ the binary beside it: also the CLI) (x86_64; ARCH=arm64 on a machine with that target)
 	target/tools/cargo-lambda/bin/cargo-lambda lambda build --release --compiler cargo --bin plughost \

@@ -265,8 +265,13 @@ fn main() -> ExitCode {
     let default_format = if matches!(command, Command::Lambda { .. }) { LogFormat::Json } else { LogFormat::Text };
     // The console's log view (serve only): the lines the terminal shows, kept per plugin.
     let recent = matches!(command, Command::Serve { .. }).then(RecentLogs::default);
-    logging::init(cli.log_format.unwrap_or(default_format), recent.clone());
-    match runtime.block_on(run(command, recent.unwrap_or_default())) {
+    // A server's lines are buffered (its request path makes no system call to log them);
+    // Lambda's are written before each invocation answers, the short commands' at once.
+    let buffered = matches!(command, Command::Serve { .. });
+    logging::init(cli.log_format.unwrap_or(default_format), recent.clone(), buffered);
+    let outcome = runtime.block_on(run(command, recent.unwrap_or_default()));
+    logging::flush();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -2,7 +2,8 @@
 //! (bundled SQLite, WAL, `synchronous=FULL`), so data survives restarts and a crash
 //! mid-write never leaves a torn value (every operation is one SQLite transaction).
 //!
-//! The only file that talks to SQLite. Calls run on tokio's blocking pool.
+//! The only file that talks to SQLite. Calls run on tokio's blocking pool, but for a
+//! single-key read when a read connection is free (bounded work: see `read_one`).
 //!
 //! Writes go through one connection in `IMMEDIATE` transactions (SQLite has one writer);
 //! reads use a small set of their own connections in deferred (read-only) transactions,
@@ -104,6 +105,23 @@ impl SqliteKv {
         .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
     }
 
+    /// One key's entry. A point read is bounded work — one primary-key lookup, one value
+    /// of at most `MAX_VALUE_BYTES` — so when a read connection is free at once it runs
+    /// right here, on the async worker: handing it to the blocking pool (two thread
+    /// wake-ups) cost several times the lookup. When every reader is busy it waits on
+    /// the blocking pool like any other read.
+    async fn read_one(&self, namespace: String, key: String) -> Result<Option<Entry>, StorageError> {
+        let first = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(mut connection) = self.readers[(first + i) % self.readers.len()].try_lock() {
+                return run_in_transaction(&mut connection, TransactionBehavior::Deferred, |tx, now| {
+                    current(tx, &namespace, &key, now)
+                });
+            }
+        }
+        self.read(move |tx, now| current(tx, &namespace, &key, now)).await
+    }
+
     /// Runs `work` in one immediate (write-locking) transaction of `namespace` on the
     /// blocking pool, after waiting (async, cancellable) for the namespace's place in the
     /// writer's line and then the writer.
@@ -144,18 +162,25 @@ fn unavailable(error: rusqlite::Error) -> StorageError {
 
 /// The live (not expired) value and version of a key.
 fn current(tx: &Transaction<'_>, namespace: &str, key: &str, now: i64) -> Result<Option<Entry>, StorageError> {
-    tx.query_row(
+    // Cached statements (here and below): parsing and planning the SQL again for every
+    // call cost more than the lookup itself.
+    tx.prepare_cached(
         "SELECT value, version FROM kv
           WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-        params![namespace, key, now],
-        |row| Ok(Entry { value: row.get(0)?, version: row.get::<_, i64>(1)? as u64 }),
     )
-    .optional()
+    .and_then(|mut select| {
+        select
+            .query_row(params![namespace, key, now], |row| {
+                Ok(Entry { value: row.get(0)?, version: row.get::<_, i64>(1)? as u64 })
+            })
+            .optional()
+    })
     .map_err(unavailable)
 }
 
 fn next_version(tx: &Transaction<'_>) -> Result<u64, StorageError> {
-    tx.query_row("UPDATE kv_version SET last = last + 1 WHERE id = 1 RETURNING last", [], |row| row.get::<_, i64>(0))
+    tx.prepare_cached("UPDATE kv_version SET last = last + 1 WHERE id = 1 RETURNING last")
+        .and_then(|mut next| next.query_row([], |row| row.get::<_, i64>(0)))
         .map(|v| v as u64)
         .map_err(unavailable)
 }
@@ -174,10 +199,10 @@ fn put(
         record_change(tx, namespace, key, change, old, Some(value.to_vec()), now)?;
     }
     let version = next_version(tx)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO kv (namespace, key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![namespace, key, value, version as i64, expires_at],
     )
+    .and_then(|mut insert| insert.execute(params![namespace, key, value, version as i64, expires_at]))
     .map_err(unavailable)?;
     Ok(version)
 }
@@ -188,7 +213,9 @@ fn remove(tx: &Transaction<'_>, namespace: &str, key: &str, now: i64) -> Result<
     {
         record_change(tx, namespace, key, "removed", Some(old.value), None, now)?;
     }
-    tx.execute("DELETE FROM kv WHERE namespace = ?1 AND key = ?2", params![namespace, key]).map_err(unavailable)?;
+    tx.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")
+        .and_then(|mut delete| delete.execute(params![namespace, key]))
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -214,8 +241,7 @@ fn expiry(now: i64, ttl: Option<Duration>) -> Option<i64> {
 #[async_trait::async_trait]
 impl KvBackend for SqliteKv {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
-        let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.read(move |tx, now| current(tx, &namespace, &key, now)).await
+        self.read_one(namespace.to_owned(), key.to_owned()).await
     }
 
     async fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Entry>>, StorageError> {

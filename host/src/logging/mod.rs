@@ -10,6 +10,11 @@
 //! lines across plugins. (Span fields are not printed otherwise: the lines stay as short
 //! as the events that make them.)
 //!
+//! `plughost serve` writes its lines through a [`LineBuffer`] (`buffered.rs`): appended in
+//! memory, written out in batches by a thread of its own, so a request's access line costs
+//! no system call. Lambda and the short commands write each line directly: an invocation's
+//! lines are out before it answers.
+//!
 //! Beside the writer: the OTLP exporter when configured (`telemetry/traces.rs`), and in
 //! `serve` each plugin's last lines for its console
 //! ([`RecentLogs`](crate::telemetry::RecentLogs)).
@@ -20,7 +25,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{FilterExt, Targets, filter_fn};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -35,11 +40,44 @@ pub enum LogFormat {
     Json,
 }
 
+mod buffered;
+
+pub use buffered::LineBuffer;
+
+/// The buffer `plughost serve`'s lines go through, if [`init`] made one.
+static BUFFER: std::sync::OnceLock<LineBuffer> = std::sync::OnceLock::new();
+
+/// How long [`flush`] waits for stderr at most.
+const FLUSH_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Installs the global subscriber ([`subscriber`] writing to stderr). Safe to call more
 /// than once (later calls do nothing), so tests can call it freely. `recent`: also keep
-/// each plugin's last lines there.
-pub fn init(format: LogFormat, recent: Option<RecentLogs>) {
-    let _already_set = subscriber(format, recent, std::io::stderr).try_init();
+/// each plugin's last lines there. `buffered`: lines go through a [`LineBuffer`] (a
+/// server's request path then makes no system call to log); [`flush`] before exiting — a
+/// panic flushes by itself.
+pub fn init(format: LogFormat, recent: Option<RecentLogs>, buffered: bool) {
+    let buffer = if buffered { LineBuffer::spawn(std::io::stderr()).ok() } else { None };
+    let installed = match buffer.clone() {
+        Some(buffer) => subscriber(format, recent, buffer).try_init(),
+        None => subscriber(format, recent, std::io::stderr).try_init(),
+    };
+    if let (Ok(()), Some(buffer)) = (installed, buffer) {
+        let _first = BUFFER.set(buffer);
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // What was logged before the panic comes before its message.
+            flush();
+            report(info);
+        }));
+    }
+}
+
+/// Writes out every line logged so far (waits at most 2 s for stderr). Nothing to do when
+/// lines are not buffered.
+pub fn flush() {
+    if let Some(buffer) = BUFFER.get() {
+        buffer.flush(FLUSH_BOUND);
+    }
 }
 
 /// The host's subscriber, writing lines to `writer`: `RUST_LOG`'s filter (default
@@ -86,9 +124,17 @@ where
     // exporter by its own rule — every span of plughost's, down to the `debug` ones
     // (route, instantiate, call, host calls), and no log lines. A span no layer wants is never created, so
     // without an exporter those cost nothing.
-    let lines = lines.with_filter(log_filter().or(filter_fn(move |m| spans && is_invocation_root(m))));
+    //
+    // Every filter states the most verbose level it can let through: `log` records
+    // (wasmtime's `trace!`s on every instantiation, ...) and events above it are then
+    // turned away at their call site, once, instead of being checked one by one.
+    let roots = filter_fn(move |m| spans && is_invocation_root(m))
+        .with_max_level_hint(if spans { LevelFilter::INFO } else { LevelFilter::OFF });
+    let lines = lines.with_filter(log_filter().or(roots));
     let recent = recent.map(|recent| recent.with_filter(log_filter()));
-    let exported = Targets::new().with_target("plughost", tracing::Level::DEBUG).and(filter_fn(|m| m.is_span()));
+    let exported = Targets::new()
+        .with_target("plughost", tracing::Level::DEBUG)
+        .and(filter_fn(|m| m.is_span()).with_max_level_hint(LevelFilter::DEBUG));
     let exporter = traces::init().map(|layer| layer.with_filter(exported));
     tracing_subscriber::registry().with(TraceIds).with(lines).with(recent).with(exporter)
 }
