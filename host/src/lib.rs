@@ -30,7 +30,7 @@
 //! | `dispatch`      | one request through one table (from outside, or plugin to plugin in-process) |
 //! | `serve/`        | `plughost serve`: the local HTTP server and live reload              |
 //! | `lambda/`       | `plughost lambda`: the same app behind the Lambda runtime API         |
-//! | `logging`       | tracing setup (text or JSON)                                          |
+//! | `logging`       | tracing setup (text or JSON), the buffered line writer of `serve`     |
 
 pub mod admission;
 pub mod app;

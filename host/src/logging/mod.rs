@@ -136,7 +136,13 @@ where
         .with_target("plughost", tracing::Level::DEBUG)
         .and(filter_fn(|m| m.is_span()).with_max_level_hint(LevelFilter::DEBUG));
     let exporter = traces::init().map(|layer| layer.with_filter(exported));
-    tracing_subscriber::registry().with(TraceIds).with(lines).with(recent).with(exporter)
+    // The trace ids live on the invocations' root spans, all this layer looks at; filtered
+    // like the others, so it states a level too (unfiltered, it would say "anything").
+    let trace_ids = TraceIds.with_filter(
+        filter_fn(move |m| spans && is_invocation_root(m))
+            .with_max_level_hint(if spans { LevelFilter::INFO } else { LevelFilter::OFF }),
+    );
+    tracing_subscriber::registry().with(trace_ids).with(lines).with(recent).with(exporter)
 }
 
 /// `RUST_LOG`'s filter, default `info`.
@@ -323,6 +329,16 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn the_subscriber_states_a_level_so_log_records_and_traces_are_turned_away_at_their_call_site() {
+        let verbose = std::env::var("RUST_LOG").is_ok_and(|level| level.contains("trace"));
+        let hint = tracing::Subscriber::max_level_hint(&subscriber(LogFormat::Text, None, std::io::sink));
+        assert!(hint.is_some(), "no hint: every `log` record (wasmtime logs several per request) is dispatched");
+        if !verbose {
+            assert!(hint < Some(LevelFilter::TRACE), "{hint:?}");
         }
     }
 
