@@ -91,13 +91,21 @@ fn main() -> anyhow::Result<()> {
     }
 
     let medians: Vec<Run> = runs.iter().map(|runs| Run::median(runs)).collect();
-    let native = medians.first().filter(|_| servers[0].name.starts_with("native")).map(|run| run.requests_per_second);
-    let hello = servers.iter().position(|s| s.name == "plughost serve, hello").map(|i| medians[i].requests_per_second);
+    // Ratios are taken round by round (the two runs of a round met the same machine) and
+    // their median reported: steadier than a ratio of medians on a noisy machine.
+    let row = |name: &str| servers.iter().position(|s| s.name == name);
+    let ratio = |a: usize, b: usize| {
+        let mut ratios: Vec<f64> =
+            runs[a].iter().zip(&runs[b]).map(|(a, b)| a.requests_per_second / b.requests_per_second).collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios[ratios.len() / 2]
+    };
+    let native = row("native axum handler");
     println!();
     println!("| server | req/s | × native | p50 | p99 | server CPU per request | idle RSS | peak RSS |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (server, run) in servers.iter().zip(&medians) {
-        let ratio = native.map_or("—".to_owned(), |native| format!("{:.2}×", run.requests_per_second / native));
+    for (index, (server, run)) in servers.iter().zip(&medians).enumerate() {
+        let ratio = native.map_or("—".to_owned(), |native| format!("{:.2}×", ratio(index, native)));
         println!(
             "| {} | {:.0} | {} | {} | {} | {:.1} µs | {:.1} MiB | {:.1} MiB |",
             server.name,
@@ -111,16 +119,16 @@ fn main() -> anyhow::Result<()> {
         );
     }
     println!();
-    let find = |name: &str| servers.iter().position(|s| s.name.starts_with(name)).map(|i| &medians[i]);
-    if let (Some(hello), Some(quiet)) = (find("plughost serve, hello"), find("plughost serve, hello, access log off")) {
-        let cost = 1.0 - hello.requests_per_second / quiet.requests_per_second;
-        println!("access log: costs {:.1}% of throughput (hello with it vs without)", cost * 100.0);
+    let hello = row("plughost serve, hello");
+    if let (Some(hello), Some(quiet)) = (hello, row("plughost serve, hello, access log off")) {
+        let cost = 1.0 - ratio(hello, quiet);
+        println!("access log: costs {:.1}% of throughput (hello with it vs without, median of the rounds)", cost * 100.0);
     }
-    if let (Some(hello), Some(product)) = (hello, find("plughost serve, GET /v1/product")) {
-        println!("GET /v1/product/{{id}}: {:.2}× hello's req/s", product.requests_per_second / hello);
+    if let (Some(hello), Some(product)) = (hello, row("plughost serve, GET /v1/product/{id}")) {
+        println!("GET /v1/product/{{id}}: {:.2}× hello's req/s", ratio(product, hello));
     }
-    if let (Some(hello), Some(wasmtime)) = (hello, find("wasmtime serve")) {
-        println!("plughost hello: {:.1}× `wasmtime serve`", hello / wasmtime.requests_per_second);
+    if let (Some(hello), Some(wasmtime)) = (hello, row("wasmtime serve (wasi:http hello)")) {
+        println!("plughost hello: {:.1}× `wasmtime serve`", ratio(hello, wasmtime));
     }
     println!("(idle RSS: after start with a warm compiled cache and one request; peak: the most it held by the end)");
     for server in servers {
@@ -182,9 +190,15 @@ impl Server {
         Self { name: name.to_owned(), path: path.to_owned(), child: None, ..*self }
     }
 
-    fn stop(mut self) {
+    /// Stops the server (also when dropped: a failed or filtered-out run leaves nothing behind).
+    fn stop(self) {}
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // SIGTERM: plughost finishes in-flight requests and flushes its log.
+            // SAFETY: a signal to our own child, whose pid is not reused before we reap it.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
