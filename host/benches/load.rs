@@ -122,7 +122,10 @@ fn main() -> anyhow::Result<()> {
     let hello = row("plughost serve, hello");
     if let (Some(hello), Some(quiet)) = (hello, row("plughost serve, hello, access log off")) {
         let cost = 1.0 - ratio(hello, quiet);
-        println!("access log: costs {:.1}% of throughput (hello with it vs without, median of the rounds)", cost * 100.0);
+        println!(
+            "access log: costs {:.1}% of throughput (hello with it vs without, median of the rounds)",
+            cost * 100.0
+        );
     }
     if let (Some(hello), Some(product)) = (hello, row("plughost serve, GET /v1/product/{id}")) {
         println!("GET /v1/product/{{id}}: {:.2}× hello's req/s", ratio(product, hello));
@@ -146,7 +149,8 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> Self {
-        let number = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        let number =
+            |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
         Self {
             seconds: number("PLUGHOST_LOAD_SECONDS", 10),
             rounds: number("PLUGHOST_LOAD_ROUNDS", 3).max(1) as usize,
@@ -172,8 +176,14 @@ impl Server {
     /// or environment) and waits until `path` answers 200.
     fn start(name: &str, (mut command, addr): (Command, SocketAddr), path: &str) -> anyhow::Result<Self> {
         let child = command.stdin(Stdio::null()).stdout(Stdio::null()).spawn()?;
-        let mut server =
-            Self { name: name.to_owned(), pid: child.id(), addr, path: path.to_owned(), child: Some(child), idle_kib: 0 };
+        let mut server = Self {
+            name: name.to_owned(),
+            pid: child.id(),
+            addr,
+            path: path.to_owned(),
+            child: Some(child),
+            idle_kib: 0,
+        };
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             if let Ok(200) = get_status(addr, path) {
@@ -310,9 +320,15 @@ fn drive(wrk: &Path, server: &Server, settings: &Settings) -> anyhow::Result<Run
     let text = String::from_utf8_lossy(&output.stdout);
     anyhow::ensure!(output.status.success(), "wrk failed on {url}: {text}");
     // Every answer must be the real one: a server that fails fast is not a fast server.
-    anyhow::ensure!(!text.contains("Non-2xx or 3xx responses"), "{}: answers that are not 200 under load:\n{text}", server.name);
-    let requests: f64 = field(&text, "requests in").ok_or_else(|| anyhow::anyhow!("no request count in wrk's output:\n{text}"))?;
-    let requests_per_second = field(&text, "Requests/sec:").ok_or_else(|| anyhow::anyhow!("no Requests/sec:\n{text}"))?;
+    anyhow::ensure!(
+        !text.contains("Non-2xx or 3xx responses"),
+        "{}: answers that are not 200 under load:\n{text}",
+        server.name
+    );
+    let requests: f64 =
+        field(&text, "requests in").ok_or_else(|| anyhow::anyhow!("no request count in wrk's output:\n{text}"))?;
+    let requests_per_second =
+        field(&text, "Requests/sec:").ok_or_else(|| anyhow::anyhow!("no Requests/sec:\n{text}"))?;
     Ok(Run {
         requests_per_second,
         p50: latency(&text, "50%").unwrap_or_default(),

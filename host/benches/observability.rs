@@ -60,6 +60,42 @@ fn start_receiver(received: Arc<AtomicU64>) -> anyhow::Result<String> {
     Ok(endpoint)
 }
 
+/// One access line alone, as `serve` writes it: inside a request's root span, text,
+/// through the line buffer (to a sink) and the console's recent lines. Per line.
+fn time_access_lines(profile: &Option<String>, loops: u32) -> anyhow::Result<Duration> {
+    let served = Dispatch::new(logging::subscriber(
+        LogFormat::Text,
+        Some(plughost::telemetry::RecentLogs::default()),
+        logging::LineBuffer::spawn(std::io::sink())?,
+    ));
+    tracing::dispatcher::with_default(&served, || {
+        let span = tracing::info_span!(
+            target: "plughost::dispatch",
+            "request",
+            request_id = "01J9ZQ4V8X6T2M5R7K3N1P0ABC",
+            trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        let _in = span.enter();
+        let plugin = plughost::id::PluginId::parse("hello").map_err(anyhow::Error::msg)?;
+        let (method, status) = (http::Method::GET, http::StatusCode::OK);
+        // `PLUGHOST_BENCH_PROFILE=line`: this loop alone, longer, for `perf record`.
+        let loops = if profile.as_deref() == Some("line") { loops * 20 } else { loops };
+        let started = Instant::now();
+        for _ in 0..loops {
+            plughost::http::access_log(
+                &method,
+                black_box("/hello/bench"),
+                status,
+                Some(&plugin),
+                Some("/hello/{name}"),
+                "01J9ZQ4V8X6T2M5R7K3N1P0ABC",
+                started,
+            );
+        }
+        Ok(started.elapsed() / loops)
+    })
+}
+
 fn percentile(samples: &mut [Duration], q: f64) -> Duration {
     samples.sort_unstable();
     samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]
@@ -103,6 +139,11 @@ fn main() -> anyhow::Result<()> {
     // `PLUGHOST_BENCH_PROFILE=spans`: only the spans case, for a while, for `perf record`.
     // (`=off`: the same without a subscriber, to compare the two profiles.)
     let profile = std::env::var("PLUGHOST_BENCH_PROFILE").ok();
+    if profile.as_deref() == Some("line") {
+        let per_line = time_access_lines(&profile, 200_000)?;
+        println!("line: {:.3} us per access line", per_line.as_secs_f64() * 1e6);
+        return Ok(());
+    }
     if let Some(profile @ ("spans" | "off")) = profile.as_deref() {
         let dispatch = if profile == "spans" { &logs } else { &off };
         tracing::dispatcher::with_default(dispatch, || {
@@ -169,6 +210,8 @@ fn main() -> anyhow::Result<()> {
     }
     let per_request = started.elapsed() / loops;
 
+    let per_line = time_access_lines(&profile, loops)?;
+
     println!(
         "plughost observability benchmark — App::handle GET /hello/{{name}}, {ROUNDS} interleaved rounds of {SAMPLES}"
     );
@@ -192,6 +235,13 @@ fn main() -> anyhow::Result<()> {
         per_request.as_secs_f64() * 1e6,
         "",
         per_request.as_secs_f64() / base.as_secs_f64() * 100.0
+    );
+    println!(
+        "{:<30} {:>9.3} us {:>12} {:>15.2}%",
+        "access line alone (serve)",
+        per_line.as_secs_f64() * 1e6,
+        "",
+        per_line.as_secs_f64() / base.as_secs_f64() * 100.0
     );
     println!(
         "(p50: median of the rounds' p50s; p99: over all samples; OTLP bytes received: {})",

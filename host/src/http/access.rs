@@ -20,10 +20,12 @@ pub fn access_log(
     request_id: &str,
     started: Instant,
 ) {
+    // Every field a `&str` or a number: the writer and the console's recent lines take
+    // them as they are, with no formatting pass (a `%value` field is formatted by each).
     tracing::info!(
         target: "plughost::access",
-        method = %method,
-        path = %crate::capability::log::escape_controls(path),
+        method = method.as_str(),
+        path = &*crate::capability::log::escape_controls(path),
         status = status.as_u16(),
         plugin = plugin.map(|p| p.as_str()),
         route,

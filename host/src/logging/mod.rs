@@ -128,8 +128,11 @@ where
     // Every filter states the most verbose level it can let through: `log` records
     // (wasmtime's `trace!`s on every instantiation, ...) and events above it are then
     // turned away at their call site, once, instead of being checked one by one.
-    let roots = filter_fn(move |m| spans && is_invocation_root(m))
-        .with_max_level_hint(if spans { LevelFilter::INFO } else { LevelFilter::OFF });
+    let roots = filter_fn(move |m| spans && is_invocation_root(m)).with_max_level_hint(if spans {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::OFF
+    });
     let lines = lines.with_filter(log_filter().or(roots));
     let recent = recent.map(|recent| recent.with_filter(log_filter()));
     let exported = Targets::new()
@@ -138,10 +141,12 @@ where
     let exporter = traces::init().map(|layer| layer.with_filter(exported));
     // The trace ids live on the invocations' root spans, all this layer looks at; filtered
     // like the others, so it states a level too (unfiltered, it would say "anything").
-    let trace_ids = TraceIds.with_filter(
-        filter_fn(move |m| spans && is_invocation_root(m))
-            .with_max_level_hint(if spans { LevelFilter::INFO } else { LevelFilter::OFF }),
-    );
+    let trace_ids =
+        TraceIds.with_filter(filter_fn(move |m| spans && is_invocation_root(m)).with_max_level_hint(if spans {
+            LevelFilter::INFO
+        } else {
+            LevelFilter::OFF
+        }));
     tracing_subscriber::registry().with(trace_ids).with(lines).with(recent).with(exporter)
 }
 
@@ -193,13 +198,17 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceIds {
     }
 }
 
-/// The trace id of the invocation an event is logged in, if any.
-fn trace_id_of<S, N>(ctx: &FmtContext<'_, S, N>) -> Option<String>
+/// `with` the trace id of the invocation an event is logged in, if it is in one.
+fn with_trace_id<S, N, R>(ctx: &FmtContext<'_, S, N>, with: impl FnOnce(&str) -> R) -> Option<R>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'w> FormatFields<'w> + 'static,
 {
-    ctx.event_scope()?.from_root().find_map(|span| span.extensions().get::<SpanTraceId>().map(|t| t.0.clone()))
+    // The root span is the outermost: look from the event outwards, as few spans as
+    // there are (a host call's line sits a few spans deep, an access line in the root).
+    let span = ctx.event_scope()?.find(|span| span.extensions().get::<SpanTraceId>().is_some())?;
+    let extensions = span.extensions();
+    extensions.get::<SpanTraceId>().map(|t| with(&t.0))
 }
 
 /// What the writer keeps of a span's fields: nothing.
@@ -214,13 +223,44 @@ impl<'w> FormatFields<'w> for NoSpanFields {
 /// An event's fields as text: the message, then `name=value` (strings quoted).
 struct TextFields<'a, 'w>(&'a mut Writer<'w>);
 
+impl TextFields<'_, '_> {
+    fn name(&mut self, field: &Field) {
+        let _ = self.0.write_char(' ');
+        let _ = self.0.write_str(field.name());
+        let _ = self.0.write_char('=');
+    }
+}
+
+/// Needs no escaping in a quoted string: printable ASCII but `"` and `\` (what almost
+/// every field is — ids, paths, routes); anything else goes through `Debug`'s escaping.
+fn plain(value: &str) -> bool {
+    value.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+}
+
 impl Visit for TextFields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = if field.name() == "message" {
-            write!(self.0, " {value}")
+        if field.name() == "message" {
+            let _ = self.0.write_char(' ');
+            let _ = self.0.write_str(value);
+        } else if plain(value) {
+            self.name(field);
+            let _ = self.0.write_char('"');
+            let _ = self.0.write_str(value);
+            let _ = self.0.write_char('"');
         } else {
-            write!(self.0, " {}={value:?}", field.name())
-        };
+            self.name(field);
+            let _ = write!(self.0, "{value:?}");
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.name(field);
+        let _ = self.0.write_str(itoa::Buffer::new().format(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.name(field);
+        let _ = self.0.write_str(itoa::Buffer::new().format(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -257,10 +297,11 @@ where
         }
         write!(writer, "{}:", event.metadata().target())?;
         event.record(&mut TextFields(&mut writer));
-        if let Some(trace_id) = trace_id_of(ctx) {
-            write!(writer, " trace_id={trace_id}")?;
-        }
-        writeln!(writer)
+        with_trace_id(ctx, |trace_id| {
+            let _ = writer.write_str(" trace_id=");
+            let _ = writer.write_str(trace_id);
+        });
+        writer.write_char('\n')
     }
 }
 
@@ -306,7 +347,7 @@ where
         event.record(&mut JsonFields(&mut line));
         line.insert("target".into(), event.metadata().target().into());
         if !line.contains_key("trace_id")
-            && let Some(trace_id) = trace_id_of(ctx)
+            && let Some(trace_id) = with_trace_id(ctx, str::to_owned)
         {
             line.insert("trace_id".into(), trace_id.into());
         }
@@ -364,6 +405,25 @@ mod tests {
         );
         assert!(!lines[0].contains("path="), "span fields are not repeated: {text}");
         assert!(lines[1].ends_with(" WARN plughost::logging::tests: outside"), "{text}");
+    }
+
+    #[test]
+    fn text_fields_are_quoted_and_anything_but_plain_ascii_escaped() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let writer =
+            tracing_subscriber::fmt::layer().with_writer(move || sink.clone()).with_ansi(false).event_format(TextLines);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(writer), || {
+            tracing::info!(path = "/a b", status = 200u64, delta = -3i64, said = "say \"hi\"\n\\", name = "zoë", "m");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.ends_with(
+                r#": m path="/a b" status=200 delta=-3 said="say \"hi\"\n\\" name="zoë"
+"#
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! text, never as markup.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -24,7 +23,7 @@ pub struct LogLine {
     /// Milliseconds since the Unix epoch.
     pub at_ms: u64,
     pub level: &'static str,
-    pub target: String,
+    pub target: &'static str,
     pub request_id: Option<String>,
     pub message: String,
     /// The line's other fields, `name=value` separated by spaces.
@@ -50,10 +49,11 @@ impl RecentLogs {
             return;
         }
         let kept = lines.entry(plugin).or_default();
-        if kept.len() == LINES_PER_PLUGIN {
-            kept.pop_front();
-        }
+        let old = (kept.len() == LINES_PER_PLUGIN).then(|| kept.pop_front());
         kept.push_back(line);
+        drop(lines);
+        // The line that made room is freed outside the lock.
+        drop(old);
     }
 }
 
@@ -73,9 +73,22 @@ impl Visit for Fields {
             "request_id" => self.request_id = Some(value.to_owned()),
             "message" => self.message.push_str(value),
             name => {
-                let _infallible = write!(self.rest, "{}{name}={value}", if self.rest.is_empty() { "" } else { " " });
+                if !self.rest.is_empty() {
+                    self.rest.push(' ');
+                }
+                self.rest.push_str(name);
+                self.rest.push('=');
+                self.rest.push_str(value);
             }
         }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record_str(field, itoa::Buffer::new().format(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record_str(field, itoa::Buffer::new().format(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -112,7 +125,7 @@ impl<S: Subscriber> Layer<S> for RecentLogs {
             LogLine {
                 at_ms,
                 level: metadata.level().as_str(),
-                target: metadata.target().to_owned(),
+                target: metadata.target(),
                 request_id: fields.request_id,
                 message: bounded(fields.message),
                 fields: bounded(fields.rest),
