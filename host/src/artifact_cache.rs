@@ -6,9 +6,15 @@
 //! - the file name is `<engine compatibility hash>-<component sha256>.cwasm`, so another
 //!   wasmtime version or configuration never even finds the file (and wasmtime checks
 //!   compatibility again while deserializing);
-//! - the file starts with the sha256 of the artifact that follows, checked before
+//! - beside it, `<same name>.sha256` holds the sha256 of the artifact, checked before
 //!   deserializing, so a truncated or altered file is recompiled, never loaded;
-//! - files are written to a temporary name and renamed, so readers never see half a file.
+//! - files are written to a temporary name and renamed, so readers never see half a file
+//!   (and a file already mapped is never changed under its reader: a rename replaces it).
+//!
+//! The artifact file is the artifact alone so that wasmtime can map it
+//! (`Component::deserialize_file`) instead of copying it into memory: its code is then
+//! file-backed pages, resident only where a plugin's code actually runs, and shared by the
+//! page cache — an idle server holds a fraction of the compiled code it has loaded.
 //!
 //! A second tier lives in the deployment's bucket (`compiled/<same name>`), so a cold start
 //! of a fresh Lambda instance deserializes too. An object in a bucket is not proof that
@@ -75,13 +81,9 @@ impl ArtifactCache {
     /// The local artifact for `digest` as a signed object for the shared tier: the
     /// HMAC (32 bytes) then the artifact. `None` if there is no valid local artifact.
     pub fn export_signed(&self, engine: &Engine, digest: &str, key: &[u8]) -> Option<Vec<u8>> {
-        let file = std::fs::read(self.path(engine, digest)).ok()?;
-        let (checksum, artifact) = file.split_at_checked(32)?;
-        if Sha256::digest(artifact).as_slice() != checksum {
-            return None;
-        }
-        let mut signed = signature(key, &self.file_name(engine, digest), artifact);
-        signed.extend_from_slice(artifact);
+        let artifact = verified(&self.path(engine, digest))?;
+        let mut signed = signature(key, &self.file_name(engine, digest), &artifact);
+        signed.extend_from_slice(&artifact);
         Some(signed)
     }
 
@@ -118,16 +120,13 @@ impl ArtifactCache {
     }
 
     fn load(&self, engine: &Engine, path: &Path) -> Option<Component> {
-        let file = std::fs::read(path).ok()?;
-        let (checksum, artifact) = file.split_at_checked(32)?;
-        if Sha256::digest(artifact).as_slice() != checksum {
-            tracing::warn!(path = %path.display(), "cached component is damaged; compiling instead");
-            return None;
-        }
+        // Read once to check it, then mapped (the read buffer is freed before).
+        drop(verified(path)?);
         // SAFETY: the file name carries this engine's compatibility hash and the checksum
         // proves these are the exact bytes `store` wrote, which `Component::serialize` of
-        // an engine with this configuration produced.
-        match unsafe { Component::deserialize(engine, artifact) } {
+        // an engine with this configuration produced. Files here are only ever replaced by
+        // a rename, never written in place, so the mapping keeps the bytes just checked.
+        match unsafe { Component::deserialize_file(engine, path) } {
             Ok(component) => Some(component),
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "cached component does not load; compiling instead");
@@ -140,19 +139,42 @@ impl ArtifactCache {
         self.write(path, &component.serialize()?)
     }
 
-    /// Writes `artifact` with its checksum to `path`, atomically.
+    /// Writes `artifact` to `path` and its checksum beside it, each atomically. (Between
+    /// the two renames a reader finds a checksum that does not match, or none: it compiles.)
     fn write(&self, path: &Path, artifact: &[u8]) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let mut file = Vec::with_capacity(32 + artifact.len());
-        file.extend_from_slice(&Sha256::digest(artifact));
-        file.extend_from_slice(artifact);
-        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::write(&tmp, &file)?;
-        std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
-        Ok(())
+        replace(path, artifact)?;
+        replace(&checksum_path(path), &Sha256::digest(artifact))
     }
+}
+
+/// `<artifact file name>.sha256`.
+fn checksum_path(artifact: &Path) -> PathBuf {
+    let mut name = artifact.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+/// The artifact at `path` if its checksum file vouches for it; a damaged one is logged.
+fn verified(path: &Path) -> Option<Vec<u8>> {
+    let checksum = std::fs::read(checksum_path(path)).ok()?;
+    let artifact = std::fs::read(path).ok()?;
+    if Sha256::digest(&artifact).as_slice() != checksum {
+        tracing::warn!(path = %path.display(), "cached component is damaged; compiling instead");
+        return None;
+    }
+    Some(artifact)
+}
+
+/// Replaces `path` with `bytes` by writing a temporary file and renaming it.
+fn replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    Ok(())
 }
 
 type Hmac = hmac::Hmac<Sha256>;

@@ -27,8 +27,12 @@ fn hello() -> (Vec<u8>, Digest) {
     (bytes, digest)
 }
 
+/// The compiled artifacts in `dir` (each has its checksum file beside it).
 fn cached_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
+    let files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let artifacts: Vec<_> = files.iter().filter(|f| f.extension().is_some_and(|e| e == "cwasm")).cloned().collect();
+    assert_eq!(files.len(), artifacts.len() * 2, "an artifact and its checksum, nothing else: {files:?}");
+    artifacts
 }
 
 #[tokio::test]
@@ -66,6 +70,19 @@ async fn a_damaged_or_truncated_cache_file_is_recompiled_never_loaded() {
         let (_component, source) = engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap();
         assert_eq!(source, Source::Compiled, "a damaged file ({} bytes) must not be loaded", damaged.len());
         assert_eq!(std::fs::read(&file).unwrap().len(), original.len(), "the file is rewritten whole");
+        assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, Source::Cache);
+    }
+
+    // The checksum lives beside the artifact: without it, or with a wrong one, the
+    // artifact is not trusted either.
+    let checksum = file.with_extension("cwasm.sha256");
+    for damaged in [None, Some(vec![0u8; 32])] {
+        match damaged {
+            None => std::fs::remove_file(&checksum).unwrap(),
+            Some(bytes) => std::fs::write(&checksum, bytes).unwrap(),
+        }
+        let (_component, source) = engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap();
+        assert_eq!(source, Source::Compiled, "an artifact without a valid checksum must not be loaded");
         assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, Source::Cache);
     }
 }
