@@ -98,12 +98,12 @@ fn main() -> anyhow::Result<()> {
     // Ratios are taken round by round (the two runs of a round met the same machine) and
     // their median reported: steadier than a ratio of medians on a noisy machine.
     let row = |name: &str| servers.iter().position(|s| s.name == name);
-    let ratio = |a: usize, b: usize| {
-        let mut ratios: Vec<f64> =
-            runs[a].iter().zip(&runs[b]).map(|(a, b)| a.requests_per_second / b.requests_per_second).collect();
+    let paired = |a: usize, b: usize, of: fn(&Run) -> f64| {
+        let mut ratios: Vec<f64> = runs[a].iter().zip(&runs[b]).map(|(a, b)| of(a) / of(b)).collect();
         ratios.sort_by(f64::total_cmp);
         ratios[ratios.len() / 2]
     };
+    let ratio = |a: usize, b: usize| paired(a, b, |run| run.requests_per_second);
     let native = row("native axum handler");
     println!();
     println!("| server | req/s | × native | p50 | p99 | server CPU per request | idle RSS (anon) | peak RSS |");
@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
         let cost = 1.0 - ratio(hello, quiet);
         // Throughput moves ±10% between runs of one server here; the CPU each request
         // takes is steadier, so both are printed.
-        let cpu = medians[hello].cpu_per_request_micros / medians[quiet].cpu_per_request_micros - 1.0;
+        let cpu = paired(hello, quiet, |run| run.cpu_per_request_micros) - 1.0;
         println!(
             "access log: costs {:.1}% of throughput (hello with it vs without, median of the rounds), {:+.1}% CPU per request",
             cost * 100.0,
