@@ -383,13 +383,16 @@ mod tests {
         }
     }
 
+    /// The text writer, into `captured`.
+    fn text_lines<S: Subscriber + for<'a> LookupSpan<'a>>(captured: &Captured) -> impl Layer<S> {
+        let sink = captured.clone();
+        tracing_subscriber::fmt::layer().with_writer(move || sink.clone()).with_ansi(false).event_format(TextLines)
+    }
+
     #[test]
     fn text_lines_end_with_the_trace_id_of_the_invocation_they_are_in() {
         let captured = Captured::default();
-        let sink = captured.clone();
-        let writer =
-            tracing_subscriber::fmt::layer().with_writer(move || sink.clone()).with_ansi(false).event_format(TextLines);
-        let subscriber = tracing_subscriber::registry().with(TraceIds).with(writer);
+        let subscriber = tracing_subscriber::registry().with(TraceIds).with(text_lines(&captured));
         tracing::subscriber::with_default(subscriber, || {
             let request = tracing::info_span!("request", trace_id = "4bf92f3577b34da6a3ce929d0e0e4736", path = "/x");
             request.in_scope(|| tracing::info!(plugin = "hello", "inside"));
@@ -410,10 +413,7 @@ mod tests {
     #[test]
     fn text_fields_are_quoted_and_anything_but_plain_ascii_escaped() {
         let captured = Captured::default();
-        let sink = captured.clone();
-        let writer =
-            tracing_subscriber::fmt::layer().with_writer(move || sink.clone()).with_ansi(false).event_format(TextLines);
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(writer), || {
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(text_lines(&captured)), || {
             tracing::info!(path = "/a b", status = 200u64, delta = -3i64, said = "say \"hi\"\n\\", name = "zoë", "m");
         });
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
