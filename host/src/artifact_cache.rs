@@ -81,7 +81,7 @@ impl ArtifactCache {
     /// The local artifact for `digest` as a signed object for the shared tier: the
     /// HMAC (32 bytes) then the artifact. `None` if there is no valid local artifact.
     pub fn export_signed(&self, engine: &Engine, digest: &str, key: &[u8]) -> Option<Vec<u8>> {
-        let artifact = verified(&self.path(engine, digest))?;
+        let (artifact, _file) = verified(&self.path(engine, digest))?;
         let mut signed = signature(key, &self.file_name(engine, digest), &artifact);
         signed.extend_from_slice(&artifact);
         Some(signed)
@@ -120,14 +120,20 @@ impl ArtifactCache {
     }
 
     fn load(&self, engine: &Engine, path: &Path) -> Option<Component> {
-        // Read once to check it, then mapped (the read buffer is freed before).
-        drop(verified(path)?);
+        // Read once to check it (the buffer is freed before mapping).
+        let (bytes, checked) = verified(path)?;
+        drop(bytes);
         // SAFETY: the file name carries this engine's compatibility hash and the checksum
         // proves these are the exact bytes `store` wrote, which `Component::serialize` of
         // an engine with this configuration produced. Files here are only ever replaced by
-        // a rename, never written in place, so the mapping keeps the bytes just checked.
+        // a rename, never written in place, so the mapping keeps the bytes just checked —
+        // provided it is the same file: checked below, before the component is used.
         match unsafe { Component::deserialize_file(engine, path) } {
-            Ok(component) => Some(component),
+            Ok(component) if file_id(path) == Some(checked) => Some(component),
+            Ok(_replaced) => {
+                tracing::warn!(path = %path.display(), "cached component was replaced while loading; compiling instead");
+                None
+            }
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "cached component does not load; compiling instead");
                 None
@@ -155,15 +161,38 @@ fn checksum_path(artifact: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The artifact at `path` if its checksum file vouches for it; a damaged one is logged.
-fn verified(path: &Path) -> Option<Vec<u8>> {
+/// Which file a path named: a rename puts another one there (device, inode, length).
+type FileId = (u64, u64, u64);
+
+#[cfg(unix)]
+fn id_of(metadata: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino(), metadata.len())
+}
+
+#[cfg(not(unix))]
+fn id_of(metadata: &std::fs::Metadata) -> FileId {
+    (0, 0, metadata.len())
+}
+
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().map(|m| id_of(&m))
+}
+
+/// The artifact at `path`, and which file it was, if its checksum file vouches for it; a
+/// damaged one is logged.
+fn verified(path: &Path) -> Option<(Vec<u8>, FileId)> {
+    use std::io::Read;
     let checksum = std::fs::read(checksum_path(path)).ok()?;
-    let artifact = std::fs::read(path).ok()?;
+    let mut file = std::fs::File::open(path).ok()?;
+    let id = id_of(&file.metadata().ok()?);
+    let mut artifact = Vec::new();
+    file.read_to_end(&mut artifact).ok()?;
     if Sha256::digest(&artifact).as_slice() != checksum {
         tracing::warn!(path = %path.display(), "cached component is damaged; compiling instead");
         return None;
     }
-    Some(artifact)
+    Some((artifact, id))
 }
 
 /// Replaces `path` with `bytes` by writing a temporary file and renaming it.
