@@ -128,12 +128,11 @@ where
     // Every filter states the most verbose level it can let through: `log` records
     // (wasmtime's `trace!`s on every instantiation, ...) and events above it are then
     // turned away at their call site, once, instead of being checked one by one.
-    let roots = filter_fn(move |m| spans && is_invocation_root(m)).with_max_level_hint(if spans {
-        LevelFilter::INFO
-    } else {
-        LevelFilter::OFF
-    });
-    let lines = lines.with_filter(log_filter().or(roots));
+    let roots = move || {
+        let hint = if spans { LevelFilter::INFO } else { LevelFilter::OFF };
+        filter_fn(move |m| spans && is_invocation_root(m)).with_max_level_hint(hint)
+    };
+    let lines = lines.with_filter(log_filter().or(roots()));
     let recent = recent.map(|recent| recent.with_filter(log_filter()));
     let exported = Targets::new()
         .with_target("plughost", tracing::Level::DEBUG)
@@ -141,12 +140,7 @@ where
     let exporter = traces::init().map(|layer| layer.with_filter(exported));
     // The trace ids live on the invocations' root spans, all this layer looks at; filtered
     // like the others, so it states a level too (unfiltered, it would say "anything").
-    let trace_ids =
-        TraceIds.with_filter(filter_fn(move |m| spans && is_invocation_root(m)).with_max_level_hint(if spans {
-            LevelFilter::INFO
-        } else {
-            LevelFilter::OFF
-        }));
+    let trace_ids = TraceIds.with_filter(roots());
     tracing_subscriber::registry().with(trace_ids).with(lines).with(recent).with(exporter)
 }
 
@@ -206,9 +200,12 @@ where
 {
     // The root span is the outermost: look from the event outwards, as few spans as
     // there are (a host call's line sits a few spans deep, an access line in the root).
-    let span = ctx.event_scope()?.find(|span| span.extensions().get::<SpanTraceId>().is_some())?;
-    let extensions = span.extensions();
-    extensions.get::<SpanTraceId>().map(|t| with(&t.0))
+    for span in ctx.event_scope()? {
+        if let Some(trace_id) = span.extensions().get::<SpanTraceId>() {
+            return Some(with(&trace_id.0));
+        }
+    }
+    None
 }
 
 /// What the writer keeps of a span's fields: nothing.
