@@ -27,6 +27,7 @@ wasmtime::component::bindgen!({
         "plughost:plugin/queue.queue": crate::capability::queue::OpenQueue,
         "plughost:plugin/topic.topic": crate::capability::topic::OpenTopic,
         "plughost:plugin/bus.bus": crate::capability::bus::OpenBus,
+        "plughost:plugin/trace.span": crate::capability::trace::PluginSpan,
         // Outgoing HTTP is wasmtime's own `wasi:http` (`capability/outbound/`).
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:io": wasmtime_wasi::p2::bindings::io,
@@ -44,6 +45,6 @@ pub use self::plughost::plugin::types::{Method, Request, Response};
 /// The exported interfaces' names as the host asks for them. The linker and export
 /// lookups match versions semver-compatibly, so components built against any 0.1.x
 /// of the package resolve.
-pub const HANDLER_EXPORT: &str = "plughost:plugin/handler@0.1.2";
-pub const EVENTS_EXPORT: &str = "plughost:plugin/events@0.1.2";
-pub const TASK_EXPORT: &str = "plughost:plugin/task@0.1.2";
+pub const HANDLER_EXPORT: &str = "plughost:plugin/handler@0.1.3";
+pub const EVENTS_EXPORT: &str = "plughost:plugin/events@0.1.3";
+pub const TASK_EXPORT: &str = "plughost:plugin/task@0.1.3";

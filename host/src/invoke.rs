@@ -23,7 +23,7 @@ use crate::bindings::{Request, Response, wit_events, wit_task};
 use crate::capability::config::ConfigCtx;
 use crate::capability::log::LogSink;
 use crate::capability::outbound::{CallOrigin, OutboundCtx};
-use crate::capability::{deadline, host_call};
+use crate::capability::{deadline, host_call, trace};
 use crate::plugin::LoadedPlugin;
 use crate::state::State;
 use crate::telemetry::{ErrorKind, Phase};
@@ -213,6 +213,7 @@ async fn run(
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+    let plugin_spans = store.data().trace.open_spans();
 
     // Boxed once: the wrappers below (task-locals, timeout) then move a pointer, not the
     // whole call's state.
@@ -250,6 +251,9 @@ async fn run(
         .map(|d| d.saturating_duration_since(std::time::Instant::now()))
         .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));
     let storage_deadline = std::time::Instant::now() + timeout.saturating_sub(deadline::reserve(timeout));
+    // Host calls are counted in the plugin's metrics, cut off at the deadline, and traced
+    // under the plugin's innermost open span (`capability/trace/`).
+    let call = trace::scope(plugin_spans, call);
     let call = host_call::scope(plugin.metrics.clone(), deadline::scope(storage_deadline, call));
     let outcome = tokio::time::timeout(timeout, call).await;
     sink.finish();

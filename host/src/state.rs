@@ -6,6 +6,7 @@ use crate::capability::grants::{Granted, LabelView, PluginGrants};
 use crate::capability::io_budget::IoBudget;
 use crate::capability::log::{LogCtx, LogSink};
 use crate::capability::outbound::OutboundCtx;
+use crate::capability::trace::TraceCtx;
 use crate::capability::wasi;
 use std::sync::Arc;
 use wasmtime::ResourceLimiter;
@@ -16,6 +17,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub struct State {
     pub config: ConfigCtx,
     pub log: LogCtx,
+    pub trace: TraceCtx,
     /// The plugin's grants of every labelled capability (`capability/grants.rs`).
     grants: PluginGrants,
     pub limiter: MemoryLimiter,
@@ -42,6 +44,7 @@ impl State {
         Self {
             config,
             log: LogCtx::new(sink.clone()),
+            trace: TraceCtx::new(sink.clone()),
             grants,
             limiter: MemoryLimiter::new(max_memory),
             io: IoBudget::new(max_host_io),

@@ -1,10 +1,12 @@
 //! Traces end to end: the real `plughost` binary exports its spans with OTLP to a real
 //! receiver the test starts (`support/otlp.rs`, decoding the protobuf), because
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. The spans arrive with the right parents and
-//! attributes — request → route, instantiate, call → host_call — the incoming trace is
-//! continued (W3C `traceparent` in `serve`; the invocation's X-Ray trace under the Lambda
-//! emulator), a chained call joins its caller's trace, and the trace id is in the
-//! request's log lines.
+//! attributes — request → route, instantiate, call → the plugin's own span → host_call —
+//! the incoming trace is continued (W3C `traceparent` in `serve`; the invocation's X-Ray
+//! trace under the Lambda emulator), a chained call joins its caller's trace, and the trace
+//! id is in the request's log lines.
+//!
+//! capabilities: trace
 
 mod support;
 
@@ -56,11 +58,15 @@ async fn serve_exports_the_request_path_as_spans_that_continue_the_incoming_trac
     let http = reqwest::Client::new();
 
     let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
-    let res = http.get(server.url("/kv/users/ada")).header("traceparent", &traceparent).send().await.unwrap();
+    let url = server.url("/kv/users/ada?note=first%0Asecond");
+    let res = http.get(url).header("traceparent", &traceparent).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
 
-    let spans = receiver.wait_for("host_call", |s| s.name == "host_call" && s.trace_id == TRACE).await;
+    // The request span ends last, so once it is here, so is every span inside it.
+    let spans = receiver
+        .wait_for("request", |s| s.attribute("http.route") == Some("/kv/{label}/{key}") && s.trace_id == TRACE)
+        .await;
     let spans: Vec<Received> = spans.into_iter().filter(|s| s.trace_id == TRACE).collect();
     let request = one(&spans, "request", |s| s.attribute("http.route") == Some("/kv/{label}/{key}"));
     assert_eq!(request.name, "GET /kv/{label}/{key}", "named by method and route");
@@ -76,8 +82,16 @@ async fn serve_exports_the_request_path_as_spans_that_continue_the_incoming_trac
         assert_eq!(span.parent_span_id, request.span_id, "{name} is a child of the request");
     }
     let call = one(&spans, "call", |s| s.name == "call");
+    // The plugin's own span (`plughost_sdk::trace::span`) around its read: a child of its
+    // call, with its attributes (control characters escaped), and the parent of the kv call
+    // made inside it.
+    let own = one(&spans, "of the plugin's own", |s| s.name == "kv-probe read");
+    assert_eq!(own.parent_span_id, call.span_id, "the plugin's span is a child of its call");
+    assert_eq!(own.attribute("plugin"), Some("probe"));
+    assert_eq!(own.attribute("key"), Some("ada"));
+    assert_eq!(own.attribute("note"), Some("first\\nsecond"), "escaped, so no line can be forged");
     let host_call = one(&spans, "host_call", |s| s.name == "host_call");
-    assert_eq!(host_call.parent_span_id, call.span_id, "host calls are children of the plugin's call");
+    assert_eq!(host_call.parent_span_id, own.span_id, "host calls are children of the plugin's open span");
     assert_eq!(host_call.attribute("capability"), Some("kv"));
     assert_eq!(host_call.attribute("operation"), Some("get"));
     assert_eq!(host_call.attribute("label"), Some("users"));

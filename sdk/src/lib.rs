@@ -36,8 +36,8 @@
 //! `cargo component build --release`) and name the `.wasm` in `plughost.toml`.
 //!
 //! Handler logic also compiles natively: [`Request::builder`] makes requests and the
-//! `testing` module stands in for the host's config and log, so plugins are unit-tested
-//! with plain `cargo test`.
+//! `testing` module stands in for the host's config, log, spans and outgoing HTTP, so
+//! plugins are unit-tested with plain `cargo test`.
 //!
 //! Each request runs on a fresh instance: statics and caches do not survive between
 //! requests. A panic becomes a `500` naming the plugin and request id; the message goes
@@ -60,6 +60,7 @@ pub mod task;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod topic;
+pub mod trace;
 
 pub use ::http::StatusCode;
 pub use error::Error;

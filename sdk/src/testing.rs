@@ -15,6 +15,7 @@ thread_local! {
     static HTTP: RefCell<Option<HttpResponder>> = const { RefCell::new(None) };
     static CONFIG: RefCell<BTreeMap<String, String>> = const { RefCell::new(BTreeMap::new()) };
     static LOGS: RefCell<Vec<LogLine>> = const { RefCell::new(Vec::new()) };
+    static SPANS: RefCell<Vec<SpanRecord>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A log line a plugin emitted while running natively.
@@ -23,6 +24,14 @@ pub struct LogLine {
     pub level: LogLevel,
     pub message: String,
     pub fields: Vec<(String, String)>,
+}
+
+/// A span a plugin made while running natively, kept when it ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanRecord {
+    pub name: String,
+    /// In the order first set; setting a key again replaces its value.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// Makes `config::get(key)` return `value` on this thread.
@@ -38,6 +47,16 @@ pub fn clear_config() {
 /// Returns and forgets the log lines emitted on this thread.
 pub fn take_logs() -> Vec<LogLine> {
     LOGS.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
+/// Returns and forgets the spans that ended on this thread, in the order they ended
+/// (an inner span before its outer one).
+pub fn take_spans() -> Vec<SpanRecord> {
+    SPANS.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
+pub(crate) fn record_span(span: SpanRecord) {
+    SPANS.with(|s| s.borrow_mut().push(span));
 }
 
 pub(crate) fn config_get(key: &str) -> Option<String> {

@@ -1,7 +1,8 @@
 //! Every call a labelled capability's host functions make to a backend goes through
 //! [`call`]: cut off at the request's storage deadline (`deadline.rs`), timed into the
 //! plugin's metrics (`telemetry/metrics.rs`), and traced as a `host_call` span with the
-//! capability, operation, label and outcome.
+//! capability, operation, label and outcome — a child of the plugin's innermost open span
+//! (`trace/`), else of its call.
 //!
 //! `invoke.rs` names the running plugin's metrics with [`scope`] around the plugin call;
 //! outside a request (tests calling a backend directly) calls are neither cut off nor
@@ -32,7 +33,9 @@ pub async fn call<T>(
     label: &str,
     call: impl Future<Output = Result<T, StorageError>>,
 ) -> Result<T, StorageError> {
-    let span = tracing::debug_span!("host_call", capability, operation, label, outcome = tracing::field::Empty);
+    let span = super::trace::in_innermost(|| {
+        tracing::debug_span!("host_call", capability, operation, label, outcome = tracing::field::Empty)
+    });
     let started = Instant::now();
     let result = bounded(call).instrument(span.clone()).await;
     let took = started.elapsed();

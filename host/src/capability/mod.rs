@@ -4,6 +4,7 @@
 //! Capabilities every plugin has:
 //! - `config/` — the plugin's own manifest values (+ secrets);
 //! - `log/`    — structured log lines, and the plugin's stdout/stderr turned into them;
+//! - `trace/`  — spans of the plugin's own, in the request's trace;
 //! - `wasi.rs` — the WASI sandbox that lets ordinary Rust `std` link, with nothing in it;
 //! - `outbound/` — outgoing HTTP (`wasi:http`), where the manifest's
 //!   `allowed_outbound_hosts` allow, fenced off the host's own network.
@@ -47,6 +48,7 @@ pub mod outbound;
 pub mod paging;
 pub mod queue;
 pub mod topic;
+pub mod trace;
 pub mod wasi;
 
 use crate::state::State;
@@ -272,6 +274,7 @@ pub fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
     outbound::add_to_linker(linker)?;
     config::add_to_linker(linker, |state| &state.config)?;
     log::add_to_linker(linker, |state| &state.log)?;
+    trace::add_to_linker(linker, |state| &state.trace)?;
     for kind in LABELLED {
         (kind.add_to_linker)(linker)?;
     }

@@ -67,7 +67,7 @@ impl LogSink {
 
     /// `text` with every secret value of the plugin replaced. Values shorter than 4
     /// characters are left alone: redacting `1` or `on` would mangle every line.
-    fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+    pub(crate) fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         let mut text = std::borrow::Cow::Borrowed(text);
         for secret in self.secrets.iter().filter(|s| s.len() >= 4) {
             if text.contains(secret.as_str()) {
@@ -75,6 +75,11 @@ impl LogSink {
             }
         }
         text
+    }
+
+    /// The plugin whose lines these are.
+    pub fn plugin(&self) -> &PluginId {
+        &self.plugin
     }
 
     /// Whether this request may emit no more lines.

@@ -207,20 +207,23 @@ impl WasiHttpHooks for OutboundCtx {
 /// The `host_call` span of one outgoing request (`operation`: `send`, or `call` for an
 /// in-process one) to `url` (scheme, host and port only).
 fn host_call_span(operation: &'static str, url: &str) -> tracing::Span {
-    tracing::debug_span!(
-        "host_call",
-        otel.kind = "client",
-        capability = "http",
-        operation,
-        url = %escape_controls(url),
-        outcome = tracing::field::Empty
-    )
+    crate::capability::trace::in_innermost(|| {
+        tracing::debug_span!(
+            "host_call",
+            otel.kind = "client",
+            capability = "http",
+            operation,
+            url = %escape_controls(url),
+            outcome = tracing::field::Empty
+        )
+    })
 }
 
 impl OutboundCtx {
     /// `request` (until its response head arrives) as a host call of capability `http`:
     /// timed into the plugin's metrics, traced as a `host_call` span under the plugin's
-    /// call (wasmtime-wasi-http runs it on a task of its own), and a refusal made on the
+    /// innermost open span or its call (made here, before wasmtime-wasi-http runs the request on a task of its
+    /// own), and a refusal made on the
     /// way (a fenced address, no such plugin) counted as one.
     fn measured(
         &self,

@@ -4,7 +4,7 @@
 //!
 //! | route                          | call                                               |
 //! |--------------------------------|----------------------------------------------------|
-//! | `GET /kv/{label}/{key}`        | `get` → `{"value", "version"}` or null             |
+//! | `GET /kv/{label}/{key}`        | `get` → `{"value", "version"}` or null, inside a span `kv-probe read` (attributes `key`, `note` = `?note=`) |
 //! | `PUT /kv/{label}/{key}`        | `set`; `?if=absent` or `?if=<version>`, `?ttl=<s>` |
 //! | `DELETE /kv/{label}/{key}`     | `delete`; `?if=` as above                          |
 //! | `POST /kv-incr/{label}/{key}`  | `increment` by `?by=` (default 1)                  |
@@ -29,6 +29,10 @@ pub fn handle(req: Request) -> Response {
 fn routes(router: Router, base: &str) -> Router {
     router
         .get(&format!("{base}/kv/{{label}}/{{key}}"), |req: Request| {
+            // A span of the plugin's own around the read (its attribute `note` from the query).
+            let _span = plughost_sdk::trace::span("kv-probe read")
+                .attribute("key", key(&req))
+                .attribute("note", req.query("note").unwrap_or_default());
             reply(
                 open(&req)
                     .and_then(|s| s.get(key(&req)))
