@@ -10,7 +10,7 @@
 //! Bad input gets a 400/415/422 naming the problem; amounts are integer cents so nothing
 //! is lost to floating point.
 
-use plughost_sdk::{Error, Json, Request, Response, Router, StatusCode, config, log};
+use plughost_sdk::{Error, Json, Request, Response, Router, StatusCode, config, log, trace};
 use serde::{Deserialize, Serialize};
 
 const MAX_ITEMS: usize = 100;
@@ -80,6 +80,8 @@ fn quote(req: Request) -> Result<(StatusCode, Json<Quote>), Error> {
     if body.items.is_empty() || body.items.len() > MAX_ITEMS {
         return Err(Error::unprocessable(format!("items must hold 1 to {MAX_ITEMS} entries")));
     }
+    // A span of our own in the request's trace (where the operator exports traces).
+    let mut span = trace::span("price quote").attribute("currency", &currency);
     let mut lines = Vec::with_capacity(body.items.len());
     let mut subtotal: u64 = 0;
     for (i, item) in body.items.into_iter().enumerate() {
@@ -96,6 +98,8 @@ fn quote(req: Request) -> Result<(StatusCode, Json<Quote>), Error> {
     // Integer division rounds the discount down, so it never exceeds the stated percentage.
     let discount_cents = subtotal * u64::from(discount) / 100;
     let total = subtotal - discount_cents;
+    span.set_attribute("lines", &lines.len().to_string());
+    drop(span);
     log::log(
         log::LogLevel::Info,
         "quote priced",
@@ -144,6 +148,9 @@ mod tests {
         assert_eq!(quote["total_cents"], 850);
         let logs = testing::take_logs();
         assert_eq!(logs.last().unwrap().message, "quote priced");
+        let spans = testing::take_spans();
+        assert_eq!(spans[0].name, "price quote");
+        assert_eq!(spans[0].attributes, [("currency".into(), "USD".into()), ("lines".into(), "1".into())]);
     }
 
     #[test]
