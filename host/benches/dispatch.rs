@@ -9,7 +9,9 @@
 //! - compiling the component vs deserialising a precompiled artifact;
 //! - the storage path on embedded storage: the reference API's `GET /v1/product/{id}` and
 //!   `POST /v1/product` (p50, and requests per second for GET under concurrency), and
-//!   one kv `get` through the host call vs the same get on the backend directly.
+//!   one kv `get` through the host call vs the same get on the backend directly;
+//! - pool settings (what a slot keeps between requests) side by side: one engine each,
+//!   interleaved, with each setting's cost paired against the default's.
 //!
 //! Needs the guests built (`make plugins`; `make bench` does it).
 
@@ -242,7 +244,78 @@ fn main() -> anyhow::Result<()> {
         compile.p50.as_secs_f64() / load.p50.as_secs_f64()
     );
 
-    storage_path(&engine)
+    storage_path(&engine)?;
+    pool_settings(&manifest)
+}
+
+/// Rounds of the pool comparison, and requests per variant in each.
+const POOL_ROUNDS: usize = 20;
+const POOL_BLOCK: usize = 500;
+
+/// Pool settings side by side: one engine per setting, each with its own `App` over the
+/// same manifest, driven in interleaved blocks (a noisy machine slows them alike), so the
+/// ratios say which setting makes dispatch cheaper — sequential runs swing more than the
+/// settings differ.
+fn pool_settings(manifest: &Path) -> anyhow::Result<()> {
+    use plughost::PoolTuning;
+    let default = PoolTuning::default();
+    let variants: [(&str, PoolTuning); 6] = [
+        ("default (memory 2 MiB, table/stack 64 KiB kept)", default),
+        ("memory keep 0 (madvise all)", PoolTuning { linear_memory_keep_resident: 0, ..default }),
+        ("memory keep 1 MiB", PoolTuning { linear_memory_keep_resident: 1 << 20, ..default }),
+        ("memory keep 4 MiB", PoolTuning { linear_memory_keep_resident: 4 << 20, ..default }),
+        ("table/stack keep 0", PoolTuning { table_keep_resident: 0, async_stack_keep_resident: 0, ..default }),
+        ("decommit batch 8", PoolTuning { decommit_batch_size: 8, ..default }),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let apps = variants
+        .iter()
+        .map(|(_, pool)| {
+            let settings = EngineSettings { max_instances: 16, pool: *pool, ..EngineSettings::default() };
+            let engine = Arc::new(PluginEngine::new(settings)?);
+            let storage = plughost::Capabilities::embedded(dir.path(), "http://127.0.0.1")?;
+            runtime.block_on(App::load(engine, storage, manifest, plughost::http::DEFAULT_MAX_BODY))
+        })
+        .collect::<anyhow::Result<Vec<App>>>()?;
+    let request = || http::Request::get("/hello/bench").body(Bytes::new()).unwrap();
+    let mut samples = vec![Vec::with_capacity(POOL_ROUNDS * POOL_BLOCK); apps.len()];
+    // Per round, each variant's mean over the default's: the paired ratio.
+    let mut paired = vec![Vec::with_capacity(POOL_ROUNDS); apps.len()];
+    for round in 0..=POOL_ROUNDS {
+        let mut means = Vec::with_capacity(apps.len());
+        for (app, kept) in apps.iter().zip(&mut samples) {
+            let mut total = Duration::ZERO;
+            for _ in 0..POOL_BLOCK {
+                let start = Instant::now();
+                let response = runtime.block_on(app.handle(request()));
+                let took = start.elapsed();
+                anyhow::ensure!(response.status() == 200, "hello answered {}", response.status());
+                total += took;
+                // Round 0 warms every slot up and is not kept.
+                if round > 0 {
+                    kept.push(took);
+                }
+            }
+            means.push(total.as_secs_f64());
+        }
+        if round > 0 {
+            for (ratios, mean) in paired.iter_mut().zip(&means) {
+                ratios.push(mean / means[0]);
+            }
+        }
+    }
+    println!(
+        "pool settings side by side (App::handle GET /hello/{{name}}; {POOL_ROUNDS} interleaved rounds of {POOL_BLOCK}):"
+    );
+    println!("{:<48} {:>12} {:>12} {:>12} {:>14}", "  setting", "p50", "p99", "mean", "paired / def.");
+    for ((name, _), (kept, ratios)) in variants.iter().zip(samples.into_iter().zip(&mut paired)) {
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        let s = stats(kept);
+        println!("{:<48} {} {} {} {:>13.3}x", format!("  {name}"), us(s.p50), us(s.p99), us(s.mean), median);
+    }
+    Ok(())
 }
 
 /// The reference API and the kv host call on embedded storage (see the module header).

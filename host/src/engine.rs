@@ -42,6 +42,32 @@ pub struct EngineSettings {
     pub memory_budget: u64,
     /// How long a request may wait for admission before it is refused with 503.
     pub queue_timeout: Duration,
+    /// What the pool keeps of an instance slot between requests (`make bench` compares
+    /// settings side by side; the default is what it measured best).
+    pub pool: PoolTuning,
+}
+
+/// What the pooling allocator keeps mapped (and resets, rather than unmaps) of a slot
+/// when an instance is dropped: the next request on the slot does not page-fault it back
+/// in, but each dirty kept page is reset on every drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolTuning {
+    pub linear_memory_keep_resident: usize,
+    pub table_keep_resident: usize,
+    pub async_stack_keep_resident: usize,
+    /// Slots released together in one `madvise` batch (wasmtime's default is 1).
+    pub decommit_batch_size: usize,
+}
+
+impl Default for PoolTuning {
+    fn default() -> Self {
+        Self {
+            linear_memory_keep_resident: 2 * 1024 * 1024,
+            table_keep_resident: 64 * 1024,
+            async_stack_keep_resident: 64 * 1024,
+            decommit_batch_size: 1,
+        }
+    }
 }
 
 impl EngineSettings {
@@ -62,6 +88,7 @@ impl Default for EngineSettings {
             max_memory_per_instance: 256 * 1024 * 1024,
             memory_budget: crate::admission::default_memory_budget(),
             queue_timeout: Duration::from_secs(2),
+            pool: PoolTuning::default(),
         }
     }
 }
@@ -190,9 +217,10 @@ fn engine_config(settings: &EngineSettings) -> Config {
         .max_memory_size(usize::try_from(settings.max_memory_per_instance).unwrap_or(usize::MAX))
         // Keep the first pages of each slot mapped between uses: the next request on the
         // slot does not page-fault its stack and data back in.
-        .linear_memory_keep_resident(2 * 1024 * 1024)
-        .table_keep_resident(64 * 1024)
-        .async_stack_keep_resident(64 * 1024)
+        .linear_memory_keep_resident(settings.pool.linear_memory_keep_resident)
+        .table_keep_resident(settings.pool.table_keep_resident)
+        .async_stack_keep_resident(settings.pool.async_stack_keep_resident)
+        .decommit_batch_size(settings.pool.decommit_batch_size)
         // With PAGEMAP_SCAN (Linux >= 6.7) only the pages a request dirtied are reset,
         // instead of memsetting all of `keep_resident` for every request. Falls back to
         // that memset where the kernel lacks it.

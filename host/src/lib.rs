@@ -59,4 +59,4 @@ pub mod trigger;
 
 pub use app::App;
 pub use capability::Capabilities;
-pub use engine::{EngineSettings, PluginEngine};
+pub use engine::{EngineSettings, PluginEngine, PoolTuning};

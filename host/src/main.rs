@@ -224,6 +224,7 @@ impl HostArgs {
             max_memory_per_instance: self.max_memory_per_instance.as_u64(),
             memory_budget: self.memory_budget.map_or(defaults.memory_budget, |b| b.as_u64()),
             queue_timeout: self.queue_timeout,
+            ..defaults
         })?
         .with_artifact_cache(cache_dir)
         .with_lazy_compilation(self.compile == CompileMode::Lazy)
