@@ -259,20 +259,23 @@ const POOL_BLOCK: usize = 500;
 fn pool_settings(manifest: &Path) -> anyhow::Result<()> {
     use plughost::PoolTuning;
     let default = PoolTuning::default();
-    let variants: [(&str, PoolTuning); 6] = [
-        ("default (memory 2 MiB, table/stack 64 KiB kept)", default),
-        ("memory keep 0 (madvise all)", PoolTuning { linear_memory_keep_resident: 0, ..default }),
-        ("memory keep 1 MiB", PoolTuning { linear_memory_keep_resident: 1 << 20, ..default }),
-        ("memory keep 4 MiB", PoolTuning { linear_memory_keep_resident: 4 << 20, ..default }),
-        ("table/stack keep 0", PoolTuning { table_keep_resident: 0, async_stack_keep_resident: 0, ..default }),
-        ("decommit batch 8", PoolTuning { decommit_batch_size: 8, ..default }),
+    // 16 slots each (the settings' cost does not depend on it), but one row with the
+    // default's 128, to see whether the pool's size does.
+    let variants: [(&str, u32, PoolTuning); 7] = [
+        ("default (memory 2 MiB, table/stack 64 KiB kept)", 16, default),
+        ("default, 128 slots (--max-instances default)", 128, default),
+        ("memory keep 0 (madvise all)", 16, PoolTuning { linear_memory_keep_resident: 0, ..default }),
+        ("memory keep 1 MiB", 16, PoolTuning { linear_memory_keep_resident: 1 << 20, ..default }),
+        ("memory keep 4 MiB", 16, PoolTuning { linear_memory_keep_resident: 4 << 20, ..default }),
+        ("table/stack keep 0", 16, PoolTuning { table_keep_resident: 0, async_stack_keep_resident: 0, ..default }),
+        ("decommit batch 8", 16, PoolTuning { decommit_batch_size: 8, ..default }),
     ];
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let dir = tempfile::tempdir()?;
     let apps = variants
         .iter()
-        .map(|(_, pool)| {
-            let settings = EngineSettings { max_instances: 16, pool: *pool, ..EngineSettings::default() };
+        .map(|(_, slots, pool)| {
+            let settings = EngineSettings { max_instances: *slots, pool: *pool, ..EngineSettings::default() };
             let engine = Arc::new(PluginEngine::new(settings)?);
             let storage = plughost::Capabilities::embedded(dir.path(), "http://127.0.0.1")?;
             runtime.block_on(App::load(engine, storage, manifest, plughost::http::DEFAULT_MAX_BODY))
@@ -309,7 +312,7 @@ fn pool_settings(manifest: &Path) -> anyhow::Result<()> {
         "pool settings side by side (App::handle GET /hello/{{name}}; {POOL_ROUNDS} interleaved rounds of {POOL_BLOCK}):"
     );
     println!("{:<48} {:>12} {:>12} {:>12} {:>14}", "  setting", "p50", "p99", "mean", "paired / def.");
-    for ((name, _), (kept, ratios)) in variants.iter().zip(samples.into_iter().zip(&mut paired)) {
+    for ((name, _, _), (kept, ratios)) in variants.iter().zip(samples.into_iter().zip(&mut paired)) {
         ratios.sort_by(f64::total_cmp);
         let median = ratios[ratios.len() / 2];
         let s = stats(kept);
