@@ -33,22 +33,54 @@ pub struct LogLine {
 /// The layer and the console's view of it: clones share the lines.
 #[derive(Default, Clone)]
 pub struct RecentLogs {
-    by_plugin: Arc<Mutex<BTreeMap<String, VecDeque<LogLine>>>>,
+    by_plugin: Arc<Mutex<BTreeMap<String, VecDeque<Kept>>>>,
+}
+
+/// A line as kept: its request id, message and other fields in one allocation, made into a
+/// [`LogLine`] only when the console asks (lines are kept on every request, read rarely).
+struct Kept {
+    at_ms: u64,
+    level: &'static str,
+    target: &'static str,
+    /// The request id, the message, then the other fields.
+    text: Box<str>,
+    /// Where the message starts and the other fields start in `text`.
+    message_at: u32,
+    rest_at: u32,
+    has_request_id: bool,
+}
+
+impl Kept {
+    fn to_line(&self) -> LogLine {
+        let (message_at, rest_at) = (self.message_at as usize, self.rest_at as usize);
+        LogLine {
+            at_ms: self.at_ms,
+            level: self.level,
+            target: self.target,
+            request_id: self.has_request_id.then(|| self.text[..message_at].to_owned()),
+            message: self.text[message_at..rest_at].to_owned(),
+            fields: self.text[rest_at..].to_owned(),
+        }
+    }
 }
 
 impl RecentLogs {
     /// The last lines of `plugin`, oldest first.
     pub fn of(&self, plugin: &str) -> Vec<LogLine> {
         let lines = self.by_plugin.lock().unwrap_or_else(|p| p.into_inner());
-        lines.get(plugin).map(|lines| lines.iter().cloned().collect()).unwrap_or_default()
+        lines.get(plugin).map(|lines| lines.iter().map(Kept::to_line).collect()).unwrap_or_default()
     }
 
-    fn keep(&self, plugin: String, line: LogLine) {
+    fn keep(&self, plugin: &str, line: Kept) {
         let mut lines = self.by_plugin.lock().unwrap_or_else(|p| p.into_inner());
-        if !lines.contains_key(&plugin) && lines.len() >= MAX_PLUGINS {
-            return;
+        if !lines.contains_key(plugin) {
+            if lines.len() >= MAX_PLUGINS {
+                return;
+            }
+            // The plugin's name is copied once, for its first line.
+            lines.insert(plugin.to_owned(), VecDeque::new());
         }
-        let kept = lines.entry(plugin).or_default();
+        let Some(kept) = lines.get_mut(plugin) else { return };
         let old = (kept.len() == LINES_PER_PLUGIN).then(|| kept.pop_front());
         kept.push_back(line);
         drop(lines);
@@ -57,20 +89,42 @@ impl RecentLogs {
     }
 }
 
-/// Collects a line's fields: `plugin` and `request_id` apart, the message, the rest.
+/// Collects a line's fields: `plugin` and `request_id` apart, the message, the rest —
+/// into buffers each thread reuses, so a line costs one allocation, its [`Kept::text`].
 #[derive(Default)]
 struct Fields {
-    plugin: Option<String>,
-    request_id: Option<String>,
+    has_plugin: bool,
+    has_request_id: bool,
+    plugin: String,
+    request_id: String,
     message: String,
     rest: String,
+}
+
+impl Fields {
+    fn clear(&mut self) {
+        (self.has_plugin, self.has_request_id) = (false, false);
+        for buffer in [&mut self.plugin, &mut self.request_id, &mut self.message, &mut self.rest] {
+            buffer.clear();
+            // A rare huge line's buffer is not kept by the thread for good.
+            if buffer.capacity() > 4 * MAX_LINE {
+                *buffer = String::new();
+            }
+        }
+    }
 }
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            "plugin" => self.plugin = Some(value.to_owned()),
-            "request_id" => self.request_id = Some(value.to_owned()),
+            "plugin" => {
+                self.has_plugin = true;
+                self.plugin.push_str(value);
+            }
+            "request_id" => {
+                self.has_request_id = true;
+                self.request_id.push_str(value);
+            }
             "message" => self.message.push_str(value),
             name => {
                 if !self.rest.is_empty() {
@@ -92,45 +146,72 @@ impl Visit for Fields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        // Display-formatted fields (`%value`) arrive here too; format once, then as text.
-        self.record_str(field, &format!("{value:?}"));
+        // Display-formatted fields (`%value`) and the message arrive here; a message is
+        // written straight into its buffer, anything else formatted once, then as text.
+        if field.name() == "message" {
+            use std::fmt::Write;
+            let _infallible = write!(self.message, "{value:?}");
+        } else {
+            self.record_str(field, &format!("{value:?}"));
+        }
     }
 }
 
-/// Cuts `text` to at most [`MAX_LINE`] bytes, on a character boundary.
-fn bounded(mut text: String) -> String {
-    if text.len() > MAX_LINE {
-        let mut end = MAX_LINE;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
+/// `text` cut to at most [`MAX_LINE`] bytes, on a character boundary, `…` marking a cut.
+fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_LINE {
+        return std::borrow::Cow::Borrowed(text);
     }
-    text
+    let mut end = MAX_LINE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…", &text[..end]))
+}
+
+thread_local! {
+    static FIELDS: std::cell::RefCell<Fields> = std::cell::RefCell::default();
 }
 
 impl<S: Subscriber> Layer<S> for RecentLogs {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let Some(plugin) = fields.plugin else { return };
+        // Nested events (one logged while formatting another) get buffers of their own.
+        FIELDS.with(|fields| match fields.try_borrow_mut() {
+            Ok(mut fields) => self.record(event, &mut fields),
+            Err(_) => self.record(event, &mut Fields::default()),
+        });
+    }
+}
+
+impl RecentLogs {
+    fn record(&self, event: &Event<'_>, fields: &mut Fields) {
+        fields.clear();
+        event.record(fields);
+        if !fields.has_plugin {
+            return;
+        }
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
+        let (message, rest) = (bounded(&fields.message), bounded(&fields.rest));
+        let mut text = String::with_capacity(fields.request_id.len() + message.len() + rest.len());
+        text.push_str(&fields.request_id);
+        let message_at = text.len() as u32;
+        text.push_str(&message);
+        let rest_at = text.len() as u32;
+        text.push_str(&rest);
         let metadata = event.metadata();
-        self.keep(
-            plugin,
-            LogLine {
-                at_ms,
-                level: metadata.level().as_str(),
-                target: metadata.target(),
-                request_id: fields.request_id,
-                message: bounded(fields.message),
-                fields: bounded(fields.rest),
-            },
-        );
+        let line = Kept {
+            at_ms,
+            level: metadata.level().as_str(),
+            target: metadata.target(),
+            text: text.into_boxed_str(),
+            message_at,
+            rest_at,
+            has_request_id: fields.has_request_id,
+        };
+        self.keep(&fields.plugin, line);
     }
 }
 

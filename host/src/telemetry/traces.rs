@@ -43,8 +43,14 @@ pub fn incoming(headers: &http::HeaderMap) -> Option<Incoming> {
         .or_else(|| header("x-amzn-trace-id").and_then(parse_xray))
 }
 
-/// The Lambda invocation's X-Ray trace (events and tasks have no headers).
+/// The Lambda invocation's X-Ray trace (events and tasks have no headers). Only a Lambda
+/// function has one (the runtime sets `_X_AMZN_TRACE_ID` per invocation): elsewhere the
+/// environment is not searched on every request.
 pub fn lambda_invocation() -> Option<Incoming> {
+    static IN_LAMBDA: OnceLock<bool> = OnceLock::new();
+    if !*IN_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()) {
+        return None;
+    }
     std::env::var("_X_AMZN_TRACE_ID").ok().as_deref().and_then(parse_xray)
 }
 
