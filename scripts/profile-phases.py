@@ -18,8 +18,10 @@ PHASES = [
     ("instantiate", r"instantiate|InstancePre|ModuleRegistry|register_module|get_func_ref|lookup_vmdef"
      r"|allocate_module|allocate_memories|InstanceAllocator"),
     ("store / WASI context", r"State::new|WasiCtxBuilder|Store<.*>::new|StoreOpaque::new|new_store|ResourceTable::new"),
-    ("kv", r"capability::kv|rusqlite|sqlite3"),
-    ("guest call", r"call_handle|TypedFunc|Func::call|lower|lift|canonical|fiber|\.cwasm"),
+    ("kv", r"capability::kv|plugin::kv::|rusqlite|sqlite3"),
+    # Guest code: mapped from the compiled cache (.cwasm), or compiled in this process
+    # (anonymous memory, which perf names after the process's perf map).
+    ("guest call", r"call_handle|TypedFunc|Func::call|lower|lift|canonical|fiber|\.cwasm|perf-\d+\.map"),
     ("metrics", r"telemetry::metrics|prometheus"),
     ("root span, trace id", r"tracing_subscriber|tracing_core|EnvFilter|TraceIds|traces::|trace_id|Span::new|Span::record"),
     ("send (writev, loopback delivery)", r"writev|tcp_sendmsg|sock_write|__x64_sys_write|ip_output|tcp_write"),

@@ -110,15 +110,17 @@ impl SqliteKv {
     /// right here, on the async worker: handing it to the blocking pool (two thread
     /// wake-ups) cost several times the lookup. When every reader is busy it waits on
     /// the blocking pool like any other read.
-    async fn read_one(&self, namespace: String, key: String) -> Result<Option<Entry>, StorageError> {
+    ///
+    /// It is one `SELECT` in autocommit mode, itself a consistent snapshot: wrapping it in
+    /// `BEGIN`/`COMMIT` ran two more statements per read for nothing.
+    async fn read_one(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
         let first = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for i in 0..self.readers.len() {
-            if let Ok(mut connection) = self.readers[(first + i) % self.readers.len()].try_lock() {
-                return run_in_transaction(&mut connection, TransactionBehavior::Deferred, |tx, now| {
-                    current(tx, &namespace, &key, now)
-                });
+            if let Ok(connection) = self.readers[(first + i) % self.readers.len()].try_lock() {
+                return current(&connection, namespace, key, unix_seconds() as i64);
             }
         }
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
         self.read(move |tx, now| current(tx, &namespace, &key, now)).await
     }
 
@@ -160,11 +162,11 @@ fn unavailable(error: rusqlite::Error) -> StorageError {
     StorageError::Unavailable("embedded storage error".into())
 }
 
-/// The live (not expired) value and version of a key.
-fn current(tx: &Transaction<'_>, namespace: &str, key: &str, now: i64) -> Result<Option<Entry>, StorageError> {
+/// The live (not expired) value and version of a key (in a transaction, or on its own).
+fn current(db: &Connection, namespace: &str, key: &str, now: i64) -> Result<Option<Entry>, StorageError> {
     // Cached statements (here and below): parsing and planning the SQL again for every
     // call cost more than the lookup itself.
-    tx.prepare_cached(
+    db.prepare_cached(
         "SELECT value, version FROM kv
           WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
     )
@@ -241,7 +243,7 @@ fn expiry(now: i64, ttl: Option<Duration>) -> Option<i64> {
 #[async_trait::async_trait]
 impl KvBackend for SqliteKv {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>, StorageError> {
-        self.read_one(namespace.to_owned(), key.to_owned()).await
+        self.read_one(namespace, key).await
     }
 
     async fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Entry>>, StorageError> {
