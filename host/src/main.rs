@@ -255,7 +255,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Some(command) => command,
         // Inside Lambda the runtime starts `bootstrap` with no arguments.
-        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
+        None if plughost::lambda::environment::in_function() => {
             Command::Lambda { host: LambdaDefaults::parse_from(["plughost"]).host }
         }
         None => {

@@ -1,6 +1,7 @@
 //! What every answer the host gives shares, whoever produced it (a plugin, the host's
 //! own errors, a capability's local routes): the request-id header and one access line.
 
+use crate::logging::access;
 use bytes::Bytes;
 use http::HeaderValue;
 use std::time::Instant;
@@ -20,19 +21,33 @@ pub fn access_log(
     request_id: &str,
     started: Instant,
 ) {
-    // Every field a `&str` or a number: the writer and the console's recent lines take
-    // them as they are, with no formatting pass (a `%value` field is formatted by each).
-    tracing::info!(
-        target: "plughost::access",
-        method = method.as_str(),
-        path = &*crate::capability::log::escape_controls(path),
-        status = status.as_u16(),
-        plugin = plugin.map(|p| p.as_str()),
+    let path = crate::capability::log::escape_controls(path);
+    let line = access::Line {
+        method: method.as_str(),
+        path: &path,
+        status: status.as_u16(),
+        plugin: plugin.map(|p| p.as_str()),
         route,
         request_id,
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+        micros: started.elapsed().as_micros() as u64,
+    };
+    // The host's own layers write it from `line` (`logging/access.rs` says why); the
+    // fields are for any other subscriber. Every field a `&str` or a number: formatted
+    // by nobody on the way (a `%value` field is formatted by each layer).
+    access::log(&line, || {
+        tracing::info!(
+            target: "plughost::access",
+            method = line.method,
+            path = line.path,
+            status = line.status,
+            plugin = line.plugin,
+            route = line.route,
+            request_id = line.request_id,
+            micros = line.micros,
+            "{}",
+            access::MESSAGE
+        )
+    });
 }
 
 /// Every response carries its request id, to match client reports with host logs.

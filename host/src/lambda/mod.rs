@@ -8,6 +8,8 @@
 //!   `lambda_http`'s adapter;
 //! - `convert.rs` — what is done to an HTTP event before and after the app sees it:
 //!   validation and normalisation of the raw event, and the response shaped for its origin;
+//! - `environment.rs` — whether this process is inside a Lambda function, and its
+//!   runtime API's address (asked by the outbound fence and the traces too);
 //! - `events.rs`  — every other event source (S3, SQS, SNS, DynamoDB streams, EventBridge
 //!   schedules and buses) turned into plugin events, and what each source gets back.
 //!
@@ -20,6 +22,7 @@
 //! runtime's `AWS_LAMBDA_RUNTIME_API` is set (the deployed `bootstrap`).
 
 mod convert;
+pub mod environment;
 pub mod events;
 
 use crate::app::App;

@@ -40,7 +40,9 @@ pub enum LogFormat {
     Json,
 }
 
+pub mod access;
 mod buffered;
+mod timestamp;
 
 pub use buffered::LineBuffer;
 
@@ -220,44 +222,72 @@ impl<'w> FormatFields<'w> for NoSpanFields {
 /// An event's fields as text: the message, then `name=value` (strings quoted).
 struct TextFields<'a, 'w>(&'a mut Writer<'w>);
 
-impl TextFields<'_, '_> {
-    fn name(&mut self, field: &Field) {
-        let _ = self.0.write_char(' ');
-        let _ = self.0.write_str(field.name());
-        let _ = self.0.write_char('=');
+/// ` name="value"`, or Rust's escaping of `value` when it is not [`plain`].
+fn write_text_field(writer: &mut impl std::fmt::Write, name: &str, value: &str) {
+    let _ = writer.write_char(' ');
+    let _ = writer.write_str(name);
+    write_text_value(writer, "=", value);
+}
+
+/// `label` (` name=`), then `"value"` or Rust's escaping of `value` when it is not [`plain`].
+fn write_text_value(writer: &mut impl std::fmt::Write, label: &str, value: &str) {
+    let _ = writer.write_str(label);
+    if plain(value) {
+        let _ = writer.write_char('"');
+        let _ = writer.write_str(value);
+        let _ = writer.write_char('"');
+    } else {
+        let _ = write!(writer, "{value:?}");
     }
+}
+
+/// ` name=value`.
+fn write_number_field(writer: &mut impl std::fmt::Write, name: &str, value: impl itoa::Integer) {
+    let _ = writer.write_char(' ');
+    let _ = writer.write_str(name);
+    write_number_value(writer, "=", value);
+}
+
+/// `label` (` name=`), then `value`.
+fn write_number_value(writer: &mut impl std::fmt::Write, label: &str, value: impl itoa::Integer) {
+    let _ = writer.write_str(label);
+    let _ = writer.write_str(itoa::Buffer::new().format(value));
 }
 
 /// Needs no escaping in a quoted string: printable ASCII but `"` and `\` (what almost
 /// every field is — ids, paths, routes); anything else goes through `Debug`'s escaping.
 fn plain(value: &str) -> bool {
-    value.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    // A table and a fold, not `all` over three comparisons: a load and an `and` per byte.
+    value.bytes().fold(true, |plain, b| plain & PLAIN[b as usize])
 }
+
+/// [`plain`]'s bytes.
+static PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = b' ';
+    while b <= b'~' {
+        table[b as usize] = b != b'"' && b != b'\\';
+        b += 1;
+    }
+    table
+};
 
 impl Visit for TextFields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             let _ = self.0.write_char(' ');
             let _ = self.0.write_str(value);
-        } else if plain(value) {
-            self.name(field);
-            let _ = self.0.write_char('"');
-            let _ = self.0.write_str(value);
-            let _ = self.0.write_char('"');
         } else {
-            self.name(field);
-            let _ = write!(self.0, "{value:?}");
+            write_text_field(self.0, field.name(), value);
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.name(field);
-        let _ = self.0.write_str(itoa::Buffer::new().format(value));
+        write_number_field(self.0, field.name(), value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.name(field);
-        let _ = self.0.write_str(itoa::Buffer::new().format(value));
+        write_number_field(self.0, field.name(), value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -266,6 +296,40 @@ impl Visit for TextFields<'_, '_> {
         } else {
             write!(self.0, " {}={value:?}", field.name())
         };
+    }
+}
+
+/// The access line's message and fields, from its record ([`access`]): what
+/// [`TextFields`] writes for its event, without visiting it.
+fn write_access_fields(writer: &mut Writer<'_>, line: &access::AccessLine) -> std::fmt::Result {
+    // Composed in a `String` of its own, then written at once: each piece costs a copy,
+    // not a call through the writer's `dyn Write`. Each label whole: ` method=`.
+    let variable = line.path.len() + line.request_id.len() + line.route().map_or(0, str::len);
+    let mut text = String::with_capacity(128 + variable);
+    text.push(' ');
+    text.push_str(access::MESSAGE);
+    write_text_value(&mut text, " method=", &line.method);
+    write_text_value(&mut text, " path=", &line.path);
+    write_number_value(&mut text, " status=", line.status);
+    if let Some(plugin) = line.plugin() {
+        write_text_value(&mut text, " plugin=", plugin);
+    }
+    if let Some(route) = line.route() {
+        write_text_value(&mut text, " route=", route);
+    }
+    write_text_value(&mut text, " request_id=", &line.request_id);
+    write_number_value(&mut text, " micros=", line.micros);
+    writer.write_str(&text)
+}
+
+/// A level as `{:>5}` writes it.
+fn padded(level: tracing::Level) -> &'static str {
+    match level {
+        tracing::Level::ERROR => "ERROR",
+        tracing::Level::WARN => " WARN",
+        tracing::Level::INFO => " INFO",
+        tracing::Level::DEBUG => "DEBUG",
+        tracing::Level::TRACE => "TRACE",
     }
 }
 
@@ -279,8 +343,8 @@ where
     N: for<'w> FormatFields<'w> + 'static,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
-        let now = humantime::format_rfc3339_micros(std::time::SystemTime::now());
-        let level = *event.metadata().level();
+        let (now, metadata) = (timestamp::now(), event.metadata());
+        let level = *metadata.level();
         if writer.has_ansi_escapes() {
             let colour = match level {
                 tracing::Level::ERROR => "31",
@@ -288,12 +352,19 @@ where
                 tracing::Level::INFO => "32",
                 _ => "34",
             };
-            write!(writer, "\x1b[2m{now}\x1b[0m \x1b[{colour}m{level:>5}\x1b[0m ")?;
+            write!(writer, "\x1b[2m{}\x1b[0m \x1b[{colour}m{}\x1b[0m ", now.as_str(), padded(level))?;
         } else {
-            write!(writer, "{now} {level:>5} ")?;
+            writer.write_str(now.as_str())?;
+            writer.write_char(' ')?;
+            writer.write_str(padded(level))?;
+            writer.write_char(' ')?;
         }
-        write!(writer, "{}:", event.metadata().target())?;
-        event.record(&mut TextFields(&mut writer));
+        writer.write_str(metadata.target())?;
+        writer.write_char(':')?;
+        match access::with_current(metadata, |line| write_access_fields(&mut writer, line)) {
+            Some(written) => written?,
+            None => event.record(&mut TextFields(&mut writer)),
+        }
         with_trace_id(ctx, |trace_id| {
             let _ = writer.write_str(" trace_id=");
             let _ = writer.write_str(trace_id);
@@ -335,11 +406,17 @@ where
     N: for<'w> FormatFields<'w> + 'static,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        let now = timestamp::now();
+        if let Some(written) = access::with_current(event.metadata(), |line| {
+            let level = event.metadata().level().as_str();
+            let mut write =
+                |trace_id: Option<&str>| write_access_json(&mut writer, line, level, now.as_str(), trace_id);
+            with_trace_id(ctx, |trace_id| write(Some(trace_id))).unwrap_or_else(|| write(None))
+        }) {
+            return written;
+        }
         let mut line = Map::new();
-        line.insert(
-            "timestamp".into(),
-            humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string().into(),
-        );
+        line.insert("timestamp".into(), now.as_str().into());
         line.insert("level".into(), event.metadata().level().as_str().into());
         event.record(&mut JsonFields(&mut line));
         line.insert("target".into(), event.metadata().target().into());
@@ -350,6 +427,53 @@ where
         }
         writeln!(writer, "{}", Value::Object(line))
     }
+}
+
+/// The access line as [`JsonLines`] writes its event: the same keys in the same order
+/// (a `serde_json` map's, sorted), without building the map.
+#[derive(serde::Serialize)]
+struct JsonAccess<'a> {
+    level: &'a str,
+    message: &'a str,
+    method: &'a str,
+    micros: u64,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plugin: Option<&'a str>,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'a str>,
+    status: u16,
+    target: &'a str,
+    timestamp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
+}
+
+fn write_access_json(
+    writer: &mut Writer<'_>,
+    line: &access::AccessLine,
+    level: &str,
+    timestamp: &str,
+    trace_id: Option<&str>,
+) -> std::fmt::Result {
+    let json = JsonAccess {
+        level,
+        message: access::MESSAGE,
+        method: &line.method,
+        micros: line.micros,
+        path: &line.path,
+        plugin: line.plugin(),
+        request_id: &line.request_id,
+        route: line.route(),
+        status: line.status,
+        target: access::TARGET,
+        timestamp,
+        trace_id,
+    };
+    let json = serde_json::to_string(&json).map_err(|_| std::fmt::Error)?;
+    writer.write_str(&json)?;
+    writer.write_char('\n')
 }
 
 #[cfg(test)]
@@ -451,5 +575,72 @@ mod tests {
         assert!(lines[0]["timestamp"].as_str().unwrap().ends_with('Z'));
         assert_eq!(lines[1]["level"], "WARN");
         assert!(lines[1].get("trace_id").is_none());
+    }
+
+    /// The text before the first space (a text line's time) or a JSON line's `timestamp`
+    /// value, blanked: what two lines logged a moment apart differ in.
+    fn timeless(line: &str) -> String {
+        if let Some(at) = line.find(r#""timestamp":""#) {
+            let start = at + r#""timestamp":""#.len();
+            let end = start + line[start..].find('"').unwrap();
+            return format!("{}{}", &line[..start], &line[end..]);
+        }
+        line.split_once(' ').map_or(line, |(_, rest)| rest).to_owned()
+    }
+
+    #[test]
+    fn the_access_line_written_from_its_record_is_the_line_its_fields_make() {
+        let plugin = crate::id::PluginId::parse("hello").unwrap();
+        // A start in the future: `micros=0` both times.
+        let started = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let log = |path: &str, plugin: Option<&crate::id::PluginId>, route: Option<&str>| {
+            let (method, status) = (http::Method::GET, http::StatusCode::NOT_FOUND);
+            crate::http::access_log(&method, path, status, plugin, route, "r-1", started);
+        };
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let (captured, recent) = (Captured::default(), RecentLogs::default());
+            let sink = captured.clone();
+            let lines = tracing_subscriber::fmt::layer().with_writer(move || sink.clone()).with_ansi(false);
+            let lines = match format {
+                LogFormat::Text => lines.event_format(TextLines).boxed(),
+                LogFormat::Json => lines.event_format(JsonLines).boxed(),
+            };
+            let subscriber = tracing_subscriber::registry().with(TraceIds).with(lines).with(recent.clone());
+            tracing::subscriber::with_default(subscriber, || {
+                let request = tracing::info_span!("request", trace_id = "4bf92f3577b34da6a3ce929d0e0e4736");
+                let long = format!("/{}", "x".repeat(3 * crate::telemetry::recent_logs::MAX_LINE));
+                let cases: [(&str, Option<&crate::id::PluginId>, Option<&str>); 4] = [
+                    ("/hello/ada", Some(&plugin), Some("/hello/{name}")),
+                    ("/a \"b\"\\c/zoë\n", Some(&plugin), None),
+                    ("/nowhere", None, None),
+                    (&long, Some(&plugin), Some("/{long}")),
+                ];
+                for (path, plugin, route) in cases {
+                    request.in_scope(|| log(path, plugin, route));
+                    request.in_scope(|| access::without_record(|| log(path, plugin, route)));
+                }
+                log("/outside", None, None);
+                access::without_record(|| log("/outside", None, None));
+            });
+            let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 10, "{text}");
+            for pair in lines.chunks(2) {
+                assert_eq!(timeless(pair[0]), timeless(pair[1]), "{format:?}");
+            }
+            assert!(lines[0].contains("hello"), "{text}");
+            assert!(lines[0].contains("4bf92f3577b34da6a3ce929d0e0e4736"), "{text}");
+            assert!(!lines[8].contains("trace_id"), "{text}");
+            assert!(lines[2].contains("zo"), "{text}");
+            // The console's copies: the same too.
+            let kept: Vec<_> =
+                recent.of("hello").into_iter().map(|l| (l.level, l.request_id, l.message, l.fields)).collect();
+            assert_eq!(kept.len(), 6, "{kept:?}");
+            assert_eq!(kept[0], kept[1]);
+            assert_eq!(kept[2], kept[3]);
+            assert_eq!(kept[4], kept[5]);
+            assert!(kept[4].3.ends_with('…'), "a long line is cut");
+            assert_eq!(kept[0].3, "method=GET path=/hello/ada status=404 route=/hello/{name} micros=0");
+        }
     }
 }

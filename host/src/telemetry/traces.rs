@@ -47,8 +47,7 @@ pub fn incoming(headers: &http::HeaderMap) -> Option<Incoming> {
 /// function has one (the runtime sets `_X_AMZN_TRACE_ID` per invocation): elsewhere the
 /// environment is not searched on every request.
 pub fn lambda_invocation() -> Option<Incoming> {
-    static IN_LAMBDA: OnceLock<bool> = OnceLock::new();
-    if !*IN_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()) {
+    if !crate::lambda::environment::in_function() {
         return None;
     }
     std::env::var("_X_AMZN_TRACE_ID").ok().as_deref().and_then(parse_xray)

@@ -193,6 +193,11 @@ impl LogSink {
 /// written as an escape: `\n`, `\r`, `\t`, `\u{1b}`. Borrowed when there is none, which
 /// is nearly always.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    // Printable ASCII needs nothing (almost every path, id and line): a fold, so the bytes
+    // are checked many at a time.
+    if text.bytes().fold(true, |printable, b| printable & (b' '..=b'~').contains(&b)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let needs_escape = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
     if !text.chars().any(needs_escape) {
         return std::borrow::Cow::Borrowed(text);

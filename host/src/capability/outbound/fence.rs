@@ -8,12 +8,11 @@
 //! (169.254.0.0/16 — the instance metadata and container credentials endpoints — and
 //! fe80::/10), carrier-grade NAT, unspecified, broadcast and multicast addresses, and IPv4
 //! addresses wrapped in IPv6. The Lambda runtime API (`AWS_LAMBDA_RUNTIME_API`, which
-//! hands out invocations and takes their results) needs an entry naming its exact address
-//! and port.
+//! hands out invocations and takes their results; its address from `lambda/environment.rs`)
+//! needs an entry naming its exact address and port.
 
 use super::allow_list::{AllowList, Target};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::OnceLock;
 
 /// Why an address is not public, or `None` when it is.
 pub fn not_public(ip: IpAddr) -> Option<&'static str> {
@@ -63,24 +62,6 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// The Lambda runtime API's address, when this process runs under one.
-pub fn runtime_api() -> Option<SocketAddr> {
-    static RUNTIME_API: OnceLock<Option<SocketAddr>> = OnceLock::new();
-    *RUNTIME_API.get_or_init(|| parse_runtime_api(&std::env::var("AWS_LAMBDA_RUNTIME_API").ok()?))
-}
-
-/// `127.0.0.1:9001` (AWS), or with a scheme and path (`http://127.0.0.1:9000/.rt`, as
-/// cargo-lambda's emulator sets it).
-fn parse_runtime_api(value: &str) -> Option<SocketAddr> {
-    let value = value.strip_prefix("http://").unwrap_or(value);
-    let authority = value.split('/').next()?;
-    authority.parse().ok().or_else(|| {
-        // `localhost:9001`: the loopback address it means.
-        let port = authority.strip_prefix("localhost:")?.parse().ok()?;
-        Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
-    })
 }
 
 /// Checks one resolved address of `target`: `Ok`, or why it is refused.
@@ -201,9 +182,5 @@ mod tests {
         assert_eq!(check(&any_port, &target("127.0.0.1", 9002), other, Some(api)), Ok(()));
         let exact = list(&["http://127.0.0.1:9001"]);
         assert_eq!(check(&exact, &target("127.0.0.1", 9001), api, Some(api)), Ok(()));
-        assert_eq!(parse_runtime_api("127.0.0.1:9000/.rt"), Some("127.0.0.1:9000".parse().unwrap()));
-        assert_eq!(parse_runtime_api("http://127.0.0.1:9000/.rt"), Some("127.0.0.1:9000".parse().unwrap()));
-        assert_eq!(parse_runtime_api("localhost:9001"), Some(api));
-        assert_eq!(parse_runtime_api("nonsense"), None);
     }
 }
