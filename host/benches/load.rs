@@ -56,16 +56,17 @@ fn main() -> anyhow::Result<()> {
     };
     plughost("warming the compiled cache", "info")?.stop();
     let hello = plughost("plughost serve, hello", "info")?;
-    let product = create_product(hello.addr)?;
     let quiet = plughost("plughost serve, hello, access log off", "warn")?;
-    let product = hello.same_process("plughost serve, GET /v1/product/{id}", &format!("/v1/product/{product}"));
-    servers.extend([hello, quiet, product]);
+    // The product reads in a process of their own: the two hello processes then differ in
+    // their log level alone (the setup's Argon2id and the reads are no one's history).
+    let mut products = plughost("plughost serve, GET /v1/product/{id}", "info")?;
+    products.path = format!("/v1/product/{}", create_product(products.addr)?);
+    servers.extend([hello, quiet, products]);
     match wasmtime_serve_command(&root) {
         Ok(command) => servers.push(Server::start("wasmtime serve (wasi:http hello)", command, "/hello/ada")?),
         Err(why) => println!("load: `wasmtime serve` skipped: {why}"),
     }
-    // Rows left out stay alive to the end: a kept row may share their process (product
-    // runs in hello's).
+    // Rows left out stay alive to the end (and are stopped then).
     let (servers, _left_out): (Vec<Server>, Vec<Server>) = servers
         .into_iter()
         .partition(|server| settings.only.as_ref().is_none_or(|only| server.name.contains(only.as_str())));
@@ -79,7 +80,14 @@ fn main() -> anyhow::Result<()> {
     );
     let mut runs: Vec<Vec<Run>> = servers.iter().map(|_| Vec::new()).collect();
     for round in 0..settings.rounds {
-        for (server, runs) in servers.iter().zip(&mut runs) {
+        // Every other round runs the servers in reverse order: none always follows the same
+        // one (a server run right after a heavy one meets a warmer, busier machine).
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let (server, runs) = (&servers[index], &mut runs[index]);
             let run = drive(&wrk, server, &settings)?;
             if settings.rounds > 1 {
                 println!(
@@ -208,11 +216,6 @@ impl Server {
             anyhow::ensure!(Instant::now() < deadline, "{name} did not answer GET {path} on {addr} within 180 s");
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-
-    /// Another row on the same process.
-    fn same_process(&self, name: &str, path: &str) -> Self {
-        Self { name: name.to_owned(), path: path.to_owned(), child: None, ..*self }
     }
 
     /// Stops the server (also when dropped: a failed or filtered-out run leaves nothing behind).

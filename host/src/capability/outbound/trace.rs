@@ -13,7 +13,8 @@ pub fn trace_id(traceparent: Option<&str>, request_id: &str) -> String {
     if let Some(id) = traceparent.and_then(parse_traceparent) {
         return id.to_owned();
     }
-    let undashed: String = request_id.chars().filter(|c| *c != '-').collect();
+    // `serve`'s request ids have no dashes (copied once); Lambda's are dashed UUIDs.
+    let undashed = if request_id.contains('-') { request_id.replace('-', "") } else { request_id.to_owned() };
     if is_trace_id(&undashed) {
         return undashed;
     }
