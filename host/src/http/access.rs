@@ -36,7 +36,7 @@ pub fn access_log(
     // by nobody on the way (a `%value` field is formatted by each layer).
     access::log(&line, || {
         tracing::info!(
-            target: "plughost::access",
+            target: access::TARGET,
             method = line.method,
             path = line.path,
             status = line.status,

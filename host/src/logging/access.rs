@@ -3,7 +3,8 @@
 //!
 //! Why: it is the one line every request writes, so what it costs is every request's
 //! cost. Visited through `tracing`'s dynamic `Visit`, field by field, by each layer, it
-//! cost ~7,700 instructions per request under callgrind — 4% of serving `GET /hello`.
+//! cost ~7,700 instructions per request under callgrind — 4% of serving `GET /hello`;
+//! written from this record, ~4,700 (`scripts/count-instructions`, README "Performance").
 //! So [`log`] fills this thread's [`AccessLine`] first, then logs the event as usual —
 //! same filter (`RUST_LOG`), same span, same writer — and the layers that know the record
 //! format from it instead of visiting. The event still carries every field: any other
