@@ -52,6 +52,24 @@ struct Kept {
 }
 
 impl Kept {
+    /// A line logged now: `text` holds the request id, then the message from `at.0`, then
+    /// the other fields from `at.1`.
+    fn now(metadata: &'static tracing::Metadata<'static>, text: String, at: (u32, u32), has_request_id: bool) -> Self {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        Self {
+            at_ms,
+            level: metadata.level().as_str(),
+            target: metadata.target(),
+            text: text.into_boxed_str(),
+            message_at: at.0,
+            rest_at: at.1,
+            has_request_id,
+        }
+    }
+
     fn to_line(&self) -> LogLine {
         let (message_at, rest_at) = (self.message_at as usize, self.rest_at as usize);
         LogLine {
@@ -206,15 +224,7 @@ impl RecentLogs {
         text.push_str(&message);
         let rest_at = text.len() as u32;
         text.push_str(&rest);
-        let line = Kept {
-            at_ms: now_ms(),
-            level: metadata.level().as_str(),
-            target: metadata.target(),
-            text: text.into_boxed_str(),
-            message_at,
-            rest_at,
-            has_request_id: fields.has_request_id,
-        };
+        let line = Kept::now(metadata, text, (message_at, rest_at), fields.has_request_id);
         self.keep(&fields.plugin, line);
     }
 
@@ -249,21 +259,8 @@ impl RecentLogs {
             text.truncate(rest_at as usize);
             text.push_str(&cut);
         }
-        let kept = Kept {
-            at_ms: now_ms(),
-            level: metadata.level().as_str(),
-            target: metadata.target(),
-            text: text.into_boxed_str(),
-            message_at,
-            rest_at,
-            has_request_id: true,
-        };
-        self.keep(plugin, kept);
+        self.keep(plugin, Kept::now(metadata, text, (message_at, rest_at), true));
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 #[cfg(test)]
