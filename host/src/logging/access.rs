@@ -101,9 +101,21 @@ pub fn log(line: &Line<'_>, event: impl FnOnce()) {
         // Logged while a layer reads the record (it never does): the fields will do.
         Err(_) => false,
     });
+    // Disarmed however `event` ends (a panicking layer too): a later access event that is
+    // not `log`'s own must never be written from this line's record.
+    let _disarm = armed.then_some(Disarm);
     event();
-    if armed {
-        CURRENT.with(|current| current.borrow_mut().armed = false);
+}
+
+struct Disarm;
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| {
+            if let Ok(mut current) = current.try_borrow_mut() {
+                current.armed = false;
+            }
+        });
     }
 }
 
@@ -127,4 +139,37 @@ pub fn without_record<R>(f: impl FnOnce() -> R) -> R {
         let _held = current.borrow_mut();
         f()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line() -> Line<'static> {
+        Line { method: "GET", path: "/a", status: 200, plugin: Some("hello"), route: None, request_id: "r", micros: 1 }
+    }
+
+    fn access_metadata() -> &'static tracing::Metadata<'static> {
+        use tracing::Callsite;
+        let callsite = tracing::callsite!(
+            name: "request",
+            kind: tracing::metadata::Kind::EVENT,
+            target: TARGET,
+            level: tracing::Level::INFO,
+            fields: []
+        );
+        callsite.metadata()
+    }
+
+    #[test]
+    fn the_record_is_read_only_while_its_own_event_is_logged_even_if_logging_panics() {
+        let metadata = access_metadata();
+        let inside = std::cell::Cell::new(None);
+        log(&line(), || inside.set(with_current(metadata, |l| (l.path.clone(), l.plugin().map(str::to_owned)))));
+        assert_eq!(inside.take(), Some(("/a".to_owned(), Some("hello".to_owned()))));
+        assert!(with_current(metadata, |_| ()).is_none(), "read after its event");
+        let panicked = std::panic::catch_unwind(|| log(&line(), || panic!("a layer panicked")));
+        assert!(panicked.is_err());
+        assert!(with_current(metadata, |_| ()).is_none(), "left armed by a panic");
+    }
 }
