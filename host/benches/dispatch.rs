@@ -18,6 +18,7 @@
 use bytes::Bytes;
 use plughost::bindings::{Method, Request};
 use plughost::capability::config::ConfigCtx;
+use plughost::capability::invocation::InvocationCtx;
 use plughost::capability::log::LogSink;
 use plughost::capability::outbound::{CallOrigin, OutboundCtx};
 use plughost::registry::Lookup;
@@ -137,18 +138,19 @@ fn main() -> anyhow::Result<()> {
         let limits = &plugin.limits;
         let state = State::new(
             ConfigCtx::new(plugin.config.clone()),
+            InvocationCtx::ending_in(limits.timeout),
             plugin.grants.clone(),
             &sink,
             limits.max_memory,
             limits.max_host_io,
             OutboundCtx::new(
-                plugin.id.as_str(),
-                "bench",
+                &sink,
                 plugin.outbound.clone(),
                 limits.max_outbound_requests,
                 limits.max_outbound_response,
                 CallOrigin::outside(None, "bench"),
                 plugin.metrics.clone(),
+                plugin.lookups.clone(),
             ),
         );
         let mut store = Store::new(engine.engine(), state);

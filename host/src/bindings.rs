@@ -45,6 +45,6 @@ pub use self::plughost::plugin::types::{Method, Request, Response};
 /// The exported interfaces' names as the host asks for them. The linker and export
 /// lookups match versions semver-compatibly, so components built against any 0.1.x
 /// of the package resolve.
-pub const HANDLER_EXPORT: &str = "plughost:plugin/handler@0.1.3";
-pub const EVENTS_EXPORT: &str = "plughost:plugin/events@0.1.3";
-pub const TASK_EXPORT: &str = "plughost:plugin/task@0.1.3";
+pub const HANDLER_EXPORT: &str = "plughost:plugin/handler@0.1.4";
+pub const EVENTS_EXPORT: &str = "plughost:plugin/events@0.1.4";
+pub const TASK_EXPORT: &str = "plughost:plugin/task@0.1.4";

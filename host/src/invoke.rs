@@ -21,6 +21,7 @@
 use crate::admission::{Admission, Refused};
 use crate::bindings::{Request, Response, wit_events, wit_task};
 use crate::capability::config::ConfigCtx;
+use crate::capability::invocation::InvocationCtx;
 use crate::capability::log::LogSink;
 use crate::capability::outbound::{CallOrigin, OutboundCtx};
 use crate::capability::{deadline, host_call, trace};
@@ -103,6 +104,22 @@ enum Answer {
     Handled(Result<(), String>),
     /// A task's output, or its failure.
     Finished(Result<String, wit_task::Failure>),
+}
+
+impl Answer {
+    /// The texts that go on to the host's log, dead letters and Lambda's error record (an
+    /// event's failure reason, a task's failure) with the plugin's secret values replaced,
+    /// as in its own log lines.
+    fn redacted(self, sink: &LogSink) -> Self {
+        match self {
+            Self::Handled(Err(reason)) => Self::Handled(Err(sink.redact(&reason).into_owned())),
+            Self::Finished(Err(failure)) => Self::Finished(Err(wit_task::Failure {
+                name: sink.redact(&failure.name).into_owned(),
+                message: sink.redact(&failure.message).into_owned(),
+            })),
+            answer => answer,
+        }
+    }
 }
 
 /// Waits for admission (`admission.rs`), then instantiates `plugin` in a fresh store and
@@ -193,16 +210,23 @@ async fn run(
         })?;
     let sink = LogSink::new(plugin.id.clone(), log_id.into(), plugin.secret_values.clone());
     let outbound = OutboundCtx::new(
-        plugin.id.as_str(),
-        log_id,
+        &sink,
         plugin.outbound.clone(),
         plugin.limits.max_outbound_requests,
         plugin.limits.max_outbound_response,
         origin,
         plugin.metrics.clone(),
+        plugin.lookups.clone(),
     );
+    // The timeout counts from here (after admission): the plugin learns the same deadline
+    // the host enforces, so what it claims expires when it can no longer act.
+    let timeout = deadline
+        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+        .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));
+    let ends_at = Instant::now() + timeout;
     let state = State::new(
         ConfigCtx::new(plugin.config.clone()),
+        InvocationCtx::ending_in(timeout),
         plugin.grants.clone(),
         &sink,
         plugin.limits.max_memory,
@@ -247,15 +271,12 @@ async fn run(
         plugin.metrics.phase(Phase::Call, started.elapsed());
         answer
     });
-    let timeout = deadline
-        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
-        .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));
-    let storage_deadline = std::time::Instant::now() + timeout.saturating_sub(deadline::reserve(timeout));
+    let storage_deadline = ends_at - deadline::reserve(timeout).min(timeout);
     // Host calls are counted in the plugin's metrics, cut off at the deadline, and traced
     // under the plugin's innermost open span (`capability/trace/`).
     let call = trace::scope(plugin_spans, call);
     let call = host_call::scope(plugin.metrics.clone(), deadline::scope(storage_deadline, call));
-    let outcome = tokio::time::timeout(timeout, call).await;
+    let outcome = tokio::time::timeout_at(ends_at.into(), call).await;
     sink.finish();
 
     // A plugin that hit its memory limit is reported as such however the request ended:
@@ -265,7 +286,7 @@ async fn run(
     match outcome {
         Err(_elapsed) if memory_limit_hit => Err(InvokeError::MemoryLimit),
         Err(_elapsed) => Err(InvokeError::Timeout),
-        Ok(Ok(answer)) => Ok(answer),
+        Ok(Ok(answer)) => Ok(answer.redacted(&sink)),
         Ok(Err(error)) if error.is::<wasmtime_wasi::I32Exit>() => {
             Err(InvokeError::Exited(error.downcast_ref::<wasmtime_wasi::I32Exit>().map_or(0, |exit| exit.0)))
         }

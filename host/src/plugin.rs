@@ -42,6 +42,8 @@ pub struct LoadedPlugin {
     pub granted: GrantedAccess,
     /// Where its outgoing HTTP requests may go.
     pub outbound: Arc<AllowList>,
+    /// Its share of outbound name lookups (`capability/outbound/resolve.rs`).
+    pub lookups: crate::capability::outbound::resolve::Lookups,
     pub pre: Prepared,
     /// Where its invocations, host calls and failures are counted.
     pub metrics: Arc<PluginMetrics>,
@@ -70,6 +72,7 @@ impl LoadedPlugin {
             grants,
             granted: spec.grants.clone(),
             outbound: spec.outbound.clone(),
+            lookups: Default::default(),
             pre,
             metrics,
         }

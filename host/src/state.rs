@@ -3,6 +3,7 @@
 
 use crate::capability::config::ConfigCtx;
 use crate::capability::grants::{Granted, LabelView, PluginGrants};
+use crate::capability::invocation::InvocationCtx;
 use crate::capability::io_budget::IoBudget;
 use crate::capability::log::{LogCtx, LogSink};
 use crate::capability::outbound::OutboundCtx;
@@ -18,6 +19,8 @@ pub struct State {
     pub config: ConfigCtx,
     pub log: LogCtx,
     pub trace: TraceCtx,
+    /// The invocation's deadline, as the plugin may read it.
+    pub invocation: InvocationCtx,
     /// The plugin's grants of every labelled capability (`capability/grants.rs`).
     grants: PluginGrants,
     pub limiter: MemoryLimiter,
@@ -32,9 +35,11 @@ pub struct State {
 
 impl State {
     /// A request's state: `max_memory` bounds each linear memory, `max_host_io` the bytes
-    /// through host calls (the plugin's limits); `outbound` decides its HTTP requests.
+    /// through host calls (the plugin's limits); `outbound` decides its HTTP requests;
+    /// `invocation` says when the host stops it.
     pub fn new(
         config: ConfigCtx,
+        invocation: InvocationCtx,
         grants: PluginGrants,
         sink: &Arc<LogSink>,
         max_memory: u64,
@@ -45,6 +50,7 @@ impl State {
             config,
             log: LogCtx::new(sink.clone()),
             trace: TraceCtx::new(sink.clone()),
+            invocation,
             grants,
             limiter: MemoryLimiter::new(max_memory),
             io: IoBudget::new(max_host_io),

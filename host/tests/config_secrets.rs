@@ -73,6 +73,29 @@ async fn a_plugin_that_logs_its_secret_gets_it_redacted_in_the_host_log() {
     assert!(!logs.contains(SECRET), "the secret value appears in the log:\n{logs}");
 }
 
+#[tokio::test]
+async fn a_secret_in_a_refused_outbound_url_is_redacted_in_the_denied_line() {
+    capture_logs();
+    let (_secrets_dir, source) = secrets_file(&format!("token = \"{SECRET}\"\n"));
+    let (_data, storage) = storage_with(source);
+    let (_dir, path) = manifest(
+        "[plugins.caller]\nsource = \"{http-probe}\"\nroutes = [\"POST /fetch\"]\n\
+         config = { token = { secret = \"token\" } }\n\
+         allowed_outbound_hosts = [\"https://api.example.com\"]\n",
+    );
+    let app = App::load(engine(), storage, &path, 1024).await.unwrap();
+    // A host name built from the secret (a tenant id, a key in a subdomain): not allowed.
+    let body = serde_json::json!({ "url": format!("https://{SECRET}.example.com/v1") }).to_string();
+    let reply = support::call(&app, "POST", "/fetch", &[("content-type", "application/json")], body.as_bytes()).await;
+    assert_eq!(reply.json()["results"][0]["error"], "Denied", "{}", reply.text());
+    let request_id = reply.headers["x-request-id"].to_str().unwrap().to_owned();
+    let logs = captured_logs();
+    let denied: Vec<&str> =
+        logs.lines().filter(|l| l.contains(&request_id) && l.contains("outbound request denied")).collect();
+    assert!(denied.iter().any(|l| l.contains("https://[redacted].example.com:443")), "{denied:#?}");
+    assert!(!logs.contains(SECRET), "the secret value appears in the log:\n{logs}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_come_from_aws_secrets_manager_with_a_prefix() {
     let moto = support::moto::Moto::start().await;

@@ -365,7 +365,7 @@ async fn operator_errors_name_what_is_wrong() {
     assert!(!ok && text.contains("does not fit the `plughost:plugin` worlds"), "{text}");
     let (ok, text) = fixture.plughost(&["push", guest_wasm("kv-probe").to_str().unwrap(), "--plugin", "greeter"]);
     assert!(
-        !ok && text.contains("imports `plughost:plugin/kv@0.1.3` but the manifest grants it no kv store"),
+        !ok && text.contains("imports `plughost:plugin/kv@0.1.4` but the manifest grants it no kv store"),
         "{text}"
     );
     let (ok, text) = fixture.plughost(&["push", fixture.file("howdy.wasm").to_str().unwrap(), "--plugin", "nope"]);

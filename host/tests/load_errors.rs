@@ -118,10 +118,10 @@ fn a_grant_of_an_undeclared_store_fails_the_load_naming_plugin_and_label() {
 fn a_component_importing_storage_it_is_not_granted_fails_the_load() {
     let error = load_error("[plugins.probe]\nsource = \"{kv-probe}\"\nroutes = [\"/p\"]\n");
     assert!(error.contains("plugin `probe`"), "{error}");
-    assert!(error.contains("imports `plughost:plugin/kv@0.1.3` but the manifest grants it no kv store"), "{error}");
+    assert!(error.contains("imports `plughost:plugin/kv@0.1.4` but the manifest grants it no kv store"), "{error}");
     let error = load_error("[blob.images]\n[plugins.probe]\nsource = \"{blob-probe}\"\nroutes = [\"/p\"]\n");
     assert!(
-        error.contains("imports `plughost:plugin/blob@0.1.3` but the manifest grants it no blob container"),
+        error.contains("imports `plughost:plugin/blob@0.1.4` but the manifest grants it no blob container"),
         "{error}"
     );
 }
@@ -130,11 +130,11 @@ fn a_component_importing_storage_it_is_not_granted_fails_the_load() {
 fn a_component_sending_messages_needs_a_grant_of_each_messaging_capability_it_imports() {
     let routes = "routes = [\"/p\"]";
     let error = load_error(&format!("[plugins.probe]\nsource = \"{{message-probe}}\"\n{routes}\n"));
-    assert!(error.contains("imports `plughost:plugin/queue@0.1.3` but the manifest grants it no queue"), "{error}");
+    assert!(error.contains("imports `plughost:plugin/queue@0.1.4` but the manifest grants it no queue"), "{error}");
     let error = load_error(&format!(
         "[queue.orders]\n[plugins.probe]\nsource = \"{{message-probe}}\"\n{routes}\nqueue = {{ orders = \"send\" }}\n"
     ));
-    assert!(error.contains("imports `plughost:plugin/topic@0.1.3` but the manifest grants it no topic"), "{error}");
+    assert!(error.contains("imports `plughost:plugin/topic@0.1.4` but the manifest grants it no topic"), "{error}");
     let error = load_error(&format!(
         "[queue.orders]\n[plugins.probe]\nsource = \"{{message-probe}}\"\n{routes}\nqueue = {{ orders = \"write\" }}\n"
     ));
@@ -156,13 +156,13 @@ fn routes_need_the_handler_export_and_events_need_the_events_export() {
     assert!(error.contains("plugin `counter`"), "{error}");
     assert!(
         error.contains(
-            "the manifest gives it routes, but the component does not export `plughost:plugin/handler@0.1.3`"
+            "the manifest gives it routes, but the component does not export `plughost:plugin/handler@0.1.4`"
         ),
         "{error}"
     );
     let error = load_error("[queue.jobs]\n[plugins.hello]\nsource = \"{hello}\"\nevents = [{ queue = \"jobs\" }]\n");
     assert!(
-        error.contains("the manifest gives it events (queue jobs), but the component does not export `plughost:plugin/events@0.1.3`")
+        error.contains("the manifest gives it events (queue jobs), but the component does not export `plughost:plugin/events@0.1.4`")
             && error.contains("plughost_sdk::events!"),
         "{error}"
     );

@@ -10,6 +10,10 @@
 //! Every failure is a [`StorageError`] value, never a trap; `?` turns it into an HTTP
 //! [`crate::Error`]: not-found 404, conflict 409, invalid-input 400, limit-exceeded 413,
 //! access-denied 500 (a deployment mistake, logged), unavailable 503.
+//!
+//! Compiled natively (a plugin's unit tests) a store lives in memory, per thread, with the
+//! host's rules — conditions, versions, TTLs on the testing clock, transactions
+//! (`crate::testing`).
 
 use crate::bindings::plughost::plugin::kv as wit;
 use crate::error::Error;
@@ -20,15 +24,21 @@ use serde::de::DeserializeOwned;
 pub use crate::bindings::plughost::plugin::types::Error as StorageError;
 pub use wit::{Condition, Entry, Page, Write, WriteOptions};
 
+/// What a store talks to: the host's `kv` import, or natively the testing module's memory.
+#[cfg(target_arch = "wasm32")]
+type Inner = wit::Store;
+#[cfg(not(target_arch = "wasm32"))]
+type Inner = crate::testing::MemoryStore;
+
 /// An open key-value store.
 pub struct Store {
-    inner: wit::Store,
+    inner: Inner,
 }
 
 impl Store {
     /// Opens the store granted under `label`.
     pub fn open(label: &str) -> Result<Self, StorageError> {
-        wit::Store::open(label).map(|inner| Self { inner })
+        Inner::open(label).map(|inner| Self { inner })
     }
 
     pub fn get(&self, key: &str) -> Result<Option<Entry>, StorageError> {

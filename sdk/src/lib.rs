@@ -50,6 +50,7 @@ pub mod config;
 mod error;
 pub mod events;
 pub mod http;
+pub mod invocation;
 pub mod kv;
 pub mod log;
 pub mod queue;

@@ -63,6 +63,24 @@ pub struct Kind {
     pub terraform_labels: Option<&'static str>,
 }
 
+/// Why a record of an AWS event source did not become an event (the error says which
+/// record and what).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// Not the shape its source sends.
+    Malformed(String),
+    /// It names a bucket, prefix or table no label of this deployment is bound to.
+    Unbound(String),
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed(why) | Self::Unbound(why) => f.write_str(why),
+        }
+    }
+}
+
 /// What a capability's labels emit as events, for `trigger/` and `lambda/events.rs`:
 /// the manifest's trigger keyword, and the Lambda records that carry them.
 pub struct EventSource {
@@ -74,7 +92,8 @@ pub struct EventSource {
     /// the operator bound this capability's labels). `Ok(None)`: the record is not this
     /// deployment's (another namespace of a shared table); `Err`: it should be, but no label
     /// or nothing usable matches — the error says which.
-    pub from_record: fn(&serde_json::Value, &[Address]) -> Result<Option<crate::bindings::wit_events::Event>, String>,
+    pub from_record:
+        fn(&serde_json::Value, &[Address]) -> Result<Option<crate::bindings::wit_events::Event>, RecordError>,
     /// Records keep their order (a stream): after a failed one, it and every later one
     /// are reported (`batchItemFailures`, by [`EventSource::item_identifier`]); otherwise
     /// a failure fails the whole invocation, which Lambda retries.

@@ -5,6 +5,7 @@
 //! - `config/` — the plugin's own manifest values (+ secrets);
 //! - `log/`    — structured log lines, and the plugin's stdout/stderr turned into them;
 //! - `trace/`  — spans of the plugin's own, in the request's trace;
+//! - `invocation/` — the running invocation's deadline (what an idempotency claim expires with);
 //! - `wasi.rs` — the WASI sandbox that lets ordinary Rust `std` link, with nothing in it;
 //! - `outbound/` — outgoing HTTP (`wasi:http`), where the manifest's
 //!   `allowed_outbound_hosts` allow, fenced off the host's own network.
@@ -28,7 +29,8 @@
 //! - `deadline.rs`  — host calls cut off before the request's deadline;
 //! - `paging.rs`    — the page and cursor rules every listing call shares;
 //! - `message.rs`   — the body and attribute rules queues and topics share;
-//! - `clock.rs`     — "now", as every backend reads it.
+//! - `clock.rs`     — "now", as every backend reads it;
+//! - `storage_pool.rs` — the threads embedded storage blocks on, apart from tokio's shared pool.
 
 pub mod blob;
 pub mod bus;
@@ -39,6 +41,7 @@ pub mod error;
 pub mod event_log;
 pub mod grants;
 pub mod host_call;
+pub mod invocation;
 pub mod io_budget;
 pub mod kv;
 pub mod labelled;
@@ -47,6 +50,7 @@ pub mod message;
 pub mod outbound;
 pub mod paging;
 pub mod queue;
+pub mod storage_pool;
 pub mod topic;
 pub mod trace;
 pub mod wasi;
@@ -275,6 +279,7 @@ pub fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
     config::add_to_linker(linker, |state| &state.config)?;
     log::add_to_linker(linker, |state| &state.log)?;
     trace::add_to_linker(linker, |state| &state.trace)?;
+    invocation::add_to_linker(linker, |state| &state.invocation)?;
     for kind in LABELLED {
         (kind.add_to_linker)(linker)?;
     }

@@ -17,8 +17,10 @@
 //! Records of a batch run concurrently (SQS standard queues, S3, SNS) or in order (FIFO
 //! queues, streams), each on a fresh instance; the invocation's deadline caps them all.
 
+use super::failure::{Failure, Kind};
 use crate::app::App;
 use crate::bindings::wit_events::{Event, Message, Notification, Payload};
+use crate::capability::labelled::RecordError;
 use crate::capability::log::escape_controls;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -50,17 +52,32 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// The source's name in log lines: the records' `eventSource`, `schedule` or `bus`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Records { event_source, .. } if event_source == "aws:s3" => "aws:s3",
+            Self::Records { event_source, .. } if event_source == "aws:dynamodb" => "aws:dynamodb",
+            Self::Records { .. } => "records",
+            Self::Sqs(_) => "aws:sqs",
+            Self::Sns(_) => "aws:sns",
+            Self::Schedule { .. } => "schedule",
+            Self::Bus { .. } => "bus",
+        }
+    }
+}
+
 /// What an event source sends, told from HTTP events: `None` for anything that is not
 /// one of the sources above (the caller tries HTTP); `Some(Err)` for one that is, but
-/// malformed — the error names the source and the problem.
-pub fn recognise(payload: &Value) -> Option<Result<Source, String>> {
+/// malformed or not handled — the error names the source and the problem.
+pub fn recognise(payload: &Value) -> Option<Result<Source, Failure>> {
     if let Some(envelope) = payload.get("plughost_schedule") {
         let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(str::to_owned);
         return Some(match (text("plugin"), text("name"), text("time")) {
             (Some(plugin), Some(name), Some(time)) => {
                 Ok(Source::Schedule { plugin, name, time: crate::trigger::event::unix_seconds(&time) })
             }
-            _ => Err("a plughost_schedule envelope needs `plugin`, `name` and `time` strings".into()),
+            _ => Err(Failure::invalid("a plughost_schedule envelope needs `plugin`, `name` and `time` strings")),
         });
     }
     if let Some(bus) = payload.get("plughost_bus") {
@@ -68,14 +85,16 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, String>> {
             (Some(bus), Some(event)) if event.is_object() => {
                 Ok(Source::Bus { bus: bus.to_owned(), event: event.clone() })
             }
-            _ => Err("a plughost_bus envelope needs the bus label and the EventBridge `event`".into()),
+            _ => Err(Failure::invalid("a plughost_bus envelope needs the bus label and the EventBridge `event`")),
         });
     }
     if payload.get("detail-type").is_some() && payload.get("source").is_some() {
-        return Some(Err("an EventBridge event reaches plughost through its rule target's input transformer \
-                         (`plughost_schedule` / `plughost_bus`, as Terraform's module sets up); this one came \
-                         without it, so plughost cannot tell which trigger it is for"
-            .into()));
+        return Some(Err(Failure::new(
+            Kind::UnsupportedEvent,
+            "an EventBridge event reaches plughost through its rule target's input transformer \
+             (`plughost_schedule` / `plughost_bus`, as Terraform's module sets up); this one came \
+             without it, so plughost cannot tell which trigger it is for",
+        )));
     }
     let records = payload.get("Records")?.as_array()?;
     let source_of = |record: &Value| {
@@ -83,23 +102,34 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, String>> {
     };
     let first = source_of(records.first()?)?;
     if records.iter().any(|record| source_of(record).as_deref() != Some(&first)) {
-        return Some(Err("the records of one invocation come from different sources".into()));
+        return Some(Err(Failure::invalid("the records of one invocation come from different sources")));
     }
-    let parse = |what: &str| format!("malformed {what} event: ");
+    let malformed = |what: &str, e: serde_json::Error| Failure::invalid(format!("malformed {what} event: {e}"));
     Some(match first.as_str() {
         "aws:sqs" => {
-            serde_json::from_value(payload.clone()).map(Source::Sqs).map_err(|e| parse("SQS") + &e.to_string())
+            serde_json::from_value(payload.clone()).map_err(|e| malformed("SQS", e)).and_then(|event: SqsEvent| {
+                // A record without its id cannot be reported back (`batchItemFailures`) nor
+                // told from another: refused whole, before anything runs, so the batch is
+                // retried (then dead-lettered) rather than some of it lost as "duplicates".
+                match event.records.iter().position(|r| r.message_id.as_deref().is_none_or(str::is_empty)) {
+                    Some(index) => {
+                        Err(Failure::invalid(format!("malformed SQS event: record {index} has no messageId")))
+                    }
+                    None => Ok(Source::Sqs(event)),
+                }
+            })
         }
-        "aws:sns" => {
-            serde_json::from_value(payload.clone()).map(Source::Sns).map_err(|e| parse("SNS") + &e.to_string())
-        }
+        "aws:sns" => serde_json::from_value(payload.clone()).map(Source::Sns).map_err(|e| malformed("SNS", e)),
         // S3 also notifies the deployment's manifest (`lambda/mod.rs`).
         source if source == "aws:s3" || crate::capability::emitting_records(source).is_some() => {
             Ok(Source::Records { event_source: first.clone(), records: records.clone() })
         }
-        other => Err(format!(
-            "records from `{}` are not an event source plughost handles (aws:s3, aws:sqs, aws:sns, aws:dynamodb)",
-            escape_controls(other)
+        other => Err(Failure::new(
+            Kind::UnsupportedEvent,
+            format!(
+                "records from `{}` are not an event source plughost handles (aws:s3, aws:sqs, aws:sns, aws:dynamodb)",
+                escape_controls(other)
+            ),
         )),
     })
 }
@@ -115,10 +145,13 @@ pub async fn capability_records(
     records: &[Value],
     request_id: &str,
     deadline: Option<Instant>,
-) -> Result<Value, String> {
+) -> Result<Value, Failure> {
     let Some((kind, events)) = crate::capability::emitting_records(event_source).and_then(|k| k.events.map(|e| (k, e)))
     else {
-        return Err(format!("no capability of this deployment emits `{}` records", escape_controls(event_source)));
+        return Err(Failure::new(
+            Kind::UnsupportedEvent,
+            format!("no capability of this deployment emits `{}` records", escape_controls(event_source)),
+        ));
     };
     let addresses = app.capabilities().addresses(kind.name);
     if events.ordered {
@@ -146,14 +179,17 @@ pub async fn capability_records(
     }
     let mut converted = Vec::with_capacity(records.len());
     for record in records {
-        converted.extend((events.from_record)(record, addresses)?);
+        converted.extend((events.from_record)(record, addresses).map_err(|error| match error {
+            RecordError::Malformed(why) => Failure::invalid(why),
+            RecordError::Unbound(why) => Failure::unbound(why),
+        })?);
     }
     let deliveries =
         futures::future::join_all(converted.iter().map(|event| app.deliver(event, None, None, request_id, deadline)))
             .await;
     let failures: Vec<String> = deliveries.iter().filter(|d| !d.succeeded()).map(|d| d.describe_failures()).collect();
     if !failures.is_empty() {
-        return Err(format!("{event_source} events failed, to be retried: {}", failures.join("; ")));
+        return Err(Failure::plugin_failed(format!("{event_source} events failed: {}", failures.join("; "))));
     }
     Ok(json!({ "delivered": deliveries.iter().map(|d| d.targets).sum::<usize>() }))
 }
@@ -169,6 +205,7 @@ pub async fn sqs(app: &App, event: SqsEvent, request_id: &str, deadline: Option<
         .records
         .into_iter()
         .map(|record| {
+            // Every record has one (`recognise` refuses a batch with a record without).
             let id = record.message_id.clone().unwrap_or_default();
             let arn = record.event_source_arn.clone().unwrap_or_default();
             let message = match crate::trigger::binding::queue_by_arn(capabilities, &arn) {
@@ -245,14 +282,14 @@ async fn deliver_message(
 }
 
 /// SNS: the notification to every plugin subscribed to its topic.
-pub async fn sns(app: &App, event: SnsEvent, request_id: &str, deadline: Option<Instant>) -> Result<Value, String> {
+pub async fn sns(app: &App, event: SnsEvent, request_id: &str, deadline: Option<Instant>) -> Result<Value, Failure> {
     let capabilities = app.capabilities();
     let mut delivered = 0;
     let mut failures = Vec::new();
     for record in event.records {
         let message = record.sns;
         let topic = crate::trigger::binding::topic_by_arn(capabilities, &message.topic_arn)
-            .ok_or_else(|| format!("no topic is bound to {}", escape_controls(&message.topic_arn)))?;
+            .ok_or_else(|| Failure::unbound(format!("no topic is bound to {}", escape_controls(&message.topic_arn))))?;
         let mut attributes: Vec<(String, String)> = message
             .message_attributes
             .iter()
@@ -280,7 +317,7 @@ pub async fn sns(app: &App, event: SnsEvent, request_id: &str, deadline: Option<
     if failures.is_empty() {
         Ok(json!({ "delivered": delivered }))
     } else {
-        Err(format!("notification failed, to be retried: {}", failures.join("; ")))
+        Err(Failure::plugin_failed(format!("notification failed: {}", failures.join("; "))))
     }
 }
 
@@ -292,18 +329,18 @@ pub async fn schedule(
     time: u64,
     request_id: &str,
     deadline: Option<Instant>,
-) -> Result<Value, String> {
+) -> Result<Value, Failure> {
     let event = crate::trigger::event::schedule(plugin, name, time);
     let delivery = app.deliver(&event, None, Some(plugin), request_id, deadline).await;
     if delivery.targets == 0 {
-        return Err(format!(
+        return Err(Failure::unbound(format!(
             "no schedule `{}` of plugin `{}` in the current manifest",
             escape_controls(name),
             escape_controls(plugin)
-        ));
+        )));
     }
     if !delivery.succeeded() {
-        return Err(format!("schedule failed, to be retried: {}", delivery.describe_failures()));
+        return Err(Failure::plugin_failed(format!("schedule failed: {}", delivery.describe_failures())));
     }
     Ok(json!({ "delivered": delivery.targets }))
 }
@@ -315,14 +352,15 @@ pub async fn bus(
     event: &Value,
     request_id: &str,
     deadline: Option<Instant>,
-) -> Result<Value, String> {
+) -> Result<Value, Failure> {
     if !app.table().manifest.sources.buses.contains(bus) {
-        return Err(format!("no bus `{}` is declared in the current manifest", escape_controls(bus)));
+        return Err(Failure::unbound(format!("no bus `{}` is declared in the current manifest", escape_controls(bus))));
     }
-    let custom = crate::trigger::event::custom(bus, event).map_err(|m| format!("bus `{bus}`: {m}"))?;
+    let custom = crate::trigger::event::custom(bus, event)
+        .map_err(|m| Failure::invalid(format!("bus `{}`: {m}", escape_controls(bus))))?;
     let delivery = app.deliver(&custom, Some(event), None, request_id, deadline).await;
     if !delivery.succeeded() {
-        return Err(format!("bus event failed, to be retried: {}", delivery.describe_failures()));
+        return Err(Failure::plugin_failed(format!("bus event failed: {}", delivery.describe_failures())));
     }
     Ok(json!({ "delivered": delivery.targets }))
 }

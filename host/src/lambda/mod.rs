@@ -11,7 +11,8 @@
 //! - `environment.rs` — whether this process is inside a Lambda function, and its
 //!   runtime API's address (asked by the outbound fence and the traces too);
 //! - `events.rs`  — every other event source (S3, SQS, SNS, DynamoDB streams, EventBridge
-//!   schedules and buses) turned into plugin events, and what each source gets back.
+//!   schedules and buses) turned into plugin events, and what each source gets back;
+//! - `failure.rs` — why an invocation failed, named (`errorType`) and logged once.
 //!
 //! Serving a deployment in S3, the host checks for a new version (one conditional GET) on
 //! an invocation when `refresh` has passed since the last check — in a background task,
@@ -24,8 +25,10 @@
 mod convert;
 pub mod environment;
 pub mod events;
+pub mod failure;
 
 use crate::app::App;
+use failure::Failure;
 use lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent, Service, service_fn};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, RequestExt};
@@ -126,7 +129,11 @@ async fn invocation(
         let deadline = request_deadline(event.context.deadline);
         return task_invocation(&app, task, &event.context.request_id, deadline).await;
     }
-    other_invocation(app, refresher, event).await.map_err(Diagnostic::from)
+    let request_id = event.context.request_id.clone();
+    other_invocation(app, refresher, event).await.map_err(|(source, failure)| {
+        failure.log(source, &request_id);
+        Diagnostic::from(failure)
+    })
 }
 
 /// `{"plughost_task": {"plugin": "<id>", "input": <JSON>}}`: the plugin's output, or a
@@ -148,34 +155,37 @@ async fn task_invocation(
         .map_err(|failure| Diagnostic { error_type: failure.name, error_message: failure.message })
 }
 
+/// An event source's invocation, or an HTTP event; on failure, the source's name (for the
+/// log line) and why.
 async fn other_invocation(
     app: Arc<App>,
     refresher: Arc<Refresher>,
     event: LambdaEvent<serde_json::Value>,
-) -> Result<serde_json::Value, lambda_runtime::Error> {
+) -> Result<serde_json::Value, (&'static str, Failure)> {
     let LambdaEvent { mut payload, context } = event;
     match events::recognise(&payload) {
-        Some(Ok(source)) => return event_source(&app, &refresher, source, &context).await.map_err(Into::into),
-        Some(Err(why)) => {
-            tracing::warn!(request_id = context.request_id, "event refused: {why}");
-            return Err(why.into());
+        Some(Ok(source)) => {
+            let name = source.name();
+            return event_source(&app, &refresher, source, &context).await.map_err(|failure| (name, failure));
         }
+        Some(Err(failure)) => return Err(("event", failure)),
         None => {}
     }
     refresher.maybe_start(&app);
     let rejection = convert::prepare_event(&mut payload).err();
     let request: LambdaRequest = serde_json::from_value(payload).map_err(|error| {
-        tracing::warn!(request_id = context.request_id, %error, "invocation is not an HTTP event");
-        format!(
+        let message = format!(
             "plughost answers API Gateway, Function URL and ALB events, S3, SQS, SNS, DynamoDB stream \
              and EventBridge (plughost_schedule / plughost_bus) events, and plughost_task payloads; this is \
              none of them: {error}"
-        )
+        );
+        ("unknown", Failure::new(failure::Kind::UnsupportedEvent, message))
     })?;
     let mut adapter =
         Adapter::from(service_fn(move |request: lambda_http::Request| answer(app.clone(), request, rejection.clone())));
-    let response = adapter.call(LambdaEvent::new(request, context)).await?;
-    Ok(serde_json::to_value(response)?)
+    let unexpected = |error: String| ("http", Failure::new(failure::Kind::UnsupportedEvent, error));
+    let response = adapter.call(LambdaEvent::new(request, context)).await.map_err(|e| unexpected(e.to_string()))?;
+    serde_json::to_value(response).map_err(|e| unexpected(e.to_string()))
 }
 
 /// One invocation by an event source, within its deadline. `Err` fails the invocation,
@@ -185,7 +195,7 @@ async fn event_source(
     refresher: &Arc<Refresher>,
     source: events::Source,
     context: &lambda_runtime::Context,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, Failure> {
     let deadline = request_deadline(context.deadline);
     let request_id = context.request_id.as_str();
     match source {
@@ -234,7 +244,7 @@ async fn s3_notification(
     records: &[serde_json::Value],
     request_id: &str,
     deadline: Option<Instant>,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, Failure> {
     let manifest = app.source().deployment();
     let (mut for_manifest, mut objects) = (false, Vec::new());
     for record in records {
@@ -255,9 +265,7 @@ async fn s3_notification(
     if objects.is_empty() {
         return Ok(answer);
     }
-    let delivered = events::capability_records(app, "aws:s3", &objects, request_id, deadline)
-        .await
-        .inspect_err(|why| tracing::warn!(request_id, "S3 notification not handled, to be retried: {why}"))?;
+    let delivered = events::capability_records(app, "aws:s3", &objects, request_id, deadline).await?;
     answer["delivered"] = delivered["delivered"].clone();
     Ok(answer)
 }
@@ -326,5 +334,25 @@ mod tests {
             panic!("an S3 notification")
         };
         assert_eq!(s3_object(&records[0]), ("b".to_owned(), "uploads/my photoé.png".to_owned()));
+    }
+
+    #[test]
+    fn an_sqs_batch_with_a_record_without_its_message_id_is_refused_whole_as_malformed() {
+        let record = |id: Option<&str>| {
+            let mut record = serde_json::json!({ "body": "b", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:1:jobs", "attributes": {}, "messageAttributes": {} });
+            if let Some(id) = id {
+                record["messageId"] = id.into();
+            }
+            record
+        };
+        for missing in [None, Some("")] {
+            let batch = serde_json::json!({ "Records": [record(Some("m1")), record(missing)] });
+            let Some(Err(failure)) = events::recognise(&batch) else { panic!("accepted {batch}") };
+            assert_eq!(failure.kind.error_type(), "plughost.InvalidEvent");
+            assert!(failure.message.contains("record 1 has no messageId"), "{}", failure.message);
+        }
+        let whole = serde_json::json!({ "Records": [record(Some("m1")), record(Some("m2"))] });
+        assert!(matches!(events::recognise(&whole), Some(Ok(events::Source::Sqs(_)))));
     }
 }

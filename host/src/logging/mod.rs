@@ -134,8 +134,8 @@ where
         let hint = if spans { LevelFilter::INFO } else { LevelFilter::OFF };
         filter_fn(move |m| spans && is_invocation_root(m)).with_max_level_hint(hint)
     };
-    let lines = lines.with_filter(log_filter().or(roots()));
-    let recent = recent.map(|recent| recent.with_filter(log_filter()));
+    let lines = lines.with_filter(log_filter().and(not_an_echo()).or(roots()));
+    let recent = recent.map(|recent| recent.with_filter(log_filter().and(not_an_echo())));
     let exported = Targets::new()
         .with_target("plughost", tracing::Level::DEBUG)
         .and(filter_fn(|m| m.is_span()).with_max_level_hint(LevelFilter::DEBUG));
@@ -149,6 +149,20 @@ where
 /// `RUST_LOG`'s filter, default `info`.
 fn log_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}
+
+/// Drops the line lambda_runtime writes for every error a handler returns (at ERROR, the
+/// error's `Debug` under `lambda_runtime::layers::panic`): plughost logs each failure itself,
+/// once, named and at its level, with the source and request id (`lambda/failure.rs`). The
+/// same target's line for a handler that panicked (it has an `error` field) stays.
+fn not_an_echo() -> tracing_subscriber::filter::FilterFn<fn(&tracing::Metadata<'_>) -> bool> {
+    fn keep(metadata: &tracing::Metadata<'_>) -> bool {
+        !(metadata.target() == "lambda_runtime::layers::panic"
+            && metadata.is_event()
+            && metadata.fields().iter().map(|field| field.name()).eq(["message"]))
+    }
+    // It drops, never adds: the hint lets the other filter's level decide.
+    filter_fn(keep as fn(&tracing::Metadata<'_>) -> bool).with_max_level_hint(LevelFilter::TRACE)
 }
 
 /// The span an invocation's lines hang from: `request`, `deliver` (an event) or `task`.
@@ -529,6 +543,21 @@ mod tests {
         );
         assert!(!lines[0].contains("path="), "span fields are not repeated: {text}");
         assert!(lines[1].ends_with(" WARN plughost::logging::tests: outside"), "{text}");
+    }
+
+    #[test]
+    fn the_lambda_runtimes_echo_of_a_handler_error_is_dropped_and_its_panic_line_kept() {
+        let captured = Captured::default();
+        let lines = text_lines(&captured).with_filter(not_an_echo());
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(lines), || {
+            tracing::error!(target: "lambda_runtime::layers::panic", "{:?}", "the handler's error");
+            tracing::error!(target: "lambda_runtime::layers::panic", error = "boom", "user handler panicked");
+            tracing::error!(target: "plughost::lambda::failure", "invocation failed: the handler's error");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("\"the handler's error\""), "{text}");
+        assert!(text.contains("user handler panicked"), "{text}");
+        assert!(text.contains("invocation failed"), "{text}");
     }
 
     #[test]

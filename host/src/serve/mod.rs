@@ -3,13 +3,14 @@
 //! graceful shutdown, live reload (`watch.rs`), the routes capabilities answer
 //! themselves (`Capabilities::local_routes`: presigned URLs of embedded storage), and the
 //! local event sources (`trigger/local/`: scheduler, queues, outbox) with their endpoints
-//! (`events.rs`).
+//! (`events.rs`); what every `/_plughost/` endpoint asks of a request (`guard.rs`).
 //!
 //! Only transport lives here: reading the body under the size limit and handing an
 //! `http::Request<Bytes>` to [`App::handle_with_id`].
 
 mod console;
 mod events;
+mod guard;
 mod watch;
 
 pub use console::CONSOLE_PATH;
@@ -60,6 +61,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    // No plugin may call this server over the network (its operator API, the console, itself
+    // past the chain depth limit), whatever its allow-list says.
+    crate::capability::outbound::fence::refuse_own_listener(addr);
     let _watcher = match (options.watch, app.source().file()) {
         (false, _) => None,
         (true, Some(_)) => Some(watch::spawn(app.clone())?),
@@ -94,7 +98,8 @@ pub async fn serve(
         .with_state(app)
         .merge(capabilities)
         .merge(event_routes)
-        .merge(console);
+        .merge(console)
+        .layer(axum::middleware::from_fn(guard::operator_endpoints));
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     // Spans still batched go out before the process ends (blocking: the exporter's call).
     let _exported = tokio::task::spawn_blocking(crate::telemetry::traces::shutdown).await;

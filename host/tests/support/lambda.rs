@@ -34,6 +34,8 @@ pub struct Lambda {
     /// The manifest and the data dir (with the compiled-component cache); kept across a
     /// restart by [`Lambda::stop`].
     dir: Option<tempfile::TempDir>,
+    /// The function's environment, for [`Lambda::crash_function`].
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Lambda {
@@ -70,21 +72,35 @@ impl Lambda {
             std::thread::sleep(Duration::from_millis(50));
         }
 
-        // As Lambda starts `bootstrap`: no arguments, everything in the environment.
-        let mut function = Command::new(env!("CARGO_BIN_EXE_plughost"))
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
-            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("RUST_LOG", "info")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let (function, logs, metrics) = spawn_function(port, &env);
+        Self { emulator, function, port, logs, metrics, dir: Some(dir), env }
+    }
+
+    /// `kill -9` of the function process, whatever it is doing (the emulator stays up, its
+    /// invocation unanswered), and a new one started under the emulator as Lambda starts
+    /// the next instance of a function. Log lines read from here on are the new one's.
+    pub fn crash_function(&mut self) {
+        self.function.kill().expect("SIGKILL");
+        self.function.wait().expect("reaped");
+        let (function, logs, metrics) = spawn_function(self.port, &self.env);
+        (self.function, self.logs, self.metrics) = (function, logs, metrics);
+    }
+
+    /// `cargo lambda invoke` with `args`, not waited for (a test that kills the function
+    /// mid-invocation); the process is killed when the handle is dropped.
+    pub fn invoke_in_background(&self, args: &[&str]) -> Background {
+        let child = Command::new(cargo_lambda())
+            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port"])
+            .arg(self.port.to_string())
+            .args(["--output-format", "json"])
+            .args(args)
+            .current_dir(repo())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
-            .expect("start plughost");
-        let logs = super::server::lines_of(function.stderr.take().unwrap());
-        let metrics = super::server::lines_of(function.stdout.take().unwrap());
-        Self { emulator, function, port, logs, metrics, dir: Some(dir) }
+            .expect("run cargo lambda invoke");
+        Background(child)
     }
 
     /// The emulator's port (its Invoke API: `/2015-03-31/functions/_/invocations`).
@@ -145,4 +161,33 @@ impl Lambda {
             }
         }
     }
+}
+
+/// A process killed when dropped.
+pub struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `plughost` as Lambda starts `bootstrap`: no arguments, everything in the environment;
+/// its log lines (stderr) and metric lines (stdout) as they come.
+fn spawn_function(port: u16, env: &[(String, String)]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
+    let mut function = Command::new(env!("CARGO_BIN_EXE_plughost"))
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start plughost");
+    let logs = super::server::lines_of(function.stderr.take().unwrap());
+    let metrics = super::server::lines_of(function.stdout.take().unwrap());
+    (function, logs, metrics)
 }

@@ -6,6 +6,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod dns;
 pub mod lambda;
 pub mod moto;
 pub mod otlp;

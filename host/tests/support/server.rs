@@ -21,8 +21,13 @@ impl Server {
     }
 
     pub fn start_with_env(manifest: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_listening(manifest, "127.0.0.1:0", extra, env)
+    }
+
+    /// As [`Server::start_with_env`], on `listen` (`127.0.0.1:0`: a free port).
+    pub fn start_listening(manifest: &Path, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_plughost"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--manifest"])
+            .args(["serve", "--listen", listen, "--manifest"])
             .arg(manifest)
             .arg("--data-dir")
             .arg(manifest.with_file_name("data"))
@@ -54,6 +59,23 @@ impl Server {
             }
         }
         panic!("no log line containing {needle:?} within {timeout:?}; saw:\n{}", seen.join("\n"));
+    }
+
+    /// Waits until a log line containing each of `needles` has come, in any order.
+    pub fn wait_for_logs(&mut self, needles: &[String], timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut missing: Vec<&String> = needles.iter().collect();
+        let mut seen = Vec::new();
+        while !missing.is_empty() {
+            let left = deadline.checked_duration_since(Instant::now()).unwrap_or_default();
+            match self.logs.recv_timeout(left) {
+                Ok(line) => {
+                    missing.retain(|needle| !line.contains(needle.as_str()));
+                    seen.push(line);
+                }
+                Err(_) => panic!("no log lines containing {missing:?} within {timeout:?}; saw:\n{}", seen.join("\n")),
+            }
+        }
     }
 
     /// Reads log lines until one contains `needle` (panics after `timeout`); returns every
@@ -92,6 +114,17 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The address it listens on (`127.0.0.1:<port>`).
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// `kill -9`: no shutdown, whatever it was doing.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
     }
 }
 

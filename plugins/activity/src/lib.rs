@@ -3,13 +3,14 @@
 //! uploads, product changes, queue jobs, topic alerts, shop events on the bus) in the kv
 //! store `activity`, for a day, and serves the newest at `GET /v1/activity`.
 //!
-//! Delivery is at least once, so each event is claimed first with the SDK's idempotency
-//! guard: a redelivered event is recorded once. A queue job whose body is not JSON is
-//! refused (an error): the host redelivers it and, after the queue's `max_receives`,
+//! Delivery is at least once, and recording an event is one kv write: so the record and the
+//! event's claim are written in one transaction (the SDK's `events::commit_once`) — crash
+//! or not, a redelivered event is recorded exactly once. A queue job whose body is not JSON
+//! is refused (an error): the host redelivers it and, after the queue's `max_receives`,
 //! dead-letters it.
 
 use plughost_sdk::events::{self, ChangeKind, Event, ObjectChange, Payload};
-use plughost_sdk::kv::{Condition, Store, WriteOptions};
+use plughost_sdk::kv::{Condition, Store, Write, WriteOptions};
 use plughost_sdk::{Error, Json, Request, Response, Router};
 use serde_json::{Value, json};
 
@@ -71,20 +72,41 @@ pub fn describe(event: &Event) -> Result<Value, Error> {
 fn on_event(event: Event) -> Result<(), Error> {
     let summary = describe(&event)?;
     let store = Store::open(STORE)?;
-    if !events::claim(&store, &event, KEEP_SECONDS)? {
-        return Ok(()); // delivered before: already recorded
-    }
     let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let record = json!({ "id": event.id, "kind": event.kind(), "recorded": time, "event": summary });
     // Newest first in key order: the key counts down with the time it was recorded.
     let key = format!("event/{:020}/{}", u64::MAX - time, event.id);
     let options = WriteOptions { condition: Condition::Always, ttl_seconds: Some(KEEP_SECONDS) };
-    if let Err(error) = store.set_with(&key, record.to_string().as_bytes(), options) {
-        events::release(&store, &event)?; // let the redelivery record it
-        return Err(error.into());
-    }
+    // The record and the event's claim together: a repeat writes nothing.
+    events::commit_once(
+        &store,
+        &event,
+        KEEP_SECONDS,
+        vec![Write::Set((key, record.to_string().into_bytes(), options))],
+    )?;
     Ok(())
 }
 
 plughost_sdk::plugin!(handle);
 plughost_sdk::events!(on_event);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plughost_sdk::events::{Payload, Schedule};
+
+    #[test]
+    fn an_event_delivered_twice_is_recorded_once() {
+        plughost_sdk::testing::clear_kv();
+        let tick = Event {
+            id: "schedule/activity/heartbeat@60".into(),
+            payload: Payload::Schedule(Schedule { name: "heartbeat".into(), time: 60 }),
+        };
+        on_event(tick.clone()).unwrap();
+        on_event(tick).unwrap();
+        let store = Store::open(STORE).unwrap();
+        let page = store.list("event/", None, 10).unwrap();
+        assert_eq!(page.keys.len(), 1, "{:?}", page.keys);
+        assert!(page.keys[0].ends_with("/schedule/activity/heartbeat@60"));
+    }
+}

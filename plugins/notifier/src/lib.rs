@@ -1,15 +1,16 @@
 //! `notifier`: the end of the order pipeline (README, "Events: the order pipeline"). Its
 //! trigger on the bus `app` matches `OrderProcessed` events from `shop.orders`; for each it
-//! records a notification for the customer in the kv store `notifications`, once per order
-//! (a redelivered event writes the same key again). `GET /v1/notifications/{orderId}`
-//! answers it.
+//! records a notification for the customer in the kv store `notifications`, once per order:
+//! the record is created only if the order has none, so an event delivered twice — or an
+//! order announced twice, by a worker that crashed after announcing it and ran again —
+//! leaves the first notification as it was. `GET /v1/notifications/{orderId}` answers it.
 //!
 //! As a workflow task (the order state machine's notify step, `plughost invoke
 //! notifier`) it records the notification for the processed order it is given and
 //! returns it.
 
 use plughost_sdk::events::{Event, Payload};
-use plughost_sdk::kv::Store;
+use plughost_sdk::kv::{Condition, StorageError, Store, WriteOptions};
 use plughost_sdk::{Error, Json, Request, Response, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,9 +43,13 @@ fn on_event(event: Event) -> Result<(), Error> {
     save(&notification(&order, custom.time), &order.id)
 }
 
+/// Creates the order's notification; one that exists already stays (idempotent by order).
 fn save(record: &Value, order: &str) -> Result<(), Error> {
-    Store::open(STORE)?.set(&format!("notification/{order}"), record.to_string().as_bytes())?;
-    Ok(())
+    let options = WriteOptions { condition: Condition::Absent, ttl_seconds: None };
+    match Store::open(STORE)?.set_with(&format!("notification/{order}"), record.to_string().as_bytes(), options) {
+        Ok(_) | Err(StorageError::Conflict) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The workflow's notify step: the notification recorded, and returned.
@@ -81,5 +86,15 @@ mod tests {
         let record = notification(&order, 7);
         assert_eq!(record["message"], "ada, your order o1 (3 items) is on its way");
         assert_eq!((record["order"].as_str(), record["time"].as_u64()), (Some("o1"), Some(7)));
+    }
+
+    #[test]
+    fn an_order_announced_twice_keeps_its_first_notification() {
+        plughost_sdk::testing::clear_kv();
+        let order = OrderProcessed { id: "o2".into(), customer: "ada".into(), units: 1 };
+        save(&notification(&order, 1), &order.id).unwrap();
+        save(&notification(&order, 2), &order.id).unwrap();
+        let (kept, _) = Store::open(STORE).unwrap().get_json::<Value>("notification/o2").unwrap().unwrap();
+        assert_eq!(kept["time"], 1);
     }
 }

@@ -1,17 +1,22 @@
 //! `order-worker`: the order pipeline's worker (README, "Events: the order pipeline").
 //! It consumes the queue `orders` that the `orders` plugin sends to:
 //!
-//! 1. claims the message (at-least-once delivery: a redelivered order is processed once);
-//! 2. processes the order — an order with an item of sku `poison` fails on purpose, so it
+//! 1. processes the order — an order with an item of sku `poison` fails on purpose, so it
 //!    is redelivered and, after the queue's `max_receives`, lands in the dead-letter queue;
-//! 3. records the result on the order (`status = "processed"`, the units counted) in the
+//! 2. records the result on the order (`status = "processed"`, the units counted) in the
 //!    kv store `orders`;
-//! 4. announces it: an `OrderProcessed` event (source `shop.orders`) on the bus `app`,
+//! 3. announces it: an `OrderProcessed` event (source `shop.orders`) on the bus `app`,
 //!    which the `notifier` plugin's trigger matches, and a notification on the topic
 //!    `order-events`, whose subscribers (the queue `order-audit`) keep a record.
 //!
-//! If recording or announcing fails, the claim is released and the error returned: the
-//! message comes back and the whole step runs again (each step is idempotent).
+//! Steps 2 and 3 run under the SDK's idempotency guard (`events::once`): the message is
+//! claimed *in progress* until this invocation's deadline and marked *completed* only
+//! after the announcements went out. A redelivery of a completed message does nothing; one
+//! whose earlier delivery died midway (a crash, a kill, a timeout) runs the steps again
+//! once the claim has expired — recording is idempotent (an order already processed is
+//! left alone), and the announcement may go out twice, which `notifier` absorbs (one
+//! notification per order). If recording or announcing fails, the claim is released and
+//! the error returned: the message comes back and the steps run again.
 //!
 //! As a workflow task (the order state machine's process step, `plughost invoke
 //! order-worker`) it processes and records the order it is given and returns
@@ -30,7 +35,7 @@ use serde_json::{Value, json};
 const STORE: &str = "orders";
 const BUS: &str = "app";
 const TOPIC: &str = "order-events";
-/// How long a processed message's claim is remembered (longer than any redelivery).
+/// How long a processed message's claim is remembered (longer than the queue redelivers).
 const CLAIM_SECONDS: u32 = 86_400;
 
 /// An order as `orders` queues it.
@@ -62,14 +67,8 @@ fn on_event(event: Event) -> Result<(), Error> {
     let order: QueuedOrder = message.json()?;
     let units = process(&order).map_err(Error::unprocessable)?;
     let store = Store::open(STORE)?;
-    if !events::claim(&store, &event, CLAIM_SECONDS)? {
-        return Ok(());
-    }
-    let done = record_and_announce(&store, &order, units);
-    if done.is_err() {
-        events::release(&store, &event)?;
-    }
-    done
+    events::once(&store, &event, CLAIM_SECONDS, || record_and_announce(&store, &order, units))?;
+    Ok(())
 }
 
 fn record_and_announce(store: &Store, order: &QueuedOrder, units: u64) -> Result<(), Error> {

@@ -5,7 +5,7 @@
 
 use crate::bindings::wit_events::{Event, Object, ObjectChange, Payload};
 use crate::capability::grants::Address;
-use crate::capability::labelled::EventSource;
+use crate::capability::labelled::{EventSource, RecordError};
 use crate::capability::log::escape_controls;
 use serde::Deserialize;
 
@@ -58,12 +58,17 @@ fn bucket_and_key(record: &S3Record) -> (String, String) {
 /// An S3 record as the object event of the container bound to its bucket and prefix.
 /// An object of a bucket and prefix no container is bound to is an error: S3 notifies
 /// only what Terraform configured, so it is a deployment mistake, never dropped silently.
-fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Option<Event>, String> {
-    let record: S3Record = serde_json::from_value(record.clone()).map_err(|e| format!("malformed S3 record: {e}"))?;
+fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Option<Event>, RecordError> {
+    let record: S3Record = serde_json::from_value(record.clone())
+        .map_err(|e| RecordError::Malformed(format!("malformed S3 record: {e}")))?;
     let (bucket, key) = bucket_and_key(&record);
     let (namespace, inner_key) = key.split_once('/').unwrap_or((&key, ""));
     let address = addresses.iter().find(|a| a.resource == bucket && a.namespace == namespace).ok_or_else(|| {
-        format!("s3://{bucket}/{}: no blob container is bound to this bucket and prefix", escape_controls(&key))
+        RecordError::Unbound(format!(
+            "s3://{}/{}: no blob container is bound to this bucket and prefix",
+            escape_controls(&bucket),
+            escape_controls(&key)
+        ))
     })?;
     let name = record.event_name.as_deref().unwrap_or_default();
     let change = if name.starts_with("ObjectCreated") {
@@ -71,7 +76,10 @@ fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Opti
     } else if name.starts_with("ObjectRemoved") {
         ObjectChange::Removed
     } else {
-        return Err(format!("S3 event `{}` is neither ObjectCreated nor ObjectRemoved", escape_controls(name)));
+        return Err(RecordError::Malformed(format!(
+            "S3 event `{}` is neither ObjectCreated nor ObjectRemoved",
+            escape_controls(name)
+        )));
     };
     let object = &record.s3.object;
     // S3's notification etag is the bare hash; this capability's etags are quoted.

@@ -20,7 +20,7 @@
 //!
 //! Presigned URLs point at this host's own `/_plughost/blob/...` endpoint (`routes.rs`,
 //! which `plughost serve` mounts), signed by `presign.rs`, so plugins use them exactly as
-//! they use S3's. Every file operation runs on the blocking pool, never on an async worker.
+//! they use S3's. Every file operation runs on the storage pool (`capability/storage_pool.rs`), never on an async worker.
 
 use super::backend::*;
 use super::limits::check_object_size;
@@ -89,15 +89,12 @@ impl StagingWriter {
 impl Drop for Staged {
     fn drop(&mut self) {
         // A staged body that was committed has been renamed away; otherwise discard it,
-        // on the blocking pool when dropped on an async worker (an upload cut short).
+        // on the storage pool (an upload cut short).
         let path = std::mem::take(&mut self.path);
         if path.as_os_str().is_empty() {
             return;
         }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(move || std::fs::remove_file(path))),
-            Err(_) => drop(std::fs::remove_file(path)),
-        }
+        drop(crate::capability::storage_pool::spawn(move || std::fs::remove_file(path)));
     }
 }
 
@@ -137,7 +134,7 @@ impl FsBlob {
     /// Starts writing a body (see [`StagingWriter`]).
     pub async fn stage(&self) -> std::io::Result<StagingWriter> {
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || stage_in(&root)).await.map_err(std::io::Error::other)?
+        crate::capability::storage_pool::spawn(move || stage_in(&root)).await.map_err(std::io::Error::other)?
     }
 
     /// The signer of this folder's presigned URLs (the local routes verify with it).
@@ -466,7 +463,8 @@ impl event_log::LoggingBackend for FsBlob {
         work: Box<dyn for<'c> FnOnce(&'c Connection) -> rusqlite::Result<R> + Send + 'static>,
     ) -> anyhow::Result<R> {
         let index = self.index.clone();
-        Ok(tokio::task::spawn_blocking(move || work(&index.lock().unwrap_or_else(|p| p.into_inner()))).await??)
+        Ok(crate::capability::storage_pool::spawn(move || work(&index.lock().unwrap_or_else(|p| p.into_inner())))
+            .await??)
     }
 
     fn event_of(row: event_log::Row) -> Event {
@@ -492,7 +490,7 @@ fn object_event(row: event_log::Row) -> Event {
 async fn blocking<R: Send + 'static>(
     work: impl FnOnce() -> Result<R, StorageError> + Send + 'static,
 ) -> Result<R, StorageError> {
-    tokio::task::spawn_blocking(work)
+    crate::capability::storage_pool::spawn(work)
         .await
         .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
 }

@@ -128,12 +128,12 @@ async fn receive(blob: &FsBlob, body: Body, max_size: u64) -> Result<Staged, Hos
         if writer.size() + chunk.len() as u64 > limit {
             return Err(HostError::PayloadTooLarge { limit: limit as usize });
         }
-        writer = tokio::task::spawn_blocking(move || writer.write(&chunk).map(|()| writer))
+        writer = crate::capability::storage_pool::spawn(move || writer.write(&chunk).map(|()| writer))
             .await
             .map_err(|_| HostError::StorageUnavailable)?
             .map_err(storage_error)?;
     }
-    tokio::task::spawn_blocking(move || writer.finish())
+    crate::capability::storage_pool::spawn(move || writer.finish())
         .await
         .map_err(|_| HostError::StorageUnavailable)?
         .map_err(storage_error)

@@ -7,7 +7,7 @@
 
 use crate::bindings::wit_events::{Change, ChangeKind, Event, Payload};
 use crate::capability::grants::Address;
-use crate::capability::labelled::EventSource;
+use crate::capability::labelled::{EventSource, RecordError};
 use crate::capability::log::escape_controls;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_dynamo::AttributeValue;
@@ -22,16 +22,22 @@ pub const EVENTS: EventSource = EventSource {
     },
 };
 
-fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Option<Event>, String> {
-    let record: EventRecord =
-        serde_json::from_value(record.clone()).map_err(|e| format!("malformed DynamoDB stream record: {e}"))?;
+fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Option<Event>, RecordError> {
+    let record: EventRecord = serde_json::from_value(record.clone())
+        .map_err(|e| RecordError::Malformed(format!("malformed DynamoDB stream record: {e}")))?;
     let arn = record.event_source_arn.as_deref().unwrap_or_default();
     let table = arn.split_once(":table/").and_then(|(_, rest)| rest.split('/').next()).unwrap_or_default();
     let Some(AttributeValue::S(pk)) = record.change.keys.get("pk") else {
-        return Err(format!("record {} has no `pk` string key", escape_controls(&record.event_id)));
+        return Err(RecordError::Malformed(format!(
+            "record {} has no `pk` string key",
+            escape_controls(&record.event_id)
+        )));
     };
     let Some((namespace, key)) = pk.split_once('#') else {
-        return Err(format!("record {}: `pk` is not `<namespace>#<key>`", escape_controls(&record.event_id)));
+        return Err(RecordError::Malformed(format!(
+            "record {}: `pk` is not `<namespace>#<key>`",
+            escape_controls(&record.event_id)
+        )));
     };
     let Some(address) = addresses.iter().find(|a| a.resource == table && a.namespace == namespace) else {
         return Ok(None);
@@ -47,7 +53,7 @@ fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Opti
         "INSERT" => ChangeKind::Inserted,
         "MODIFY" => ChangeKind::Modified,
         "REMOVE" => ChangeKind::Removed,
-        other => return Err(format!("unknown stream event `{}`", escape_controls(other))),
+        other => return Err(RecordError::Malformed(format!("unknown stream event `{}`", escape_controls(other)))),
     };
     Ok(Some(Event {
         id: format!("dynamodb/{}", record.event_id),

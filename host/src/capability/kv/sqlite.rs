@@ -2,8 +2,9 @@
 //! (bundled SQLite, WAL, `synchronous=FULL`), so data survives restarts and a crash
 //! mid-write never leaves a torn value (every operation is one SQLite transaction).
 //!
-//! The only file that talks to SQLite. Calls run on tokio's blocking pool, but for a
-//! single-key read when a read connection is free (bounded work: see `read_one`).
+//! The only file that talks to SQLite. Calls run on the storage pool
+//! (`capability/storage_pool.rs`), but for a single-key read when a read connection is
+//! free (bounded work: see `read_one`).
 //!
 //! Writes go through one connection in `IMMEDIATE` transactions (SQLite has one writer);
 //! reads use a small set of their own connections in deferred (read-only) transactions,
@@ -14,7 +15,7 @@
 //! has at most one transaction in line for the writer, and a write whose request is
 //! gone (timed out) leaves the line without running. So one store's flood of large
 //! transactions delays another store's write by at most one of them, and nothing piles
-//! up on the blocking pool holding memory after its request ended.
+//! up on the storage pool holding memory after its request ended.
 //!
 //! Layout: `kv(namespace, key, value, version, expires_at)`, primary key
 //! (namespace, key). Versions come from one database-wide sequence, so a key deleted and
@@ -33,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub struct SqliteKv {
-    /// The writer: taken asynchronously (FIFO), then used on the blocking pool.
+    /// The writer: taken asynchronously (FIFO), then used on the storage pool.
     connection: Arc<tokio::sync::Mutex<Connection>>,
     /// One place in the writer's line per namespace.
     lines: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
@@ -41,7 +42,7 @@ pub struct SqliteKv {
     next_reader: std::sync::atomic::AtomicUsize,
 }
 
-/// Read connections: enough for the blocking pool to serve concurrent reads on 2–4 cores.
+/// Read connections: enough for the storage pool to serve concurrent reads on 2–4 cores.
 const READERS: usize = 4;
 
 impl SqliteKv {
@@ -85,14 +86,14 @@ impl SqliteKv {
     }
 
     /// Runs `work` in one deferred (read) transaction on a read connection, on the
-    /// blocking pool. WAL gives it a consistent snapshot without the write lock.
+    /// storage pool. WAL gives it a consistent snapshot without the write lock.
     async fn read<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Transaction<'_>, i64) -> Result<R, StorageError> + Send + 'static,
     ) -> Result<R, StorageError> {
         let readers = self.readers.clone();
         let first = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || {
+        crate::capability::storage_pool::spawn(move || {
             // The first free reader from a rotating start; wait on ours if all are busy.
             let index = (0..readers.len())
                 .map(|i| (first + i) % readers.len())
@@ -107,9 +108,9 @@ impl SqliteKv {
 
     /// One key's entry. A point read is bounded work — one primary-key lookup, one value
     /// of at most `MAX_VALUE_BYTES` — so when a read connection is free at once it runs
-    /// right here, on the async worker: handing it to the blocking pool (two thread
+    /// right here, on the async worker: handing it to the storage pool (two thread
     /// wake-ups) cost several times the lookup. When every reader is busy it waits on
-    /// the blocking pool like any other read.
+    /// the storage pool like any other read.
     ///
     /// It is one `SELECT` in autocommit mode, itself a consistent snapshot: wrapping it in
     /// `BEGIN`/`COMMIT` ran two more statements per read for nothing.
@@ -125,7 +126,7 @@ impl SqliteKv {
     }
 
     /// Runs `work` in one immediate (write-locking) transaction of `namespace` on the
-    /// blocking pool, after waiting (async, cancellable) for the namespace's place in the
+    /// storage pool, after waiting (async, cancellable) for the namespace's place in the
     /// writer's line and then the writer.
     async fn transaction<R: Send + 'static>(
         &self,
@@ -138,14 +139,16 @@ impl SqliteKv {
         };
         let _place = line.acquire_owned().await.map_err(|_| StorageError::Unavailable("storage closed".into()))?;
         let mut connection = self.connection.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || run_in_transaction(&mut connection, TransactionBehavior::Immediate, work))
-            .await
-            .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
+        crate::capability::storage_pool::spawn(move || {
+            run_in_transaction(&mut connection, TransactionBehavior::Immediate, work)
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
     }
 }
 
 /// `work` in one transaction of `behavior` on `connection`, committed if it succeeds
-/// (dropped, so rolled back, if it fails). Runs on the blocking pool.
+/// (dropped, so rolled back, if it fails). Runs on the storage pool.
 fn run_in_transaction<R>(
     connection: &mut Connection,
     behavior: TransactionBehavior,
@@ -386,7 +389,7 @@ impl event_log::LoggingBackend for SqliteKv {
         work: Box<dyn for<'c> FnOnce(&'c Connection) -> rusqlite::Result<R> + Send + 'static>,
     ) -> anyhow::Result<R> {
         let connection = self.connection.clone().lock_owned().await;
-        Ok(tokio::task::spawn_blocking(move || work(&connection)).await??)
+        Ok(crate::capability::storage_pool::spawn(move || work(&connection)).await??)
     }
 
     fn event_of(row: event_log::Row) -> Event {

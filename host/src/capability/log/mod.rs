@@ -77,9 +77,20 @@ impl LogSink {
         text
     }
 
+    /// Text the plugin supplied, as it may reach any line of the host's log, a span or a
+    /// dead letter: its secret values replaced, control characters escaped.
+    pub fn clean(&self, text: &str) -> String {
+        escape_controls(&self.redact(text)).into_owned()
+    }
+
     /// The plugin whose lines these are.
     pub fn plugin(&self) -> &PluginId {
         &self.plugin
+    }
+
+    /// The request (or event delivery) they belong to.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
     }
 
     /// Whether this request may emit no more lines.

@@ -10,6 +10,7 @@
 
 use super::send::Bounds;
 use super::{MAX_CHAIN_DEPTH, SendResult, full_body, log_refusal};
+use crate::capability::log::LogSink;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
@@ -56,14 +57,14 @@ pub(super) struct PreparedCall {
     chain: Arc<dyn Chain>,
     callee: String,
     origin: CallOrigin,
-    caller: (Arc<str>, Arc<str>),
+    caller: Arc<LogSink>,
 }
 
 /// Checks that `origin` may call one level deeper: `Err((reason, error))` otherwise.
 pub(super) fn prepare(
     origin: &CallOrigin,
     callee: &str,
-    caller: (Arc<str>, Arc<str>),
+    caller: Arc<LogSink>,
 ) -> Result<PreparedCall, (String, Error)> {
     let Some(chain) = origin.chain.clone() else {
         return Err(("there is no deployment to call into here".into(), Error::DestinationNotFound));
@@ -104,7 +105,7 @@ impl PreparedCall {
         };
         let Some(response) = response else {
             let target = format!("http://{callee}{}", super::allow_list::INTERNAL_SUFFIX);
-            log_refusal(&caller.0, &caller.1, &target, "no plugin of that name in this deployment");
+            log_refusal(&caller, &target, "no plugin of that name in this deployment");
             return Err(Error::DestinationNotFound);
         };
         let size = response.body().len() as u64;

@@ -4,64 +4,50 @@
 //! answers cannot smuggle a request onto the host's own network.
 //!
 //! Refused unless an allow-list entry names the address itself (an IP literal, e.g.
-//! `http://127.0.0.1:*`): loopback, private (RFC 1918, unique local), link-local
-//! (169.254.0.0/16 — the instance metadata and container credentials endpoints — and
-//! fe80::/10), carrier-grade NAT, unspecified, broadcast and multicast addresses, and IPv4
-//! addresses wrapped in IPv6. The Lambda runtime API (`AWS_LAMBDA_RUNTIME_API`, which
-//! hands out invocations and takes their results; its address from `lambda/environment.rs`)
-//! needs an entry naming its exact address and port.
+//! `http://127.0.0.1:*`): every address that is not public (`address_kind.rs`: loopback,
+//! private, link-local — the instance metadata and container credentials endpoints —, the
+//! rest of IANA's special-purpose ranges, and IPv6 forms that carry such an IPv4 address).
+//! The Lambda runtime API (`AWS_LAMBDA_RUNTIME_API`, which hands out invocations and takes
+//! their results; its address from `lambda/environment.rs`) needs an entry naming its exact
+//! address and port. The host's own listening addresses (`serve`'s listener: the operator
+//! API, the console, every plugin's routes past the chain depth limit) are refused whatever
+//! the allow-list says ([`refuse_own_listener`]).
 
+use super::address_kind::not_public;
 use super::allow_list::{AllowList, Target};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::RwLock;
 
-/// Why an address is not public, or `None` when it is.
-pub fn not_public(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => v4_kind(v4),
-        IpAddr::V6(v6) => {
-            // ::ffff:10.0.0.1 and friends reach the IPv4 address.
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return v4_kind(v4);
-            }
-            let first = v6.segments()[0];
-            if v6.is_loopback() {
-                Some("loopback")
-            } else if v6.is_unspecified() {
-                Some("unspecified")
-            } else if first & 0xffc0 == 0xfe80 {
-                Some("link-local")
-            } else if first & 0xfe00 == 0xfc00 {
-                Some("private (unique local)")
-            } else if v6.is_multicast() {
-                Some("multicast")
-            } else if v6.segments()[..6] == [0, 0, 0, 0, 0, 0] {
-                Some("an IPv4-compatible IPv6 address")
-            } else {
-                None
-            }
+/// The addresses this process listens on, refused to every plugin.
+static OWN_LISTENERS: RwLock<Vec<SocketAddr>> = RwLock::new(Vec::new());
+
+/// Refuses `listening` (and, for an unspecified address such as `0.0.0.0:8080`, every
+/// address of this machine's interfaces and loopback on that port) to every plugin from
+/// now on. Called by `serve` once it has bound its listener.
+pub fn refuse_own_listener(listening: SocketAddr) {
+    let mut own = vec![listening];
+    if listening.ip().is_unspecified() {
+        own.push(SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), listening.port()));
+        own.push(SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), listening.port()));
+        match if_addrs::get_if_addrs() {
+            Ok(interfaces) => own.extend(interfaces.iter().map(|i| SocketAddr::new(i.ip(), listening.port()))),
+            Err(error) => tracing::warn!(%error, "cannot list this machine's addresses to fence off its listener"),
         }
     }
+    OWN_LISTENERS.write().unwrap_or_else(|p| p.into_inner()).extend(own);
 }
 
-fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
-    if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_private() {
-        Some("private")
-    } else if ip.is_link_local() {
-        Some("link-local (where the instance metadata and credentials endpoints live)")
-    } else if ip.is_unspecified() || a == 0 {
-        Some("unspecified")
-    } else if a == 100 && (64..128).contains(&b) {
-        Some("carrier-grade NAT (shared)")
-    } else if ip.is_broadcast() {
-        Some("broadcast")
-    } else if ip.is_multicast() || a >= 240 {
-        Some("multicast or reserved")
-    } else {
-        None
-    }
+/// Whether `addr` is one this process listens on. Any address on the listener's port
+/// counts when the listener is unspecified and `addr` is not public (a loopback alias
+/// such as 127.0.0.2 reaches it too).
+fn is_own_listener(addr: SocketAddr) -> bool {
+    let own = OWN_LISTENERS.read().unwrap_or_else(|p| p.into_inner());
+    own.iter().any(|listener| {
+        listener.port() == addr.port()
+            && (canonical(listener.ip()) == addr.ip()
+                || (listener.ip().is_unspecified() && not_public(addr.ip()).is_some())
+                || (listener.ip().is_loopback() && addr.ip().is_loopback()))
+    })
 }
 
 /// Checks one resolved address of `target`: `Ok`, or why it is refused.
@@ -72,6 +58,9 @@ pub fn check(
     runtime_api: Option<SocketAddr>,
 ) -> Result<(), String> {
     let ip = canonical(addr.ip());
+    if is_own_listener(SocketAddr::new(ip, addr.port())) {
+        return Err(format!("{addr} is this host's own listener (its console and operator API); no entry reaches it"));
+    }
     if runtime_api.is_some_and(|api| canonical(api.ip()) == ip && api.port() == addr.port()) {
         if allow.names_address(target, ip, true) {
             return Ok(());
@@ -82,7 +71,7 @@ pub fn check(
         None => Ok(()),
         Some(_) if allow.names_address(target, ip, false) => Ok(()),
         Some(kind) => Err(format!(
-            "{addr} is a {kind} address; only an allowed_outbound_hosts entry naming it (e.g. \"{}://{}:{}\") reaches it",
+            "{addr} is not a public address: {kind}; only an allowed_outbound_hosts entry naming it (e.g. \"{}://{}:{}\") reaches it",
             target.scheme(),
             bracketed(ip),
             addr.port()
@@ -108,45 +97,14 @@ fn bracketed(ip: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv6Addr;
+    use std::net::Ipv4Addr;
 
     const INSTANCE_METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
-    const MAPPED_LOOPBACK: Ipv6Addr = Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, 1);
 
     use super::super::allow_list::for_tests as list;
 
     fn target(host: &str, port: u16) -> Target {
         Target { https: false, host: host.into(), port }
-    }
-
-    #[test]
-    fn addresses_that_are_not_public_are_named() {
-        for (ip, kind) in [
-            ("127.0.0.1", "loopback"),
-            ("10.1.2.3", "private"),
-            ("172.16.0.1", "private"),
-            ("192.168.1.1", "private"),
-            ("169.254.169.254", "link-local"),
-            ("169.254.170.2", "link-local"),
-            ("100.64.0.1", "carrier-grade"),
-            ("0.0.0.0", "unspecified"),
-            ("255.255.255.255", "broadcast"),
-            ("224.0.0.1", "multicast"),
-            ("::1", "loopback"),
-            ("fe80::1", "link-local"),
-            ("fd00::1", "unique local"),
-            ("::ffff:127.0.0.1", "loopback"),
-            ("::ffff:169.254.169.254", "link-local"),
-            ("::", "unspecified"),
-        ] {
-            let found = not_public(ip.parse().unwrap()).unwrap_or_else(|| panic!("{ip} passed as public"));
-            assert!(found.contains(kind), "{ip}: {found}");
-        }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "172.32.0.1", "100.128.0.1"] {
-            assert_eq!(not_public(ip.parse().unwrap()), None, "{ip}");
-        }
-        assert!(not_public(IpAddr::V4(INSTANCE_METADATA)).is_some());
-        assert!(not_public(IpAddr::V6(MAPPED_LOOPBACK)).is_some());
     }
 
     #[test]
@@ -182,5 +140,45 @@ mod tests {
         assert_eq!(check(&any_port, &target("127.0.0.1", 9002), other, Some(api)), Ok(()));
         let exact = list(&["http://127.0.0.1:9001"]);
         assert_eq!(check(&exact, &target("127.0.0.1", 9001), api, Some(api)), Ok(()));
+    }
+
+    #[test]
+    fn the_hosts_own_listener_is_refused_whatever_the_allow_list_says() {
+        // A port no other test of this process uses: the set is process-wide.
+        let listener: SocketAddr = "127.0.0.1:1077".parse().unwrap();
+        let named = list(&["http://127.0.0.1:*", "*://*:*"]);
+        assert_eq!(check(&named, &target("127.0.0.1", 1077), listener, None), Ok(()));
+        refuse_own_listener(listener);
+        for addr in ["127.0.0.1:1077", "[::ffff:127.0.0.1]:1077", "127.0.0.2:1077"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let refused = check(&named, &target("127.0.0.1", 1077), addr, None).unwrap_err();
+            assert!(refused.contains("own listener"), "{addr}: {refused}");
+        }
+        // Other ports of the address are not the listener.
+        let other: SocketAddr = "127.0.0.1:1078".parse().unwrap();
+        assert_eq!(check(&named, &target("127.0.0.1", 1078), other, None), Ok(()));
+        // A listener on every interface: any non-public address on its port.
+        refuse_own_listener("0.0.0.0:1079".parse().unwrap());
+        for addr in ["127.0.0.1:1079", "10.1.2.3:1079", "[::1]:1079"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            assert!(check(&named, &target("x", 1079), addr, None).is_err(), "{addr}");
+        }
+    }
+
+    #[test]
+    fn an_ipv4_address_carried_in_ipv6_is_refused_by_any_wildcard() {
+        let everything = list(&["*://*:*"]);
+        for addr in [
+            "[64:ff9b::7f00:1]:80",
+            "[64:ff9b::a9fe:a9fe]:80",
+            "[64:ff9b:1::a00:5]:80",
+            "[2002:7f00:1::]:80",
+            "[::ffff:0:7f00:1]:80",
+            "[fec0::1]:80",
+        ] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let refused = check(&everything, &target("svc.example", 80), addr, None).unwrap_err();
+            assert!(refused.contains("not a public address"), "{addr}: {refused}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //!   scheme, host and port;
 //! - `fence.rs`      — which resolved addresses may be connected to (not private, loopback,
 //!   link-local, metadata or the Lambda runtime API, unless named);
+//! - `resolve.rs`    — name lookups: asynchronous, a bounded share per plugin;
 //! - `send.rs`       — the network path: resolve once, connect to the checked address,
 //!   TLS with the system roots, the response capped; the only file opening sockets;
 //! - `chain.rs`      — `http://<plugin>.plughost.internal/...`: another plugin of the
@@ -17,16 +18,18 @@
 //! a `wasi:http` error the plugin can handle (`HTTP-request-denied`, `loop-detected`),
 //! logged with the plugin, request id and the target; never a trap.
 
+pub mod address_kind;
 pub mod allow_list;
 pub mod chain;
 pub mod fence;
+pub mod resolve;
 pub mod send;
 pub mod trace;
 
 pub use allow_list::AllowList;
 pub use chain::{CallOrigin, Chain};
 
-use crate::capability::log::escape_controls;
+use crate::capability::log::LogSink;
 use crate::telemetry::{ErrorKind, PluginMetrics};
 use allow_list::Target;
 use bytes::Bytes;
@@ -71,36 +74,40 @@ const FORBIDDEN: [&str; 11] = [
 /// What one invocation's outbound requests run under: the plugin's allow-list and limits,
 /// where the call came from, and how many requests it has made.
 pub struct OutboundCtx {
-    plugin: Arc<str>,
-    request_id: Arc<str>,
+    /// The plugin and request the lines are about, and the secrets they must not show.
+    sink: Arc<LogSink>,
     allow: Arc<AllowList>,
     max_requests: u32,
     max_response: u64,
     origin: CallOrigin,
     resolver: send::Resolver,
+    /// The plugin's share of name lookups.
+    lookups: resolve::Lookups,
     sent: u32,
     /// Where its outgoing requests and refusals are counted.
     metrics: Arc<PluginMetrics>,
 }
 
 impl OutboundCtx {
+    /// `sink` is the request's log sink (whose plugin, request id and secrets the lines use).
+    #[expect(clippy::too_many_arguments, reason = "one per limit and context the invocation hands over")]
     pub fn new(
-        plugin: &str,
-        request_id: &str,
+        sink: &Arc<LogSink>,
         allow: Arc<AllowList>,
         max_requests: u32,
         max_response: u64,
         origin: CallOrigin,
         metrics: Arc<PluginMetrics>,
+        lookups: resolve::Lookups,
     ) -> Self {
         Self {
-            plugin: plugin.into(),
-            request_id: request_id.into(),
+            sink: sink.clone(),
             allow,
             max_requests,
             max_response,
             origin,
-            resolver: send::system_resolver(),
+            resolver: resolve::system_resolver(),
+            lookups,
             sent: 0,
             metrics,
         }
@@ -108,7 +115,7 @@ impl OutboundCtx {
 
     /// Logs a refusal and returns the error the plugin receives.
     fn refuse(&self, target: &str, reason: &str, error: Error) -> Box<dyn Future<Output = SendResult> + Send> {
-        log_refusal(&self.plugin, &self.request_id, target, reason);
+        log_refusal(&self.sink, target, reason);
         self.metrics.error(ErrorKind::OutboundDenied);
         Box::new(std::future::ready(Err(error)))
     }
@@ -116,12 +123,14 @@ impl OutboundCtx {
 
 type SendResult = wasmtime_wasi_http::Result<(http::Response<WasiBody>, send::Io)>;
 
-fn log_refusal(plugin: &str, request_id: &str, target: &str, reason: &str) {
+/// The `outbound request denied` line. The URL and the reason carry what the plugin wrote
+/// (a host name built from a secret, say): redacted and escaped like its own lines.
+fn log_refusal(sink: &LogSink, target: &str, reason: &str) {
     tracing::warn!(
-        plugin,
-        request_id,
-        url = %escape_controls(target),
-        reason = %escape_controls(reason),
+        plugin = %sink.plugin(),
+        request_id = sink.request_id(),
+        url = %sink.clean(target),
+        reason = %sink.clean(reason),
         "outbound request denied"
     );
 }
@@ -144,15 +153,19 @@ impl WasiHttpHooks for OutboundCtx {
     ) -> Box<dyn Future<Output = SendResult> + Send> {
         let Some(target) = target_of(request.uri()) else {
             // Only scheme and host are logged: user info may hold a password.
-            let shown =
-                format!("{}://{}", request.uri().scheme_str().unwrap_or("?"), request.uri().host().unwrap_or("?"));
+            let shown = self.sink.clean(&format!(
+                "{}://{}",
+                request.uri().scheme_str().unwrap_or("?"),
+                request.uri().host().unwrap_or("?")
+            ));
             return self.refuse(
                 &shown,
                 "not an http(s) URL with a host (and no user info)",
                 Error::HttpRequestUriInvalid,
             );
         };
-        let shown = target.to_string();
+        // What the plugin asked for, as logs and spans may show it.
+        let shown = self.sink.clean(&target.to_string());
         if self.sent >= self.max_requests {
             let why = format!("over max_outbound_requests ({}) in one invocation", self.max_requests);
             return self.refuse(&shown, &why, Error::HttpRequestDenied);
@@ -167,7 +180,7 @@ impl WasiHttpHooks for OutboundCtx {
         let span = host_call_span(if internal.is_some() { "call" } else { "send" }, &shown);
         let _in_call = span.enter();
         if entry.trace() || internal.is_some() {
-            trace::tag(request.headers_mut(), &self.request_id, &self.origin.trace_id);
+            trace::tag(request.headers_mut(), self.sink.request_id(), &self.origin.trace_id);
         }
         let bounds = send::Bounds {
             deadline: crate::capability::deadline::current(),
@@ -178,7 +191,7 @@ impl WasiHttpHooks for OutboundCtx {
         };
 
         if let Some(callee) = internal {
-            return match chain::prepare(&self.origin, &callee, (self.plugin.clone(), self.request_id.clone())) {
+            return match chain::prepare(&self.origin, &callee, self.sink.clone()) {
                 Ok(call) => self.measured("call", span.clone(), call.run(request, bounds)),
                 Err((reason, error)) => self.refuse(&shown, &reason, error),
             };
@@ -186,17 +199,23 @@ impl WasiHttpHooks for OutboundCtx {
         if target.host.ends_with(allow_list::INTERNAL_SUFFIX) {
             return self.refuse(&shown, "not a plugin name", Error::DestinationNotFound);
         }
-        let (plugin, request_id) = (self.plugin.clone(), self.request_id.clone());
-        let (allow, resolver) = (self.allow.clone(), self.resolver.clone());
+        let sink = self.sink.clone();
+        let (allow, resolver, lookups) = (self.allow.clone(), self.resolver.clone(), self.lookups.clone());
         self.measured("send", span.clone(), async move {
-            match send::send(request, target, allow, resolver, bounds).await {
+            match send::send(request, target, allow, resolver, lookups, bounds).await {
                 Ok(sent) => Ok(sent),
                 Err(Ok(send::Refused(why))) => {
-                    log_refusal(&plugin, &request_id, &shown, &why);
+                    log_refusal(&sink, &shown, &why);
                     Err(Error::HttpRequestDenied)
                 }
                 Err(Err(error)) => {
-                    tracing::debug!(plugin = %plugin, request_id = %request_id, url = %escape_controls(&shown), error = %escape_controls(&error.to_string()), "outbound request failed");
+                    tracing::debug!(
+                        plugin = %sink.plugin(),
+                        request_id = sink.request_id(),
+                        url = %sink.clean(&shown),
+                        error = %sink.clean(&error.to_string()),
+                        "outbound request failed"
+                    );
                     Err(error)
                 }
             }
@@ -205,7 +224,7 @@ impl WasiHttpHooks for OutboundCtx {
 }
 
 /// The `host_call` span of one outgoing request (`operation`: `send`, or `call` for an
-/// in-process one) to `url` (scheme, host and port only).
+/// in-process one) to `url` (scheme, host and port only; cleaned by the caller).
 fn host_call_span(operation: &'static str, url: &str) -> tracing::Span {
     crate::capability::trace::in_innermost(|| {
         tracing::debug_span!(
@@ -213,7 +232,7 @@ fn host_call_span(operation: &'static str, url: &str) -> tracing::Span {
             otel.kind = "client",
             capability = "http",
             operation,
-            url = %escape_controls(url),
+            url = %url,
             outcome = tracing::field::Empty
         )
     })

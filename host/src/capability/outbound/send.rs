@@ -1,7 +1,8 @@
 //! Sends one allowed request over the network — the only file here that opens sockets.
 //!
 //! In order, each step bounded by the request's deadline:
-//! 1. resolve the name once (an IP literal is not resolved);
+//! 1. resolve the name once (an IP literal is not resolved), within the plugin's share of
+//!    lookups (`resolve.rs`);
 //! 2. keep the addresses the fence (`fence.rs`) accepts, refuse if none is left;
 //! 3. connect to one of exactly those addresses (never to a second lookup's answer);
 //! 4. TLS for `https`, verified against the system's roots (rustls; `SSL_CERT_FILE` /
@@ -12,6 +13,7 @@
 
 use super::allow_list::{AllowList, Target};
 use super::fence;
+use super::resolve::Lookups;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body::{Body, Frame, SizeHint};
@@ -29,21 +31,8 @@ use wasmtime_wasi_http::{Error, WasiBody};
 /// running beside the response body).
 pub type Io = Box<dyn std::future::Future<Output = Result<(), Error>> + Send>;
 
-/// Looks a name up: the system resolver in production, a fixed table in unit tests.
+/// Looks a name up: `resolve.rs`'s resolver in production, a fixed table in unit tests.
 pub type Resolver = Arc<dyn Fn(String, u16) -> BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> + Send + Sync>;
-
-/// The system's resolver (`getaddrinfo`, on tokio's blocking pool); one for the process,
-/// so a request that sends nothing allocates nothing for it.
-pub fn system_resolver() -> Resolver {
-    static SYSTEM: std::sync::OnceLock<Resolver> = std::sync::OnceLock::new();
-    SYSTEM
-        .get_or_init(|| {
-            Arc::new(|host, port| {
-                Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) })
-            })
-        })
-        .clone()
-}
 
 /// The time and size bounds of one request.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +82,7 @@ pub async fn send(
     target: Target,
     allow: Arc<AllowList>,
     resolver: Resolver,
+    lookups: Lookups,
     bounds: Bounds,
 ) -> Result<(http::Response<WasiBody>, Io), Result<Refused, Error>> {
     let connect_by = bounds.until(bounds.connect_timeout);
@@ -100,6 +90,7 @@ pub async fn send(
         Ok(ip) => vec![SocketAddr::new(ip, target.port)],
         Err(_) => {
             let lookup = async {
+                let _slot = lookups.slot().await;
                 resolver(target.host.clone(), target.port).await.map_err(|e| Error::DnsError {
                     rcode: Some(format!("{} did not resolve: {e}", target.host)),
                     info_code: None,
@@ -404,7 +395,8 @@ mod tests {
         let target = Target { https: false, host: "svc.test".into(), port: addr.port() };
         let url = format!("http://svc.test:{}/", addr.port());
         let allow = allow(&["http://svc.test:*", "http://127.0.0.1:*"]);
-        let (response, _io) = send(request(&url), target, allow, resolver, bounds()).await.ok().unwrap();
+        let (response, _io) =
+            send(request(&url), target, allow, resolver, Lookups::default(), bounds()).await.ok().unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(lookups.load(Ordering::SeqCst), 1);
         let body = response.into_body().collect().await.ok().unwrap().to_bytes();
@@ -416,7 +408,15 @@ mod tests {
         let resolver: Resolver =
             Arc::new(|_, port| Box::pin(async move { Ok(vec![SocketAddr::new("10.9.9.9".parse().unwrap(), port)]) }));
         let target = Target { https: false, host: "svc.test".into(), port: 80 };
-        let refused = send(request("http://svc.test/"), target, allow(&["http://svc.test"]), resolver, bounds()).await;
+        let refused = send(
+            request("http://svc.test/"),
+            target,
+            allow(&["http://svc.test"]),
+            resolver,
+            Lookups::default(),
+            bounds(),
+        )
+        .await;
         match refused {
             Err(Ok(Refused(why))) => assert!(why.contains("private"), "{why}"),
             _ => panic!("not refused"),

@@ -15,7 +15,7 @@
 //!   (`GET /_plughost/events`).
 //!
 //! The only file of the local event sources that talks to SQLite; every call runs on
-//! tokio's blocking pool.
+//! the storage pool (`capability/storage_pool.rs`).
 
 use super::LocalEvent;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -164,7 +164,7 @@ impl LocalEvents {
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::capability::storage_pool::spawn(move || {
             let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
             work(&mut connection)
         })
@@ -501,7 +501,9 @@ impl SharedLocalEvents {
         let data_dir = self.data_dir.clone();
         self.cell
             .get_or_try_init(|| async move {
-                tokio::task::spawn_blocking(move || LocalEvents::open(&data_dir)).await.map_err(anyhow::Error::from)?
+                crate::capability::storage_pool::spawn(move || LocalEvents::open(&data_dir))
+                    .await
+                    .map_err(anyhow::Error::from)?
             })
             .await
     }

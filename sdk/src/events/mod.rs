@@ -9,13 +9,10 @@
 //! fn on_event(event: Event) -> Result<(), Error> {
 //!     match &event.payload {
 //!         Payload::Message(message) => {
-//!             let orders = kv::Store::open("orders")?;
-//!             // At-least-once delivery: skip an event this plugin already handled.
-//!             if !events::claim(&orders, &event, 86_400)? {
-//!                 return Ok(());
-//!             }
 //!             let order: Order = message.json()?;
-//!             // ...
+//!             let orders = kv::Store::open("orders")?;
+//!             // At-least-once delivery: the effects run once per event, even across a crash.
+//!             events::once(&orders, &event, 86_400, || record_and_announce(&orders, &order))?;
 //!         }
 //!         Payload::Schedule(tick) => { /* tick.name, tick.time */ }
 //!         _ => {}
@@ -29,9 +26,17 @@
 //! Returning `Err` asks for the event again later (a queue message stays on its queue,
 //! and goes to its dead-letter queue after `max_receives`); so does a panic or a timeout.
 //! The error's text goes to the host's log, nowhere else.
+//!
+//! Delivery is at least once. The idempotency guard (`once.rs`): [`once`] runs a handler's
+//! effects once per event (an effect made just before a crash may repeat: an HTTP call, a
+//! message); [`commit_once`] applies kv writes and the event's claim in one transaction,
+//! exactly once; [`claim`] is the first one's steps apart.
+
+mod once;
+
+pub use once::{Claim, Committed, Guard, Handled, claim, commit_once, once};
 
 use crate::error::Error;
-use crate::kv;
 use serde::de::DeserializeOwned;
 
 pub use crate::bindings::events_world::exports::plughost::plugin::events::{
@@ -95,33 +100,6 @@ impl Change {
     pub fn old_json<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
         self.old_value.as_deref().map(|value| parse_json(value, "old value")).transpose()
     }
-}
-
-/// The idempotency guard: claims `event` in `store` (a create-only key
-/// `plughost-event/<id>` that expires after `ttl_seconds`) and says whether this delivery
-/// is the first to claim it. Call it before the handler's effects; if the handler then
-/// fails, call [`release`] so the redelivery runs again.
-///
-/// Use it when running an event twice would be wrong (sending an email, charging a
-/// card, counting); skip it when the effect is idempotent anyway (a `set` of the same
-/// value). Pick a TTL longer than the source retries (SQS: retention period; streams:
-/// 24 hours).
-pub fn claim(store: &kv::Store, event: &Event, ttl_seconds: u32) -> Result<bool, kv::StorageError> {
-    let options = kv::WriteOptions { condition: kv::Condition::Absent, ttl_seconds: Some(ttl_seconds.max(1)) };
-    match store.set_with(&guard_key(event), b"", options) {
-        Ok(_) => Ok(true),
-        Err(kv::StorageError::Conflict) => Ok(false),
-        Err(error) => Err(error),
-    }
-}
-
-/// Gives up a [`claim`], so the next delivery of `event` runs the handler again.
-pub fn release(store: &kv::Store, event: &Event) -> Result<(), kv::StorageError> {
-    store.delete(&guard_key(event)).map(drop)
-}
-
-fn guard_key(event: &Event) -> String {
-    format!("plughost-event/{}", event.id)
 }
 
 fn find<'a>(attributes: &'a [(String, String)], name: &str) -> Option<&'a str> {
