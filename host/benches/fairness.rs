@@ -11,6 +11,11 @@
 //! | kv storm       | `kv-probe /kv-storm`: transactions of 100 x 350 KiB values    |
 //! | hung backend   | `kv-probe /kv` on a store in DynamoDB (moto) that is SIGSTOPped |
 //! | sign-up crowd  | `users POST /v1/user`: new accounts, each an Argon2id hash (19 MiB, ~100 ms) |
+//! | dns hang       | `http-probe /fetch` of names whose DNS server never answers (`PLUGHOST_DNS_SERVERS` points at a silent socket) |
+//!
+//! The DNS hang is also measured against a storage neighbour — kv writes of another
+//! plugin (`PUT /kv/notes/{key}`, 4 clients), alone and beside it — the case where lookups
+//! on tokio's shared blocking pool once left embedded storage without a thread.
 //!
 //! Printed per attack: the neighbour's p50/p99 and their ratio to alone, the neighbour's
 //! non-200 answers, the hostile requests' statuses and their slowest time (as the server's
@@ -108,11 +113,25 @@ source = "{kv_probe}"
 routes = ["GET /other/kv/{{label}}/{{key}}"]
 kv = {{ remote = "read" }}
 limits = {{ timeout = "2s" }}
+
+[kv.notes]
+
+[plugins.resolver]
+source = "{http_probe}"
+routes = ["POST /fetch"]
+allowed_outbound_hosts = ["*://*:*"]
+limits = {{ timeout = "2s" }}
+
+[plugins.writer]
+source = "{kv_probe}"
+routes = ["PUT /kv/{{label}}/{{key}}"]
+kv = {{ notes = "read-write" }}
 "#,
             hello = guest("hello").display(),
             misbehave = guest("misbehave").display(),
             kv_probe = guest("kv_probe").display(),
             users = guest("users").display(),
+            http_probe = guest("http_probe").display(),
         ),
     )
     .unwrap();
@@ -238,7 +257,12 @@ async fn run() {
     let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
     moto.create_kv_table(&dynamo, "bench").await;
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path(), &moto.env());
+    // A name server that never answers: it receives, and says nothing.
+    let silent_dns = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = silent_dns.local_addr().unwrap().to_string();
+    let mut env = moto.env().to_vec();
+    env.push(("PLUGHOST_DNS_SERVERS", dns.as_str()));
+    let server = start_server(dir.path(), &env);
     let base = server.base.clone();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(64).build().unwrap();
     // Warm up: every plugin answers once.
@@ -275,6 +299,7 @@ async fn run() {
                 http.post(url("/v1/user".into())).header("content-type", "application/json").body(body)
             })
         }),
+        ("dns hang", dns_hang(url.clone())),
     ];
 
     let neighbour = {
@@ -372,7 +397,60 @@ async fn run() {
         "\nbound = hostile timeout + queue timeout ({bound:?}); goal: hello p99 < 250 ms, no 503 for hello, \
          every hostile answer within bound + 100 ms"
     );
+
+    // The storage neighbour: kv writes alone, then beside the DNS hang.
+    let writer = {
+        let url = url.clone();
+        move |http: &reqwest::Client, n: usize| http.put(url(format!("/kv/notes/w{n}"))).body("v")
+    };
+    let storage = |attack: Option<Request>| {
+        let (http, writer) = (http.clone(), writer.clone());
+        async move {
+            let stop = Arc::new(AtomicBool::new(false));
+            let hostile = attack.map(|request| {
+                let request = move |http: &reqwest::Client, n: usize| request(http, n);
+                tokio::spawn(hammer(http.clone(), HOSTILE_CLIENTS, stop.clone(), request))
+            });
+            if hostile.is_some() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let measured = tokio::spawn(hammer(http.clone(), NEIGHBOUR_CLIENTS, stop.clone(), writer));
+            tokio::time::sleep(WINDOW).await;
+            stop.store(true, Ordering::Relaxed);
+            let writes = measured.await.unwrap();
+            if let Some(task) = hostile {
+                task.await.unwrap();
+            }
+            writes
+        }
+    };
+    let mut alone = storage(None).await;
+    let mut beside = storage(Some(dns_hang(url.clone()))).await;
+    println!(
+        "\nstorage neighbour: PUT /kv/notes/{{key}} (embedded kv) from {NEIGHBOUR_CLIENTS} clients for {WINDOW:?}\n"
+    );
+    println!("| beside | write p50 | × alone | write p99 | × alone | writes not 200 |");
+    println!("|---|---|---|---|---|---|");
+    let (a50, a99) = (alone.percentile(0.5), alone.percentile(0.99));
+    println!("| (alone) | {a50:.2?} | 1.00 | {a99:.2?} | 1.00 | {} |", alone.non_200());
+    let (b50, b99) = (beside.percentile(0.5), beside.percentile(0.99));
+    println!(
+        "| dns hang | {b50:.2?} | {:.2} | {b99:.2?} | {:.2} | {} |",
+        b50.as_secs_f64() / a50.as_secs_f64(),
+        b99.as_secs_f64() / a99.as_secs_f64(),
+        beside.non_200()
+    );
+    drop(silent_dns);
     drop(server);
+}
+
+/// The DNS hang: each request looks up a fresh name under `hang.test`, which the silent
+/// name server never answers; the lookup waits until the request's deadline.
+fn dns_hang(url: impl Fn(String) -> String + Send + Sync + 'static) -> Request {
+    Arc::new(move |http: &reqwest::Client, n: usize| {
+        let body = format!(r#"{{"url":"http://n{n}.hang.test/"}}"#);
+        http.post(url("/fetch".into())).header("content-type", "application/json").body(body)
+    })
 }
 
 /// `VmRSS / VmHWM` of process `pid`, in MiB.

@@ -89,6 +89,7 @@ impl Loader {
         for spec in &manifest.plugins {
             plugins.push(self.load_plugin(manifest, spec, secrets, fetched)?);
         }
+        warn_of_short_visibility(manifest);
         let table = RoutingTable::build(manifest.clone(), plugins, generation)
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
         // Forget compilations no plugin uses any more.
@@ -240,5 +241,30 @@ mod tests {
         assert!(check_component_header(b"hello world").unwrap_err().contains("not a WebAssembly file"));
         assert!(check_component_header(b"\0asm\x01\0\0\0").unwrap_err().contains("core WebAssembly module"));
         assert!(check_component_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+}
+
+/// A queue whose `visibility_timeout` is not longer than its consumer's `timeout` hands a
+/// message out again while its first delivery may still run: the idempotency guard then
+/// refuses the second (its claim is live), which spends one of `max_receives` for nothing.
+/// AWS refuses such a queue as a Lambda event source; locally it is allowed, and said.
+fn warn_of_short_visibility(manifest: &Manifest) {
+    for plugin in &manifest.plugins {
+        for trigger in &plugin.triggers {
+            let crate::trigger::Trigger::Queue { queue, .. } = trigger else { continue };
+            let Some(spec) = manifest.sources.queues.get(queue) else { continue };
+            if spec.visibility_timeout <= plugin.limits.timeout {
+                tracing::warn!(
+                    manifest = %manifest.path.display(),
+                    plugin = %plugin.id,
+                    queue,
+                    "queue `{queue}`: visibility_timeout {:?} is not longer than its consumer's timeout {:?}; a \
+                     message may come back while its first delivery still runs (make it longer, as AWS requires \
+                     of a Lambda event source)",
+                    spec.visibility_timeout,
+                    plugin.limits.timeout
+                );
+            }
+        }
     }
 }

@@ -86,6 +86,12 @@ impl WasiHttpView for State {
     }
 }
 
+impl crate::capability::outbound::OutboundView for State {
+    fn outbound_log(&self) -> &crate::capability::log::LogSink {
+        self.outbound.sink()
+    }
+}
+
 /// Caps each linear memory of the instance at the plugin's `max_memory`, and remembers
 /// that it refused, so a trap that follows is reported as "memory limit", not a crash.
 #[derive(Debug)]

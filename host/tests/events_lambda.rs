@@ -174,27 +174,39 @@ async fn unmatched_and_failing_events_fail_the_invocation_naming_why_and_the_fun
     // A failing bus event fails the invocation (Lambda retries it).
     let failing = r#"{"plughost_bus":"app","event":{"id":"e2","source":"shop","detail-type":"X","detail":{"total":500,"body":"fail"}}}"#;
     let error = one_line(&f.lambda.invoke(&["--data-ascii", failing]).unwrap_err());
-    assert!(error.contains("bus event failed, to be retried") && error.contains("asked to fail"), "{error}");
+    assert!(error.contains("plughost.PluginFailed × bus event failed") && error.contains("asked to fail"), "{error}");
     // A plugin's failure reason is its own text: cut to 1 KiB before it reaches the log.
     let long = r#"{"plughost_bus":"app","event":{"id":"e3","source":"shop","detail-type":"X","detail":{"total":500,"body":"fail-long"}}}"#;
     let error = one_line(&f.lambda.invoke(&["--data-ascii", long]).unwrap_err());
     assert!(error.contains("asked to fail at length") && error.len() < 2_000, "{} bytes", error.len());
     // A bus this deployment does not declare; a schedule it does not have.
     let error = one_line(&f.lambda.invoke(&["--data-ascii", r#"{"plughost_bus":"nope","event":{}}"#]).unwrap_err());
-    assert!(error.contains("no bus `nope` is declared"), "{error}");
+    assert!(error.contains("plughost.UnboundSource × no bus `nope` is declared"), "{error}");
     let missing = r#"{"plughost_schedule":{"plugin":"counter","name":"hourly","time":"2026-12-01T00:00:00Z"}}"#;
     let error = one_line(&f.lambda.invoke(&["--data-ascii", missing]).unwrap_err());
-    assert!(error.contains("no schedule `hourly` of plugin `counter`"), "{error}");
+    assert!(error.contains("plughost.UnboundSource × no schedule `hourly` of plugin `counter`"), "{error}");
     // A raw EventBridge event (no envelope) says how to set it up.
     let raw = r#"{"id":"x","source":"aws.events","detail-type":"Scheduled Event","detail":{}}"#;
     let error = one_line(&f.lambda.invoke(&["--data-ascii", raw]).unwrap_err());
-    assert!(error.contains("input transformer"), "{error}");
+    assert!(error.contains("plughost.UnsupportedEvent") && error.contains("input transformer"), "{error}");
     // Records of an unknown source, and an S3 object of no container.
     let kinesis = r#"{"Records":[{"eventSource":"aws:kinesis"}]}"#;
     let error = one_line(&f.lambda.invoke(&["--data-ascii", kinesis]).unwrap_err());
-    assert!(error.contains("not an event source plughost handles"), "{error}");
+    assert!(
+        error.contains("plughost.UnsupportedEvent × records from `aws:kinesis` are not an event source"),
+        "{error}"
+    );
     let error = one_line(&f.invoke("s3-put-other-object.json").unwrap_err());
-    assert!(error.contains("s3://plughost-uploads/uploads/photo 1.png: no blob container is bound"), "{error}");
+    assert!(
+        error
+            .contains("plughost.UnboundSource × s3://plughost-uploads/uploads/photo 1.png: no blob container is bound"),
+        "{error}"
+    );
+    // An SQS batch with a record without its messageId: malformed, refused whole.
+    let anonymous = r#"{"Records":[{"body":"x","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:123456789012:plughost-jobs","attributes":{},"messageAttributes":{}}]}"#;
+    let error = one_line(&f.lambda.invoke(&["--data-ascii", anonymous]).unwrap_err());
+    assert!(error.contains("plughost.InvalidEvent × malformed SQS event: record 0 has no messageId"), "{error}");
+    assert_eq!(f.read("count/message").await, None, "nothing of it ran");
     // An SQS message of a queue no label is bound to is returned, not dropped.
     let stray = r#"{"Records":[{"messageId":"m9","body":"x","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:1:other","attributes":{},"messageAttributes":{}}]}"#;
     assert_eq!(
@@ -203,6 +215,23 @@ async fn unmatched_and_failing_events_fail_the_invocation_naming_why_and_the_fun
     );
     // Still serving.
     assert_eq!(f.invoke("eventbridge-schedule.json").unwrap()["delivered"], 1);
+    // Each failure was logged once, by plughost, named, with its source and request id;
+    // none echoed by the runtime.
+    let lines = f.lambda.logs_until("\"kind\":\"schedule\"");
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    assert!(!text.iter().any(|l| l.contains("lambda_runtime::layers::panic")), "{text:#?}");
+    let failed: Vec<&String> = text.iter().filter(|l| l.contains("invocation failed")).collect();
+    assert_eq!(failed.len(), 8, "one line per failed invocation: {failed:#?}");
+    for line in &failed {
+        assert!(line.contains("\"error_type\":\"plughost.") && line.contains("\"request_id\":"), "{line}");
+    }
+    let plugin_failures = failed.iter().filter(|l| l.contains("plughost.PluginFailed")).count();
+    let warned = failed.iter().filter(|l| l.contains("\"level\":\"WARN\"")).count();
+    assert_eq!(
+        (plugin_failures, warned),
+        (2, 2),
+        "a plugin's failure is retried (warn), the others need the operator (error)"
+    );
 }
 
 /// At-least-once delivery meets the SDK's idempotency guard: the example `activity`

@@ -322,3 +322,46 @@ async fn a_queue_bound_to_sqs_is_consumed_from_sqs_and_its_redrive_policy_applie
     }
     assert_eq!(read(&seen, "count/message").await.as_deref(), Some("1"));
 }
+
+/// `POST /_plughost/events` with `content_type` and `headers`: the status and error code.
+async fn post_event(server: &Server, content_type: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let event = r#"{"queue":"jobs","body":"from a web page"}"#;
+    let mut request =
+        reqwest::Client::new().post(server.url("/_plughost/events")).header("content-type", content_type).body(event);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json::<Value>().await.unwrap()["error"]["code"].clone())
+}
+
+#[tokio::test]
+async fn a_web_page_cannot_fire_events_or_read_the_operator_endpoints_cross_site() {
+    let (_dir, path, seen) = setup(MANIFEST);
+    let server = Server::start(&path, &[]);
+    // What a page on another site can send without asking (a "simple" request): refused.
+    let refused = |code: &str| (403, json!(code));
+    assert_eq!(
+        post_event(&server, "text/plain", &[("origin", "http://evil.example")]).await,
+        refused("forbidden_origin")
+    );
+    assert_eq!(post_event(&server, "text/plain", &[]).await, (415, json!("unsupported_media_type")));
+    let form = post_event(&server, "application/x-www-form-urlencoded", &[]).await;
+    assert_eq!(form, (415, json!("unsupported_media_type")));
+    assert_eq!(post_event(&server, "application/json", &[("origin", "null")]).await, refused("forbidden_origin"));
+    // A page rebinding its own name to 127.0.0.1 (DNS rebinding): a foreign Host.
+    assert_eq!(post_event(&server, "application/json", &[("host", "evil.example")]).await, refused("forbidden_host"));
+    for path in ["/_plughost/api/state", "/_plughost/metrics", "/_plughost/health", "/_plughost/events"] {
+        let response =
+            reqwest::Client::new().get(server.url(path)).header("host", "evil.example:80").send().await.unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    // Nothing of it was accepted.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(read(&seen, "count/message").await, None);
+    // The console's own page (same origin, JSON) and `plughost trigger` (no Origin) still can.
+    let own = server.url("");
+    assert_eq!(post_event(&server, "application/json", &[("origin", own.as_str())]).await.0, 202);
+    assert_eq!(post_event(&server, "application/json; charset=utf-8", &[]).await.0, 202);
+    wait_for(&seen, "count/message", "2", Duration::from_secs(10)).await;
+}

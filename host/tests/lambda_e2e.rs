@@ -111,6 +111,7 @@ async fn function_url_requests_over_http_round_trip_binary_bodies() {
 async fn a_non_http_event_is_refused_and_a_slow_plugin_times_out_without_harming_the_host() {
     let lambda = start();
     let error = lambda.invoke(&["--data-ascii", r#"{"hello":"not an http event"}"#]).unwrap_err();
+    assert!(error.contains("plughost.UnsupportedEvent"), "{error}");
     assert!(error.contains("plughost answers API Gateway, Function URL and ALB events, S3, SQS"), "{error}");
 
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
@@ -188,8 +189,11 @@ async fn an_s3_notification_for_another_object_does_not_reload_and_is_not_droppe
     // cargo-lambda wraps the error over several `│`-prefixed lines.
     let error = error.split_whitespace().filter(|w| *w != "│").collect::<Vec<_>>().join(" ");
     assert!(error.contains("s3://plughost-uploads/uploads/photo 1.png"), "{error}");
+    assert!(error.contains("plughost.UnboundSource × s3://"), "{error}");
     assert!(error.contains("no blob container is bound to this bucket and prefix"), "{error}");
-    let lines = lambda.logs_until("not handled");
+    let lines = lambda.logs_until("invocation failed");
+    let failed = lines.last().unwrap().to_string();
+    assert!(failed.contains("\"source\":\"aws:s3\"") && failed.contains("plughost.UnboundSource"), "{failed}");
     assert!(lines.iter().all(|l| !l.to_string().contains("checking the deployment now")), "{lines:?}");
 }
 

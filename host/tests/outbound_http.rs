@@ -287,3 +287,21 @@ async fn a_component_importing_outgoing_http_without_allowed_hosts_does_not_load
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_set_over_the_size_limit_is_an_error_the_plugin_handles_not_a_trap() {
+    capture_logs();
+    let upstream = Upstream::start().await;
+    let app = load_app(&probe("\"http://127.0.0.1:*\"", "")).await;
+    // Two 100 KiB headers: past wasmtime-wasi-http's 128 KiB for a header set.
+    let big = "a".repeat(100 * 1024);
+    let request = json!({ "url": upstream.url("/echo"), "headers": [["x-one", big], ["x-two", big]] });
+    let (outcomes, request_id) = fetch_with(&app, request, &[]).await;
+    assert!(error(&outcomes[0]).contains("InvalidSyntax"), "{}", outcomes[0]);
+    let logs = captured_logs();
+    let line = logs.lines().find(|l| l.contains(&request_id) && l.contains("outgoing headers refused"));
+    assert!(line.is_some_and(|l| l.contains("total size of fields exceeds limit")), "{logs}");
+    assert_eq!(upstream.hits(), 0, "nothing was sent");
+    // The plugin answered, and answers again.
+    assert_eq!(fetch(&app, json!({ "url": upstream.url("/echo") })).await[0]["status"], 200);
+}

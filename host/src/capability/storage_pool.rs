@@ -1,5 +1,5 @@
-//! The threads embedded storage blocks on: SQLite (kv, the local event store) and files
-//! (blob). Their own pool, apart from tokio's shared blocking pool, so neither can starve
+//! The threads embedded storage blocks on: SQLite (stores, the local event store) and files
+//! (containers). Their own pool, apart from tokio's shared blocking pool, so neither can starve
 //! the other: work that blocks elsewhere in the process (a slow component compile, a
 //! manifest read, a lookup a library still makes with `getaddrinfo`) never leaves a
 //! plugin's storage call waiting for a thread, and a storage backend that hangs ties up

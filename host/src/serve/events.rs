@@ -1,7 +1,8 @@
 //! `serve`'s event endpoints (never in Lambda): `POST /_plughost/events` fires an event now
 //! (`trigger/local/fire.rs` says what it accepts; `plughost trigger` posts here) and
 //! `GET /_plughost/events` shows the local queues, the outbox and the dead letters.
-//! Under the reserved prefix, on the serve listener (loopback by default).
+//! Under the reserved prefix, on the serve listener (loopback by default); firing takes a
+//! JSON body from no origin but the server's own (`guard.rs`).
 
 use crate::app::App;
 use crate::trigger::local::LocalEvents;
@@ -25,6 +26,8 @@ pub fn router(app: Arc<App>, events: LocalEvents) -> axum::Router {
         .route(EVENTS_PATH, get(status).post(fire))
         // The JSON around a body of MAX_EVENT_BYTES stays well under twice that.
         .layer(axum::extract::DefaultBodyLimit::max(2 * MAX_EVENT_BYTES))
+        // A web page must not fire events (`guard.rs`).
+        .layer(axum::middleware::from_fn(super::guard::same_origin_json))
         .with_state(Events { app, events })
 }
 

@@ -1,13 +1,14 @@
-//! What every `/_plughost/` endpoint of `serve` asks of a request before it answers — the
-//! console, its API, health, metrics, the event endpoints, presigned storage URLs:
+//! What `serve`'s own endpoints ask of a request before they answer:
 //!
-//! - a `Host` that is `localhost` or an IP address: a web page that rebinds its own domain
-//!   name to 127.0.0.1 (DNS rebinding) is refused (`403 forbidden_host`);
-//! - for a request that changes something (`POST`, `PUT`, `PATCH`, `DELETE`) — but a
-//!   presigned URL, which its signature authorises — no `Origin` but the server's own
-//!   (`403 forbidden_origin`: any page open in a browser could otherwise post to it), and
-//!   for the event endpoint a JSON body (`415`: a form or `text/plain` post, which a
-//!   browser sends cross-site without asking, is not one).
+//! - [`local_host`], every `/_plughost/` endpoint (the console, its API, health, metrics,
+//!   the event endpoints, presigned storage URLs): a `Host` that is `localhost` or an IP
+//!   address — a web page that rebinds its own domain name to 127.0.0.1 (DNS rebinding) is
+//!   refused (`403 forbidden_host`);
+//! - [`same_origin_json`], the endpoints that change something and no signature
+//!   authorises (`POST /_plughost/events`): no `Origin` but the server's own (`403
+//!   forbidden_origin`: any page open in a browser could otherwise post to it) and a JSON
+//!   body (`415`: a form or `text/plain` post, which a browser sends cross-site without
+//!   asking, is not one).
 //!
 //! Plugins' routes never start with `/_plughost` (the manifest refuses them), so nothing
 //! here touches them.
@@ -20,14 +21,13 @@ use axum::response::{IntoResponse, Response};
 /// The reserved prefix.
 const PREFIX: &str = "/_plughost";
 
-/// Runs before every route of `serve` (see the module docs).
-pub async fn operator_endpoints(request: Request, next: Next) -> Response {
+/// Layered on the whole server: the `Host` rule for every `/_plughost/` path.
+pub async fn local_host(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if path != PREFIX && !path.starts_with("/_plughost/") {
         return next.run(request).await;
     }
-    let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     if !is_local_host(host) {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -35,9 +35,15 @@ pub async fn operator_endpoints(request: Request, next: Next) -> Response {
             "plughost's own endpoints answer only at localhost or an IP address (Host header)",
         );
     }
+    next.run(request).await
+}
+
+/// Layered on the endpoints that change something: same origin, JSON.
+pub async fn same_origin_json(request: Request, next: Next) -> Response {
     let changes = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
-    let presigned = path.starts_with(crate::capability::blob::PRESIGNED_PATH);
-    if changes && !presigned {
+    if changes {
+        let headers = request.headers();
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
         if !same_origin(headers, host) {
             return refuse(
                 StatusCode::FORBIDDEN,
@@ -45,7 +51,7 @@ pub async fn operator_endpoints(request: Request, next: Next) -> Response {
                 "plughost's own endpoints take changes only from their own origin (Origin header)",
             );
         }
-        if path == super::EVENTS_PATH && !is_json(headers) {
+        if !is_json(headers) {
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

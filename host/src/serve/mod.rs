@@ -99,7 +99,7 @@ pub async fn serve(
         .merge(capabilities)
         .merge(event_routes)
         .merge(console)
-        .layer(axum::middleware::from_fn(guard::operator_endpoints));
+        .layer(axum::middleware::from_fn(guard::local_host));
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     // Spans still batched go out before the process ends (blocking: the exporter's call).
     let _exported = tokio::task::spawn_blocking(crate::telemetry::traces::shutdown).await;

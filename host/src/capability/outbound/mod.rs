@@ -7,6 +7,7 @@
 //! - `fence.rs`      — which resolved addresses may be connected to (not private, loopback,
 //!   link-local, metadata or the Lambda runtime API, unless named);
 //! - `resolve.rs`    — name lookups: asynchronous, a bounded share per plugin;
+//! - `header_limits.rs` — a header set over its size limit: an error, never a trap;
 //! - `send.rs`       — the network path: resolve once, connect to the checked address,
 //!   TLS with the system roots, the response capped; the only file opening sockets;
 //! - `chain.rs`      — `http://<plugin>.plughost.internal/...`: another plugin of the
@@ -22,6 +23,7 @@ pub mod address_kind;
 pub mod allow_list;
 pub mod chain;
 pub mod fence;
+pub mod header_limits;
 pub mod resolve;
 pub mod send;
 pub mod trace;
@@ -80,7 +82,7 @@ pub struct OutboundCtx {
     max_requests: u32,
     max_response: u64,
     origin: CallOrigin,
-    resolver: send::Resolver,
+    resolver: resolve::Resolver,
     /// The plugin's share of name lookups.
     lookups: resolve::Lookups,
     sent: u32,
@@ -111,6 +113,11 @@ impl OutboundCtx {
             sent: 0,
             metrics,
         }
+    }
+
+    /// The request's log sink: its plugin, request id and secrets.
+    pub fn sink(&self) -> &LogSink {
+        &self.sink
     }
 
     /// Logs a refusal and returns the error the plugin receives.
@@ -293,9 +300,16 @@ fn full_body(bytes: Bytes) -> WasiBody {
     http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
 }
 
+/// What this capability needs of a store's data: `wasi:http`'s view, and the request's
+/// outbound context (whose log sink its own lines use).
+pub trait OutboundView: WasiHttpView {
+    fn outbound_log(&self) -> &LogSink;
+}
+
 /// Adds `wasi:http/types` and `wasi:http/outgoing-handler`. Called once, by `capability/mod.rs`.
-pub fn add_to_linker<T: WasiHttpView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+pub fn add_to_linker<T: OutboundView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    header_limits::add_to_linker(linker)?;
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 //!
 //! - asynchronous (hickory-resolver, reading the system's `/etc/resolv.conf` and hosts
 //!   file), so a DNS server that never answers holds a timer and a socket — never a thread
-//!   of tokio's blocking pool, where `getaddrinfo` would wait (and where the embedded
-//!   storage once waited behind it: one plugin's hung lookups made another's kv calls time
+//!   of tokio's blocking pool, where `getaddrinfo` would wait (and where embedded storage
+//!   once waited behind it: one plugin's hung lookups made another's storage calls time
 //!   out);
 //! - at most [`MAX_LOOKUPS_PER_PLUGIN`] of one plugin's lookups in flight ([`Lookups`]), so
 //!   one plugin's flood cannot take the sockets or the resolver's queue from another;
@@ -12,13 +12,16 @@
 //! `PLUGHOST_DNS_SERVERS` (`10.0.0.2:53,10.0.0.3:53`) replaces the system's name servers:
 //! for operators who run their own, and for tests that answer with a server of their own.
 
-use super::send::Resolver;
+use futures::future::BoxFuture;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::xfer::Protocol;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+
+/// Looks a name up: [`system_resolver`] in production, a fixed table in unit tests.
+pub type Resolver = Arc<dyn Fn(String, u16) -> BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> + Send + Sync>;
 
 /// One plugin's lookups in flight at most (across its concurrent requests).
 pub const MAX_LOOKUPS_PER_PLUGIN: usize = 8;

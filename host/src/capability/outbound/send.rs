@@ -13,9 +13,8 @@
 
 use super::allow_list::{AllowList, Target};
 use super::fence;
-use super::resolve::Lookups;
+use super::resolve::{Lookups, Resolver};
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use std::net::SocketAddr;
@@ -30,9 +29,6 @@ use wasmtime_wasi_http::{Error, WasiBody};
 /// What the connection's I/O task resolves to once the body is read (wasmtime keeps it
 /// running beside the response body).
 pub type Io = Box<dyn std::future::Future<Output = Result<(), Error>> + Send>;
-
-/// Looks a name up: `resolve.rs`'s resolver in production, a fixed table in unit tests.
-pub type Resolver = Arc<dyn Fn(String, u16) -> BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> + Send + Sync>;
 
 /// The time and size bounds of one request.
 #[derive(Debug, Clone, Copy)]
