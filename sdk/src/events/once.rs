@@ -166,12 +166,19 @@ pub fn claim<'a>(store: &'a Store, event: &Event, keep_seconds: u32) -> Result<C
 impl Guard<'_> {
     /// Marks the event completed, keeping `result` (what a redelivery's [`claim`] gets
     /// back), for `keep_seconds`. Call it only after every effect of the handler.
+    /// A result too large for the store (its `max_value`) is not kept: the claim is still
+    /// completed — the effects happened — and a redelivery gets no result back.
     pub fn complete(self, result: &[u8]) -> Result<(), StorageError> {
         // Unconditionally: even if another delivery took over a claim it thought expired
         // (clocks of two instances apart), the effects are done; its release, conditional
         // on its own version, then leaves this record alone.
         let options = WriteOptions { condition: Condition::Always, ttl_seconds: Some(self.keep_seconds.max(1)) };
-        self.store.set_with(&self.key, &completed(result), options).map(drop)
+        match self.store.set_with(&self.key, &completed(result), options.clone()) {
+            Err(StorageError::LimitExceeded(_)) if !result.is_empty() => {
+                self.store.set_with(&self.key, &completed(b""), options).map(drop)
+            }
+            written => written.map(drop),
+        }
     }
 
     /// Gives the claim up (the handler failed): the next delivery runs the event again.
@@ -404,6 +411,16 @@ mod tests {
         // The completed claim is remembered for keep_seconds, then forgotten.
         testing::advance(Duration::from_secs(61));
         assert_eq!(claim_value(&store, "e3"), None);
+    }
+
+    #[test]
+    fn a_result_too_large_to_keep_still_completes_the_claim() {
+        let store = fresh();
+        let huge = "x".repeat(400 * 1024);
+        assert_eq!(once(&store, &event("e8"), 60, || Ok(huge.clone())).unwrap(), Handled::Now(huge));
+        assert_eq!(claim_value(&store, "e8").as_deref(), Some("completed\n"));
+        let repeat = once(&store, &event("e8"), 60, || -> Result<String, Error> { panic!("ran again") });
+        assert_eq!(repeat.unwrap(), Handled::Before(None));
     }
 
     #[test]

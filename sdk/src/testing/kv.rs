@@ -222,3 +222,74 @@ impl MemoryStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kv::{Condition, StorageError, Store, Write, WriteOptions};
+    use crate::testing::{advance, clear_clock, clear_kv};
+    use std::time::Duration;
+
+    fn options(condition: Condition, ttl_seconds: Option<u32>) -> WriteOptions {
+        WriteOptions { condition, ttl_seconds }
+    }
+
+    #[test]
+    fn writes_follow_their_conditions_and_versions_like_the_hosts_stores() {
+        clear_kv();
+        let store = Store::open("s").unwrap();
+        let v1 = store.set_with("k", b"a", options(Condition::Absent, None)).unwrap();
+        assert_eq!(store.set_with("k", b"b", options(Condition::Absent, None)), Err(StorageError::Conflict));
+        assert_eq!(store.set_with("k", b"b", options(Condition::Version(v1 + 1), None)), Err(StorageError::Conflict));
+        let v2 = store.set_with("k", b"b", options(Condition::Version(v1), None)).unwrap();
+        assert!(v2 > v1);
+        assert_eq!(store.get("k").unwrap().unwrap().value, b"b");
+        assert_eq!(store.increment("n", 2).unwrap(), 2);
+        assert!(matches!(store.increment("k", 1), Err(StorageError::InvalidInput(_))));
+        assert!(matches!(store.set("", b"x"), Err(StorageError::InvalidInput(_))));
+        assert!(matches!(store.set("big", &vec![0; 350 * 1024 + 1]), Err(StorageError::LimitExceeded(_))));
+        // Labels are apart.
+        assert_eq!(Store::open("other").unwrap().get("k").unwrap(), None);
+    }
+
+    #[test]
+    fn a_value_expires_on_the_testing_clock() {
+        clear_kv();
+        let store = Store::open("s").unwrap();
+        store.set_with("k", b"v", options(Condition::Always, Some(10))).unwrap();
+        advance(Duration::from_secs(9));
+        assert!(store.exists("k").unwrap());
+        advance(Duration::from_secs(2));
+        assert!(!store.exists("k").unwrap());
+        // Expired counts as absent for a create-only write.
+        assert!(store.set_with("k", b"again", options(Condition::Absent, None)).is_ok());
+        clear_clock();
+    }
+
+    #[test]
+    fn a_transaction_writes_all_or_nothing_and_listing_pages_in_key_order() {
+        clear_kv();
+        let store = Store::open("s").unwrap();
+        store.set("taken", b"1").unwrap();
+        let set = |key: &str, condition| Write::Set((key.into(), b"x".to_vec(), options(condition, None)));
+        assert_eq!(
+            store.transact(&[set("a", Condition::Always), set("taken", Condition::Absent)]),
+            Err(StorageError::Conflict)
+        );
+        assert!(!store.exists("a").unwrap(), "nothing written");
+        assert_eq!(
+            store.transact(&[set("a", Condition::Always), Write::Delete(("taken".into(), Condition::Always))]).unwrap()
+                [1],
+            0
+        );
+        for key in ["p/1", "p/2", "p/3", "q/1"] {
+            store.set(key, b"v").unwrap();
+        }
+        let first = store.list("p/", None, 2).unwrap();
+        assert_eq!(
+            (first.keys.as_slice(), first.cursor.as_deref()),
+            (&["p/1".to_owned(), "p/2".to_owned()][..], Some("p/2"))
+        );
+        let second = store.list("p/", first.cursor.as_deref(), 2).unwrap();
+        assert_eq!((second.keys, second.cursor), (vec!["p/3".to_owned()], None));
+    }
+}
