@@ -302,12 +302,13 @@ async fn run() {
         ("dns hang", dns_hang(url.clone())),
     ];
 
-    let neighbour = {
+    let hello_request: Request = {
         let url = url.clone();
-        move |http: &reqwest::Client, n: usize| http.get(url(format!("/hello/n{n}")))
+        Arc::new(move |http: &reqwest::Client, n: usize| http.get(url(format!("/hello/n{n}"))))
     };
-    let measure = |attack: Option<Request>| {
-        let (http, neighbour) = (http.clone(), neighbour.clone());
+    // `neighbour` from NEIGHBOUR_CLIENTS for WINDOW, beside `attack` from HOSTILE_CLIENTS.
+    let measure = |neighbour: Request, attack: Option<Request>| {
+        let http = http.clone();
         async move {
             let stop = Arc::new(AtomicBool::new(false));
             let hostile = attack.map(|request| {
@@ -318,6 +319,7 @@ async fn run() {
             if hostile.is_some() {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
+            let neighbour = move |http: &reqwest::Client, n: usize| neighbour(http, n);
             let measured = tokio::spawn(hammer(http.clone(), NEIGHBOUR_CLIENTS, stop.clone(), neighbour));
             tokio::time::sleep(WINDOW).await;
             stop.store(true, Ordering::Relaxed);
@@ -331,7 +333,7 @@ async fn run() {
     };
 
     let pid = server.child.id();
-    let (mut alone, _) = measure(None).await;
+    let (mut alone, _) = measure(hello_request.clone(), None).await;
     let (alone_p50, alone_p99) = (alone.percentile(0.5), alone.percentile(0.99));
     println!(
         "\nfairness: GET /hello/{{name}} from {NEIGHBOUR_CLIENTS} clients for {WINDOW:?}, alone and beside \
@@ -369,7 +371,7 @@ async fn run() {
         if name == "hung backend" {
             moto.pause();
         }
-        let (mut hello, hostile) = measure(Some(request)).await;
+        let (mut hello, hostile) = measure(hello_request.clone(), Some(request)).await;
         if name == "hung backend" {
             moto.resume();
         }
@@ -399,33 +401,12 @@ async fn run() {
     );
 
     // The storage neighbour: kv writes alone, then beside the DNS hang.
-    let writer = {
+    let writer: Request = {
         let url = url.clone();
-        move |http: &reqwest::Client, n: usize| http.put(url(format!("/kv/notes/w{n}"))).body("v")
+        Arc::new(move |http: &reqwest::Client, n: usize| http.put(url(format!("/kv/notes/w{n}"))).body("v"))
     };
-    let storage = |attack: Option<Request>| {
-        let (http, writer) = (http.clone(), writer.clone());
-        async move {
-            let stop = Arc::new(AtomicBool::new(false));
-            let hostile = attack.map(|request| {
-                let request = move |http: &reqwest::Client, n: usize| request(http, n);
-                tokio::spawn(hammer(http.clone(), HOSTILE_CLIENTS, stop.clone(), request))
-            });
-            if hostile.is_some() {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            let measured = tokio::spawn(hammer(http.clone(), NEIGHBOUR_CLIENTS, stop.clone(), writer));
-            tokio::time::sleep(WINDOW).await;
-            stop.store(true, Ordering::Relaxed);
-            let writes = measured.await.unwrap();
-            if let Some(task) = hostile {
-                task.await.unwrap();
-            }
-            writes
-        }
-    };
-    let mut alone = storage(None).await;
-    let mut beside = storage(Some(dns_hang(url.clone()))).await;
+    let (mut alone, _) = measure(writer.clone(), None).await;
+    let (mut beside, _) = measure(writer, Some(dns_hang(url.clone()))).await;
     println!(
         "\nstorage neighbour: PUT /kv/notes/{{key}} (embedded kv) from {NEIGHBOUR_CLIENTS} clients for {WINDOW:?}\n"
     );

@@ -232,18 +232,6 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::check_component_header;
-
-    #[test]
-    fn header_check_names_what_the_file_is() {
-        assert!(check_component_header(b"hello world").unwrap_err().contains("not a WebAssembly file"));
-        assert!(check_component_header(b"\0asm\x01\0\0\0").unwrap_err().contains("core WebAssembly module"));
-        assert!(check_component_header(b"\0asm\x0d\0\x01\0").is_ok());
-    }
-}
-
 /// A queue whose `visibility_timeout` is not longer than its consumer's `timeout` hands a
 /// message out again while its first delivery may still run: the idempotency guard then
 /// refuses the second (its claim is live), which spends one of `max_receives` for nothing.
@@ -266,5 +254,17 @@ fn warn_of_short_visibility(manifest: &Manifest) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_component_header;
+
+    #[test]
+    fn header_check_names_what_the_file_is() {
+        assert!(check_component_header(b"hello world").unwrap_err().contains("not a WebAssembly file"));
+        assert!(check_component_header(b"\0asm\x01\0\0\0").unwrap_err().contains("core WebAssembly module"));
+        assert!(check_component_header(b"\0asm\x0d\0\x01\0").is_ok());
     }
 }

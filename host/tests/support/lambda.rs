@@ -90,17 +90,21 @@ impl Lambda {
     /// `cargo lambda invoke` with `args`, not waited for (a test that kills the function
     /// mid-invocation); the process is killed when the handle is dropped.
     pub fn invoke_in_background(&self, args: &[&str]) -> Background {
-        let child = Command::new(cargo_lambda())
+        let mut invoke = self.invoke_command(args);
+        let child = invoke.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("run cargo lambda invoke");
+        Background(child)
+    }
+
+    /// `cargo lambda invoke` of this emulator's function with `args`, answering JSON.
+    fn invoke_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(cargo_lambda());
+        command
             .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port"])
             .arg(self.port.to_string())
             .args(["--output-format", "json"])
             .args(args)
-            .current_dir(repo())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run cargo lambda invoke");
-        Background(child)
+            .current_dir(repo());
+        command
     }
 
     /// The emulator's port (its Invoke API: `/2015-03-31/functions/_/invocations`).
@@ -114,14 +118,7 @@ impl Lambda {
 
     /// `cargo lambda invoke` with `args`; the function's JSON answer, or the error text.
     pub fn invoke(&self, args: &[&str]) -> Result<Value, String> {
-        let output = Command::new(cargo_lambda())
-            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port"])
-            .arg(self.port.to_string())
-            .args(["--output-format", "json"])
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .expect("run cargo lambda invoke");
+        let output = self.invoke_command(args).output().expect("run cargo lambda invoke");
         if !output.status.success() {
             return Err(format!(
                 "{}{}",

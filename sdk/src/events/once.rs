@@ -173,7 +173,7 @@ impl Guard<'_> {
         // (clocks of two instances apart), the effects are done; its release, conditional
         // on its own version, then leaves this record alone.
         let options = WriteOptions { condition: Condition::Always, ttl_seconds: Some(self.keep_seconds.max(1)) };
-        match self.store.set_with(&self.key, &completed(result), options.clone()) {
+        match self.store.set_with(&self.key, &completed(result), options) {
             Err(StorageError::LimitExceeded(_)) if !result.is_empty() => {
                 self.store.set_with(&self.key, &completed(b""), options).map(drop)
             }

@@ -92,7 +92,6 @@ pub struct OutboundCtx {
 
 impl OutboundCtx {
     /// `sink` is the request's log sink (whose plugin, request id and secrets the lines use).
-    #[expect(clippy::too_many_arguments, reason = "one per limit and context the invocation hands over")]
     pub fn new(
         sink: &Arc<LogSink>,
         allow: Arc<AllowList>,
