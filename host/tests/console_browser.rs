@@ -129,10 +129,20 @@ async fn the_console_lists_the_plugins_and_their_traffic_and_shows_a_request_fir
     })
     .await;
     assert_eq!(requests, "3");
-    assert_eq!(text_of(&browser, &row("probe", "requests")).await.as_deref(), Some("0"));
-    assert_eq!(text_of(&browser, &row("misbehave", "requests")).await.as_deref(), Some("1"));
-    assert_eq!(text_of(&browser, &row("misbehave", "errors")).await.as_deref(), Some("1"));
-    assert!(text_of(&browser, &row("hello", "p50")).await.unwrap().ends_with("ms"));
+    // Rows are redrawn on every poll: a cell read across a redraw reads as nothing, so each
+    // is read until it shows (a wrong value never does, and fails after the wait).
+    let shows = |css: String, expected: &'static str| {
+        let browser = &browser;
+        async move {
+            let what = format!("{css} = {expected}");
+            eventually(&what, || async { text_of(browser, &css).await.filter(|t| t == expected) }).await
+        }
+    };
+    shows(row("probe", "requests"), "0").await;
+    shows(row("misbehave", "requests"), "1").await;
+    shows(row("misbehave", "errors"), "1").await;
+    eventually("hello's p50", || async { text_of(&browser, &row("hello", "p50")).await.filter(|t| t.ends_with("ms")) })
+        .await;
     assert_eq!(text_of(&browser, "#generation").await.as_deref(), Some("1"));
     let reloads = text_of(&browser, "#reloads tbody").await.unwrap();
     assert!(reloads.contains("published") && reloads.contains("hello@"), "{reloads}");
@@ -156,7 +166,13 @@ async fn the_console_lists_the_plugins_and_their_traffic_and_shows_a_request_fir
         text_of(&browser, &row("hello", "requests")).await.filter(|t| t == "4")
     })
     .await;
-    browser.find(Locator::Css(r#"#plugins tbody tr[data-plugin="hello"]"#)).await.unwrap().click().await.unwrap();
+    // The table is redrawn on every poll: a row found just before a redraw is stale by the
+    // click, so find and click again until one lands.
+    eventually("a click on hello's row", || async {
+        let row = browser.find(Locator::Css(r#"#plugins tbody tr[data-plugin="hello"]"#)).await.ok()?;
+        row.click().await.ok()
+    })
+    .await;
     assert_eq!(
         eventually("hello selected", || async { text_of(&browser, "#detail-id").await.filter(|t| t == "hello") }).await,
         "hello"
