@@ -32,12 +32,8 @@ run: plugins host      ## serve plughost.toml; edit a plugin, `make plugins`, se
 check: plugins host    ## load plughost.toml and print its routes
 	target/debug/plughost check --manifest plughost.toml
 
-test: plugins tools    ## unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed), then infrastructure checks
-	cargo test --workspace --no-fail-fast
-	scripts/check-one-build
-	scripts/check-layout
-	scripts/check-terraform
-	scripts/check-pipelines
+test:                  ## plugins and tools, unit, integration and end-to-end tests (moto runs on 127.0.0.1 while needed), infrastructure checks; a table of each step's time at the end
+	scripts/test-all
 
 test-capability:       ## CAP=kv: one capability's unit, embedded-conformance and grant tests (the fast loop; README "Adding a capability")
 	scripts/test-capability $(CAP)

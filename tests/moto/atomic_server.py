@@ -7,7 +7,7 @@ never lets that happen, and plughost's manifest updates rely on it. This wrapper
 one lock around each PutObject, so the tests that race writers (two concurrent
 `plughost push`) judge plughost's retry logic rather than moto's race.
 
-Usage: the same arguments as moto_server (host/tests/support/moto.rs starts it).
+Usage: the same arguments as moto_server (host/tests/integration/support/moto.rs starts it).
 """
 
 import sys

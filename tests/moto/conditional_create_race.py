@@ -10,9 +10,9 @@ writes as check-then-write without a lock, so concurrent create-only writes to o
 - DynamoDB PutItem with the same condition — the same unlocked code shape, not caught yet.
 
 The window is small, so a trial usually shows 1; run it under load. Because of the gap,
-the moto runs do not judge concurrent uniqueness (MOTO_GAPS in host/tests/kv_conformance.rs
-and host/tests/blob_conformance.rs; the concurrency part of
-host/tests/users_products_api.rs); the embedded backends still run all of it. Re-check on
+the moto runs do not judge concurrent uniqueness (MOTO_GAPS in host/tests/integration/kv_conformance.rs
+and host/tests/integration/blob_conformance.rs; the concurrency part of
+host/tests/integration/users_products_api.rs); the embedded backends still run all of it. Re-check on
 a moto upgrade:
 
     target/tools/moto/bin/python tests/moto/conditional_create_race.py target/tools/moto/bin/moto_server

@@ -2,7 +2,7 @@
 calls that `SET` attributes and `ADD` a counter on a new key lose updates (n < 50), which
 real DynamoDB never does (UpdateItem is atomic). Because of it the DynamoDB run of the kv
 conformance suite skips `concurrent_increments_lose_nothing` (see MOTO_GAPS in
-host/tests/kv_conformance.rs). Re-check on a moto upgrade:
+host/tests/integration/kv_conformance.rs). Re-check on a moto upgrade:
 
     target/tools/moto/bin/python tests/moto/update_item_race.py target/tools/moto/bin/moto_server
 

@@ -19,7 +19,7 @@
 
 use super::backend::*;
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
-use crate::capability::clock::unix_seconds;
+use crate::capability::clock::Clock;
 use crate::capability::error::StorageError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -43,11 +43,19 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoKv {
     client: Client,
     table: String,
+    /// "Now" for expiry (DynamoDB's own TTL deletes late; reads filter on it).
+    clock: Clock,
 }
 
 impl DynamoKv {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), clock: Clock::system() }
+    }
+
+    /// The same store reading expiry against `clock` (a test's, moved forward at will).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -207,7 +215,7 @@ impl KvBackend for DynamoKv {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(output.item().and_then(|item| entry(item, unix_seconds() as i64)))
+        Ok(output.item().and_then(|item| entry(item, self.clock.unix_seconds() as i64)))
     }
 
     async fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<Entry>>, StorageError> {
@@ -246,7 +254,7 @@ impl KvBackend for DynamoKv {
         if !pending.is_empty() {
             return Err(StorageError::Unavailable("dynamodb kept keys unprocessed; retry".into()));
         }
-        let now = unix_seconds() as i64;
+        let now = self.clock.unix_seconds() as i64;
         Ok(keys.iter().map(|k| found.get(k).and_then(|item| entry(item, now))).collect())
     }
 
@@ -258,7 +266,7 @@ impl KvBackend for DynamoKv {
         condition: Condition,
         ttl: Option<Duration>,
     ) -> Result<u64, StorageError> {
-        let (now, version) = (unix_seconds() as i64, new_version());
+        let (now, version) = (self.clock.unix_seconds() as i64, new_version());
         let (expression, values) = condition_expression(&condition, now);
         let mut request = self
             .client
@@ -276,7 +284,7 @@ impl KvBackend for DynamoKv {
     }
 
     async fn delete(&self, namespace: &str, key: &str, condition: Condition) -> Result<bool, StorageError> {
-        let now = unix_seconds() as i64;
+        let now = self.clock.unix_seconds() as i64;
         let (expression, values) = condition_expression(&condition, now);
         let mut request = self
             .client
@@ -298,7 +306,7 @@ impl KvBackend for DynamoKv {
         // Fast path: one atomic ADD on the numeric attribute, allowed when the item is
         // absent or a live counter and the result stays within i64.
         for _attempt in 0..16 {
-            let now = unix_seconds() as i64;
+            let now = self.clock.unix_seconds() as i64;
             let bound = if delta >= 0 { i64::MAX - delta } else { i64::MIN - delta };
             let range = if delta >= 0 { "n <= :bound" } else { "n >= :bound" };
             let output = self
@@ -385,7 +393,7 @@ impl KvBackend for DynamoKv {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Page, StorageError> {
-        let now = unix_seconds() as i64;
+        let now = self.clock.unix_seconds() as i64;
         let mut keys: Vec<String> = Vec::new();
         let mut start: Option<Item> = cursor.map(|c| {
             HashMap::from([
@@ -435,7 +443,7 @@ impl KvBackend for DynamoKv {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let now = unix_seconds() as i64;
+        let now = self.clock.unix_seconds() as i64;
         let mut versions = Vec::with_capacity(writes.len());
         let mut items = Vec::with_capacity(writes.len());
         for write in &writes {

@@ -25,7 +25,7 @@
 use super::backend::*;
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
 use crate::bindings::wit_events::{Change, ChangeKind, Event, Payload};
-use crate::capability::clock::unix_seconds;
+use crate::capability::clock::Clock;
 use crate::capability::error::StorageError;
 use crate::capability::event_log;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -40,6 +40,8 @@ pub struct SqliteKv {
     lines: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     readers: Arc<[Mutex<Connection>]>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// "Now" for expiry: the system's, or a test's that it moves forward.
+    clock: Clock,
 }
 
 /// Read connections: enough for the storage pool to serve concurrent reads on 2–4 cores.
@@ -82,7 +84,14 @@ impl SqliteKv {
             lines: Mutex::new(std::collections::HashMap::new()),
             readers: readers.into(),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
+            clock: Clock::system(),
         })
+    }
+
+    /// The same store reading expiry against `clock` (a test's, moved forward at will).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs `work` in one deferred (read) transaction on a read connection, on the
@@ -91,7 +100,7 @@ impl SqliteKv {
         &self,
         work: impl FnOnce(&Transaction<'_>, i64) -> Result<R, StorageError> + Send + 'static,
     ) -> Result<R, StorageError> {
-        let readers = self.readers.clone();
+        let (readers, clock) = (self.readers.clone(), self.clock.clone());
         let first = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         crate::capability::storage_pool::spawn(move || {
             // The first free reader from a rotating start; wait on ours if all are busy.
@@ -100,7 +109,7 @@ impl SqliteKv {
                 .find(|&i| !matches!(readers[i].try_lock(), Err(std::sync::TryLockError::WouldBlock)))
                 .unwrap_or(first % readers.len());
             let mut connection = readers[index].lock().unwrap_or_else(|p| p.into_inner());
-            run_in_transaction(&mut connection, TransactionBehavior::Deferred, work)
+            run_in_transaction(&mut connection, TransactionBehavior::Deferred, &clock, work)
         })
         .await
         .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
@@ -118,7 +127,7 @@ impl SqliteKv {
         let first = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for i in 0..self.readers.len() {
             if let Ok(connection) = self.readers[(first + i) % self.readers.len()].try_lock() {
-                return current(&connection, namespace, key, unix_seconds() as i64);
+                return current(&connection, namespace, key, self.clock.unix_seconds() as i64);
             }
         }
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
@@ -139,8 +148,9 @@ impl SqliteKv {
         };
         let _place = line.acquire_owned().await.map_err(|_| StorageError::Unavailable("storage closed".into()))?;
         let mut connection = self.connection.clone().lock_owned().await;
+        let clock = self.clock.clone();
         crate::capability::storage_pool::spawn(move || {
-            run_in_transaction(&mut connection, TransactionBehavior::Immediate, work)
+            run_in_transaction(&mut connection, TransactionBehavior::Immediate, &clock, work)
         })
         .await
         .map_err(|e| StorageError::Unavailable(format!("storage task failed: {e}")))?
@@ -152,10 +162,11 @@ impl SqliteKv {
 fn run_in_transaction<R>(
     connection: &mut Connection,
     behavior: TransactionBehavior,
+    clock: &Clock,
     work: impl FnOnce(&Transaction<'_>, i64) -> Result<R, StorageError>,
 ) -> Result<R, StorageError> {
     let tx = connection.transaction_with_behavior(behavior).map_err(unavailable)?;
-    let result = work(&tx, unix_seconds() as i64)?;
+    let result = work(&tx, clock.unix_seconds() as i64)?;
     tx.commit().map_err(unavailable)?;
     Ok(result)
 }

@@ -10,6 +10,10 @@
 //! {"changes": "products", "key": "p1", "kind": "modified", "old": "v1", "new": "v2"}
 //! ```
 //!
+//! A schedule, notification, object or change event may carry `"time"` (Unix seconds; now
+//! when absent): a schedule fired as if ten days had passed tests an expiry job without
+//! waiting ten days. Queue messages and bus events have no such field to set.
+//!
 //! Checked against the current manifest (the label or schedule must exist) and SQS/SNS/
 //! EventBridge's size limits; the error names what is wrong. A queue message is sent to the
 //! embedded queue; everything else goes through the outbox.
@@ -47,6 +51,7 @@ pub struct Fire {
     kind: Option<String>,
     old: Option<String>,
     new: Option<String>,
+    time: Option<u64>,
 }
 
 /// What was accepted: the message or event id plugins will see.
@@ -93,7 +98,10 @@ impl Fire {
         let attributes: Vec<(String, String)> = self.attributes.clone().into_iter().collect();
         let unknown = |what: &str, label: &str| Refused::Unknown(format!("the manifest declares no {what} `{label}`"));
         let id = uuid::Uuid::new_v4().to_string();
-        let now = super::now();
+        if self.time.is_some() && matches!(source, "queue" | "bus") {
+            return Err(Refused::Invalid(format!("`time` does not apply to a {source} event")));
+        }
+        let now = self.time.unwrap_or_else(super::now);
         let stored = |e: anyhow::Error| Refused::Invalid(format!("cannot accept the event: {e:#}"));
         let event = match source {
             "queue" => {

@@ -1,6 +1,6 @@
 //! Test guest: the SDK's idempotency guard in both forms, with a pause at each point where
 //! a crash hurts most, so a test can `kill -9` the host exactly there
-//! (`host/tests/idempotency_crash.rs`). Every message it consumes is JSON:
+//! (`host/tests/integration/idempotency_crash.rs`). Every message it consumes is JSON:
 //!
 //! `{"id": "o1", "form": "once" | "commit", "pause": "<point>"}`
 //!

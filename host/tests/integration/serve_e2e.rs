@@ -2,7 +2,7 @@
 //! Body limits, health, live reload (new version goes live; a broken one is rejected and
 //! the old keeps serving), graceful shutdown, and CLI errors for bad manifests.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,7 +5,7 @@
 //! mounts), and S3 through the AWS SDK against a moto server started on 127.0.0.1 for the
 //! test and stopped after.
 
-mod support;
+use crate::support;
 
 use plughost::bindings::plughost::plugin::blob::{PresignMethod, PutCondition};
 use plughost::capability::blob::limits::MAX_BODY_BYTES;

@@ -7,7 +7,7 @@
 //!
 //! capabilities: queue, topic, bus  (`scripts/test-capability` runs this file for each)
 
-mod support;
+use crate::support;
 
 use plughost::trigger::local::LocalEvent;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! restart, a Lambda cold start) loads what the first compiled, and a damaged or foreign
 //! cache file is never loaded — the component is compiled again and the file repaired.
 
-mod support;
+use crate::support;
 
 use plughost::artifact_cache::Source;
 use plughost::manifest::Digest;

@@ -12,7 +12,7 @@
 //! - the same steps as workflow tasks (`plughost_task` payloads, what the state machine's
 //!   `Task` states send): outputs chain, and a poison order fails with `OrderFailed`.
 
-mod support;
+use crate::support;
 
 use plughost::capability::kv::{KvBackend, SqliteKv};
 use serde_json::{Value, json};

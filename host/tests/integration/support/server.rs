@@ -1,12 +1,21 @@
 //! [`Server`]: the real `plughost serve` binary on a free loopback port, with its log
 //! lines readable by the test; killed when dropped. Its data dir is `data/` beside the
-//! manifest.
+//! manifest; its compiled components are shared by every server of every test run
+//! ([`shared_cache_dir`]).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// Where every `serve` a test starts keeps its compiled components (cargo's `target/tmp`,
+/// kept between runs): without it each of ~30 servers compiled the same components again.
+/// Entries are named by the engine's configuration and the component's digest, written by
+/// rename, so servers share them safely. A test that counts compiles passes `--cache-dir`.
+pub fn shared_cache_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-compiled")
+}
 
 /// A running `plughost serve`; killed on drop.
 pub struct Server {
@@ -32,6 +41,7 @@ impl Server {
             .arg("--data-dir")
             .arg(manifest.with_file_name("data"))
             .args(extra)
+            .env("PLUGHOST_CACHE_DIR", shared_cache_dir())
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

@@ -4,7 +4,7 @@
 //! download URL that serves its bytes), and the scheduled expiry deletes old objects and
 //! clears the pointer.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ blob = { uploads = "read-write" }
 source = "{latest-object}"
 routes = ["GET /v1/objects/latest"]
 events = [{ object = "uploads", on = ["created"] }, { schedule = "rate(1 hour)", name = "expire" }]
-config = { max_age_seconds = "2" }
+config = { max_age_seconds = "604800" }
 kv = { latest = "read-write" }
 blob = { uploads = "read-write" }
 "#;
@@ -49,10 +49,12 @@ async fn until(http: &reqwest::Client, url: &str, ready: impl Fn(u16, &Value) ->
     }
 }
 
-async fn fire_expiry(http: &reqwest::Client, server: &Server) {
+/// Fires the `expire` schedule as if `days_later` days had passed (the event's `time`).
+async fn fire_expiry(http: &reqwest::Client, server: &Server, days_later: u64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let fired = http
         .post(server.url("/_plughost/events"))
-        .json(&json!({ "schedule": "expire", "plugin": "latest-object" }))
+        .json(&json!({ "schedule": "expire", "plugin": "latest-object", "time": now + days_later * 86_400 }))
         .send()
         .await
         .unwrap();
@@ -91,15 +93,14 @@ async fn uploads_are_described_the_newest_is_served_from_its_pointer_and_old_one
     let downloaded = http.get(&url).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(downloaded.as_ref(), png, "the download URL serves the newest upload");
 
-    // Nothing is older than max_age_seconds yet: the expiry keeps everything.
-    fire_expiry(&http, &server).await;
+    // Nothing is older than max_age_seconds (a week) yet: the expiry keeps everything.
+    fire_expiry(&http, &server, 0).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(get(&http, &server.url("/v1/objects/latest")).await.1["name"], "pixel.png");
     assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
 
-    // Once both are older, the expiry deletes them and clears the pointer.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    fire_expiry(&http, &server).await;
+    // Ten days later both are older: the expiry deletes them and clears the pointer.
+    fire_expiry(&http, &server, 10).await;
     until(&http, &server.url("/v1/objects/latest"), |status, _| status == 404).await;
     assert_eq!(http.get(&url).send().await.unwrap().status(), 404, "the object is gone");
 }

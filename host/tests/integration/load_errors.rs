@@ -1,7 +1,7 @@
 //! A manifest or plugin that cannot work must fail at load — with an error naming the
 //! manifest, the plugin and the problem — never at request time.
 
-mod support;
+use crate::support;
 
 use plughost::App;
 use support::{engine, guest_wasm, manifest, shared_storage};

@@ -4,7 +4,7 @@
 //! `scripts/install-cargo-lambda`). Recorded event shapes in `tests/fixtures/lambda/` go
 //! through `cargo lambda invoke --data-file`; Function URL requests go over HTTP.
 
-mod support;
+use crate::support;
 
 use base64::Engine as _;
 use serde_json::Value;

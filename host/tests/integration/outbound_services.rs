@@ -6,7 +6,7 @@
 //!
 //! capabilities: outbound
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::lambda::Lambda;

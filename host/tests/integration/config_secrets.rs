@@ -3,7 +3,7 @@
 //! fails the load naming plugin, key and secret, and a plugin that logs its secrets gets
 //! `[redacted]` in the host's log instead.
 
-mod support;
+use crate::support;
 
 use plughost::capability::config::secrets::SecretSource;
 use plughost::{App, Capabilities};

@@ -4,22 +4,25 @@
 //! embedded SQLite backend, and DynamoDB through the AWS SDK against a moto server started
 //! on 127.0.0.1 for the test and stopped after.
 
-mod support;
+use crate::support;
 
 use plughost::bindings::plughost::plugin::kv::{Condition, Write, WriteOptions};
 use plughost::capability::error::StorageError;
+use plughost::capability::clock::Clock;
 use plughost::capability::kv::{DynamoKv, KvBackend, SqliteKv};
 use std::sync::Arc;
 use std::time::Duration;
 use support::through_host::KvThroughHost;
 
-/// A fresh backend behind the kv host layer, plus whatever keeps it alive (a temp dir).
-type Fixture = (Arc<dyn KvBackend>, Box<dyn std::any::Any + Send>);
+/// A fresh backend behind the kv host layer, the clock it reads expiry on (the test moves
+/// it forward instead of sleeping), and whatever keeps it alive (a temp dir).
+type Fixture = (Arc<dyn KvBackend>, Clock, Box<dyn std::any::Any + Send>);
 
 fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let backend = SqliteKv::open(&dir.path().join("kv.sqlite3")).unwrap();
-    (Arc::new(KvThroughHost(Arc::new(backend))), Box::new(dir))
+    let clock = Clock::system();
+    let backend = SqliteKv::open(&dir.path().join("kv.sqlite3")).unwrap().with_clock(clock.clone());
+    (Arc::new(KvThroughHost(Arc::new(backend))), clock, Box::new(dir))
 }
 
 fn always() -> Condition {
@@ -34,7 +37,7 @@ async fn value(kv: &dyn KvBackend, ns: &str, key: &str) -> Option<String> {
     kv.get(ns, key).await.unwrap().map(|e| String::from_utf8(e.value).unwrap())
 }
 
-async fn get_set_delete_round_trip(kv: Arc<dyn KvBackend>) {
+async fn get_set_delete_round_trip(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     assert_eq!(kv.get("ns", "a").await.unwrap(), None);
     let v1 = set(kv, "ns", "a", "one", always()).await.unwrap();
@@ -48,14 +51,14 @@ async fn get_set_delete_round_trip(kv: Arc<dyn KvBackend>) {
     assert_eq!(kv.get("ns", "a").await.unwrap(), None);
 }
 
-async fn create_only_conflicts_when_present(kv: Arc<dyn KvBackend>) {
+async fn create_only_conflicts_when_present(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     set(kv, "ns", "k", "first", Condition::Absent).await.unwrap();
     assert_eq!(set(kv, "ns", "k", "second", Condition::Absent).await, Err(StorageError::Conflict));
     assert_eq!(value(kv, "ns", "k").await.as_deref(), Some("first"), "a failed write changes nothing");
 }
 
-async fn compare_and_swap_on_version(kv: Arc<dyn KvBackend>) {
+async fn compare_and_swap_on_version(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     let v1 = set(kv, "ns", "k", "a", always()).await.unwrap();
     let v2 = set(kv, "ns", "k", "b", Condition::Version(v1)).await.unwrap();
@@ -68,7 +71,7 @@ async fn compare_and_swap_on_version(kv: Arc<dyn KvBackend>) {
     assert_eq!(set(kv, "ns", "missing", "x", Condition::Version(v3)).await, Err(StorageError::Conflict));
 }
 
-async fn namespaces_are_isolated(kv: Arc<dyn KvBackend>) {
+async fn namespaces_are_isolated(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     set(kv, "users", "k", "mine", always()).await.unwrap();
     assert_eq!(kv.get("products", "k").await.unwrap(), None);
@@ -78,7 +81,7 @@ async fn namespaces_are_isolated(kv: Arc<dyn KvBackend>) {
     assert_eq!(page.keys, vec!["k".to_owned()]);
 }
 
-async fn increment_counts_atomically(kv: Arc<dyn KvBackend>) {
+async fn increment_counts_atomically(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     assert_eq!(kv.increment("ns", "hits", 1).await.unwrap(), 1);
     assert_eq!(kv.increment("ns", "hits", 41).await.unwrap(), 42);
@@ -90,7 +93,7 @@ async fn increment_counts_atomically(kv: Arc<dyn KvBackend>) {
     assert!(matches!(kv.increment("ns", "big", 1).await, Err(StorageError::InvalidInput(_))));
 }
 
-async fn concurrent_increments_lose_nothing(kv: Arc<dyn KvBackend>) {
+async fn concurrent_increments_lose_nothing(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let kv = kv.clone();
@@ -103,7 +106,7 @@ async fn concurrent_increments_lose_nothing(kv: Arc<dyn KvBackend>) {
     assert_eq!(value(&*kv, "ns", "c").await.as_deref(), Some("50"));
 }
 
-async fn concurrent_creates_exactly_one_wins(kv: Arc<dyn KvBackend>) {
+async fn concurrent_creates_exactly_one_wins(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let kv = kv.clone();
@@ -121,7 +124,7 @@ async fn concurrent_creates_exactly_one_wins(kv: Arc<dyn KvBackend>) {
     assert_eq!(wins, 1);
 }
 
-async fn list_pages_by_prefix_with_a_cursor(kv: Arc<dyn KvBackend>) {
+async fn list_pages_by_prefix_with_a_cursor(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     for key in ["user/", "user/a", "user/b", "user/c", "user/d", "users", "zebra", "apple"] {
         set(kv, "ns", key, "v", always()).await.unwrap();
@@ -141,7 +144,7 @@ async fn list_pages_by_prefix_with_a_cursor(kv: Arc<dyn KvBackend>) {
     assert!(matches!(kv.list("ns", "user/", Some("zebra".into()), 10).await, Err(StorageError::InvalidInput(_))));
 }
 
-async fn get_many_keeps_order_and_gaps(kv: Arc<dyn KvBackend>) {
+async fn get_many_keeps_order_and_gaps(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     set(kv, "ns", "a", "1", always()).await.unwrap();
     set(kv, "ns", "c", "3", always()).await.unwrap();
@@ -153,7 +156,7 @@ async fn get_many_keeps_order_and_gaps(kv: Arc<dyn KvBackend>) {
     assert!(matches!(kv.get_many("ns", &too_many).await, Err(StorageError::LimitExceeded(_))));
 }
 
-async fn transaction_is_all_or_nothing(kv: Arc<dyn KvBackend>) {
+async fn transaction_is_all_or_nothing(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     let v = set(kv, "ns", "balance/a", "10", always()).await.unwrap();
     let opts = |condition| WriteOptions { condition, ttl_seconds: None };
@@ -181,7 +184,7 @@ async fn transaction_is_all_or_nothing(kv: Arc<dyn KvBackend>) {
     assert!(matches!(kv.transact("ns", duplicate).await, Err(StorageError::InvalidInput(_))));
 }
 
-async fn limits_are_errors_not_traps(kv: Arc<dyn KvBackend>) {
+async fn limits_are_errors_not_traps(kv: Arc<dyn KvBackend>, _clock: Clock) {
     let kv = &*kv;
     assert!(matches!(set(kv, "ns", "", "v", always()).await, Err(StorageError::InvalidInput(_))));
     assert!(matches!(set(kv, "ns", "a\nb", "v", always()).await, Err(StorageError::InvalidInput(_))));
@@ -194,12 +197,12 @@ async fn limits_are_errors_not_traps(kv: Arc<dyn KvBackend>) {
     assert_eq!(kv.get("ns", "big").await.unwrap().unwrap().value, at_limit);
 }
 
-async fn ttl_expires_values(kv: Arc<dyn KvBackend>) {
+async fn ttl_expires_values(kv: Arc<dyn KvBackend>, clock: Clock) {
     let kv = &*kv;
     kv.set("ns", "short", b"v".to_vec(), always(), Some(Duration::from_secs(1))).await.unwrap();
     kv.set("ns", "long", b"v".to_vec(), always(), Some(Duration::from_secs(3600))).await.unwrap();
     assert!(kv.get("ns", "short").await.unwrap().is_some());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(Duration::from_secs(2));
     assert_eq!(kv.get("ns", "short").await.unwrap(), None, "expired values read as absent");
     assert!(kv.get("ns", "long").await.unwrap().is_some());
     // An expired key counts as absent for create-only writes.
@@ -230,8 +233,8 @@ macro_rules! conformance_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let (kv, _keep) = super::sqlite();
-                    super::$case(kv).await;
+                    let (kv, clock, _keep) = super::sqlite();
+                    super::$case(kv, clock).await;
                 }
             )*
         }
@@ -248,7 +251,9 @@ macro_rules! conformance_suite {
                 } else {
                     moto.create_kv_table(&client, table).await;
                     eprintln!("dynamodb: {table}");
-                    $case(Arc::new(KvThroughHost(Arc::new(DynamoKv::new(client.clone(), table))))).await;
+                    let clock = Clock::system();
+                    let backend = DynamoKv::new(client.clone(), table).with_clock(clock.clone());
+                    $case(Arc::new(KvThroughHost(Arc::new(backend))), clock).await;
                     ran += 1;
                 }
             )*

@@ -3,7 +3,7 @@
 //! `event-counter` guest records what it got in the embedded kv store `seen`, read back
 //! here through the host's own SQLite backend.
 
-mod support;
+use crate::support;
 
 use plughost::capability::kv::{KvBackend, SqliteKv};
 use serde_json::{Value, json};
@@ -131,6 +131,8 @@ async fn every_local_source_delivers_and_a_poison_message_is_redelivered_then_de
     assert_eq!(code, 400, "{body}");
     let (code, body) = fire(&server, json!({ "bus": "app", "source": "shop" })).await;
     assert_eq!((code, body["error"]["message"].as_str()), (400, Some("a bus event needs `source` and `detail-type`")));
+    let (code, body) = fire(&server, json!({ "queue": "jobs", "body": "x", "time": 1 })).await;
+    assert_eq!((code, body["error"]["message"].as_str()), (400, Some("`time` does not apply to a queue event")));
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 //!
 //! capabilities: trace
 
-mod support;
+use crate::support;
 
 use support::lambda::Lambda;
 use support::otlp::{OtlpReceiver, Received};

@@ -11,7 +11,7 @@
 //!   neighbour's kv writes keep answering at once (lookups hold no thread, and a plugin
 //!   has a bounded share of them); the flooder's requests end at their deadline.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::net::IpAddr;

@@ -18,7 +18,7 @@
 //!   acknowledged as a duplicate), a later one runs, and a completed one is acknowledged
 //!   without running again.
 
-mod support;
+use crate::support;
 
 use plughost::capability::kv::{KvBackend, SqliteKv};
 use plughost::trigger::local::LocalEvents;

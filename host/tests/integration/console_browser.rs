@@ -6,7 +6,7 @@
 //!
 //! `PLUGHOST_CONSOLE_SCREENSHOT=<file.png>` also saves a screenshot (the README's).
 
-mod support;
+use crate::support;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::process::{Child, Command, Stdio};

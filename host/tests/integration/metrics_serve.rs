@@ -4,7 +4,7 @@
 //! capability and operation, response bytes and cold starts — for requests, for events
 //! (and the ones a plugin fails), and for outgoing requests (and the ones refused).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::manifest;
@@ -53,8 +53,10 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 #[tokio::test]
 async fn the_metrics_endpoint_counts_exactly_the_traffic_each_plugin_served() {
-    let (_dir, path) = manifest(MANIFEST);
-    let server = Server::start(&path, &[]);
+    let (dir, path) = manifest(MANIFEST);
+    // Its own compiled-component cache, empty: this test counts the compiles.
+    let cache = dir.path().join("compiled");
+    let server = Server::start(&path, &["--cache-dir", cache.to_str().unwrap()]);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let status = |url: String| {
         let http = http.clone();
@@ -110,7 +112,7 @@ async fn the_metrics_endpoint_counts_exactly_the_traffic_each_plugin_served() {
     // Each answer is `{"message":"Hello, <name>!"}`: 22 bytes plus the name.
     let names: usize = ["ada", "bob", "cy", "dee", "eve"].iter().map(|n| 22 + n.len()).sum();
     assert_eq!(count("plughost_response_bytes_total", &[("plugin", "hello")]), names as f64);
-    // A fresh data dir: each component compiled once, none deserialized.
+    // An empty cache: each component compiled once, none deserialized.
     assert_eq!(count("plughost_component_load_seconds_count", &[("plugin", "hello"), ("how", "compiled")]), 1.0);
     assert_eq!(count("plughost_component_load_seconds_count", &[("plugin", "hello"), ("how", "deserialized")]), 0.0);
 }

@@ -7,7 +7,7 @@
 //! default greeting changed in the data segment ("Howdy") answers "Howdy, <name>!" — two
 //! valid components, different digests, observable from the client.
 
-mod support;
+use crate::support;
 
 use aws_sdk_s3::primitives::ByteStream;
 use plughost::deploy::Location;

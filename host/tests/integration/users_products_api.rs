@@ -4,7 +4,7 @@
 //! image container to S3 (moto, started on 127.0.0.1 for the test). The same scenario
 //! runs against both.
 
-mod support;
+use crate::support;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! through `App::handle` without a socket. Routing, request/response conversion, the
 //! sandbox, and every failure mode a plugin can cause.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 use support::{call, capture_logs, captured_logs, get, load_app};

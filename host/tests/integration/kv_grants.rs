@@ -2,7 +2,7 @@
 //! in, read-only means read-only, labels are isolated, data outlives the app, and
 //! uniqueness holds under concurrent requests.
 
-mod support;
+use crate::support;
 
 use plughost::App;
 use support::{call, engine, get, load_app, manifest};

@@ -8,7 +8,7 @@
 //!
 //! capabilities: outbound
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //! EventBridge schedule and a bus event. The `event-counter` guest records what it got in
 //! an embedded kv store, read back here through the host's own SQLite backend.
 
-mod support;
+use crate::support;
 
 use plughost::capability::kv::{KvBackend, SqliteKv};
 use serde_json::Value;

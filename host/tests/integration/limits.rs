@@ -5,7 +5,7 @@
 //! fairness); these tests assert outcomes — status codes, error codes, log lines — that
 //! differ when a limit is missing.
 
-mod support;
+use crate::support;
 
 use plughost::{EngineSettings, PluginEngine};
 use std::sync::{Arc, OnceLock};

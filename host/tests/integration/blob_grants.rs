@@ -2,7 +2,7 @@
 //! way in, read-only means read-only (no writes, no upload URLs), labels are isolated,
 //! keys cannot escape, and every failure reaches the guest as a WIT error.
 
-mod support;
+use crate::support;
 
 use plughost::App;
 use support::{call, engine, get, load_app, manifest};

@@ -2,7 +2,7 @@
 //! first request (once, however many requests wait for it), and a component that cannot
 //! compile answers 503 for its own routes while every other plugin serves.
 
-mod support;
+use crate::support;
 
 use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use std::sync::Arc;
