@@ -2,7 +2,7 @@
 //! (TTLs, presigned URLs) and `last-modified`. One definition for every backend, so
 //! they agree on what "now" means.
 //!
-//! A kv backend holds a [`Clock`] so a test can move *its* time forward — a TTL checked
+//! A storage backend may hold a [`Clock`] so a test can move *its* time forward — a TTL checked
 //! without sleeping through it — while every other backend in the process keeps the
 //! system's time.
 
