@@ -31,7 +31,9 @@ pub fn guest_wasm(name: &str) -> PathBuf {
     path
 }
 
-/// One engine per test binary: engines reserve a pool of instance slots up front.
+/// One engine per test binary: engines reserve a pool of instance slots up front. It
+/// shares the servers' artifact cache ([`server::shared_cache_dir`]); tests of compiling
+/// and caching itself build their own engine.
 pub fn engine() -> Arc<PluginEngine> {
     static ENGINE: OnceLock<Arc<PluginEngine>> = OnceLock::new();
     ENGINE
@@ -42,7 +44,8 @@ pub fn engine() -> Arc<PluginEngine> {
                     max_memory_per_instance: 128 * 1024 * 1024,
                     ..EngineSettings::default()
                 })
-                .expect("engine"),
+                .expect("engine")
+                .with_artifact_cache(server::shared_cache_dir()),
             )
         })
         .clone()
