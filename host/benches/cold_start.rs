@@ -12,10 +12,10 @@
 //!
 //! Needs the guests (`make plugins`) and moto (`make tools`); `make bench` does both.
 
-#[path = "../tests/support/moto.rs"]
+#[path = "../tests/integration/support/moto.rs"]
 #[allow(dead_code)]
 mod moto;
-#[path = "../tests/support/variants.rs"]
+#[path = "../tests/integration/support/variants.rs"]
 mod variants;
 
 use std::net::TcpListener;

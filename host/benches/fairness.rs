@@ -27,7 +27,7 @@
 //!
 //! Needs the guests (`make plugins`) and moto (`make tools`); `make bench` does both.
 
-#[path = "../tests/support/moto.rs"]
+#[path = "../tests/integration/support/moto.rs"]
 #[allow(dead_code)]
 mod moto;
 

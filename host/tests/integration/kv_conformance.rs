@@ -7,8 +7,8 @@
 use crate::support;
 
 use plughost::bindings::plughost::plugin::kv::{Condition, Write, WriteOptions};
-use plughost::capability::error::StorageError;
 use plughost::capability::clock::Clock;
+use plughost::capability::error::StorageError;
 use plughost::capability::kv::{DynamoKv, KvBackend, SqliteKv};
 use std::sync::Arc;
 use std::time::Duration;
