@@ -158,7 +158,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let moto = runtime.block_on(moto::Moto::start());
     runtime.block_on(async {
-        let s3 = plughost::aws::s3(&moto.sdk_config().await);
+        let s3 = plughost::platform::aws::s3(&moto.sdk_config().await);
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     });
     let aws: Vec<(&str, &str)> = moto.env().to_vec();

@@ -21,8 +21,8 @@ use plughost::capability::config::ConfigCtx;
 use plughost::capability::invocation::InvocationCtx;
 use plughost::capability::log::LogSink;
 use plughost::capability::outbound::{CallOrigin, OutboundCtx};
-use plughost::registry::Lookup;
-use plughost::state::State;
+use plughost::capability::state::State;
+use plughost::routing::registry::Lookup;
 use plughost::{App, EngineSettings, PluginEngine};
 use std::hint::black_box;
 use std::path::Path;
@@ -204,7 +204,7 @@ fn main() -> anyhow::Result<()> {
     let invoke = measure(|| {
         black_box(
             runtime
-                .block_on(plughost::invoke::invoke(
+                .block_on(plughost::runtime::invoke::invoke(
                     engine.engine(),
                     engine.admission(),
                     &plugin,

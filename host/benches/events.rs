@@ -10,7 +10,8 @@
 //! Needs the guests built (`make plugins`; `make bench` does it).
 
 use bytes::Bytes;
-use plughost::trigger::local::{LocalEvents, pump};
+use plughost::capability::message_store::LocalEvents;
+use plughost::serve::sources::pump;
 use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use std::path::Path;
 use std::sync::Arc;
@@ -73,10 +74,11 @@ async fn batch_vs_requests(app: &Arc<App>) -> anyhow::Result<()> {
     let (mut in_batch, mut sequential, mut concurrent) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS + 200 {
         let started = Instant::now();
-        let Some(Ok(plughost::lambda::events::Source::Sqs(event))) = plughost::lambda::events::recognise(&batch) else {
+        let Some(Ok(plughost::lambda::records::Source::Sqs(event))) = plughost::lambda::records::recognise(&batch)
+        else {
             anyhow::bail!("the batch is not recognised as SQS");
         };
-        let answer = plughost::lambda::events::sqs(app, event, "bench", None).await;
+        let answer = plughost::lambda::records::sqs(app, event, "bench", None).await;
         let batch_time = started.elapsed();
         anyhow::ensure!(answer["batchItemFailures"].as_array().is_some_and(Vec::is_empty), "{answer}");
 

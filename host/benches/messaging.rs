@@ -14,7 +14,7 @@
 //! Needs the guests built (`make plugins`; `make bench` does it).
 
 use bytes::Bytes;
-use plughost::trigger::local::pump;
+use plughost::serve::sources::pump;
 use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use std::collections::HashMap;
 use std::path::Path;

@@ -24,8 +24,8 @@
 //! Needs the guests built (`make plugins`; `make bench` does it).
 
 use bytes::Bytes;
-use plughost::logging::{self, LogFormat};
-use plughost::telemetry::{Entry, Phase};
+use plughost::observability::logging::{self, LogFormat};
+use plughost::observability::telemetry::{Entry, Phase};
 use plughost::{App, EngineSettings, PluginEngine};
 use std::hint::black_box;
 use std::path::Path;
@@ -65,7 +65,7 @@ fn start_receiver(received: Arc<AtomicU64>) -> anyhow::Result<String> {
 fn time_access_lines(profile: &Option<String>, loops: u32) -> anyhow::Result<Duration> {
     let served = Dispatch::new(logging::subscriber(
         LogFormat::Text,
-        Some(plughost::telemetry::RecentLogs::default()),
+        Some(plughost::observability::telemetry::RecentLogs::default()),
         logging::LineBuffer::spawn(std::io::sink())?,
     ));
     tracing::dispatcher::with_default(&served, || {
@@ -76,7 +76,7 @@ fn time_access_lines(profile: &Option<String>, loops: u32) -> anyhow::Result<Dur
             trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
         );
         let _in = span.enter();
-        let plugin = plughost::id::PluginId::parse("hello").map_err(anyhow::Error::msg)?;
+        let plugin = plughost::spec::id::PluginId::parse("hello").map_err(anyhow::Error::msg)?;
         let (method, status) = (http::Method::GET, http::StatusCode::OK);
         // `PLUGHOST_BENCH_PROFILE=line`: this loop alone, longer, for `perf record`.
         let loops = if profile.as_deref() == Some("line") { loops * 20 } else { loops };
@@ -133,7 +133,7 @@ fn main() -> anyhow::Result<()> {
         std::env::set_var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096");
     }
     let otlp = Dispatch::new(logging::subscriber(LogFormat::Text, None, std::io::sink));
-    anyhow::ensure!(plughost::telemetry::traces::exporting(), "the OTLP exporter did not start");
+    anyhow::ensure!(plughost::observability::telemetry::traces::exporting(), "the OTLP exporter did not start");
 
     let request = || http::Request::get("/hello/bench").body(Bytes::new()).unwrap();
     // `PLUGHOST_BENCH_PROFILE=spans`: only the spans case, for a while, for `perf record`.
@@ -190,13 +190,13 @@ fn main() -> anyhow::Result<()> {
             one(&otlp);
         }
         round[3] = (0..SAMPLES).map(|_| one(&otlp)).collect();
-        plughost::telemetry::traces::flush();
+        plughost::observability::telemetry::traces::flush();
         for (index, mut durations) in round.into_iter().enumerate() {
             samples[index].extend_from_slice(&durations);
             round_p50s[index].push(percentile(&mut durations, 0.5));
         }
     }
-    plughost::telemetry::traces::flush();
+    plughost::observability::telemetry::traces::flush();
 
     // The metrics one hello request records, alone.
     let metrics = engine.metrics().plugin("bench");

@@ -10,17 +10,18 @@
 
 use crate::bindings::wit_events::Event;
 use crate::capability::Capabilities;
-use crate::capability::log::escape_controls;
+use crate::capability::config::secrets::Secrets;
 use crate::capability::outbound::trace;
 use crate::dispatch::Deployment;
-use crate::engine::PluginEngine;
 use crate::http::{HostError, access_log, tag_request_id};
-use crate::invoke::deliver;
-use crate::loader::{Fetched, FetchedComponent, Loader};
-use crate::manifest::LimitBounds;
-use crate::registry::{Registry, RoutingTable};
-use crate::source::{FetchError, ManifestSource, Snapshot};
-use crate::telemetry::{DeploymentOutcome, Entry, ErrorKind, ReloadHistory, traces};
+use crate::observability::escape::escape_controls;
+use crate::observability::telemetry::{DeploymentOutcome, Entry, ErrorKind, ReloadHistory, traces};
+use crate::routing::registry::{Registry, RoutingTable};
+use crate::runtime::engine::PluginEngine;
+use crate::runtime::invoke::deliver;
+use crate::runtime::loader::{Fetched, FetchedComponent, Loader};
+use crate::runtime::source::{FetchError, ManifestSource, Snapshot};
+use crate::spec::manifest::{LimitBounds, Manifest};
 use bytes::Bytes;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,7 +82,7 @@ impl App {
         };
         let manifest = &snapshot.manifest;
         let secrets = loader.capabilities().secrets().fetch(&manifest.path, &manifest.configs()).await?;
-        let table = loader.build_table(manifest, &secrets, &snapshot.components, 1)?;
+        let table = build_table(&loader, manifest, &secrets, &snapshot.components, 1)?;
         let reloads = ReloadHistory::default();
         reloads.record("published", table.generation, describe_plugins(&table));
         let source = Arc::new(source);
@@ -144,7 +145,7 @@ impl App {
         let app = self.clone();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
         let built =
-            tokio::task::spawn_blocking(move || app.loader.build_table(&manifest, &secrets, &components, generation))
+            tokio::task::spawn_blocking(move || build_table(&app.loader, &manifest, &secrets, &components, generation))
                 .await?;
         let table = match built {
             Ok(table) => table,
@@ -191,7 +192,7 @@ impl App {
     }
 
     /// What became of the reloads so far (the first load included), oldest first.
-    pub fn reloads(&self) -> Vec<crate::telemetry::reloads::ReloadRecord> {
+    pub fn reloads(&self) -> Vec<crate::observability::telemetry::reloads::ReloadRecord> {
         self.reloads.all()
     }
 
@@ -242,7 +243,7 @@ impl App {
     }
 
     /// Delivers `event` to every plugin of the current table it goes to
-    /// (`trigger/table.rs`), each on a fresh instance under its limits, concurrently, by
+    /// (`routing/event_table.rs`), each on a fresh instance under its limits, concurrently, by
     /// `deadline` at the latest. `bus_event` is the whole EventBridge-shaped event a
     /// custom event's patterns match; `schedule_of` the plugin a schedule belongs to.
     /// One `event` log line per plugin; `invocation` is the id of what carried the event
@@ -256,10 +257,10 @@ impl App {
         deadline: Option<Instant>,
     ) -> Delivery {
         let deployment = self.deployment();
-        let targets = crate::trigger::table::targets(deployment.table().plugins(), event, bus_event, schedule_of);
+        let targets = crate::routing::event_table::targets(deployment.table().plugins(), event, bus_event, schedule_of);
         let engine = self.loader.engine();
         // One trace for the event (the Lambda invocation's, if it is in one); a span per plugin.
-        let kind = crate::trigger::table::kind(event);
+        let kind = crate::routing::event_table::kind(event);
         let root = tracing::info_span!(
             "deliver",
             otel.name = %format!("event {kind}"),
@@ -287,7 +288,7 @@ impl App {
                 };
                 plugin.metrics.invocation(Entry::Event, kind, started.elapsed());
                 // One line per plugin and event: info when handled, warn when it will come again.
-                let origin = crate::trigger::table::origin(event);
+                let origin = crate::routing::event_table::origin(event);
                 let (origin, event_id) = (escape_controls(&origin), escape_controls(&event.id));
                 let failure_text = failure.as_deref().map(escape_controls);
                 macro_rules! event_line {
@@ -295,7 +296,7 @@ impl App {
                         tracing::$level!(
                             target: "plughost::events",
                             plugin = %plugin.id,
-                            kind = crate::trigger::table::kind(event),
+                            kind = crate::routing::event_table::kind(event),
                             origin = %origin,
                             event_id = %event_id,
                             invocation,
@@ -342,7 +343,7 @@ impl App {
 #[derive(Debug)]
 pub struct Delivery {
     pub targets: usize,
-    pub failures: Vec<(crate::manifest::PluginId, String)>,
+    pub failures: Vec<(crate::spec::manifest::PluginId, String)>,
 }
 
 impl Delivery {
@@ -364,10 +365,26 @@ fn describe_plugins(table: &RoutingTable) -> String {
 
 /// The fetched components the loader compiles from their bytes (those that came compiled
 /// from the artifact cache need no sharing).
-fn compiled_here(components: &Fetched) -> Vec<crate::manifest::Digest> {
+fn compiled_here(components: &Fetched) -> Vec<crate::spec::manifest::Digest> {
     components
         .iter()
         .filter(|(_, component)| matches!(component, FetchedComponent::Bytes(_)))
         .map(|(digest, _)| digest.clone())
         .collect()
+}
+
+/// Loads `manifest`'s plugins and builds their routing table; then forgets the compilations
+/// no plugin of it uses. CPU-heavy (compilation): call it from a blocking context.
+fn build_table(
+    loader: &Loader,
+    manifest: &Manifest,
+    secrets: &Secrets,
+    fetched: &Fetched,
+    generation: u64,
+) -> anyhow::Result<RoutingTable> {
+    let plugins = loader.load_plugins(manifest, secrets, fetched)?;
+    let table = RoutingTable::build(manifest.clone(), plugins, generation)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.path.display()))?;
+    loader.keep_only(table.plugins());
+    Ok(table)
 }

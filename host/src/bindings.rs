@@ -3,14 +3,14 @@
 //!
 //! Capabilities implement the generated `Host` traits in `capability/<name>/host.rs`.
 //! A component exports some of `handler`, `events` and `task`, so the host looks each export up on
-//! its own ([`Exports`], in `engine.rs`) instead of requiring the whole world; `invoke.rs`
+//! its own ([`Exports`], in `runtime/engine.rs`) instead of requiring the whole world; `runtime/invoke.rs`
 //! calls them.
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "plughost:plugin/service",
     // The handler runs as an async call so the epoch callback can yield to tokio and a
-    // request timeout can cancel it (see `invoke.rs`).
+    // request timeout can cancel it (see `runtime/invoke.rs`).
     exports: { default: async },
     // Storage and messaging calls are async (they await a backend) and return `StorageError`, which the
     // guest receives as the WIT `error` variant.

@@ -7,7 +7,7 @@
 //!   what `plughost` with no command does inside Lambda (`AWS_LAMBDA_RUNTIME_API` set), so
 //!   the binary deploys unchanged as `bootstrap`;
 //! - `plughost deploy | push | status | rollback` — operate a deployment in S3
-//!   (`deploy/ops.rs`).
+//!   (`cli/operator.rs`).
 
 // The serve future nests the request path's instrumented futures (spans around
 // routing, instantiation, calls): deeper than the compiler's default layout query limit.
@@ -16,13 +16,13 @@
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 use plughost::capability::config::secrets::SecretSource;
-use plughost::deploy::ops::Operator;
-use plughost::deploy::{DeploymentStore, Location};
-use plughost::logging::{self, LogFormat};
-use plughost::manifest::{Digest, PluginId};
+use plughost::cli::operator::Operator;
+use plughost::observability::logging::{self, LogFormat};
+use plughost::observability::telemetry::RecentLogs;
+use plughost::runtime::deployment::{DeploymentStore, Location};
+use plughost::runtime::source::ManifestSource;
 use plughost::serve::{ServeOptions, bind, serve, shutdown_signal};
-use plughost::source::ManifestSource;
-use plughost::telemetry::RecentLogs;
+use plughost::spec::manifest::{Digest, PluginId};
 use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -81,7 +81,7 @@ enum Command {
     },
     /// Fire an event at a running `plughost serve` (queue message, topic notification, bus
     /// event, schedule, object or store change), or show its queues and dead letters.
-    Trigger(plughost::trigger::local::cli::TriggerArgs),
+    Trigger(plughost::cli::trigger::TriggerArgs),
     /// Serve AWS Lambda invocations (the default inside Lambda).
     Lambda {
         #[command(flatten)]
@@ -255,7 +255,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Some(command) => command,
         // Inside Lambda the runtime starts `bootstrap` with no arguments.
-        None if plughost::lambda::environment::in_function() => {
+        None if plughost::platform::environment::in_function() => {
             Command::Lambda { host: LambdaDefaults::parse_from(["plughost"]).host }
         }
         None => {
@@ -303,10 +303,11 @@ async fn run(command: Command, recent_logs: RecentLogs) -> anyhow::Result<()> {
             let app = host.load("http://embedded-storage.invalid", true).await?;
             plughost::lambda::run(app, host.refresh).await
         }
-        Command::Trigger(args) => plughost::trigger::local::cli::run(args).await,
+        Command::Trigger(args) => plughost::cli::trigger::run(args).await,
         Command::Tfvars { manifest } => {
-            let manifest = plughost::manifest::Manifest::load(&manifest, &EngineSettings::default().limit_bounds())?;
-            println!("{}", serde_json::to_string_pretty(&plughost::trigger::tfvars::terraform_vars(&manifest))?);
+            let manifest =
+                plughost::spec::manifest::Manifest::load(&manifest, &EngineSettings::default().limit_bounds())?;
+            println!("{}", serde_json::to_string_pretty(&plughost::cli::tfvars::terraform_vars(&manifest))?);
             Ok(())
         }
         Command::Operate(operation) => {

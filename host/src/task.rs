@@ -14,9 +14,9 @@
 
 use crate::app::App;
 use crate::bindings::wit_events::{Custom, Event, Payload};
-use crate::capability::log::escape_controls;
-use crate::invoke::{InvokeError, deliver, run_task};
-use crate::telemetry::{Entry, ErrorKind, traces};
+use crate::observability::escape::escape_controls;
+use crate::observability::telemetry::{Entry, ErrorKind, traces};
+use crate::runtime::invoke::{InvokeError, deliver, run_task};
 use serde_json::Value;
 use std::time::Instant;
 use tracing::Instrument;
@@ -125,7 +125,7 @@ async fn run_unlogged(
 /// [`run_unlogged`] on the plugin found, in its span.
 async fn run_loaded(
     app: &App,
-    loaded: &crate::plugin::LoadedPlugin,
+    loaded: &crate::runtime::plugin::LoadedPlugin,
     input: &Value,
     invocation: &str,
     deadline: Option<Instant>,

@@ -124,7 +124,7 @@ impl OutgoingRequest {
         #[cfg(target_arch = "wasm32")]
         return wasi::send(self);
         #[cfg(not(target_arch = "wasm32"))]
-        return crate::testing::http_respond(&self);
+        return native::respond(&self);
     }
 }
 
@@ -362,6 +362,38 @@ mod wasi {
             }
             other => HttpError::Failed(format!("{other:?}").trim_start_matches("ErrorCode::").to_owned()),
         }
+    }
+}
+
+/// The native stand-in (unit tests, benches): outgoing requests on this thread are
+/// answered by what [`crate::testing::respond_http`] set; nothing is sent.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod native {
+    use super::{HttpError, IncomingResponse, OutgoingRequest};
+    use std::cell::RefCell;
+
+    /// What answers outgoing HTTP requests natively (see [`respond_http`]).
+    type HttpResponder = Box<dyn Fn(&OutgoingRequest) -> Result<IncomingResponse, HttpError>>;
+
+    thread_local! {
+        static HTTP: RefCell<Option<HttpResponder>> = const { RefCell::new(None) };
+    }
+
+    /// Makes `http` requests on this thread answered by `responder` (natively nothing is sent).
+    pub fn respond_http(responder: impl Fn(&OutgoingRequest) -> Result<IncomingResponse, HttpError> + 'static) {
+        HTTP.with(|h| *h.borrow_mut() = Some(Box::new(responder)));
+    }
+
+    /// Removes the responder: requests fail again.
+    pub fn clear_http() {
+        HTTP.with(|h| *h.borrow_mut() = None);
+    }
+
+    pub(crate) fn respond(request: &OutgoingRequest) -> Result<IncomingResponse, HttpError> {
+        HTTP.with(|h| match &*h.borrow() {
+            Some(responder) => responder(request),
+            None => Err(HttpError::Failed("natively nothing is sent: answer with testing::respond_http".into())),
+        })
     }
 }
 

@@ -12,7 +12,7 @@ pub fn log(level: LogLevel, message: &str, fields: &[(&str, &str)]) {
     #[cfg(target_arch = "wasm32")]
     crate::bindings::plughost::plugin::log::log(level, message, &fields);
     #[cfg(not(target_arch = "wasm32"))]
-    crate::testing::record_log(level, message, fields);
+    native::record(level, message, fields);
 }
 
 pub fn debug(message: &str) {
@@ -29,4 +29,32 @@ pub fn warn(message: &str) {
 
 pub fn error(message: &str) {
     log(LogLevel::Error, message, &[]);
+}
+/// The native stand-in (unit tests, benches): lines are kept per thread for
+/// [`crate::testing::take_logs`].
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod native {
+    use super::LogLevel;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static LOGS: RefCell<Vec<LogLine>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A log line a plugin emitted while running natively.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct LogLine {
+        pub level: LogLevel,
+        pub message: String,
+        pub fields: Vec<(String, String)>,
+    }
+
+    /// Returns and forgets the log lines emitted on this thread.
+    pub fn take_logs() -> Vec<LogLine> {
+        LOGS.with(|l| std::mem::take(&mut *l.borrow_mut()))
+    }
+
+    pub(crate) fn record(level: LogLevel, message: &str, fields: Vec<(String, String)>) {
+        LOGS.with(|l| l.borrow_mut().push(LogLine { level, message: message.to_owned(), fields }));
+    }
 }

@@ -3,7 +3,7 @@
 //! S3 connection) becomes `unavailable` — an error the plugin can turn into a 503 — while
 //! the request still has time to answer, instead of the request timing out (504).
 //!
-//! `invoke.rs` sets it around the plugin call ([`scope`]); every backend call goes through
+//! `runtime/invoke.rs` sets it around the plugin call ([`scope`]); every backend call goes through
 //! [`bounded`] (by way of `host_call.rs`). Outside a request (tests calling a backend
 //! directly), calls are not cut off.
 

@@ -6,7 +6,7 @@
 //! Only namespaces some plugin has a trigger on are watched (`watch`, from the local
 //! event pump; a TEMP table of the writing connection, so a process that does not pump —
 //! `plughost check`, tests, Lambda — never records anything). The pump moves recorded
-//! events into its outbox (`trigger/local/`) and then forgets them here (`done`).
+//! events into its outbox (`serve/sources/`) and then forgets them here (`done`).
 //!
 //! Used by the embedded backends of the capabilities that emit events (`Kind::events`);
 //! each turns [`Row`]s into its WIT events.

@@ -1,16 +1,16 @@
 //! Every call a labelled capability's host functions make to a backend goes through
 //! [`call`]: cut off at the request's storage deadline (`deadline.rs`), timed into the
-//! plugin's metrics (`telemetry/metrics.rs`), and traced as a `host_call` span with the
+//! plugin's metrics (`observability/telemetry/metrics.rs`), and traced as a `host_call` span with the
 //! capability, operation, label and outcome — a child of the plugin's innermost open span
 //! (`trace/`), else of its call.
 //!
-//! `invoke.rs` names the running plugin's metrics with [`scope`] around the plugin call;
+//! `runtime/invoke.rs` names the running plugin's metrics with [`scope`] around the plugin call;
 //! outside a request (tests calling a backend directly) calls are neither cut off nor
 //! counted.
 
 use super::deadline::bounded;
 use super::error::StorageError;
-use crate::telemetry::PluginMetrics;
+use crate::observability::telemetry::PluginMetrics;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;

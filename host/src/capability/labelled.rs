@@ -18,7 +18,7 @@
 //! | each request            | a view over the grants, the request's resource table | `capability/grants.rs`  |
 
 use super::grants::{Address, Placement};
-use crate::state::State;
+use crate::capability::state::State;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,7 +52,7 @@ pub struct Kind {
     /// Opens this process's backends: the embedded one under `env`, and the operator's
     /// bindings (the storage map's `<name>` section). Once per process.
     pub open: fn(&Env, &Bindings) -> anyhow::Result<Arc<dyn Backends>>,
-    /// Registers the capability's host functions. Once per process, by `engine.rs`.
+    /// Registers the capability's host functions. Once per process, by `runtime/engine.rs`.
     pub add_to_linker: fn(&mut Linker<State>) -> anyhow::Result<()>,
     /// The events its labels produce (a container's object changes, a store's changes),
     /// if any: how a manifest subscribes to them and how AWS delivers them.
@@ -81,7 +81,7 @@ impl std::fmt::Display for RecordError {
     }
 }
 
-/// What a capability's labels emit as events, for `trigger/` and `lambda/events.rs`:
+/// What a capability's labels emit as events, for `trigger/` and `lambda/records.rs`:
 /// the manifest's trigger keyword, and the Lambda records that carry them.
 pub struct EventSource {
     /// The trigger in `events = [...]` (`{ <trigger> = "<label>" }`): `object`, `changes`.
@@ -126,10 +126,10 @@ pub struct Env<'a> {
     pub data_dir: &'a Path,
     /// Where this host is reachable over HTTP, for URLs the embedded backends hand out.
     pub public_url: &'a str,
-    /// The AWS configuration, when the storage map binds anything (`aws.rs`).
+    /// The AWS configuration, when the storage map binds anything (`platform/aws.rs`).
     pub aws: Option<&'a aws_config::SdkConfig>,
-    /// The embedded queues and outbox (`trigger/local/store.rs`), opened on first use.
-    pub local_events: crate::trigger::local::store::SharedLocalEvents,
+    /// The embedded queues and outbox (`capability/message_store/sqlite.rs`), opened on first use.
+    pub local_events: crate::capability::message_store::sqlite::SharedLocalEvents,
 }
 
 /// One capability's section of the operator's storage map: label -> binding, each a JSON
@@ -201,7 +201,7 @@ pub trait Backends: Send + Sync {
 
 /// An embedded backend's own events (`plughost serve`): the object or change events of
 /// the labels some plugin has a trigger on, recorded with each write
-/// (`capability/event_log.rs`) and taken by the local event pump (`trigger/local/`).
+/// (`capability/event_log.rs`) and taken by the local event pump (`serve/sources/`).
 #[async_trait::async_trait]
 pub trait EventFeed: Send + Sync {
     /// Records the events of `labels` from now on, and of no other label.

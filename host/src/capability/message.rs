@@ -54,7 +54,7 @@ pub fn check_attributes(attributes: &[(String, String)]) -> Result<usize, Storag
             return Err(StorageError::InvalidInput(format!(
                 "attribute name `{}` is invalid: use 1-256 of A-Z a-z 0-9 _ - . (not starting with `AWS.` or \
                  `Amazon.`, no `..`, no leading or trailing `.`)",
-                super::log::truncate(&super::log::escape_controls(name), 64)
+                crate::observability::escape::truncate(&crate::observability::escape::escape_controls(name), 64)
             )));
         }
         if value.is_empty() {

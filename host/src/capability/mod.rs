@@ -29,8 +29,12 @@
 //! - `deadline.rs`  — host calls cut off before the request's deadline;
 //! - `paging.rs`    — the page and cursor rules every listing call shares;
 //! - `message.rs`   — the body and attribute rules queues and topics share;
+//! - `message_store/` — the embedded queues, outbox and dead letters (SQLite) behind the
+//!   embedded queue, topic and bus backends, and what `serve`'s event sources deliver from;
 //! - `clock.rs`     — "now", as every backend reads it;
-//! - `storage_pool.rs` — the threads embedded storage blocks on, apart from tokio's shared pool.
+//! - `storage_pool.rs` — the threads embedded storage blocks on, apart from tokio's shared pool;
+//! - `state.rs`     — [`State`](state::State): the per-request store data, every capability's part;
+//! - `wit_event.rs` — the WIT event values, built from what a source reports.
 
 pub mod blob;
 pub mod bus;
@@ -47,15 +51,18 @@ pub mod kv;
 pub mod labelled;
 pub mod log;
 pub mod message;
+pub mod message_store;
 pub mod outbound;
 pub mod paging;
 pub mod queue;
+pub mod state;
 pub mod storage_pool;
 pub mod topic;
 pub mod trace;
 pub mod wasi;
+pub mod wit_event;
 
-use crate::state::State;
+use crate::capability::state::State;
 use config::secrets::SecretSource;
 use grants::PluginGrants;
 use labelled::{Backends, Bindings, Declarations, Env, GrantedAccess, Kind};
@@ -100,7 +107,7 @@ pub struct Capabilities {
     /// The AWS configuration, when the storage map binds anything.
     aws: Option<aws_config::SdkConfig>,
     /// The embedded queues and outbox (`serve`'s event sources use the same).
-    local_events: crate::trigger::local::store::SharedLocalEvents,
+    local_events: crate::capability::message_store::sqlite::SharedLocalEvents,
     /// Refuse manifests declaring a label without a binding (in Lambda, embedded storage
     /// would sit in the instance's /tmp and vanish with it).
     require_bindings: bool,
@@ -126,7 +133,7 @@ impl Capabilities {
         let Some(arg) = storage_map else { return Self::embedded(data_dir, public_url) };
         let (map, origin) = read_storage_map(arg).await?;
         let binds_anything = map.values().any(|labels| !labels.is_empty());
-        let aws = if binds_anything { Some(crate::aws::config_from_env().await) } else { None };
+        let aws = if binds_anything { Some(crate::platform::aws::config_from_env().await) } else { None };
         Self::open_with(data_dir, public_url, map, &origin, aws.as_ref())
     }
 
@@ -152,7 +159,7 @@ impl Capabilities {
         if let Some(unknown) = map.keys().find(|name| labelled(name).is_none()) {
             anyhow::bail!("{origin}: unknown section `{unknown}` (the storage map binds {})", labelled_names());
         }
-        let local_events = crate::trigger::local::store::SharedLocalEvents::new(data_dir);
+        let local_events = crate::capability::message_store::sqlite::SharedLocalEvents::new(data_dir);
         let env = Env { data_dir, public_url, aws, local_events: local_events.clone() };
         let mut backends = Vec::with_capacity(LABELLED.len());
         for kind in LABELLED {
@@ -188,7 +195,7 @@ impl Capabilities {
 
     /// The embedded queues and outbox, opened on first use (`serve`'s event sources and the
     /// embedded queue, topic and bus backends share them).
-    pub fn local_events(&self) -> &crate::trigger::local::store::SharedLocalEvents {
+    pub fn local_events(&self) -> &crate::capability::message_store::sqlite::SharedLocalEvents {
         &self.local_events
     }
 
@@ -272,7 +279,7 @@ async fn read_storage_map(arg: &str) -> anyhow::Result<(StorageMap, String)> {
     Ok((map, origin))
 }
 
-/// Adds every capability to the process's linker. Called once, by `engine.rs`.
+/// Adds every capability to the process's linker. Called once, by `runtime/engine.rs`.
 pub fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
     wasi::add_to_linker(linker)?;
     outbound::add_to_linker(linker)?;

@@ -1,7 +1,7 @@
 //! What every answer the host gives shares, whoever produced it (a plugin, the host's
 //! own errors, a capability's local routes): the request-id header and one access line.
 
-use crate::logging::access;
+use crate::observability::logging::access;
 use bytes::Bytes;
 use http::HeaderValue;
 use std::time::Instant;
@@ -16,12 +16,12 @@ pub fn access_log(
     method: &http::Method,
     path: &str,
     status: http::StatusCode,
-    plugin: Option<&crate::id::PluginId>,
+    plugin: Option<&crate::spec::id::PluginId>,
     route: Option<&str>,
     request_id: &str,
     started: Instant,
 ) {
-    let path = crate::capability::log::escape_controls(path);
+    let path = crate::observability::escape::escape_controls(path);
     let line = access::Line {
         method: method.as_str(),
         path: &path,
@@ -31,7 +31,7 @@ pub fn access_log(
         request_id,
         micros: started.elapsed().as_micros() as u64,
     };
-    // The host's own layers write it from `line` (`logging/access.rs` says why); the
+    // The host's own layers write it from `line` (`observability/logging/access.rs` says why); the
     // fields are for any other subscriber. Every field a `&str` or a number: formatted
     // by nobody on the way (a `%value` field is formatted by each layer).
     access::log(&line, || {

@@ -122,8 +122,8 @@ fn check_host(event: &Value) -> Result<(), String> {
         Ok(url) if url.host().is_some() => Ok(()),
         _ => Err(format!(
             "invalid Host `{}` or X-Forwarded-Proto `{}`",
-            crate::capability::log::escape_controls(host),
-            crate::capability::log::escape_controls(scheme)
+            crate::observability::escape::escape_controls(host),
+            crate::observability::escape::escape_controls(scheme)
         )),
     }
 }

@@ -4,13 +4,11 @@
 //!
 //! - `mod.rs`     — the event loop: one invocation at a time (Lambda's model), each
 //!   capped by the invocation's deadline so the host answers (504) before Lambda kills it;
-//!   it tells event sources (`events.rs`) from HTTP events and hands HTTP ones to
+//!   it tells event sources (`records.rs`) from HTTP events and hands HTTP ones to
 //!   `lambda_http`'s adapter;
 //! - `convert.rs` — what is done to an HTTP event before and after the app sees it:
 //!   validation and normalisation of the raw event, and the response shaped for its origin;
-//! - `environment.rs` — whether this process is inside a Lambda function, and its
-//!   runtime API's address (asked by the outbound fence and the traces too);
-//! - `events.rs`  — every other event source (S3, SQS, SNS, DynamoDB streams, EventBridge
+//! - `records.rs` — every other event source (S3, SQS, SNS, DynamoDB streams, EventBridge
 //!   schedules and buses) turned into plugin events, and what each source gets back;
 //! - `failure.rs` — why an invocation failed, named (`errorType`) and logged once.
 //!
@@ -23,9 +21,8 @@
 //! runtime's `AWS_LAMBDA_RUNTIME_API` is set (the deployed `bootstrap`).
 
 mod convert;
-pub mod environment;
-pub mod events;
 pub mod failure;
+pub mod records;
 
 use crate::app::App;
 use failure::Failure;
@@ -54,8 +51,8 @@ pub async fn run(app: Arc<App>, refresh: Duration) -> anyhow::Result<()> {
             write_metrics(&app);
             // The runtime may freeze the process once it has the answer: spans go first —
             // but a collector that hangs must not hold the answer back for long.
-            if crate::telemetry::traces::exporting() {
-                let flush = tokio::task::spawn_blocking(crate::telemetry::traces::flush);
+            if crate::observability::telemetry::traces::exporting() {
+                let flush = tokio::task::spawn_blocking(crate::observability::telemetry::traces::flush);
                 if tokio::time::timeout(FLUSH_BOUND, flush).await.is_err() {
                     tracing::warn!("spans not exported within {FLUSH_BOUND:?}; answering without waiting for them");
                 }
@@ -68,7 +65,7 @@ pub async fn run(app: Arc<App>, refresh: Duration) -> anyhow::Result<()> {
 }
 
 /// The invocation's metrics as EMF lines on stdout, where CloudWatch reads them
-/// (`telemetry/emf.rs`): written once, before the answer goes back to the runtime.
+/// (`observability/telemetry/emf.rs`): written once, before the answer goes back to the runtime.
 fn write_metrics(app: &App) {
     use std::io::Write;
     let lines = app.plugin_engine().metrics().take_emf_lines();
@@ -163,7 +160,7 @@ async fn other_invocation(
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, (&'static str, Failure)> {
     let LambdaEvent { mut payload, context } = event;
-    match events::recognise(&payload) {
+    match records::recognise(&payload) {
         Some(Ok(source)) => {
             let name = source.name();
             return event_source(&app, &refresher, source, &context).await.map_err(|failure| (name, failure));
@@ -193,34 +190,34 @@ async fn other_invocation(
 async fn event_source(
     app: &Arc<App>,
     refresher: &Arc<Refresher>,
-    source: events::Source,
+    source: records::Source,
     context: &lambda_runtime::Context,
 ) -> Result<serde_json::Value, Failure> {
     let deadline = request_deadline(context.deadline);
     let request_id = context.request_id.as_str();
     match source {
-        events::Source::Records { event_source, records } if event_source == "aws:s3" => {
+        records::Source::Records { event_source, records } if event_source == "aws:s3" => {
             s3_notification(app, refresher, &records, request_id, deadline).await
         }
-        events::Source::Records { event_source, records } => {
+        records::Source::Records { event_source, records } => {
             refresher.maybe_start(app);
-            events::capability_records(app, &event_source, &records, request_id, deadline).await
+            records::capability_records(app, &event_source, &records, request_id, deadline).await
         }
-        events::Source::Sqs(event) => {
+        records::Source::Sqs(event) => {
             refresher.maybe_start(app);
-            Ok(events::sqs(app, event, request_id, deadline).await)
+            Ok(records::sqs(app, event, request_id, deadline).await)
         }
-        events::Source::Sns(event) => {
+        records::Source::Sns(event) => {
             refresher.maybe_start(app);
-            events::sns(app, event, request_id, deadline).await
+            records::sns(app, event, request_id, deadline).await
         }
-        events::Source::Schedule { plugin, name, time } => {
+        records::Source::Schedule { plugin, name, time } => {
             refresher.maybe_start(app);
-            events::schedule(app, &plugin, &name, time, request_id, deadline).await
+            records::schedule(app, &plugin, &name, time, request_id, deadline).await
         }
-        events::Source::Bus { bus, event } => {
+        records::Source::Bus { bus, event } => {
             refresher.maybe_start(app);
-            events::bus(app, &bus, &event, request_id, deadline).await
+            records::bus(app, &bus, &event, request_id, deadline).await
         }
     }
 }
@@ -235,7 +232,7 @@ fn s3_object(record: &serde_json::Value) -> (String, String) {
 
 /// An S3 event notification. A write of this deployment's manifest reloads it now; every
 /// other object is an object event of the label bound to its bucket and prefix
-/// (`events::capability_records`). The invocation fails when an object is for no label or
+/// (`records::capability_records`). The invocation fails when an object is for no label or
 /// a plugin failed, naming it, so Lambda's retries and the function's failure destination
 /// keep the event instead of it being dropped silently.
 async fn s3_notification(
@@ -265,7 +262,7 @@ async fn s3_notification(
     if objects.is_empty() {
         return Ok(answer);
     }
-    let delivered = events::capability_records(app, "aws:s3", &objects, request_id, deadline).await?;
+    let delivered = records::capability_records(app, "aws:s3", &objects, request_id, deadline).await?;
     answer["delivered"] = delivered["delivered"].clone();
     Ok(answer)
 }
@@ -320,8 +317,8 @@ mod tests {
 
     #[test]
     fn s3_notifications_are_told_from_http_events_and_name_their_objects() {
-        let recognised = |text: &str| events::recognise(&serde_json::from_str(text).unwrap());
-        let Some(Ok(events::Source::Records { records, .. })) =
+        let recognised = |text: &str| records::recognise(&serde_json::from_str(text).unwrap());
+        let Some(Ok(records::Source::Records { records, .. })) =
             recognised(include_str!("../../../tests/fixtures/lambda/s3-put-manifest.json"))
         else {
             panic!("an S3 notification")
@@ -330,7 +327,7 @@ mod tests {
         assert!(recognised(include_str!("../../../tests/fixtures/lambda/apigw-rest-v1-get.json")).is_none());
         let encoded = serde_json::json!({ "Records": [{ "eventSource": "aws:s3", "eventTime": "1970-01-01T00:00:00.000Z",
             "s3": { "bucket": { "name": "b" }, "object": { "key": "uploads/my+photo%C3%A9.png" } } }] });
-        let Some(Ok(events::Source::Records { records, .. })) = events::recognise(&encoded) else {
+        let Some(Ok(records::Source::Records { records, .. })) = records::recognise(&encoded) else {
             panic!("an S3 notification")
         };
         assert_eq!(s3_object(&records[0]), ("b".to_owned(), "uploads/my photoé.png".to_owned()));
@@ -348,11 +345,11 @@ mod tests {
         };
         for missing in [None, Some("")] {
             let batch = serde_json::json!({ "Records": [record(Some("m1")), record(missing)] });
-            let Some(Err(failure)) = events::recognise(&batch) else { panic!("accepted {batch}") };
+            let Some(Err(failure)) = records::recognise(&batch) else { panic!("accepted {batch}") };
             assert_eq!(failure.kind.error_type(), "plughost.InvalidEvent");
             assert!(failure.message.contains("record 1 has no messageId"), "{}", failure.message);
         }
         let whole = serde_json::json!({ "Records": [record(Some("m1")), record(Some("m2"))] });
-        assert!(matches!(events::recognise(&whole), Some(Ok(events::Source::Sqs(_)))));
+        assert!(matches!(records::recognise(&whole), Some(Ok(records::Source::Sqs(_)))));
     }
 }

@@ -2,19 +2,20 @@
 //! metrics endpoints, the local console (`console/`),
 //! graceful shutdown, live reload (`watch.rs`), the routes capabilities answer
 //! themselves (`Capabilities::local_routes`: presigned URLs of embedded storage), and the
-//! local event sources (`trigger/local/`: scheduler, queues, outbox) with their endpoints
-//! (`events.rs`); what every `/_plughost/` endpoint asks of a request (`guard.rs`).
+//! local event sources (`sources/`: scheduler, queues, outbox) with their endpoints
+//! (`events_endpoint.rs`); what every `/_plughost/` endpoint asks of a request (`guard.rs`).
 //!
 //! Only transport lives here: reading the body under the size limit and handing an
 //! `http::Request<Bytes>` to [`App::handle_with_id`].
 
 mod console;
-mod events;
+mod events_endpoint;
 mod guard;
+pub mod sources;
 mod watch;
 
 pub use console::CONSOLE_PATH;
-pub use events::EVENTS_PATH;
+pub use events_endpoint::EVENTS_PATH;
 
 use crate::app::App;
 use crate::http::HostError;
@@ -30,7 +31,7 @@ use std::sync::Arc;
 
 /// The host's own health endpoint (the prefix is reserved in manifests).
 pub const HEALTH_PATH: &str = "/_plughost/health";
-/// Every plugin's metrics in Prometheus' text format (`telemetry/metrics.rs`).
+/// Every plugin's metrics in Prometheus' text format (`observability/telemetry/metrics.rs`).
 pub const METRICS_PATH: &str = "/_plughost/metrics";
 
 #[derive(Clone)]
@@ -41,9 +42,9 @@ pub struct ServeOptions {
     pub refresh: std::time::Duration,
     /// The local event sources (`<data-dir>/events.sqlite3`): schedules fire, queues and
     /// the outbox deliver, `POST /_plughost/events` fires events. `None`: no events.
-    pub events: Option<crate::trigger::local::LocalEvents>,
+    pub events: Option<crate::capability::message_store::LocalEvents>,
     /// Each plugin's last log lines, for the console (the logging layer fills it).
-    pub recent_logs: crate::telemetry::RecentLogs,
+    pub recent_logs: crate::observability::telemetry::RecentLogs,
 }
 
 /// Binds `listen` first, so the real address (port 0 becomes a free port) is known
@@ -80,11 +81,11 @@ pub async fn serve(
     let mut _event_tasks = Vec::new();
     if let Some(events) = options.events {
         // Before the first request: writes to triggered labels are recorded from the start.
-        crate::trigger::local::pump::watch_triggered_labels(&app, &mut Default::default()).await;
-        _event_tasks.push(AbortOnDrop(crate::trigger::local::pump::spawn(app.clone(), events.clone())));
-        _event_tasks.push(AbortOnDrop(crate::trigger::local::scheduler::spawn(app.clone(), events.clone())));
-        _event_tasks.extend(crate::trigger::local::sqs::spawn(app.clone()).into_iter().map(AbortOnDrop));
-        event_routes = events::router(app.clone(), events);
+        sources::pump::watch_triggered_labels(&app, &mut Default::default()).await;
+        _event_tasks.push(AbortOnDrop(sources::pump::spawn(app.clone(), events.clone())));
+        _event_tasks.push(AbortOnDrop(sources::scheduler::spawn(app.clone(), events.clone())));
+        _event_tasks.extend(sources::sqs_poller::spawn(app.clone()).into_iter().map(AbortOnDrop));
+        event_routes = events_endpoint::router(app.clone(), events);
     }
     tracing::info!(%addr, manifest = %app.source(), watch = options.watch, "plughost listening on http://{addr}");
 
@@ -102,7 +103,7 @@ pub async fn serve(
         .layer(axum::middleware::from_fn(guard::local_host));
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     // Spans still batched go out before the process ends (blocking: the exporter's call).
-    let _exported = tokio::task::spawn_blocking(crate::telemetry::traces::shutdown).await;
+    let _exported = tokio::task::spawn_blocking(crate::observability::telemetry::traces::shutdown).await;
     tracing::info!("plughost stopped");
     Ok(())
 }

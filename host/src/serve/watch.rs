@@ -14,7 +14,7 @@
 //!   publishes nothing.
 
 use crate::app::App;
-use crate::manifest::ComponentRef;
+use crate::spec::manifest::ComponentRef;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

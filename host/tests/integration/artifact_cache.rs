@@ -1,11 +1,11 @@
-//! The on-disk cache of compiled components (`artifact_cache.rs`): a second engine (a
+//! The on-disk cache of compiled components (`runtime/artifact_cache.rs`): a second engine (a
 //! restart, a Lambda cold start) loads what the first compiled, and a damaged or foreign
 //! cache file is never loaded — the component is compiled again and the file repaired.
 
 use crate::support;
 
-use plughost::artifact_cache::Source;
-use plughost::manifest::Digest;
+use plughost::runtime::artifact_cache::Source;
+use plughost::spec::manifest::Digest;
 use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;

@@ -284,7 +284,7 @@ macro_rules! conformance_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn s3_conforms_against_moto() {
             let moto = support::moto::Moto::start().await;
-            let client = plughost::aws::s3(&moto.sdk_config().await);
+            let client = plughost::platform::aws::s3(&moto.sdk_config().await);
             let mut ran = 0;
             $(
                 let case = stringify!($case);

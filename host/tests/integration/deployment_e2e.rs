@@ -10,8 +10,8 @@
 use crate::support;
 
 use aws_sdk_s3::primitives::ByteStream;
-use plughost::deploy::Location;
-use plughost::manifest::{Digest, PluginId};
+use plughost::runtime::deployment::Location;
+use plughost::spec::manifest::{Digest, PluginId};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,7 +49,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new(moto: Moto) -> Self {
-        let s3 = plughost::aws::s3(&moto.sdk_config().await);
+        let s3 = plughost::platform::aws::s3(&moto.sdk_config().await);
         s3.create_bucket().bucket(BUCKET).send().await.expect("create the bucket");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("hello.wasm"), std::fs::read(guest_wasm("hello")).unwrap()).unwrap();
@@ -312,13 +312,18 @@ async fn two_concurrent_pushes_of_different_plugins_both_land() {
     fixture.ok(&["deploy", fixture.file("plughost.toml").to_str().unwrap()]);
 
     // Deterministically first: a write based on a stale read is refused by S3 (If-Match).
-    let store = plughost::deploy::DeploymentStore::new(fixture.s3.clone(), Location::parse(MANIFEST_URL).unwrap());
-    let plughost::deploy::ManifestRead::Found { text, etag } = store.read_manifest(None).await.unwrap() else {
+    let store =
+        plughost::runtime::deployment::DeploymentStore::new(fixture.s3.clone(), Location::parse(MANIFEST_URL).unwrap());
+    let plughost::runtime::deployment::ManifestRead::Found { text, etag } = store.read_manifest(None).await.unwrap()
+    else {
         panic!("no manifest")
     };
     fixture.ok(&["push", fixture.file("howdy.wasm").to_str().unwrap(), "--plugin", "greeter"]);
     let stale = store.write_manifest(&text, Some(&etag)).await;
-    assert!(matches!(stale, Err(plughost::deploy::store::WriteError::Conflict)), "a stale write went through");
+    assert!(
+        matches!(stale, Err(plughost::runtime::deployment::store::WriteError::Conflict)),
+        "a stale write went through"
+    );
 
     // Then two operators at once, several rounds: each push retries on the other's write.
     let hello = fixture.file("hello.wasm");
@@ -336,7 +341,7 @@ async fn two_concurrent_pushes_of_different_plugins_both_land() {
         for (plugin, file) in [("greeter", greeter), ("other", other)] {
             let digest = Digest::of(&std::fs::read(file).unwrap());
             let manifest =
-                plughost::manifest::Manifest::parse(Path::new("m.toml"), &live, &Default::default()).unwrap();
+                plughost::spec::manifest::Manifest::parse(Path::new("m.toml"), &live, &Default::default()).unwrap();
             let spec = manifest.plugins.iter().find(|p| p.id.as_str() == plugin).unwrap();
             assert_eq!(spec.source.to_string(), digest.to_string(), "round {round}: {plugin} lost its push:\n{live}");
         }

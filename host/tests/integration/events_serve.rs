@@ -272,7 +272,7 @@ async fn embedded_stores_and_containers_emit_change_and_object_events_after_thei
 async fn a_queue_bound_to_sqs_is_consumed_from_sqs_and_its_redrive_policy_applies() {
     use aws_sdk_sqs::types::QueueAttributeName;
     let moto = support::moto::Moto::start().await;
-    let sqs = plughost::aws::sqs(&moto.sdk_config().await);
+    let sqs = plughost::platform::aws::sqs(&moto.sdk_config().await);
     let dlq = sqs.create_queue().queue_name("jobs-dlq").send().await.unwrap().queue_url.unwrap();
     let dlq_arn = sqs
         .get_queue_attributes()

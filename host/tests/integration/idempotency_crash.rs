@@ -21,7 +21,7 @@
 use crate::support;
 
 use plughost::capability::kv::{KvBackend, SqliteKv};
-use plughost::trigger::local::LocalEvents;
+use plughost::capability::message_store::LocalEvents;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::server::Server;

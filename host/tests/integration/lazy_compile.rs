@@ -74,6 +74,6 @@ async fn a_component_in_the_compiled_cache_is_loaded_and_checked_eagerly() {
     // ... so a lazy start has nothing left to defer: the table holds a ready component.
     let app = App::load(lazy_engine(Some(cache.path())), storage, &path, 1024).await.unwrap();
     let table = app.table();
-    assert!(matches!(table.plugins()[0].pre, plughost::plugin::Prepared::Ready(_)));
+    assert!(matches!(table.plugins()[0].pre, plughost::runtime::plugin::Prepared::Ready(_)));
     assert_eq!(call(&app, "GET", "/hello/cached", &[], b"").await.status, 200);
 }

@@ -9,7 +9,7 @@
 
 use crate::support;
 
-use plughost::trigger::local::LocalEvent;
+use plughost::capability::message_store::LocalEvent;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::moto::Moto;
@@ -312,7 +312,7 @@ async fn notifications_reach_sns_subscribers_and_bus_events_reach_matching_rules
 
 #[tokio::test]
 async fn a_fired_message_names_its_group_exactly_when_the_queue_is_fifo() {
-    use plughost::trigger::local::fire::{Fire, Refused};
+    use plughost::serve::sources::fire::{Fire, Refused};
     let app = load_app(MANIFEST).await;
     let events = app.capabilities().local_events().get().await.unwrap().clone();
     let fire = |event: Value| serde_json::from_value::<Fire>(event).unwrap();
@@ -354,8 +354,8 @@ async fn a_notification_reaches_a_subscribed_queue_once_however_often_its_plugin
     )
     .await;
     let events = app.capabilities().local_events().get().await.unwrap().clone();
-    plughost::trigger::local::pump::watch_triggered_labels(&app, &mut Default::default()).await;
-    let pump = plughost::trigger::local::pump::spawn(app.arc(), events.clone());
+    plughost::serve::sources::pump::watch_triggered_labels(&app, &mut Default::default()).await;
+    let pump = plughost::serve::sources::pump::spawn(app.arc(), events.clone());
     // `fail`: the counter asks for redelivery every time, so the outbox retries it (1 s,
     // 2 s) and dead-letters it.
     let published = post(&app, "/topic/alerts", json!({ "body": "fail" })).await;

@@ -291,7 +291,7 @@ async fn a_store_bound_to_dynamodb_keeps_its_data_in_dynamodb() {
 #[tokio::test]
 async fn blob_containers_on_s3_and_embedded_both_hand_out_working_presigned_urls() {
     let moto = support::moto::Moto::start().await;
-    let s3 = plughost::aws::s3(&moto.sdk_config().await);
+    let s3 = plughost::platform::aws::s3(&moto.sdk_config().await);
     s3.create_bucket().bucket("plughost-data").send().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();

@@ -118,7 +118,7 @@ async fn in_lambda_an_upload_to_s3_reaches_both_services_as_the_notification_s3_
     use support::moto::Moto;
     let moto = Moto::start().await;
     let config = moto.sdk_config().await;
-    let s3 = plughost::aws::s3(&config);
+    let s3 = plughost::platform::aws::s3(&config);
     s3.create_bucket().bucket("plughost-data").send().await.unwrap();
     let sqs = aws_sdk_sqs::Client::new(&config);
     let (queue_url, queue_arn) = Moto::create_queue(&sqs, "s3-notifications").await;

@@ -376,7 +376,7 @@ async fn the_api_works_on_dynamodb_and_s3() {
     let config = moto.sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     moto.create_kv_table(&dynamo, "plughost-data").await;
-    let s3 = plughost::aws::s3(&config);
+    let s3 = plughost::platform::aws::s3(&config);
     s3.create_bucket().bucket("plughost-assets").send().await.unwrap();
 
     let (dir, manifest) = workdir();

@@ -4,26 +4,22 @@
 //! State is per thread (each `#[test]` runs on its own thread), so tests do not interfere:
 //! config values, log lines, spans, outgoing HTTP answers, kv stores in memory (`kv.rs`,
 //! the host's rules), a clock that tests may set and move ([`set_now`], [`advance`]) and the
-//! invocation's deadline ([`set_deadline`]).
+//! invocation's deadline ([`set_deadline`]). The stand-ins of outgoing HTTP and log lines
+//! live beside what they stand in for (`http::native`, `log::native`) and are re-exported here.
 
 mod kv;
 
+pub use crate::http::native::{clear_http, respond_http};
+pub use crate::log::native::{LogLine, take_logs};
 pub(crate) use kv::MemoryStore;
 pub use kv::clear_kv;
 
-use crate::http::{HttpError, IncomingResponse, OutgoingRequest};
-use crate::log::LogLevel;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What answers outgoing HTTP requests natively (see [`respond_http`]).
-type HttpResponder = Box<dyn Fn(&OutgoingRequest) -> Result<IncomingResponse, HttpError>>;
-
 thread_local! {
-    static HTTP: RefCell<Option<HttpResponder>> = const { RefCell::new(None) };
     static CONFIG: RefCell<BTreeMap<String, String>> = const { RefCell::new(BTreeMap::new()) };
-    static LOGS: RefCell<Vec<LogLine>> = const { RefCell::new(Vec::new()) };
     static SPANS: RefCell<Vec<SpanRecord>> = const { RefCell::new(Vec::new()) };
     /// Unix milliseconds, when a test set the clock.
     static NOW: RefCell<Option<u64>> = const { RefCell::new(None) };
@@ -66,14 +62,6 @@ pub(crate) fn deadline_ms() -> u64 {
     DEADLINE.with(|d| *d.borrow()).unwrap_or_else(|| now_ms() + 5_000)
 }
 
-/// A log line a plugin emitted while running natively.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    pub level: LogLevel,
-    pub message: String,
-    pub fields: Vec<(String, String)>,
-}
-
 /// A span a plugin made while running natively, kept when it ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanRecord {
@@ -92,11 +80,6 @@ pub fn clear_config() {
     CONFIG.with(|c| c.borrow_mut().clear());
 }
 
-/// Returns and forgets the log lines emitted on this thread.
-pub fn take_logs() -> Vec<LogLine> {
-    LOGS.with(|l| std::mem::take(&mut *l.borrow_mut()))
-}
-
 /// Returns and forgets the spans that ended on this thread, in the order they ended
 /// (an inner span before its outer one).
 pub fn take_spans() -> Vec<SpanRecord> {
@@ -113,25 +96,4 @@ pub(crate) fn config_get(key: &str) -> Option<String> {
 
 pub(crate) fn config_all() -> Vec<(String, String)> {
     CONFIG.with(|c| c.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-pub(crate) fn record_log(level: LogLevel, message: &str, fields: Vec<(String, String)>) {
-    LOGS.with(|l| l.borrow_mut().push(LogLine { level, message: message.to_owned(), fields }));
-}
-
-/// Makes `http` requests on this thread answered by `responder` (natively nothing is sent).
-pub fn respond_http(responder: impl Fn(&OutgoingRequest) -> Result<IncomingResponse, HttpError> + 'static) {
-    HTTP.with(|h| *h.borrow_mut() = Some(Box::new(responder)));
-}
-
-/// Removes the responder: requests fail again.
-pub fn clear_http() {
-    HTTP.with(|h| *h.borrow_mut() = None);
-}
-
-pub(crate) fn http_respond(request: &OutgoingRequest) -> Result<IncomingResponse, HttpError> {
-    HTTP.with(|h| match &*h.borrow() {
-        Some(responder) => responder(request),
-        None => Err(HttpError::Failed("natively nothing is sent: answer with testing::respond_http".into())),
-    })
 }

@@ -38,7 +38,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
     let mut placement = Placement::<dyn BlobBackend>::new(embedded.clone());
     let bound = bindings.parse::<BlobBinding>()?;
     if !bound.is_empty() {
-        let client = crate::aws::s3(bindings.aws(env)?);
+        let client = crate::platform::aws::s3(bindings.aws(env)?);
         for (label, binding) in bound {
             let S3Binding { bucket, prefix } = binding.s3;
             // The prefix is one path segment, so `<prefix>/<key>` of one container can

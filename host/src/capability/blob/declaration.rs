@@ -64,7 +64,7 @@ impl BlobQuota {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::parse_for_tests as manifest;
+    use crate::spec::manifest::parse_for_tests as manifest;
 
     fn parse(text: &str) -> Result<BlobQuota, String> {
         BlobQuota::parse(&toml::from_str(text).unwrap())

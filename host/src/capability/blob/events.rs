@@ -6,7 +6,7 @@
 use crate::bindings::wit_events::{Event, Object, ObjectChange, Payload};
 use crate::capability::grants::Address;
 use crate::capability::labelled::{EventSource, RecordError};
-use crate::capability::log::escape_controls;
+use crate::observability::escape::escape_controls;
 use serde::Deserialize;
 
 /// The fields of an S3 event record this capability reads, and only those: a record that

@@ -16,7 +16,7 @@
 //!   notifications bring them to Lambda.
 //!
 //! Grants are checked twice: at load (a grant must name a declared container, see
-//! `manifest.rs`; a component importing `blob` must be granted one, see `plugin.rs`) and
+//! `spec/manifest.rs`; a component importing `blob` must be granted one, see `runtime/plugin.rs`) and
 //! at use (`open` of an ungranted label, and writes or PUT URLs through a read grant, are
 //! `access-denied`).
 
@@ -40,7 +40,7 @@ pub use s3::S3Blob;
 
 use crate::capability::grants::{Grant, Granted, LabelView};
 use crate::capability::labelled::Kind;
-use crate::state::State;
+use crate::capability::state::State;
 use wasmtime::component::{HasData, Linker};
 
 /// The grant that writes (and may hand out PUT URLs).

@@ -12,12 +12,12 @@
 
 use super::backend::*;
 use super::limits::check_object_size;
-use crate::aws::http_status;
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };
 use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
+use crate::platform::aws::http_status;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

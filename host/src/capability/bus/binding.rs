@@ -32,7 +32,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
     let mut placement = Placement::<dyn BusBackend>::new(Arc::new(EmbeddedBus::new(env.local_events.clone())));
     let bound = bindings.parse::<BusBinding>()?;
     if !bound.is_empty() {
-        let backend = Arc::new(EventBridgeBus::new(crate::aws::eventbridge(bindings.aws(env)?)));
+        let backend = Arc::new(EventBridgeBus::new(crate::platform::aws::eventbridge(bindings.aws(env)?)));
         for (label, binding) in bound {
             let name = binding.eventbridge.name;
             if name.is_empty() || name.len() > 256 {

@@ -1,6 +1,6 @@
 //! [`EventBridgeBus`]: buses bound to EventBridge. The only file of the bus capability
 //! that imports `aws_sdk_eventbridge`. Throttling is retried with backoff by the SDK
-//! (`aws.rs`); what still fails reaches the plugin as `unavailable`, with the detail in
+//! (`platform/aws.rs`); what still fails reaches the plugin as `unavailable`, with the detail in
 //! the host's log.
 
 use super::BusBackend;

@@ -1,13 +1,13 @@
 //! [`EmbeddedBus`]: the bus backend of `plughost serve` — each event is accepted into the
-//! durable outbox (`trigger/local/store.rs`) in EventBridge's shape, and the local pump
-//! delivers it to every plugin whose bus trigger's pattern matches (`trigger/pattern.rs`,
+//! durable outbox (`capability/message_store/sqlite.rs`) in EventBridge's shape, and the local pump
+//! delivers it to every plugin whose bus trigger's pattern matches (`spec/pattern.rs`,
 //! the same matching as in AWS).
 
 use super::BusBackend;
 use crate::bindings::plughost::plugin::bus::Entry;
 use crate::capability::error::StorageError;
-use crate::trigger::local::LocalEvent;
-use crate::trigger::local::store::SharedLocalEvents;
+use crate::capability::message_store::LocalEvent;
+use crate::capability::message_store::sqlite::SharedLocalEvents;
 
 pub struct EmbeddedBus {
     events: SharedLocalEvents,
@@ -31,7 +31,7 @@ impl BusBackend for EmbeddedBus {
         for entry in entries {
             // `limits.rs` checked that the detail is a JSON object.
             let detail = serde_json::from_str(&entry.detail).unwrap_or_default();
-            let (id, event) = crate::trigger::local::bus_event(&entry.source, &entry.detail_type, detail);
+            let (id, event) = crate::capability::message_store::bus_event(&entry.source, &entry.detail_type, detail);
             ids.push(id);
             accepted.push(LocalEvent::Bus { bus: namespace.to_owned(), event });
         }

@@ -12,7 +12,7 @@
 //! have its secret values replaced (see `capability/log`).
 
 use super::ConfigValue;
-use crate::id::PluginId;
+use crate::spec::id::PluginId;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,8 +37,8 @@ impl SecretSource {
     pub async fn from_arg(arg: &str) -> Self {
         match arg.strip_prefix(SECRETS_MANAGER_SCHEME) {
             Some(prefix) => {
-                let config = crate::aws::config_from_env().await;
-                Self::SecretsManager { client: crate::aws::secrets_manager(&config), prefix: prefix.into() }
+                let config = crate::platform::aws::config_from_env().await;
+                Self::SecretsManager { client: crate::platform::aws::secrets_manager(&config), prefix: prefix.into() }
             }
             None => Self::File(arg.into()),
         }
@@ -184,7 +184,7 @@ pub fn resolve(config: &PluginConfig, secrets: &Secrets) -> Result<Resolved, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{LimitBounds, Manifest};
+    use crate::spec::manifest::{LimitBounds, Manifest};
 
     fn manifest(config: &str) -> Manifest {
         let text = format!("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nconfig = {config}\n");

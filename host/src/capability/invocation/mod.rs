@@ -2,7 +2,7 @@
 //! today its deadline. Every plugin has it (no grant: it reveals only the plugin's own time
 //! budget).
 //!
-//! - `mod.rs`  — [`InvocationCtx`] (set by `invoke.rs` when the call starts) and
+//! - `mod.rs`  — [`InvocationCtx`] (set by `runtime/invoke.rs` when the call starts) and
 //!   `add_to_linker`;
 //! - `host.rs` — the `plughost:plugin/invocation` import over an [`InvocationCtx`].
 //!

@@ -36,7 +36,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
     let mut placement = Placement::<dyn KvBackend>::new(embedded.clone());
     let bound = bindings.parse::<KvBinding>()?;
     if !bound.is_empty() {
-        let client = crate::aws::dynamodb(bindings.aws(env)?);
+        let client = crate::platform::aws::dynamodb(bindings.aws(env)?);
         for (label, binding) in bound {
             let DynamoBinding { table, prefix } = binding.dynamodb;
             if table.is_empty() || prefix.is_empty() || prefix.contains('#') {

@@ -51,7 +51,7 @@ impl KvQuota {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::parse_for_tests as manifest;
+    use crate::spec::manifest::parse_for_tests as manifest;
 
     fn parse(text: &str) -> Result<KvQuota, String> {
         KvQuota::parse(&toml::from_str(text).unwrap())

@@ -8,7 +8,7 @@
 use crate::bindings::wit_events::{Change, ChangeKind, Event, Payload};
 use crate::capability::grants::Address;
 use crate::capability::labelled::{EventSource, RecordError};
-use crate::capability::log::escape_controls;
+use crate::observability::escape::escape_controls;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_dynamo::AttributeValue;
 

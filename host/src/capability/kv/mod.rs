@@ -14,7 +14,7 @@
 //!   Streams records bring them to Lambda.
 //!
 //! Grants are checked twice: at load (a grant must name a declared store, see
-//! `manifest.rs`; a component importing `kv` must be granted a store, see `plugin.rs`)
+//! `spec/manifest.rs`; a component importing `kv` must be granted a store, see `runtime/plugin.rs`)
 //! and at use (`open` of an ungranted label and writes through a read grant are
 //! `access-denied`).
 
@@ -34,7 +34,7 @@ pub use sqlite::SqliteKv;
 
 use crate::capability::grants::{Grant, Granted, LabelView};
 use crate::capability::labelled::Kind;
-use crate::state::State;
+use crate::capability::state::State;
 use wasmtime::component::{HasData, Linker};
 
 /// The grant that writes.

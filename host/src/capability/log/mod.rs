@@ -8,7 +8,7 @@
 //! Limits exist so a chatty or hostile plugin cannot flood the operator's logs (or bill),
 //! nor the host's CPU: at most [`MAX_LINES_PER_REQUEST`] lines, each cut at
 //! [`MAX_LINE_BYTES`]; one stdio write carries at most [`MAX_STDIO_WRITE`] bytes and costs
-//! time linear in its size. Every plugin-supplied string is escaped ([`escape_controls`])
+//! time linear in its size. Every plugin-supplied string is escaped ([`escape_controls`](crate::observability::escape::escape_controls))
 //! before it reaches a log line, so a plugin cannot forge host lines.
 
 mod host;
@@ -16,7 +16,8 @@ mod stdio;
 
 pub use stdio::StdioLog;
 
-use crate::id::PluginId;
+use crate::observability::escape::{escape_controls, truncate};
+use crate::spec::id::PluginId;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -200,46 +201,8 @@ impl LogSink {
     }
 }
 
-/// `text` with every control character (and the Unicode line and paragraph separators)
-/// written as an escape: `\n`, `\r`, `\t`, `\u{1b}`. Borrowed when there is none, which
-/// is nearly always.
-pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    // Printable ASCII needs nothing (almost every path, id and line): a fold, so the bytes
-    // are checked many at a time.
-    if text.bytes().fold(true, |printable, b| printable & (b' '..=b'~').contains(&b)) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let needs_escape = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
-    if !text.chars().any(needs_escape) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '\n' => escaped.push_str("\\n"),
-            '\r' => escaped.push_str("\\r"),
-            '\t' => escaped.push_str("\\t"),
-            c if needs_escape(c) => escaped.extend(c.escape_unicode()),
-            c => escaped.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(escaped)
-}
-
 fn stdio_level(stream: usize) -> (Level, &'static str) {
     if stream == 0 { (Level::Info, "stdout") } else { (Level::Warn, "stderr") }
-}
-
-/// `s` cut to at most `max` bytes, on a character boundary.
-pub fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The per-request log context held in the store.
@@ -321,21 +284,5 @@ mod tests {
         assert!(sink.partial[0].lock().unwrap().is_empty());
         sink.write_stdio(0, b"tail\r\n");
         assert_eq!(sink.lines_left.load(Ordering::Relaxed), MAX_LINES_PER_REQUEST - 2);
-    }
-
-    #[test]
-    fn control_characters_are_escaped_so_no_line_can_be_forged() {
-        assert_eq!(escape_controls("plain text"), "plain text");
-        assert!(matches!(escape_controls("plain"), std::borrow::Cow::Borrowed(_)));
-        assert_eq!(
-            escape_controls("a\nINFO plughost::access: forged\r\u{1b}[31mred\u{2028}"),
-            "a\\nINFO plughost::access: forged\\r\\u{1b}[31mred\\u{2028}"
-        );
-    }
-
-    #[test]
-    fn truncate_respects_char_boundaries() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("abc", 10), "abc");
     }
 }

@@ -2,7 +2,7 @@
 //! same deployment in-process — a fresh instance under the callee's own grants and limits,
 //! never the caller's — routed by the callee's own routes, answered as HTTP.
 //!
-//! The deployment is behind [`Chain`] (implemented by `dispatch.rs`, which owns routing
+//! The deployment is behind [`Chain`] (implemented by `dispatch/`, which owns routing
 //! and invocation), so this capability never reaches into the request path it runs in.
 //! [`CallOrigin`] travels with every invocation: how deep in a chain it is (a chain
 //! deeper than [`MAX_CHAIN_DEPTH`](super::MAX_CHAIN_DEPTH) is `loop-detected`) and the

@@ -8,7 +8,7 @@
 //! private, link-local — the instance metadata and container credentials endpoints —, the
 //! rest of IANA's special-purpose ranges, and IPv6 forms that carry such an IPv4 address).
 //! The Lambda runtime API (`AWS_LAMBDA_RUNTIME_API`, which hands out invocations and takes
-//! their results; its address from `lambda/environment.rs`) needs an entry naming its exact
+//! their results; its address from `platform/environment.rs`) needs an entry naming its exact
 //! address and port. The host's own listening addresses (`serve`'s listener: the operator
 //! API, the console, every plugin's routes past the chain depth limit) are refused whatever
 //! the allow-list says ([`refuse_own_listener`]).

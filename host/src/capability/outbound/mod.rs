@@ -32,7 +32,7 @@ pub use allow_list::AllowList;
 pub use chain::{CallOrigin, Chain};
 
 use crate::capability::log::LogSink;
-use crate::telemetry::{ErrorKind, PluginMetrics};
+use crate::observability::telemetry::{ErrorKind, PluginMetrics};
 use allow_list::Target;
 use bytes::Bytes;
 use std::sync::Arc;

@@ -95,7 +95,7 @@ pub async fn send(
             within(connect_by, Error::DnsTimeout, lookup).await.map_err(Err)?
         }
     };
-    let runtime_api = crate::lambda::environment::runtime_api();
+    let runtime_api = crate::platform::environment::runtime_api();
     let mut refusals = Vec::new();
     let checked: Vec<SocketAddr> = addrs
         .into_iter()

@@ -56,7 +56,7 @@ pub fn tag(headers: &mut http::HeaderMap, request_id: &str, trace_id: &str) {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", value);
     }
-    let parent = crate::telemetry::traces::current_span_id().unwrap_or_else(random_hex::<8>);
+    let parent = crate::observability::telemetry::traces::current_span_id().unwrap_or_else(random_hex::<8>);
     let traceparent = format!("00-{trace_id}-{parent}-01");
     if let Ok(value) = HeaderValue::from_str(&traceparent) {
         headers.insert("traceparent", value);

@@ -6,7 +6,7 @@
 //! sqs = { arn = "arn:aws:sqs:eu-west-1:123456789012:orders", url = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders" }
 //! ```
 //!
-//! The ARN is how events from AWS name the queue (`trigger/binding.rs` looks labels up by
+//! The ARN is how events from AWS name the queue (`routing/addresses.rs` looks labels up by
 //! it); the URL is where messages are sent (looked up from the ARN once when it is left
 //! out) and what `serve` polls.
 
@@ -36,7 +36,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
     let mut placement = Placement::<dyn QueueBackend>::new(Arc::new(EmbeddedQueue::new(env.local_events.clone())));
     let bound = bindings.parse::<QueueBinding>()?;
     if !bound.is_empty() {
-        let backend = Arc::new(SqsQueueBackend::new(crate::aws::sqs(bindings.aws(env)?)));
+        let backend = Arc::new(SqsQueueBackend::new(crate::platform::aws::sqs(bindings.aws(env)?)));
         for (label, binding) in bound {
             let SqsAddress { arn, url } = binding.sqs;
             if !(arn.starts_with("arn:aws:sqs:") || arn.starts_with("arn:aws-")) {

@@ -1,11 +1,11 @@
 //! [`EmbeddedQueue`]: the queue backend of `plughost serve` — the durable local queue of
-//! `trigger/local/store.rs` (`<data-dir>/events.sqlite3`), the same one the queue's
+//! `capability/message_store/sqlite.rs` (`<data-dir>/events.sqlite3`), the same one the queue's
 //! consumer reads, so a message sent here reaches the consuming plugin.
 
 use super::QueueBackend;
 use crate::bindings::plughost::plugin::queue::Message;
 use crate::capability::error::StorageError;
-use crate::trigger::local::store::{Outgoing, SharedLocalEvents};
+use crate::capability::message_store::sqlite::{Outgoing, SharedLocalEvents};
 
 pub struct EmbeddedQueue {
     events: SharedLocalEvents,

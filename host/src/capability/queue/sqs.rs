@@ -1,5 +1,5 @@
 //! [`SqsQueueBackend`]: queues bound to SQS. The only file of the queue capability that
-//! imports `aws_sdk_sqs`. Throttling is retried with backoff by the SDK (`aws.rs`); what
+//! imports `aws_sdk_sqs`. Throttling is retried with backoff by the SDK (`platform/aws.rs`); what
 //! still fails reaches the plugin as `unavailable`, with the detail in the host's log.
 
 use super::QueueBackend;

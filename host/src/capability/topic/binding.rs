@@ -7,7 +7,7 @@
 //! ```
 //!
 //! The ARN is where notifications are published and how SNS events name the topic
-//! (`trigger/binding.rs` looks labels up by it).
+//! (`routing/addresses.rs` looks labels up by it).
 
 use super::{EmbeddedTopic, SnsTopicBackend, TopicBackend};
 use crate::capability::grants::Placement;
@@ -31,7 +31,7 @@ pub fn open(env: &Env, bindings: &Bindings) -> anyhow::Result<Arc<dyn Backends>>
     let mut placement = Placement::<dyn TopicBackend>::new(Arc::new(EmbeddedTopic::new(env.local_events.clone())));
     let bound = bindings.parse::<TopicBinding>()?;
     if !bound.is_empty() {
-        let backend = Arc::new(SnsTopicBackend::new(crate::aws::sns(bindings.aws(env)?)));
+        let backend = Arc::new(SnsTopicBackend::new(crate::platform::aws::sns(bindings.aws(env)?)));
         for (label, binding) in bound {
             let arn = binding.sns.arn;
             if !(arn.starts_with("arn:aws:sns:") || arn.starts_with("arn:aws-")) {

@@ -1,13 +1,13 @@
 //! [`EmbeddedTopic`]: the topic backend of `plughost serve` — a published notification
-//! is accepted into the durable outbox (`trigger/local/store.rs`), from which the local
+//! is accepted into the durable outbox (`capability/message_store/sqlite.rs`), from which the local
 //! pump delivers it to every subscriber: the plugins with a trigger on the topic, and the
 //! queues declared with `topics = [...]`.
 
 use super::TopicBackend;
 use crate::bindings::plughost::plugin::topic::Notification;
 use crate::capability::error::StorageError;
-use crate::trigger::local::LocalEvent;
-use crate::trigger::local::store::SharedLocalEvents;
+use crate::capability::message_store::LocalEvent;
+use crate::capability::message_store::sqlite::SharedLocalEvents;
 
 pub struct EmbeddedTopic {
     events: SharedLocalEvents,

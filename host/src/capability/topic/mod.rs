@@ -27,7 +27,7 @@ pub use sns::SnsTopicBackend;
 
 use crate::capability::grants::{Grant, LabelView};
 use crate::capability::labelled::Kind;
-use crate::state::State;
+use crate::capability::state::State;
 use wasmtime::component::{HasData, Linker};
 
 const PUBLISH: &str = "publish";
@@ -46,7 +46,7 @@ pub const KIND: Kind = Kind {
     open: binding::open,
     add_to_linker,
     events: None,
-    // Declared with their delivery rules in `queues`, `topics`, `buses` (`trigger/tfvars.rs`).
+    // Declared with their delivery rules in `queues`, `topics`, `buses` (`cli/tfvars.rs`).
     terraform_labels: None,
 };
 

@@ -1,5 +1,5 @@
 //! [`SnsTopicBackend`]: topics bound to SNS. The only file of the topic capability that
-//! imports `aws_sdk_sns`. Throttling is retried with backoff by the SDK (`aws.rs`); what
+//! imports `aws_sdk_sns`. Throttling is retried with backoff by the SDK (`platform/aws.rs`); what
 //! still fails reaches the plugin as `unavailable`, with the detail in the host's log.
 
 use super::TopicBackend;

@@ -7,7 +7,7 @@
 //! - `host.rs` — the `plughost:plugin/trace` import over a [`TraceCtx`].
 //!
 //! A span is a `tracing` span (target `plughost::plugin`, level `debug`, named with
-//! `otel.name`), so the exporter in `telemetry/traces.rs` sends it like the host's own.
+//! `otel.name`), so the exporter in `observability/telemetry/traces.rs` sends it like the host's own.
 //! Nothing is made unless this process exports spans: the plugin gets a handle that records
 //! nothing. Limits keep a plugin from flooding the operator's traces (or bill): at most
 //! [`MAX_SPANS_PER_REQUEST`] spans, [`MAX_ATTRIBUTES`] attributes set on each, names and keys
@@ -66,7 +66,7 @@ pub struct TraceCtx {
 
 impl TraceCtx {
     pub fn new(sink: Arc<LogSink>) -> Self {
-        Self::with_recording(sink, crate::telemetry::traces::exporting())
+        Self::with_recording(sink, crate::observability::telemetry::traces::exporting())
     }
 
     fn with_recording(sink: Arc<LogSink>, recording: bool) -> Self {
@@ -132,8 +132,8 @@ impl TraceCtx {
 
     /// `text` cut to `max` bytes, the plugin's secrets replaced, control characters escaped.
     fn clean(&self, text: &str, max: usize) -> String {
-        let redacted = self.sink.redact(super::log::truncate(text, max));
-        super::log::escape_controls(&redacted).into_owned()
+        let redacted = self.sink.redact(crate::observability::escape::truncate(text, max));
+        crate::observability::escape::escape_controls(&redacted).into_owned()
     }
 }
 
@@ -173,7 +173,7 @@ pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, get: fn(&mut T) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::PluginId;
+    use crate::spec::id::PluginId;
 
     fn ctx(recording: bool) -> TraceCtx {
         let secrets: Arc<[String]> = Arc::from(["hunter22".to_owned()]);

@@ -27,7 +27,7 @@ use std::sync::Arc;
 /// Where the page lives.
 pub const CONSOLE_PATH: &str = "/_plughost/";
 
-/// The log lines of a plugin the API returns (the newest; `telemetry/recent_logs.rs` keeps more).
+/// The log lines of a plugin the API returns (the newest; `observability/telemetry/recent_logs.rs` keeps more).
 const LOG_LINES: usize = 100;
 
 const PAGE: &str = include_str!("console.html");
@@ -41,10 +41,10 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 #[derive(Clone)]
 struct Console {
     app: Arc<App>,
-    logs: crate::telemetry::RecentLogs,
+    logs: crate::observability::telemetry::RecentLogs,
 }
 
-pub fn router(app: Arc<App>, logs: crate::telemetry::RecentLogs) -> axum::Router {
+pub fn router(app: Arc<App>, logs: crate::observability::telemetry::RecentLogs) -> axum::Router {
     axum::Router::new()
         .route(CONSOLE_PATH, get(page))
         .route("/_plughost", get(|| async { axum::response::Redirect::permanent(CONSOLE_PATH) }))
@@ -104,7 +104,7 @@ async fn state(State(console): State<Console>) -> axum::Json<Value> {
 
 async fn plugin_logs(State(console): State<Console>, Path(plugin): Path<String>) -> Response {
     if !console.app.table().plugins().iter().any(|p| p.id.as_str() == plugin) {
-        let message = format!("no plugin `{}` is loaded", crate::capability::log::escape_controls(&plugin));
+        let message = format!("no plugin `{}` is loaded", crate::observability::escape::escape_controls(&plugin));
         return (StatusCode::NOT_FOUND, axum::Json(json!({ "error": { "code": "not_found", "message": message } })))
             .into_response();
     }

@@ -1,0 +1,314 @@
+//! The manifest's event sections: the sources triggers read from (the `queue`, `topic` and
+//! `bus` capabilities' declarations, as [`Sources`]) and each plugin's `events = [...]`
+//! triggers. Data only, checked here; `manifest.rs`
+//! calls in. `object` and `changes` triggers name labels of the capability that emits
+//! those events (`Kind::events`).
+//!
+//! ```toml
+//! [queue.orders]                    # max_receives = 5, visibility_timeout = "30s"
+//! [topic.alerts]
+//! [bus.app]
+//!
+//! [plugins.worker]
+//! events = [
+//!   { schedule = "rate(5 minutes)", name = "sweep" },
+//!   { object = "images", on = ["created"], prefix = "uploads/", suffix = ".png" },
+//!   { queue = "orders", batch = 10 },
+//!   { topic = "alerts" },
+//!   { changes = "users", prefix = "user/" },
+//!   { bus = "app", pattern = { source = ["shop"], detail-type = ["OrderPlaced"] } },
+//! ]
+//! ```
+
+use crate::capability::labelled::{Declarations, GrantedAccess};
+use crate::capability::queue::QueueSpec;
+use crate::spec::id::PluginId;
+use crate::spec::pattern::Pattern;
+use crate::spec::schedule::Schedule;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Every queue, topic and bus the manifest declares (their `[queue.*]`, `[topic.*]` and
+/// `[bus.*]` sections belong to those capabilities; this is the view triggers need).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sources {
+    pub queues: BTreeMap<String, QueueSpec>,
+    pub topics: BTreeSet<String>,
+    pub buses: BTreeSet<String>,
+}
+
+impl Sources {
+    /// The sources among the manifest's `declared` labels; a queue's `topics` must name
+    /// declared topics.
+    pub fn from_declared(declared: &Declarations) -> Result<Self, String> {
+        let labels = |section: &str| declared.get(section).into_iter().flat_map(BTreeMap::iter);
+        let topics: BTreeSet<String> = labels("topic").map(|(label, _)| label.clone()).collect();
+        let buses = labels("bus").map(|(label, _)| label.clone()).collect();
+        let mut queues = BTreeMap::new();
+        for (label, table) in labels("queue") {
+            let spec = QueueSpec::parse(table).map_err(|m| format!("[queue.{label}]: {m}"))?;
+            if let Some(topic) = spec.topics.iter().find(|topic| !topics.contains(*topic)) {
+                return Err(format!(
+                    "[queue.{label}]: topics: no topic `{topic}` is declared (declare it with `[topic.{topic}]`)"
+                ));
+            }
+            queues.insert(label.clone(), spec);
+        }
+        Ok(Self { queues, topics, buses })
+    }
+
+    /// The queues subscribed to `topic` (declared with `topics = ["<topic>"]`).
+    pub fn subscribers_of<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.queues
+            .iter()
+            .filter(move |(_, spec)| spec.topics.iter().any(|t| t == topic))
+            .map(|(label, _)| label.as_str())
+    }
+}
+
+/// One way events reach a plugin.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    Schedule { name: String, schedule: Schedule },
+    Object { container: String, created: bool, removed: bool, prefix: String, suffix: String },
+    Queue { queue: String, batch: u32 },
+    Topic { topic: String },
+    Changes { store: String, prefix: String },
+    Bus { bus: String, pattern: Pattern },
+}
+
+impl Trigger {
+    /// For a trigger on a capability's own events (`object`, `changes`): its trigger
+    /// keyword and the label it watches (see `Kind::events`).
+    pub fn emitted(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Self::Object { container, .. } => Some(("object", container)),
+            Self::Changes { store, .. } => Some(("changes", store)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    /// How logs and errors name a trigger: `schedule sweep`, `queue orders`, ...
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Schedule { name, .. } => write!(f, "schedule {name}"),
+            Self::Object { container, .. } => write!(f, "object {container}"),
+            Self::Queue { queue, .. } => write!(f, "queue {queue}"),
+            Self::Topic { topic } => write!(f, "topic {topic}"),
+            Self::Changes { store, .. } => write!(f, "changes {store}"),
+            Self::Bus { bus, .. } => write!(f, "bus {bus}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrigger {
+    schedule: Option<String>,
+    name: Option<String>,
+    object: Option<String>,
+    on: Option<Vec<String>>,
+    prefix: Option<String>,
+    suffix: Option<String>,
+    queue: Option<String>,
+    batch: Option<u32>,
+    topic: Option<String>,
+    changes: Option<String>,
+    bus: Option<String>,
+    pattern: Option<toml::Value>,
+}
+
+const TRIGGER_KINDS: &str = "`schedule`, `object`, `queue`, `topic`, `changes` or `bus`";
+
+/// A plugin's `events = [...]`, each naming a declared source.
+pub fn parse_triggers(value: toml::Value, sources: &Sources, declared: &Declarations) -> Result<Vec<Trigger>, String> {
+    let toml::Value::Array(entries) = value else {
+        return Err("events: must be a list of triggers, e.g. `events = [{ queue = \"orders\" }]`".into());
+    };
+    let mut triggers = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let at = |m: String| format!("events[{i}]: {m}");
+        let raw: RawTrigger = entry.try_into().map_err(|e: toml::de::Error| at(message(&e)))?;
+        let trigger = parse_trigger(raw, sources, declared).map_err(at)?;
+        if let Trigger::Schedule { name, .. } = &trigger
+            && triggers.iter().any(|t| matches!(t, Trigger::Schedule { name: n, .. } if n == name))
+        {
+            return Err(at(format!("a schedule named `{name}` is already declared by this plugin")));
+        }
+        triggers.push(trigger);
+    }
+    Ok(triggers)
+}
+
+fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) -> Result<Trigger, String> {
+    let kinds = [
+        ("schedule", raw.schedule.is_some()),
+        ("object", raw.object.is_some()),
+        ("queue", raw.queue.is_some()),
+        ("topic", raw.topic.is_some()),
+        ("changes", raw.changes.is_some()),
+        ("bus", raw.bus.is_some()),
+    ];
+    let named: Vec<&str> = kinds.iter().filter(|(_, set)| *set).map(|(kind, _)| *kind).collect();
+    let [kind] = named[..] else {
+        return Err(if named.is_empty() {
+            format!("needs one of {TRIGGER_KINDS}")
+        } else {
+            format!("names {} sources (`{}`): give exactly one", named.len(), named.join("`, `"))
+        });
+    };
+    let allowed: &[&str] = match kind {
+        "schedule" => &["name"],
+        "object" => &["on", "prefix", "suffix"],
+        "queue" => &["batch"],
+        "changes" => &["prefix"],
+        "bus" => &["pattern"],
+        _ => &[],
+    };
+    let extras = [
+        ("name", raw.name.is_some()),
+        ("on", raw.on.is_some()),
+        ("prefix", raw.prefix.is_some()),
+        ("suffix", raw.suffix.is_some()),
+        ("batch", raw.batch.is_some()),
+        ("pattern", raw.pattern.is_some()),
+    ];
+    if let Some((field, _)) = extras.iter().find(|(field, set)| *set && !allowed.contains(field)) {
+        return Err(format!("`{field}` does not apply to a {kind} trigger"));
+    }
+    let undeclared = |section: &str, noun: &str, label: &str| {
+        format!("no {noun} `{label}` is declared (declare it with `[{section}.{label}]`)")
+    };
+    // `object` / `changes`: a label of the capability emitting those events.
+    let emitted_by = |label: &str| -> Result<(), String> {
+        let emitter = crate::capability::emitting(kind).ok_or_else(|| format!("no capability emits {kind} events"))?;
+        if declared.get(emitter.name).is_some_and(|labels| labels.contains_key(label)) {
+            Ok(())
+        } else {
+            Err(undeclared(emitter.name, emitter.noun, label))
+        }
+    };
+    Ok(match kind {
+        "schedule" => {
+            let name = raw.name.ok_or("a schedule needs a `name` (what the plugin sees, e.g. \"sweep\")")?;
+            check_label(&name).map_err(|m| format!("name: {m}"))?;
+            let schedule =
+                Schedule::parse(raw.schedule.as_deref().unwrap_or_default()).map_err(|m| format!("schedule: {m}"))?;
+            Trigger::Schedule { name, schedule }
+        }
+        "object" => {
+            let container = raw.object.unwrap_or_default();
+            emitted_by(&container)?;
+            let on = raw.on.unwrap_or_else(|| vec!["created".into(), "removed".into()]);
+            if on.is_empty() {
+                return Err("on: name `created`, `removed` or both".into());
+            }
+            if let Some(unknown) = on.iter().find(|c| *c != "created" && *c != "removed") {
+                return Err(format!("on: unknown change `{unknown}` (use `created` or `removed`)"));
+            }
+            let prefix = raw.prefix.unwrap_or_default();
+            let suffix = raw.suffix.unwrap_or_default();
+            check_affix(&prefix, "prefix")?;
+            check_affix(&suffix, "suffix")?;
+            Trigger::Object {
+                container,
+                created: on.iter().any(|c| c == "created"),
+                removed: on.iter().any(|c| c == "removed"),
+                prefix,
+                suffix,
+            }
+        }
+        "queue" => {
+            let queue = raw.queue.unwrap_or_default();
+            if !sources.queues.contains_key(&queue) {
+                return Err(undeclared("queue", "queue", &queue));
+            }
+            let batch = raw.batch.unwrap_or(10);
+            if !(1..=10).contains(&batch) {
+                return Err(format!("batch {batch} is outside 1..=10"));
+            }
+            Trigger::Queue { queue, batch }
+        }
+        "topic" => {
+            let topic = raw.topic.unwrap_or_default();
+            if !sources.topics.contains(&topic) {
+                return Err(undeclared("topic", "topic", &topic));
+            }
+            Trigger::Topic { topic }
+        }
+        "changes" => {
+            let store = raw.changes.unwrap_or_default();
+            emitted_by(&store)?;
+            let prefix = raw.prefix.unwrap_or_default();
+            check_affix(&prefix, "prefix")?;
+            Trigger::Changes { store, prefix }
+        }
+        _ => {
+            let bus = raw.bus.unwrap_or_default();
+            if !sources.buses.contains(&bus) {
+                return Err(undeclared("bus", "bus", &bus));
+            }
+            let pattern = raw.pattern.ok_or("a bus trigger needs a `pattern`, e.g. `{ source = [\"shop\"] }`")?;
+            let pattern = serde_json::to_value(pattern).map_err(|e| format!("pattern: {e}"))?;
+            Trigger::Bus { bus, pattern: Pattern::parse(pattern).map_err(|m| format!("pattern: {m}"))? }
+        }
+    })
+}
+
+/// Object and change events carry a container's keys and a store's values: a plugin
+/// receives them only for labels it is granted (read is enough), like reading them.
+pub fn check_granted(triggers: &[Trigger], grants: &GrantedAccess) -> Result<(), String> {
+    for (i, trigger) in triggers.iter().enumerate() {
+        let Some((word, label)) = trigger.emitted() else { continue };
+        let Some(capability) = crate::capability::emitting(word).map(|kind| kind.name) else { continue };
+        if !grants.get(capability).is_some_and(|labels| labels.contains_key(label)) {
+            return Err(format!(
+                "events[{i}]: {trigger} events reveal what `{label}` holds: grant the plugin `{label}` \
+                 (e.g. `{capability} = {{ {label} = \"read\" }}`)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Two plugins consuming one queue would each get some of its messages: refuse it.
+pub fn check_one_consumer_per_queue<'a>(
+    plugins: impl IntoIterator<Item = (&'a PluginId, &'a [Trigger])>,
+) -> Result<(), String> {
+    let mut consumers: BTreeMap<&str, &PluginId> = BTreeMap::new();
+    for (plugin, triggers) in plugins {
+        for trigger in triggers {
+            let Trigger::Queue { queue, .. } = trigger else { continue };
+            if let Some(other) = consumers.insert(queue, plugin)
+                && other != plugin
+            {
+                return Err(format!(
+                    "plugins `{other}` and `{plugin}` both consume queue `{queue}`: a queue has one consumer \
+                     (publish to a topic to fan out)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_affix(text: &str, field: &str) -> Result<(), String> {
+    if text.len() > 1024 || text.chars().any(char::is_control) {
+        return Err(format!("{field}: at most 1024 bytes, no control characters"));
+    }
+    Ok(())
+}
+
+/// Labels and schedule names follow the plugin id rules (they appear in logs, rule names).
+fn check_label(label: &str) -> Result<(), String> {
+    PluginId::parse(label)
+        .map(drop)
+        .map_err(|_| format!("invalid name `{label}`: use 1-63 lower-case letters, digits, `-` or `_`"))
+}
+
+fn message(e: &toml::de::Error) -> String {
+    e.message().trim().to_owned()
+}
