@@ -305,8 +305,11 @@ async fn run(command: Command, recent_logs: RecentLogs) -> anyhow::Result<()> {
         }
         Command::Trigger(args) => plughost::cli::trigger::run(args).await,
         Command::Tfvars { manifest } => {
-            let manifest =
-                plughost::spec::manifest::Manifest::load(&manifest, &EngineSettings::default().limit_bounds())?;
+            let manifest = plughost::spec::manifest::Manifest::load(
+                &manifest,
+                &EngineSettings::default().limit_bounds(),
+                &plughost::capability::sections(),
+            )?;
             println!("{}", serde_json::to_string_pretty(&plughost::cli::tfvars::terraform_vars(&manifest))?);
             Ok(())
         }

@@ -75,6 +75,11 @@ use wasmtime::component::Linker;
 /// "Adding a capability").
 pub const LABELLED: &[&Kind] = &[&kv::KIND, &blob::KIND, &queue::KIND, &topic::KIND, &bus::KIND];
 
+/// What the manifest knows of each labelled capability, for `Manifest::parse`.
+pub fn sections() -> Vec<labelled::Section> {
+    LABELLED.iter().map(|kind| kind.section()).collect()
+}
+
 /// The labelled capability called `name` (a manifest section, a storage-map section).
 pub fn labelled(name: &str) -> Option<&'static Kind> {
     LABELLED.iter().copied().find(|kind| kind.name == name)

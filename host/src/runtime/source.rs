@@ -91,10 +91,11 @@ impl ManifestSource {
             Self::File(path) => {
                 // Read off the async worker (a reload runs on one); parsing is cheap.
                 let (path, bounds) = (path.clone(), *bounds);
-                let manifest = tokio::task::spawn_blocking(move || Manifest::load(&path, &bounds))
-                    .await
-                    .map_err(|e| FetchError::Unavailable(e.into()))?
-                    .map_err(|e| FetchError::Unavailable(e.into()))?;
+                let manifest =
+                    tokio::task::spawn_blocking(move || Manifest::load(&path, &bounds, &crate::capability::sections()))
+                        .await
+                        .map_err(|e| FetchError::Unavailable(e.into()))?
+                        .map_err(|e| FetchError::Unavailable(e.into()))?;
                 return Ok(Some(Snapshot { manifest, version: None, components: Fetched::new() }));
             }
             Self::Deployment { store, .. } => store,
@@ -110,7 +111,8 @@ impl ManifestSource {
             ManifestRead::Found { text, etag } => (text, etag),
         };
         let reject = |error: anyhow::Error| FetchError::Rejected { version: version.clone(), error };
-        let manifest = Manifest::parse(Path::new(&origin), &text, bounds).map_err(|e| reject(e.into()))?;
+        let manifest = Manifest::parse(Path::new(&origin), &text, bounds, &crate::capability::sections())
+            .map_err(|e| reject(e.into()))?;
         let mut wanted = Vec::new();
         for spec in &manifest.plugins {
             match &spec.source {

@@ -30,14 +30,14 @@
 //! <capability> = { <label> = "<access>" }   # grants, e.g. a store read-write
 //! ```
 //!
-//! Capability sections and grants are generic here: `capability::LABELLED` says which
-//! capabilities exist, and each checks its own declarations.
+//! Capability sections and grants are generic here: the [`Section`]s handed to
+//! [`Manifest::parse`] (`capability::sections()`) say which capabilities exist, and each
+//! checks its own declarations — the spec names none.
 
-use crate::capability;
-pub use crate::capability::config::ConfigValue;
-use crate::capability::labelled::{Declarations, GrantedAccess, exact_bytes};
-use crate::capability::outbound::{self, AllowList};
+use crate::spec::allow_list::AllowList;
+pub use crate::spec::config_value::ConfigValue;
 pub use crate::spec::id::{Digest, PluginId};
+use crate::spec::section::{Declarations, GrantedAccess, Section, exact_bytes};
 use crate::spec::triggers::{Sources, Trigger, check_granted, check_one_consumer_per_queue, parse_triggers};
 use bytesize::ByteSize;
 use serde::Deserialize;
@@ -51,6 +51,16 @@ use std::time::Duration;
 pub const RESERVED_PREFIX: &str = "/_plughost";
 
 /// A validated manifest.
+/// The outbound capability's per-plugin limits (`[limits]`), with their defaults and bounds.
+pub mod outbound_limits {
+    /// Outbound requests one invocation may start.
+    pub const DEFAULT_MAX_REQUESTS: u32 = 16;
+    pub const MAX_REQUESTS: u32 = 1000;
+    /// Bytes of one outbound response's body a plugin may read.
+    pub const DEFAULT_MAX_RESPONSE: u64 = 8 * 1024 * 1024;
+    pub const MAX_RESPONSE: u64 = 1024 * 1024 * 1024;
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
     /// The file it was read from (for error messages and live reload).
@@ -152,8 +162,8 @@ impl Default for Limits {
             max_response: 6 * 1024 * 1024,
             max_concurrency: None,
             max_host_io: 64 * 1024 * 1024,
-            max_outbound_requests: outbound::limits::DEFAULT_MAX_REQUESTS,
-            max_outbound_response: outbound::limits::DEFAULT_MAX_RESPONSE,
+            max_outbound_requests: outbound_limits::DEFAULT_MAX_REQUESTS,
+            max_outbound_response: outbound_limits::DEFAULT_MAX_RESPONSE,
         }
     }
 }
@@ -241,26 +251,26 @@ impl Manifest {
 
     /// Reads and validates the manifest at `path`. Does not check that sources exist:
     /// that is part of loading them.
-    pub fn load(path: &Path, bounds: &LimitBounds) -> Result<Self, ManifestError> {
+    pub fn load(path: &Path, bounds: &LimitBounds, sections: &[Section]) -> Result<Self, ManifestError> {
         let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
             file: path.display().to_string(),
             message: format!("cannot read manifest: {e}"),
         })?;
-        Self::parse(path, &text, bounds)
+        Self::parse(path, &text, bounds, sections)
     }
 
     /// Validates manifest `text` as if read from `path` (relative sources resolve against
-    /// its directory).
-    pub fn parse(path: &Path, text: &str, bounds: &LimitBounds) -> Result<Self, ManifestError> {
+    /// its directory). `sections`: the labelled capabilities (`capability::sections()`).
+    pub fn parse(path: &Path, text: &str, bounds: &LimitBounds, sections: &[Section]) -> Result<Self, ManifestError> {
         let file = path.display().to_string();
         let err = |message: String| ManifestError { file: file.clone(), message };
 
         let mut table: toml::Table = toml::from_str(text).map_err(|e| err(toml_error(&e)))?;
         // Capability sections first; what is left must be the manifest's own.
-        let declared = take_declarations(&mut table).map_err(&err)?;
+        let declared = take_declarations(&mut table, sections).map_err(&err)?;
         let sources = Sources::from_declared(&declared).map_err(&err)?;
         let raw: RawManifest =
-            toml::Value::Table(table).try_into().map_err(|e| err(field_error(&e, &MANIFEST_SECTIONS)))?;
+            toml::Value::Table(table).try_into().map_err(|e| err(field_error(&e, &MANIFEST_SECTIONS, sections)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let defaults = Limits::default().overridden_by(&raw.limits);
         defaults.check(bounds).map_err(|m| err(format!("[limits]: {m}")))?;
@@ -272,7 +282,7 @@ impl Manifest {
         for (id, mut plugin) in raw.plugins {
             let at = |m: String| err(format!("plugin `{id}`: {m}"));
             let plugin_id = PluginId::parse(&id).map_err(&err)?;
-            let grants = take_grants(&mut plugin, &declared).map_err(at)?;
+            let grants = take_grants(&mut plugin, &declared, sections).map_err(at)?;
             let outbound = match plugin.remove("allowed_outbound_hosts") {
                 Some(hosts) => AllowList::parse(&hosts).map_err(|m| {
                     // Entry errors start with their index: `allowed_outbound_hosts[1]: ...`.
@@ -282,14 +292,15 @@ impl Manifest {
                 None => AllowList::default(),
             };
             let triggers = match plugin.remove("events") {
-                Some(events) => parse_triggers(events, &sources, &declared).map_err(at)?,
+                Some(events) => parse_triggers(events, &sources, &declared, sections).map_err(at)?,
                 None => Vec::new(),
             };
-            check_granted(&triggers, &grants).map_err(at)?;
+            check_granted(&triggers, &grants, sections).map_err(at)?;
             let plugin: RawPlugin = toml::Value::Table(plugin).try_into().map_err(|e| {
                 at(field_error(
                     &e,
                     &["source", "digest", "routes", "events", "config", "limits", "allowed_outbound_hosts"],
+                    sections,
                 ))
             })?;
             let source = match (plugin.source, plugin.digest) {
@@ -340,9 +351,9 @@ impl Manifest {
 
 /// Takes every capability section (`[<capability>.<label>]`) out of the manifest's top-level
 /// `table`, each declaration checked by its capability.
-fn take_declarations(table: &mut toml::Table) -> Result<Declarations, String> {
+fn take_declarations(table: &mut toml::Table, sections: &[Section]) -> Result<Declarations, String> {
     let mut declared = BTreeMap::new();
-    for kind in capability::LABELLED {
+    for kind in sections {
         let Some(section) = table.remove(kind.name) else { continue };
         let toml::Value::Table(section) = section else {
             return Err(format!("[{0}]: must hold labels, e.g. `[{0}.<label>]`", kind.name));
@@ -364,9 +375,13 @@ fn take_declarations(table: &mut toml::Table) -> Result<Declarations, String> {
 
 /// Takes a plugin's grants (`<capability> = { <label> = "<access>" }`) out of its `table`: each names a
 /// declared label and an access its capability knows.
-fn take_grants(table: &mut toml::Table, declared: &Declarations) -> Result<GrantedAccess, String> {
+fn take_grants(
+    table: &mut toml::Table,
+    declared: &Declarations,
+    sections: &[Section],
+) -> Result<GrantedAccess, String> {
     let mut grants = BTreeMap::new();
-    for kind in capability::LABELLED {
+    for kind in sections {
         let Some(value) = table.remove(kind.name) else { continue };
         let example = format!("`{} = {{ <label> = \"{}\" }}`", kind.name, kind.accesses[0]);
         let toml::Value::Table(value) = value else {
@@ -399,14 +414,14 @@ fn check_label(label: &str, noun: &str) -> Result<(), String> {
 
 /// A field error of a table the manifest parses itself; an unknown field also lists the
 /// capabilities (their sections and grants are fields too).
-fn field_error(e: &toml::de::Error, fields: &[&str]) -> String {
+fn field_error(e: &toml::de::Error, fields: &[&str], sections: &[Section]) -> String {
     let message = e.message().trim();
     if message.starts_with("unknown field") {
         let unknown = message.split('`').nth(1).unwrap_or("?");
         return format!(
             "unknown field `{unknown}` (expected {} or a capability: {})",
             fields.join(", "),
-            capability::labelled_names()
+            sections.iter().map(|section| section.name).collect::<Vec<_>>().join(", ")
         );
     }
     message.to_owned()
@@ -484,18 +499,18 @@ impl Limits {
                 exact_bytes(MAX_HOST_IO)
             ));
         }
-        if self.max_outbound_requests > outbound::limits::MAX_REQUESTS {
+        if self.max_outbound_requests > outbound_limits::MAX_REQUESTS {
             return Err(format!(
                 "max_outbound_requests {} is over {}",
                 self.max_outbound_requests,
-                outbound::limits::MAX_REQUESTS
+                outbound_limits::MAX_REQUESTS
             ));
         }
-        if self.max_outbound_response == 0 || self.max_outbound_response > outbound::limits::MAX_RESPONSE {
+        if self.max_outbound_response == 0 || self.max_outbound_response > outbound_limits::MAX_RESPONSE {
             return Err(format!(
                 "max_outbound_response {} is outside (0, {}]",
                 exact_bytes(self.max_outbound_response),
-                exact_bytes(outbound::limits::MAX_RESPONSE)
+                exact_bytes(outbound_limits::MAX_RESPONSE)
             ));
         }
         if let Some(concurrency) = self.max_concurrency
@@ -523,7 +538,7 @@ fn toml_error(e: &toml::de::Error) -> String {
 /// and in the capabilities' folders (their manifest sections).
 #[cfg(test)]
 pub(crate) fn parse_for_tests(text: &str) -> Result<Manifest, ManifestError> {
-    Manifest::parse(Path::new("/srv/plughost.toml"), text, &LimitBounds::default())
+    Manifest::parse(Path::new("/srv/plughost.toml"), text, &LimitBounds::default(), &crate::capability::sections())
 }
 
 #[cfg(test)]

@@ -20,11 +20,11 @@
 //! ]
 //! ```
 
-use crate::capability::labelled::{Declarations, GrantedAccess};
-use crate::capability::queue::QueueSpec;
 use crate::spec::id::PluginId;
 use crate::spec::pattern::Pattern;
+use crate::spec::queues::QueueSpec;
 use crate::spec::schedule::Schedule;
+use crate::spec::section::{Declarations, GrantedAccess, Section, emitting};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -124,7 +124,12 @@ struct RawTrigger {
 const TRIGGER_KINDS: &str = "`schedule`, `object`, `queue`, `topic`, `changes` or `bus`";
 
 /// A plugin's `events = [...]`, each naming a declared source.
-pub fn parse_triggers(value: toml::Value, sources: &Sources, declared: &Declarations) -> Result<Vec<Trigger>, String> {
+pub fn parse_triggers(
+    value: toml::Value,
+    sources: &Sources,
+    declared: &Declarations,
+    sections: &[Section],
+) -> Result<Vec<Trigger>, String> {
     let toml::Value::Array(entries) = value else {
         return Err("events: must be a list of triggers, e.g. `events = [{ queue = \"orders\" }]`".into());
     };
@@ -132,7 +137,7 @@ pub fn parse_triggers(value: toml::Value, sources: &Sources, declared: &Declarat
     for (i, entry) in entries.into_iter().enumerate() {
         let at = |m: String| format!("events[{i}]: {m}");
         let raw: RawTrigger = entry.try_into().map_err(|e: toml::de::Error| at(message(&e)))?;
-        let trigger = parse_trigger(raw, sources, declared).map_err(at)?;
+        let trigger = parse_trigger(raw, sources, declared, sections).map_err(at)?;
         if let Trigger::Schedule { name, .. } = &trigger
             && triggers.iter().any(|t| matches!(t, Trigger::Schedule { name: n, .. } if n == name))
         {
@@ -143,7 +148,12 @@ pub fn parse_triggers(value: toml::Value, sources: &Sources, declared: &Declarat
     Ok(triggers)
 }
 
-fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) -> Result<Trigger, String> {
+fn parse_trigger(
+    raw: RawTrigger,
+    sources: &Sources,
+    declared: &Declarations,
+    sections: &[Section],
+) -> Result<Trigger, String> {
     let kinds = [
         ("schedule", raw.schedule.is_some()),
         ("object", raw.object.is_some()),
@@ -184,7 +194,7 @@ fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) ->
     };
     // `object` / `changes`: a label of the capability emitting those events.
     let emitted_by = |label: &str| -> Result<(), String> {
-        let emitter = crate::capability::emitting(kind).ok_or_else(|| format!("no capability emits {kind} events"))?;
+        let emitter = emitting(sections, kind).ok_or_else(|| format!("no capability emits {kind} events"))?;
         if declared.get(emitter.name).is_some_and(|labels| labels.contains_key(label)) {
             Ok(())
         } else {
@@ -260,10 +270,10 @@ fn parse_trigger(raw: RawTrigger, sources: &Sources, declared: &Declarations) ->
 
 /// Object and change events carry a container's keys and a store's values: a plugin
 /// receives them only for labels it is granted (read is enough), like reading them.
-pub fn check_granted(triggers: &[Trigger], grants: &GrantedAccess) -> Result<(), String> {
+pub fn check_granted(triggers: &[Trigger], grants: &GrantedAccess, sections: &[Section]) -> Result<(), String> {
     for (i, trigger) in triggers.iter().enumerate() {
         let Some((word, label)) = trigger.emitted() else { continue };
-        let Some(capability) = crate::capability::emitting(word).map(|kind| kind.name) else { continue };
+        let Some(capability) = emitting(sections, word).map(|section| section.name) else { continue };
         if !grants.get(capability).is_some_and(|labels| labels.contains_key(label)) {
             return Err(format!(
                 "events[{i}]: {trigger} events reveal what `{label}` holds: grant the plugin `{label}` \

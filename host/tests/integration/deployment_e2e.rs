@@ -340,8 +340,13 @@ async fn two_concurrent_pushes_of_different_plugins_both_land() {
         let live = fixture.manifest_text().await;
         for (plugin, file) in [("greeter", greeter), ("other", other)] {
             let digest = Digest::of(&std::fs::read(file).unwrap());
-            let manifest =
-                plughost::spec::manifest::Manifest::parse(Path::new("m.toml"), &live, &Default::default()).unwrap();
+            let manifest = plughost::spec::manifest::Manifest::parse(
+                Path::new("m.toml"),
+                &live,
+                &Default::default(),
+                &plughost::capability::sections(),
+            )
+            .unwrap();
             let spec = manifest.plugins.iter().find(|p| p.id.as_str() == plugin).unwrap();
             assert_eq!(spec.source.to_string(), digest.to_string(), "round {round}: {plugin} lost its push:\n{live}");
         }

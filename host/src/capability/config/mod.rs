@@ -3,14 +3,12 @@
 //!
 //! - `mod.rs`     — [`ConfigCtx`] and `add_to_linker`;
 //! - `host.rs`    — the generated `Host` trait over a context;
-//! - `value.rs`   — a `config` entry in the manifest: a plain value or `{ secret = "name" }`;
 //! - `secrets.rs` — where `{ secret = "name" }` values come from (a file, AWS Secrets Manager).
 
 mod host;
 pub mod secrets;
-mod value;
 
-pub use value::ConfigValue;
+pub use crate::spec::config_value::ConfigValue;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -188,7 +188,8 @@ mod tests {
 
     fn manifest(config: &str) -> Manifest {
         let text = format!("[plugins.a]\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nconfig = {config}\n");
-        Manifest::parse(Path::new("/srv/plughost.toml"), &text, &LimitBounds::default()).unwrap()
+        Manifest::parse(Path::new("/srv/plughost.toml"), &text, &LimitBounds::default(), &crate::capability::sections())
+            .unwrap()
     }
 
     #[tokio::test]

@@ -2,8 +2,8 @@
 //! `wasmtime-wasi-http`, so ordinary crates built on it work), and the host decides every
 //! request in [`WasiHttpHooks::send_request`] — here, in [`OutboundCtx`].
 //!
-//! - `allow_list.rs` — the manifest's `allowed_outbound_hosts` (Spin's syntax), matched by
-//!   scheme, host and port;
+//! - `allow_list`    — the manifest's `allowed_outbound_hosts` (Spin's syntax), matched by
+//!   scheme, host and port (`spec/allow_list.rs`: manifest data, in the spec layer);
 //! - `fence.rs`      — which resolved addresses may be connected to (not private, loopback,
 //!   link-local, metadata or the Lambda runtime API, unless named);
 //! - `resolve.rs`    — name lookups: asynchronous, a bounded share per plugin;
@@ -20,7 +20,7 @@
 //! logged with the plugin, request id and the target; never a trap.
 
 pub mod address_kind;
-pub mod allow_list;
+pub use crate::spec::allow_list;
 pub mod chain;
 pub mod fence;
 pub mod header_limits;
@@ -33,7 +33,7 @@ pub use chain::{CallOrigin, Chain};
 
 use crate::capability::log::LogSink;
 use crate::observability::telemetry::{ErrorKind, PluginMetrics};
-use allow_list::Target;
+use allow_list::target_of;
 use bytes::Bytes;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -42,16 +42,6 @@ use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody,
 
 /// The interface a component imports to send requests (any 0.2.x version).
 pub const IMPORT_PREFIX: &str = "wasi:http/outgoing-handler@0.2";
-
-/// Per-plugin limits (`[limits]` in the manifest), with their defaults and bounds.
-pub mod limits {
-    /// Outbound requests one invocation may start.
-    pub const DEFAULT_MAX_REQUESTS: u32 = 16;
-    pub const MAX_REQUESTS: u32 = 1000;
-    /// Bytes of one outbound response's body a plugin may read.
-    pub const DEFAULT_MAX_RESPONSE: u64 = 8 * 1024 * 1024;
-    pub const MAX_RESPONSE: u64 = 1024 * 1024 * 1024;
-}
 
 /// How deep plugins may call each other in-process (`a -> b -> c -> d` is 3 hops): enough
 /// for a gateway in front of services; a loop stops here with `loop-detected`.
@@ -272,25 +262,6 @@ impl OutboundCtx {
             .instrument(span),
         )
     }
-}
-
-/// The allow-list's view of a request URI: `None` unless it is http(s) with a host and
-/// no user info (`user@host` would reach the wire in the `Host` header).
-fn target_of(uri: &http::Uri) -> Option<Target> {
-    if uri.authority()?.as_str().contains('@') {
-        return None;
-    }
-    let https = match uri.scheme_str()? {
-        "https" => true,
-        "http" => false,
-        _ => return None,
-    };
-    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-    if host.is_empty() {
-        return None;
-    }
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    Some(Target { https, host, port })
 }
 
 /// A body for a response built whole (in-process calls).

@@ -3,8 +3,9 @@
 //! folder:
 //!
 //! - `mod.rs`         — [`KIND`], the types the host functions work on, `add_to_linker`;
-//! - `declaration.rs` — `[queue.<label>]` in the manifest: delivery rules (max receives,
-//!   visibility timeout, FIFO, topic subscriptions) — also what the queue's consumer obeys;
+//! - `spec/queues.rs` (in the spec layer, because a queue's consumer — a trigger — obeys
+//!   it too) — `[queue.<label>]` in the manifest: delivery rules (max receives,
+//!   visibility timeout, FIFO, topic subscriptions);
 //! - `binding.rs`     — `queue.<label>` in the storage map: an SQS queue's ARN and URL;
 //! - `host.rs`        — the generated `HostQueue` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — SQS's limits, applied before any backend sees a message;
@@ -18,14 +19,13 @@
 
 mod backend;
 mod binding;
-mod declaration;
 mod host;
 pub mod limits;
 mod local;
 mod sqs;
 
+pub use crate::spec::queues::QueueSpec;
 pub use backend::QueueBackend;
-pub use declaration::QueueSpec;
 pub use local::EmbeddedQueue;
 pub use sqs::SqsQueueBackend;
 

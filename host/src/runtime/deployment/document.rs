@@ -30,7 +30,7 @@ impl Document {
     /// `source` removed. Returns it with each plugin and its component file, which the caller
     /// checks, uploads and names with [`Document::set_digest`].
     pub fn from_local(path: &Path, bounds: &LimitBounds) -> anyhow::Result<(Self, Vec<(PluginSpec, PathBuf)>)> {
-        let manifest = Manifest::load(path, bounds)?;
+        let manifest = Manifest::load(path, bounds, &crate::capability::sections())?;
         let text = std::fs::read_to_string(path)?;
         let mut doc = Self::parse(&text, &path.display().to_string())?;
         doc.table.remove("history");
@@ -53,7 +53,7 @@ impl Document {
 
     /// Parses this document as a manifest, exactly as the host will; errors name `origin`.
     pub fn validate(&self, origin: &str, bounds: &LimitBounds) -> anyhow::Result<Manifest> {
-        Ok(Manifest::parse(Path::new(origin), &self.to_text(), bounds)?)
+        Ok(Manifest::parse(Path::new(origin), &self.to_text(), bounds, &crate::capability::sections())?)
     }
 
     pub fn to_text(&self) -> String {

@@ -160,9 +160,28 @@ impl AllowList {
     }
 }
 
-/// An allow-list of plain string entries, for the unit tests of this folder.
+/// The allow-list's view of a request URI: `None` unless it is http(s) with a host and
+/// no user info (`user@host` would reach the wire in the `Host` header).
+pub fn target_of(uri: &http::Uri) -> Option<Target> {
+    if uri.authority()?.as_str().contains('@') {
+        return None;
+    }
+    let https = match uri.scheme_str()? {
+        "https" => true,
+        "http" => false,
+        _ => return None,
+    };
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    Some(Target { https, host, port })
+}
+
+/// An allow-list of plain string entries, for unit tests (here and in `capability/outbound/`).
 #[cfg(test)]
-pub(super) fn for_tests(entries: &[&str]) -> AllowList {
+pub(crate) fn for_tests(entries: &[&str]) -> AllowList {
     let value = toml::Value::Array(entries.iter().map(|e| toml::Value::String((*e).into())).collect());
     AllowList::parse(&value).expect("a valid allow-list")
 }
@@ -323,7 +342,7 @@ mod tests {
 
     /// The target as `send_request` reads it from a request's URI.
     fn target(url: &str) -> Target {
-        super::super::target_of(&url.parse().unwrap()).unwrap()
+        target_of(&url.parse().unwrap()).unwrap()
     }
 
     fn allows(entries: &[&str], url: &str) -> bool {

@@ -13,7 +13,7 @@
 //! visibility timeout, redrive policy, FIFO attribute and SNS subscriptions from the same
 //! values (`plughost tfvars`).
 
-use crate::capability::labelled::parse_declaration;
+use super::section::parse_declaration;
 use serde::Deserialize;
 use std::time::Duration;
 
