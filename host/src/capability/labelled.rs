@@ -5,8 +5,9 @@
 //! backends by `grants.rs`'s [`Placement`]).
 //!
 //! The manifest (`[<name>.<label>]` declarations, `<name> = { <label> = "<access>" }`
-//! grants), the storage map (`<name>.<label>` bindings), the loader ("imported but not
-//! granted") and the linker all go through these, so none of them names a capability.
+//! grants — through [`Kind::section`], as the spec layer's `Section`), the storage map
+//! (`<name>.<label>` bindings), the loader ("imported but not granted") and the linker all
+//! go through these, so none of them names a capability.
 //!
 //! The life of a labelled capability (Spin's factors: init, configure, prepare):
 //!
@@ -19,7 +20,10 @@
 
 use super::grants::{Address, Placement};
 use crate::capability::state::State;
-pub use crate::spec::section::{Declarations, GrantedAccess, Section};
+// What the manifest knows of a capability, and its declaration helpers, are spec (below).
+pub use crate::spec::section::{
+    Declarations, GrantedAccess, Section, bytes_within, exact_bytes, no_settings, parse_declaration,
+};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -257,5 +261,3 @@ where
         self.event_feed.clone()
     }
 }
-
-pub use crate::spec::section::{bytes_within, exact_bytes, no_settings, parse_declaration};
