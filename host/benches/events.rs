@@ -74,7 +74,7 @@ async fn batch_vs_requests(app: &Arc<App>) -> anyhow::Result<()> {
     let (mut in_batch, mut sequential, mut concurrent) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS + 200 {
         let started = Instant::now();
-        let Some(Ok(plughost::lambda::records::Source::Sqs(event))) = plughost::lambda::records::recognise(&batch)
+        let Some(Ok(plughost::lambda::records::AwsEvent::Sqs(event))) = plughost::lambda::records::recognise(&batch)
         else {
             anyhow::bail!("the batch is not recognised as SQS");
         };

@@ -8,11 +8,11 @@
 //! table off the request path and publishes it only if every plugin loaded. A rejected
 //! version is logged and counted (`metrics.rs`) once, and the current table keeps serving.
 
-use crate::bindings::wit_events::Event;
 use crate::capability::Capabilities;
 use crate::capability::config::secrets::Secrets;
+use crate::capability::event::Event;
 use crate::capability::outbound::trace;
-use crate::dispatch::Deployment;
+use crate::dispatch::Dispatcher;
 use crate::http::{HostError, access_log, tag_request_id};
 use crate::observability::escape::escape_controls;
 use crate::observability::telemetry::{DeploymentOutcome, Entry, ErrorKind, ReloadHistory, traces};
@@ -105,13 +105,13 @@ impl App {
         self.loader.capabilities()
     }
 
-    /// The table serving requests now.
     /// The engine every plugin of every table runs on (for calls that are not requests or
     /// events: `task.rs`).
     pub fn plugin_engine(&self) -> &Arc<PluginEngine> {
         self.loader.engine()
     }
 
+    /// The table serving requests now.
     pub fn table(&self) -> Arc<RoutingTable> {
         self.registry.current()
     }
@@ -225,60 +225,62 @@ impl App {
         request_id: &str,
         deadline: Option<Instant>,
     ) -> http::Response<Bytes> {
-        let deployment = self.deployment();
-        // The trace id is the request span's (`Deployment::serve` continues the request's).
-        let origin = deployment.origin("");
-        deployment.serve(request, request_id, deadline, origin, None).await
+        let dispatcher = self.dispatcher();
+        // The trace id is the request span's (`Dispatcher::serve` continues the request's).
+        let origin = dispatcher.origin("");
+        dispatcher.serve(request, request_id, deadline, origin, None).await
     }
 
     /// The table serving now, with the engine, as plugins' in-process calls see it.
-    fn deployment(&self) -> Arc<Deployment> {
-        Deployment::new(self.registry.current(), self.loader.engine().clone(), self.max_body)
+    fn dispatcher(&self) -> Arc<Dispatcher> {
+        Dispatcher::new(self.registry.current(), self.loader.engine().clone(), self.max_body)
     }
 
     /// Where an invocation from outside (a task, an event) starts: in the current
-    /// deployment, in trace `trace_id`.
+    /// table, in trace `trace_id`.
     pub fn origin(&self, trace_id: &str) -> crate::capability::outbound::CallOrigin {
-        self.deployment().origin(trace_id)
+        self.dispatcher().origin(trace_id)
     }
 
     /// Delivers `event` to every plugin of the current table it goes to
     /// (`routing/event_table.rs`), each on a fresh instance under its limits, concurrently, by
-    /// `deadline` at the latest. `bus_event` is the whole EventBridge-shaped event a
-    /// custom event's patterns match; `schedule_of` the plugin a schedule belongs to.
-    /// One `event` log line per plugin; `invocation` is the id of what carried the event
-    /// (a Lambda request id, a local delivery).
-    pub async fn deliver(
-        &self,
-        event: &Event,
-        bus_event: Option<&serde_json::Value>,
-        schedule_of: Option<&str>,
-        invocation: &str,
-        deadline: Option<Instant>,
-    ) -> Delivery {
-        let deployment = self.deployment();
-        let targets = crate::routing::event_table::targets(deployment.table().plugins(), event, bus_event, schedule_of);
+    /// `deadline` at the latest. One `event` log line per plugin; `invocation` is the id of
+    /// what carried the event (a Lambda request id, a local delivery).
+    pub async fn deliver(&self, event: &Event, invocation: &str, deadline: Option<Instant>) -> Delivery {
+        let dispatcher = self.dispatcher();
+        let targets = crate::routing::event_table::targets(dispatcher.table().plugins(), event);
+        let wit = match event.to_wit() {
+            Ok(wit) => wit,
+            Err(why) => {
+                let why = format!("not deliverable: {why}");
+                return Delivery {
+                    targets: targets.len(),
+                    failures: targets.iter().map(|p| (p.id.clone(), why.clone())).collect(),
+                };
+            }
+        };
         let engine = self.loader.engine();
         // One trace for the event (the Lambda invocation's, if it is in one); a span per plugin.
-        let kind = crate::routing::event_table::kind(event);
+        let kind = event.kind();
         let root = tracing::info_span!(
             "deliver",
             otel.name = %format!("event {kind}"),
             otel.kind = "consumer",
             event.kind = kind,
-            event_id = %escape_controls(&event.id),
+            event_id = %escape_controls(&wit.id),
             invocation,
             trace_id = tracing::field::Empty,
         );
         let trace_id = traces::start(&root, traces::lambda_invocation().as_ref(), || trace::trace_id(None, invocation));
-        let call_origin = deployment.origin(&trace_id);
+        let call_origin = dispatcher.origin(&trace_id);
+        let wit = &wit;
         let runs = targets.iter().map(|plugin| {
             let call_origin = call_origin.clone();
             let span = tracing::debug_span!(parent: &root, "event", plugin = %plugin.id);
             async move {
                 let started = Instant::now();
                 let outcome =
-                    deliver(engine.engine(), engine.admission(), plugin, event, &event.id, deadline, call_origin).await;
+                    deliver(engine.engine(), engine.admission(), plugin, wit, &wit.id, deadline, call_origin).await;
                 let (failure, kind) = match outcome {
                     Ok(Ok(())) => (None, Ok(())),
                     Ok(Err(reason)) => {
@@ -288,15 +290,15 @@ impl App {
                 };
                 plugin.metrics.invocation(Entry::Event, kind, started.elapsed());
                 // One line per plugin and event: info when handled, warn when it will come again.
-                let origin = crate::routing::event_table::origin(event);
-                let (origin, event_id) = (escape_controls(&origin), escape_controls(&event.id));
+                let origin = event.origin();
+                let (origin, event_id) = (escape_controls(&origin), escape_controls(&wit.id));
                 let failure_text = failure.as_deref().map(escape_controls);
                 macro_rules! event_line {
                     ($level:ident) => {
                         tracing::$level!(
                             target: "plughost::events",
                             plugin = %plugin.id,
-                            kind = crate::routing::event_table::kind(event),
+                            kind = event.kind(),
                             origin = %origin,
                             event_id = %event_id,
                             invocation,

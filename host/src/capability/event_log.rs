@@ -12,7 +12,7 @@
 //! each turns [`Row`]s into its WIT events.
 
 use super::labelled::EventFeed;
-use crate::bindings::wit_events::Event;
+use crate::capability::event::Event;
 use rusqlite::{Connection, params};
 use std::collections::BTreeSet;
 

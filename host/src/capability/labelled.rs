@@ -90,8 +90,7 @@ pub struct EventSource {
     /// the operator bound this capability's labels). `Ok(None)`: the record is not this
     /// deployment's (another namespace of a shared table); `Err`: it should be, but no label
     /// or nothing usable matches — the error says which.
-    pub from_record:
-        fn(&serde_json::Value, &[Address]) -> Result<Option<crate::bindings::wit_events::Event>, RecordError>,
+    pub from_record: fn(&serde_json::Value, &[Address]) -> Result<Option<crate::capability::event::Event>, RecordError>,
     /// Records keep their order (a stream): after a failed one, it and every later one
     /// are reported (`batchItemFailures`, by [`EventSource::item_identifier`]); otherwise
     /// a failure fails the whole invocation, which Lambda retries.
@@ -212,14 +211,14 @@ pub trait EventFeed: Send + Sync {
     /// Records the events of `labels` from now on, and of no other label.
     async fn watch(&self, labels: std::collections::BTreeSet<String>) -> anyhow::Result<()>;
     /// Up to `max` recorded events, oldest first, each with its sequence number.
-    async fn pending(&self, max: u32) -> anyhow::Result<Vec<(i64, crate::bindings::wit_events::Event)>>;
+    async fn pending(&self, max: u32) -> anyhow::Result<Vec<(i64, crate::capability::event::Event)>>;
     /// Forgets event `seq` (the pump has taken it over).
     async fn done(&self, seq: i64) -> anyhow::Result<()>;
 }
 
 /// The [`Backends`] of a capability whose grants are `grants::Granted<B, Q>`: where its
 /// labels are placed, how a declaration becomes its quota, and which grant word writes.
-/// What a capability's `binding.rs` returns from `open`.
+/// What a capability's `storage_map.rs` returns from `open`.
 pub struct PlacedBackends<B: ?Sized, Q> {
     pub placement: Placement<B>,
     /// A label's declaration (`[<capability>.<label>]`) -> its quota.

@@ -34,7 +34,8 @@
 //! - `clock.rs`     — "now", as every backend reads it;
 //! - `storage_pool.rs` — the threads embedded storage blocks on, apart from tokio's shared pool;
 //! - `state.rs`     — [`State`](state::State): the per-request store data, every capability's part;
-//! - `wit_event.rs` — the WIT event values, built from what a source reports.
+//! - `event.rs`     — [`Event`](event::Event): the one event model every source produces and
+//!   `App::deliver` takes; the WIT event a plugin receives is built from it.
 
 pub mod blob;
 pub mod bus;
@@ -42,6 +43,7 @@ pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod event;
 pub mod event_log;
 pub mod grants;
 pub mod host_call;
@@ -60,7 +62,6 @@ pub mod storage_pool;
 pub mod topic;
 pub mod trace;
 pub mod wasi;
-pub mod wit_event;
 
 use crate::capability::state::State;
 use config::secrets::SecretSource;
@@ -121,7 +122,7 @@ pub struct Capabilities {
 /// The operator's storage map (`--storage` / `PLUGHOST_STORAGE`): per capability, where
 /// each label lives. Labels it does not mention stay embedded. A TOML file, or the same map
 /// inline as JSON (`{"kv": {"users": {"dynamodb": {...}}}}`), which is how Terraform sets
-/// it in Lambda. Each capability's `binding.rs` says what its section holds.
+/// it in Lambda. Each capability's `storage_map.rs` says what its section holds.
 type StorageMap = BTreeMap<String, BTreeMap<String, serde_json::Value>>;
 
 impl Capabilities {

@@ -1,7 +1,7 @@
 //! One HTTP request through one routing table: route, run the plugin on a fresh instance,
 //! answer — for requests from outside (`App::handle`) and for
 //! plugins calling each other in-process (`http://<plugin>.plughost.internal/...`, see
-//! `capability/outbound/chain.rs`), which [`Deployment`] serves as the capability's
+//! `capability/outbound/chain.rs`), which [`Dispatcher`] serves as the capability's
 //! [`Chain`].
 //!
 //! A chained call is routed like an outside request but only to the callee's own routes,
@@ -33,13 +33,13 @@ use wit_response::from_wit_response;
 
 /// One routing table with the engine that runs its plugins: what a request, and every
 /// plugin call it makes, runs in (in-flight calls keep theirs across a reload).
-pub struct Deployment {
+pub struct Dispatcher {
     table: Arc<RoutingTable>,
     engine: Arc<PluginEngine>,
     max_body: usize,
 }
 
-impl Deployment {
+impl Dispatcher {
     pub fn new(table: Arc<RoutingTable>, engine: Arc<PluginEngine>, max_body: usize) -> Arc<Self> {
         Arc::new(Self { table, engine, max_body })
     }
@@ -144,7 +144,7 @@ impl Deployment {
     }
 }
 
-impl Chain for Deployment {
+impl Chain for Dispatcher {
     fn call(
         self: Arc<Self>,
         callee: &str,

@@ -1,7 +1,7 @@
 //! What every answer the host gives shares, whoever produced it (a plugin, the host's
 //! own errors, a capability's local routes): the request-id header and one access line.
 
-use crate::observability::logging::access;
+use crate::observability::logging::access_record;
 use bytes::Bytes;
 use http::HeaderValue;
 use std::time::Instant;
@@ -22,7 +22,7 @@ pub fn access_log(
     started: Instant,
 ) {
     let path = crate::observability::escape::escape_controls(path);
-    let line = access::Line {
+    let line = access_record::Line {
         method: method.as_str(),
         path: &path,
         status: status.as_u16(),
@@ -31,12 +31,12 @@ pub fn access_log(
         request_id,
         micros: started.elapsed().as_micros() as u64,
     };
-    // The host's own layers write it from `line` (`observability/logging/access.rs` says why); the
+    // The host's own layers write it from `line` (`observability/logging/access_record.rs` says why); the
     // fields are for any other subscriber. Every field a `&str` or a number: formatted
     // by nobody on the way (a `%value` field is formatted by each layer).
-    access::log(&line, || {
+    access_record::log(&line, || {
         tracing::info!(
-            target: access::TARGET,
+            target: access_record::TARGET,
             method = line.method,
             path = line.path,
             status = line.status,
@@ -45,7 +45,7 @@ pub fn access_log(
             request_id = line.request_id,
             micros = line.micros,
             "{}",
-            access::MESSAGE
+            access_record::MESSAGE
         )
     });
 }

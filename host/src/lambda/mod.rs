@@ -190,32 +190,32 @@ async fn other_invocation(
 async fn event_source(
     app: &Arc<App>,
     refresher: &Arc<Refresher>,
-    source: records::Source,
+    source: records::AwsEvent,
     context: &lambda_runtime::Context,
 ) -> Result<serde_json::Value, Failure> {
     let deadline = request_deadline(context.deadline);
     let request_id = context.request_id.as_str();
     match source {
-        records::Source::Records { event_source, records } if event_source == "aws:s3" => {
+        records::AwsEvent::Records { event_source, records } if event_source == "aws:s3" => {
             s3_notification(app, refresher, &records, request_id, deadline).await
         }
-        records::Source::Records { event_source, records } => {
+        records::AwsEvent::Records { event_source, records } => {
             refresher.maybe_start(app);
             records::capability_records(app, &event_source, &records, request_id, deadline).await
         }
-        records::Source::Sqs(event) => {
+        records::AwsEvent::Sqs(event) => {
             refresher.maybe_start(app);
             Ok(records::sqs(app, event, request_id, deadline).await)
         }
-        records::Source::Sns(event) => {
+        records::AwsEvent::Sns(event) => {
             refresher.maybe_start(app);
             records::sns(app, event, request_id, deadline).await
         }
-        records::Source::Schedule { plugin, name, time } => {
+        records::AwsEvent::Schedule { plugin, name, time } => {
             refresher.maybe_start(app);
             records::schedule(app, &plugin, &name, time, request_id, deadline).await
         }
-        records::Source::Bus { bus, event } => {
+        records::AwsEvent::Bus { bus, event } => {
             refresher.maybe_start(app);
             records::bus(app, &bus, &event, request_id, deadline).await
         }
@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn s3_notifications_are_told_from_http_events_and_name_their_objects() {
         let recognised = |text: &str| records::recognise(&serde_json::from_str(text).unwrap());
-        let Some(Ok(records::Source::Records { records, .. })) =
+        let Some(Ok(records::AwsEvent::Records { records, .. })) =
             recognised(include_str!("../../../tests/fixtures/lambda/s3-put-manifest.json"))
         else {
             panic!("an S3 notification")
@@ -327,7 +327,7 @@ mod tests {
         assert!(recognised(include_str!("../../../tests/fixtures/lambda/apigw-rest-v1-get.json")).is_none());
         let encoded = serde_json::json!({ "Records": [{ "eventSource": "aws:s3", "eventTime": "1970-01-01T00:00:00.000Z",
             "s3": { "bucket": { "name": "b" }, "object": { "key": "uploads/my+photo%C3%A9.png" } } }] });
-        let Some(Ok(records::Source::Records { records, .. })) = records::recognise(&encoded) else {
+        let Some(Ok(records::AwsEvent::Records { records, .. })) = records::recognise(&encoded) else {
             panic!("an S3 notification")
         };
         assert_eq!(s3_object(&records[0]), ("b".to_owned(), "uploads/my photoé.png".to_owned()));
@@ -350,6 +350,6 @@ mod tests {
             assert!(failure.message.contains("record 1 has no messageId"), "{}", failure.message);
         }
         let whole = serde_json::json!({ "Records": [record(Some("m1")), record(Some("m2"))] });
-        assert!(matches!(records::recognise(&whole), Some(Ok(records::Source::Sqs(_)))));
+        assert!(matches!(records::recognise(&whole), Some(Ok(records::AwsEvent::Sqs(_)))));
     }
 }

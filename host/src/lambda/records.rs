@@ -19,7 +19,7 @@
 
 use super::failure::{Failure, Kind};
 use crate::app::App;
-use crate::bindings::wit_events::{Event, Message, Notification, Payload};
+use crate::capability::event::Event;
 use crate::capability::labelled::RecordError;
 use crate::observability::escape::escape_controls;
 use aws_lambda_events::event::sns::SnsEvent;
@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use std::time::Instant;
 
 /// An invocation that is not HTTP, recognised by its shape.
-pub enum Source {
+pub enum AwsEvent {
     /// Records from `event_source` (`aws:s3`, `aws:dynamodb`): a labelled capability's
     /// events (and, for S3, maybe the deployment's manifest).
     Records {
@@ -52,7 +52,7 @@ pub enum Source {
     },
 }
 
-impl Source {
+impl AwsEvent {
     /// The source's name in log lines: the records' `eventSource`, `schedule` or `bus`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -70,12 +70,12 @@ impl Source {
 /// What an event source sends, told from HTTP events: `None` for anything that is not
 /// one of the sources above (the caller tries HTTP); `Some(Err)` for one that is, but
 /// malformed or not handled — the error names the source and the problem.
-pub fn recognise(payload: &Value) -> Option<Result<Source, Failure>> {
+pub fn recognise(payload: &Value) -> Option<Result<AwsEvent, Failure>> {
     if let Some(envelope) = payload.get("plughost_schedule") {
         let text = |field: &str| envelope.get(field).and_then(Value::as_str).map(str::to_owned);
         return Some(match (text("plugin"), text("name"), text("time")) {
             (Some(plugin), Some(name), Some(time)) => {
-                Ok(Source::Schedule { plugin, name, time: crate::capability::wit_event::unix_seconds(&time) })
+                Ok(AwsEvent::Schedule { plugin, name, time: crate::capability::event::unix_seconds(&time) })
             }
             _ => Err(Failure::invalid("a plughost_schedule envelope needs `plugin`, `name` and `time` strings")),
         });
@@ -83,7 +83,7 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, Failure>> {
     if let Some(bus) = payload.get("plughost_bus") {
         return Some(match (bus.as_str(), payload.get("event")) {
             (Some(bus), Some(event)) if event.is_object() => {
-                Ok(Source::Bus { bus: bus.to_owned(), event: event.clone() })
+                Ok(AwsEvent::Bus { bus: bus.to_owned(), event: event.clone() })
             }
             _ => Err(Failure::invalid("a plughost_bus envelope needs the bus label and the EventBridge `event`")),
         });
@@ -115,14 +115,14 @@ pub fn recognise(payload: &Value) -> Option<Result<Source, Failure>> {
                     Some(index) => {
                         Err(Failure::invalid(format!("malformed SQS event: record {index} has no messageId")))
                     }
-                    None => Ok(Source::Sqs(event)),
+                    None => Ok(AwsEvent::Sqs(event)),
                 }
             })
         }
-        "aws:sns" => serde_json::from_value(payload.clone()).map(Source::Sns).map_err(|e| malformed("SNS", e)),
+        "aws:sns" => serde_json::from_value(payload.clone()).map(AwsEvent::Sns).map_err(|e| malformed("SNS", e)),
         // S3 also notifies the deployment's manifest (`lambda/mod.rs`).
         source if source == "aws:s3" || crate::capability::emitting_records(source).is_some() => {
-            Ok(Source::Records { event_source: first.clone(), records: records.clone() })
+            Ok(AwsEvent::Records { event_source: first.clone(), records: records.clone() })
         }
         other => Err(Failure::new(
             Kind::UnsupportedEvent,
@@ -164,7 +164,7 @@ pub async fn capability_records(
             }
             match (events.from_record)(record, addresses) {
                 Ok(Some(event)) => {
-                    if !app.deliver(&event, None, None, request_id, deadline).await.succeeded() {
+                    if !app.deliver(&event, request_id, deadline).await.succeeded() {
                         failed.push(id);
                     }
                 }
@@ -185,8 +185,7 @@ pub async fn capability_records(
         })?);
     }
     let deliveries =
-        futures::future::join_all(converted.iter().map(|event| app.deliver(event, None, None, request_id, deadline)))
-            .await;
+        futures::future::join_all(converted.iter().map(|event| app.deliver(event, request_id, deadline))).await;
     let failures: Vec<String> = deliveries.iter().filter(|d| !d.succeeded()).map(|d| d.describe_failures()).collect();
     if !failures.is_empty() {
         return Err(Failure::plugin_failed(format!("{event_source} events failed: {}", failures.join("; "))));
@@ -242,16 +241,12 @@ fn message_event(queue: &str, record: aws_lambda_events::event::sqs::SqsMessage)
         .filter_map(|(name, value)| value.string_value.clone().map(|v| (name.clone(), v)))
         .collect();
     attributes.sort();
-    let message_id = record.message_id.unwrap_or_default();
-    Event {
-        id: message_id.clone(),
-        payload: Payload::Message(Message {
-            queue: queue.to_owned(),
-            message_id,
-            body: record.body.unwrap_or_default().into_bytes(),
-            attributes,
-            receive_count,
-        }),
+    Event::Message {
+        queue: queue.to_owned(),
+        message_id: record.message_id.unwrap_or_default(),
+        body: record.body.unwrap_or_default().into_bytes(),
+        attributes,
+        receive_count,
     }
 }
 
@@ -269,11 +264,11 @@ async fn deliver_message(
             return false;
         }
     };
-    let delivery = app.deliver(event, None, None, request_id, deadline).await;
+    let delivery = app.deliver(event, request_id, deadline).await;
     if delivery.targets == 0 {
         tracing::warn!(
             request_id,
-            message_id = %escape_controls(&event.id),
+            message_id = %escape_controls(&event.id()),
             "no plugin consumes this queue in the current manifest; the message stays on the queue"
         );
         return false;
@@ -297,18 +292,16 @@ pub async fn sns(app: &App, event: SnsEvent, request_id: &str, deadline: Option<
             .map(|(name, a)| (name.clone(), a.value.clone()))
             .collect();
         attributes.sort();
-        let event = Event {
-            id: message.message_id.clone(),
-            payload: Payload::Notification(Notification {
-                topic: topic.to_owned(),
-                message_id: message.message_id,
-                subject: message.subject,
-                body: message.message,
-                attributes,
-                time: message.timestamp.timestamp().max(0) as u64,
-            }),
+        let event = Event::Notification {
+            topic: topic.to_owned(),
+            message_id: message.message_id,
+            subject: message.subject,
+            body: message.message,
+            attributes,
+            time: message.timestamp.timestamp().max(0) as u64,
+            forwarded: false,
         };
-        let delivery = app.deliver(&event, None, None, request_id, deadline).await;
+        let delivery = app.deliver(&event, request_id, deadline).await;
         delivered += delivery.targets;
         if !delivery.succeeded() {
             failures.push(delivery.describe_failures());
@@ -330,8 +323,8 @@ pub async fn schedule(
     request_id: &str,
     deadline: Option<Instant>,
 ) -> Result<Value, Failure> {
-    let event = crate::capability::wit_event::schedule(plugin, name, time);
-    let delivery = app.deliver(&event, None, Some(plugin), request_id, deadline).await;
+    let event = Event::Schedule { plugin: plugin.to_owned(), name: name.to_owned(), time };
+    let delivery = app.deliver(&event, request_id, deadline).await;
     if delivery.targets == 0 {
         return Err(Failure::unbound(format!(
             "no schedule `{}` of plugin `{}` in the current manifest",
@@ -356,9 +349,10 @@ pub async fn bus(
     if !app.table().manifest.sources.buses.contains(bus) {
         return Err(Failure::unbound(format!("no bus `{}` is declared in the current manifest", escape_controls(bus))));
     }
-    let custom = crate::capability::wit_event::custom(bus, event)
-        .map_err(|m| Failure::invalid(format!("bus `{}`: {m}", escape_controls(bus))))?;
-    let delivery = app.deliver(&custom, Some(event), None, request_id, deadline).await;
+    let event = Event::Bus { bus: bus.to_owned(), event: event.clone() };
+    // Refused before any plugin runs: a malformed event is the sender's to fix, not a retry.
+    event.to_wit().map_err(|m| Failure::invalid(format!("bus `{}`: {m}", escape_controls(bus))))?;
+    let delivery = app.deliver(&event, request_id, deadline).await;
     if !delivery.succeeded() {
         return Err(Failure::plugin_failed(format!("bus event failed: {}", delivery.describe_failures())));
     }

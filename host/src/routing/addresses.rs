@@ -1,7 +1,7 @@
 //! Where the bound queues and topics live as AWS names them in events, so an SQS or SNS
 //! event finds its label and `serve` can poll a bound queue. Nothing is parsed here: the
 //! `queue` and `topic` capabilities own their storage-map sections
-//! (`capability/{queue,topic}/binding.rs`) and record each binding's address
+//! (`capability/{queue,topic}/storage_map.rs`) and record each binding's address
 //! (`Capabilities::addresses`: the ARN as the resource; a queue's URL as its namespace when
 //! the binding gave one, else its ARN).
 

@@ -37,7 +37,7 @@ pub struct ArtifactCache {
 
 /// Where a component came from, for the log line that says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum LoadedFrom {
     /// Deserialized from the cache.
     Cache,
     /// Compiled now (and written to the cache).
@@ -51,16 +51,21 @@ impl ArtifactCache {
 
     /// The component for `bytes` (whose sha256 hex is `digest`): from the cache when a
     /// valid artifact is there, compiled otherwise. Cache trouble is logged, never fatal.
-    pub fn load_or_compile(&self, engine: &Engine, digest: &str, bytes: &[u8]) -> anyhow::Result<(Component, Source)> {
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<(Component, LoadedFrom)> {
         let path = self.path(engine, digest);
         if let Some(component) = self.load(engine, &path) {
-            return Ok((component, Source::Cache));
+            return Ok((component, LoadedFrom::Cache));
         }
         let component = Component::from_binary(engine, bytes)?;
         if let Err(error) = self.store(&path, &component) {
             tracing::warn!(path = %path.display(), %error, "cannot write the compiled component to the cache");
         }
-        Ok((component, Source::Compiled))
+        Ok((component, LoadedFrom::Compiled))
     }
 
     /// The cached component for `digest`, if a valid artifact is on disk.

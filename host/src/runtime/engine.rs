@@ -16,7 +16,7 @@ use crate::capability;
 use crate::capability::state::State;
 use crate::observability::telemetry::Metrics;
 use crate::runtime::admission::Admission;
-use crate::runtime::artifact_cache::{ArtifactCache, Source};
+use crate::runtime::artifact_cache::{ArtifactCache, LoadedFrom};
 use crate::spec::manifest::{Digest, LimitBounds};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -150,10 +150,10 @@ impl PluginEngine {
 
     /// Compiles a component (`bytes`, whose sha256 is `digest`), or loads it from the
     /// artifact cache.
-    pub fn compile(&self, digest: &Digest, bytes: &[u8]) -> anyhow::Result<(Component, Source)> {
+    pub fn compile(&self, digest: &Digest, bytes: &[u8]) -> anyhow::Result<(Component, LoadedFrom)> {
         match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, digest.hex(), bytes),
-            None => Ok((Component::from_binary(&self.engine, bytes)?, Source::Compiled)),
+            None => Ok((Component::from_binary(&self.engine, bytes)?, LoadedFrom::Compiled)),
         }
     }
 

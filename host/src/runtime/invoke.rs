@@ -33,7 +33,7 @@ use tracing::Instrument;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 /// How a plugin call failed. The detail strings are for the host's log only; clients
-/// get the generic messages in `http/error.rs`.
+/// get the generic messages in `http/host_error.rs`.
 #[derive(Debug)]
 pub enum InvokeError {
     /// The plugin did not answer within its `timeout`.

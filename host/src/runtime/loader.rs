@@ -171,11 +171,11 @@ impl Loader {
                         .compile(&digest, bytes)
                         .map_err(|e| fail(format!("source `{source}`: invalid component: {e:#}")))?;
                     let how = match from {
-                        crate::runtime::artifact_cache::Source::Cache => "loaded from the precompiled cache",
-                        crate::runtime::artifact_cache::Source::Compiled => "compiled",
+                        crate::runtime::artifact_cache::LoadedFrom::Cache => "loaded from the precompiled cache",
+                        crate::runtime::artifact_cache::LoadedFrom::Compiled => "compiled",
                     };
                     let took = started.elapsed();
-                    let compiled = matches!(from, crate::runtime::artifact_cache::Source::Compiled);
+                    let compiled = matches!(from, crate::runtime::artifact_cache::LoadedFrom::Compiled);
                     self.engine.metrics().component_loaded(spec.id.as_str(), compiled, took);
                     tracing::info!(plugin = %spec.id, digest = digest.short(), millis = took.as_millis() as u64, "component {how}");
                     component

@@ -125,7 +125,7 @@ impl LazyComponent {
         let result =
             self.engine.compile(&self.digest, &self.bytes).map_err(|e| format!("invalid component: {e:#}")).and_then(
                 |(component, from)| {
-                    let compiled = matches!(from, crate::runtime::artifact_cache::Source::Compiled);
+                    let compiled = matches!(from, crate::runtime::artifact_cache::LoadedFrom::Compiled);
                     metrics.component_loaded(self.spec.id.as_str(), compiled, started.elapsed());
                     prepare(&self.engine, &component, &self.spec)
                 },

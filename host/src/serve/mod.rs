@@ -28,6 +28,8 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+// The event sources stop when the server does: their handles abort the tasks when dropped.
+use tokio_util::task::AbortOnDropHandle;
 
 /// The host's own health endpoint (the prefix is reserved in manifests).
 pub const HEALTH_PATH: &str = "/_plughost/health";
@@ -82,9 +84,9 @@ pub async fn serve(
     if let Some(events) = options.events {
         // Before the first request: writes to triggered labels are recorded from the start.
         sources::pump::watch_triggered_labels(&app, &mut Default::default()).await;
-        _event_tasks.push(AbortOnDrop(sources::pump::spawn(app.clone(), events.clone())));
-        _event_tasks.push(AbortOnDrop(sources::scheduler::spawn(app.clone(), events.clone())));
-        _event_tasks.extend(sources::sqs_poller::spawn(app.clone()).into_iter().map(AbortOnDrop));
+        _event_tasks.push(AbortOnDropHandle::new(sources::pump::spawn(app.clone(), events.clone())));
+        _event_tasks.push(AbortOnDropHandle::new(sources::scheduler::spawn(app.clone(), events.clone())));
+        _event_tasks.extend(sources::sqs_poller::spawn(app.clone()).into_iter().map(AbortOnDropHandle::new));
         event_routes = events_endpoint::router(app.clone(), events);
     }
     tracing::info!(%addr, manifest = %app.source(), watch = options.watch, "plughost listening on http://{addr}");
@@ -158,15 +160,6 @@ async fn health(State(app): State<Arc<App>>) -> axum::Json<serde_json::Value> {
 async fn metrics(State(app): State<Arc<App>>) -> impl axum::response::IntoResponse {
     let text = app.plugin_engine().metrics().render();
     ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
-}
-
-/// Stops a background task when the server stops.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

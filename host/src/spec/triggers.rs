@@ -104,24 +104,90 @@ impl fmt::Display for Trigger {
     }
 }
 
+/// The trigger kinds, each named by its key: in a manifest's `events = [...]`, and in what
+/// `POST /_plughost/events` fires (`serve/sources/fire.rs`). One table for both: find the
+/// key that is present ([`kind_named`]), then read that kind's own fields.
+pub const KINDS: [&str; 6] = ["schedule", "object", "queue", "topic", "changes", "bus"];
+
+/// The one kind among `keys` (a table's or a JSON object's); the error says what is
+/// missing, too many, or unknown.
+pub fn kind_named<'k>(keys: impl IntoIterator<Item = &'k str>) -> Result<&'static str, String> {
+    let keys: Vec<&str> = keys.into_iter().collect();
+    let named: Vec<&'static str> = KINDS.iter().copied().filter(|kind| keys.contains(kind)).collect();
+    match named[..] {
+        [kind] => Ok(kind),
+        [] => {
+            let kinds = KINDS.map(|kind| format!("`{kind}`")).join(", ");
+            Err(match keys.first() {
+                Some(key) => format!("unknown field `{key}` (name one of {kinds})"),
+                None => format!("needs one of {kinds}"),
+            })
+        }
+        _ => Err(format!("names {} sources (`{}`): give exactly one", named.len(), named.join("`, `"))),
+    }
+}
+
+/// `value` as the fields of one `kind` (a `deny_unknown_fields` struct); an unknown field
+/// is named as one that does not apply to this kind.
+pub fn fields_of<T: serde::de::DeserializeOwned, V: serde::de::IntoDeserializer<'static, E>, E>(
+    value: V,
+    kind: &str,
+    noun: &str,
+) -> Result<T, String>
+where
+    E: serde::de::Error + fmt::Display,
+{
+    T::deserialize(value.into_deserializer()).map_err(|e: E| {
+        let message = e.to_string();
+        match message.trim().strip_prefix("unknown field `").and_then(|rest| rest.split_once('`')) {
+            Some((field, _)) => format!("`{field}` does not apply to a {kind} {noun}"),
+            None => message.trim().to_owned(),
+        }
+    })
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTrigger {
-    schedule: Option<String>,
+struct ScheduleFields {
+    schedule: String,
     name: Option<String>,
-    object: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectFields {
+    object: String,
     on: Option<Vec<String>>,
     prefix: Option<String>,
     suffix: Option<String>,
-    queue: Option<String>,
-    batch: Option<u32>,
-    topic: Option<String>,
-    changes: Option<String>,
-    bus: Option<String>,
-    pattern: Option<toml::Value>,
 }
 
-const TRIGGER_KINDS: &str = "`schedule`, `object`, `queue`, `topic`, `changes` or `bus`";
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueFields {
+    queue: String,
+    batch: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicFields {
+    topic: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesFields {
+    changes: String,
+    prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BusFields {
+    bus: String,
+    pattern: Option<toml::Value>,
+}
 
 /// A plugin's `events = [...]`, each naming a declared source.
 pub fn parse_triggers(
@@ -136,8 +202,10 @@ pub fn parse_triggers(
     let mut triggers = Vec::with_capacity(entries.len());
     for (i, entry) in entries.into_iter().enumerate() {
         let at = |m: String| format!("events[{i}]: {m}");
-        let raw: RawTrigger = entry.try_into().map_err(|e: toml::de::Error| at(message(&e)))?;
-        let trigger = parse_trigger(raw, sources, declared, sections).map_err(at)?;
+        let toml::Value::Table(entry) = entry else {
+            return Err(at("must be a table, e.g. `{ queue = \"orders\" }`".into()));
+        };
+        let trigger = parse_trigger(entry, sources, declared, sections).map_err(at)?;
         if let Trigger::Schedule { name, .. } = &trigger
             && triggers.iter().any(|t| matches!(t, Trigger::Schedule { name: n, .. } if n == name))
         {
@@ -149,46 +217,13 @@ pub fn parse_triggers(
 }
 
 fn parse_trigger(
-    raw: RawTrigger,
+    entry: toml::Table,
     sources: &Sources,
     declared: &Declarations,
     sections: &[Section],
 ) -> Result<Trigger, String> {
-    let kinds = [
-        ("schedule", raw.schedule.is_some()),
-        ("object", raw.object.is_some()),
-        ("queue", raw.queue.is_some()),
-        ("topic", raw.topic.is_some()),
-        ("changes", raw.changes.is_some()),
-        ("bus", raw.bus.is_some()),
-    ];
-    let named: Vec<&str> = kinds.iter().filter(|(_, set)| *set).map(|(kind, _)| *kind).collect();
-    let [kind] = named[..] else {
-        return Err(if named.is_empty() {
-            format!("needs one of {TRIGGER_KINDS}")
-        } else {
-            format!("names {} sources (`{}`): give exactly one", named.len(), named.join("`, `"))
-        });
-    };
-    let allowed: &[&str] = match kind {
-        "schedule" => &["name"],
-        "object" => &["on", "prefix", "suffix"],
-        "queue" => &["batch"],
-        "changes" => &["prefix"],
-        "bus" => &["pattern"],
-        _ => &[],
-    };
-    let extras = [
-        ("name", raw.name.is_some()),
-        ("on", raw.on.is_some()),
-        ("prefix", raw.prefix.is_some()),
-        ("suffix", raw.suffix.is_some()),
-        ("batch", raw.batch.is_some()),
-        ("pattern", raw.pattern.is_some()),
-    ];
-    if let Some((field, _)) = extras.iter().find(|(field, set)| *set && !allowed.contains(field)) {
-        return Err(format!("`{field}` does not apply to a {kind} trigger"));
-    }
+    let kind = kind_named(entry.keys().map(String::as_str))?;
+    let entry = toml::Value::Table(entry);
     let undeclared = |section: &str, noun: &str, label: &str| {
         format!("no {noun} `{label}` is declared (declare it with `[{section}.{label}]`)")
     };
@@ -203,28 +238,28 @@ fn parse_trigger(
     };
     Ok(match kind {
         "schedule" => {
-            let name = raw.name.ok_or("a schedule needs a `name` (what the plugin sees, e.g. \"sweep\")")?;
+            let fields: ScheduleFields = fields_of(entry, kind, "trigger")?;
+            let name = fields.name.ok_or("a schedule needs a `name` (what the plugin sees, e.g. \"sweep\")")?;
             check_label(&name).map_err(|m| format!("name: {m}"))?;
-            let schedule =
-                Schedule::parse(raw.schedule.as_deref().unwrap_or_default()).map_err(|m| format!("schedule: {m}"))?;
+            let schedule = Schedule::parse(&fields.schedule).map_err(|m| format!("schedule: {m}"))?;
             Trigger::Schedule { name, schedule }
         }
         "object" => {
-            let container = raw.object.unwrap_or_default();
-            emitted_by(&container)?;
-            let on = raw.on.unwrap_or_else(|| vec!["created".into(), "removed".into()]);
+            let fields: ObjectFields = fields_of(entry, kind, "trigger")?;
+            emitted_by(&fields.object)?;
+            let on = fields.on.unwrap_or_else(|| vec!["created".into(), "removed".into()]);
             if on.is_empty() {
                 return Err("on: name `created`, `removed` or both".into());
             }
             if let Some(unknown) = on.iter().find(|c| *c != "created" && *c != "removed") {
                 return Err(format!("on: unknown change `{unknown}` (use `created` or `removed`)"));
             }
-            let prefix = raw.prefix.unwrap_or_default();
-            let suffix = raw.suffix.unwrap_or_default();
+            let prefix = fields.prefix.unwrap_or_default();
+            let suffix = fields.suffix.unwrap_or_default();
             check_affix(&prefix, "prefix")?;
             check_affix(&suffix, "suffix")?;
             Trigger::Object {
-                container,
+                container: fields.object,
                 created: on.iter().any(|c| c == "created"),
                 removed: on.iter().any(|c| c == "removed"),
                 prefix,
@@ -232,36 +267,36 @@ fn parse_trigger(
             }
         }
         "queue" => {
-            let queue = raw.queue.unwrap_or_default();
+            let QueueFields { queue, batch } = fields_of(entry, kind, "trigger")?;
             if !sources.queues.contains_key(&queue) {
                 return Err(undeclared("queue", "queue", &queue));
             }
-            let batch = raw.batch.unwrap_or(10);
+            let batch = batch.unwrap_or(10);
             if !(1..=10).contains(&batch) {
                 return Err(format!("batch {batch} is outside 1..=10"));
             }
             Trigger::Queue { queue, batch }
         }
         "topic" => {
-            let topic = raw.topic.unwrap_or_default();
+            let TopicFields { topic } = fields_of(entry, kind, "trigger")?;
             if !sources.topics.contains(&topic) {
                 return Err(undeclared("topic", "topic", &topic));
             }
             Trigger::Topic { topic }
         }
         "changes" => {
-            let store = raw.changes.unwrap_or_default();
+            let ChangesFields { changes: store, prefix } = fields_of(entry, kind, "trigger")?;
             emitted_by(&store)?;
-            let prefix = raw.prefix.unwrap_or_default();
+            let prefix = prefix.unwrap_or_default();
             check_affix(&prefix, "prefix")?;
             Trigger::Changes { store, prefix }
         }
         _ => {
-            let bus = raw.bus.unwrap_or_default();
+            let BusFields { bus, pattern } = fields_of(entry, kind, "trigger")?;
             if !sources.buses.contains(&bus) {
                 return Err(undeclared("bus", "bus", &bus));
             }
-            let pattern = raw.pattern.ok_or("a bus trigger needs a `pattern`, e.g. `{ source = [\"shop\"] }`")?;
+            let pattern = pattern.ok_or("a bus trigger needs a `pattern`, e.g. `{ source = [\"shop\"] }`")?;
             let pattern = serde_json::to_value(pattern).map_err(|e| format!("pattern: {e}"))?;
             Trigger::Bus { bus, pattern: Pattern::parse(pattern).map_err(|m| format!("pattern: {m}"))? }
         }
@@ -317,8 +352,4 @@ fn check_label(label: &str) -> Result<(), String> {
     PluginId::parse(label)
         .map(drop)
         .map_err(|_| format!("invalid name `{label}`: use 1-63 lower-case letters, digits, `-` or `_`"))
-}
-
-fn message(e: &toml::de::Error) -> String {
-    e.message().trim().to_owned()
 }

@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use plughost::runtime::artifact_cache::Source;
+use plughost::runtime::artifact_cache::LoadedFrom;
 use plughost::spec::manifest::Digest;
 use plughost::{App, Capabilities, EngineSettings, PluginEngine};
 use sha2::{Digest as _, Sha256};
@@ -39,14 +39,14 @@ fn cached_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn a_restarted_engine_loads_what_the_first_compiled_and_it_serves() {
     let cache = tempfile::tempdir().unwrap();
     let (bytes, digest) = hello();
-    assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, Source::Compiled);
+    assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, LoadedFrom::Compiled);
     let files = cached_files(cache.path());
     assert_eq!(files.len(), 1);
     assert!(files[0].file_name().unwrap().to_str().unwrap().ends_with(&format!("-{}.cwasm", digest.hex())));
 
     // A new engine, as after a restart: the same component comes from the cache and serves.
     let restarted = Arc::new(engine_with_cache(cache.path()));
-    assert_eq!(restarted.compile(&digest, &bytes).unwrap().1, Source::Cache);
+    assert_eq!(restarted.compile(&digest, &bytes).unwrap().1, LoadedFrom::Cache);
     let (_dir, path) = manifest("[plugins.hello]\nsource = \"{hello}\"\nroutes = [\"GET /hello/{name}\"]\n");
     let data = tempfile::tempdir().unwrap();
     let storage = Capabilities::embedded(data.path(), "http://127.0.0.1").unwrap();
@@ -68,9 +68,9 @@ async fn a_damaged_or_truncated_cache_file_is_recompiled_never_loaded() {
     for damaged in [flipped, original[..original.len() / 3].to_vec(), b"short".to_vec()] {
         std::fs::write(&file, &damaged).unwrap();
         let (_component, source) = engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap();
-        assert_eq!(source, Source::Compiled, "a damaged file ({} bytes) must not be loaded", damaged.len());
+        assert_eq!(source, LoadedFrom::Compiled, "a damaged file ({} bytes) must not be loaded", damaged.len());
         assert_eq!(std::fs::read(&file).unwrap().len(), original.len(), "the file is rewritten whole");
-        assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, Source::Cache);
+        assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, LoadedFrom::Cache);
     }
 
     // The checksum lives beside the artifact: without it, or with a wrong one, the
@@ -82,8 +82,8 @@ async fn a_damaged_or_truncated_cache_file_is_recompiled_never_loaded() {
             Some(bytes) => std::fs::write(&checksum, bytes).unwrap(),
         }
         let (_component, source) = engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap();
-        assert_eq!(source, Source::Compiled, "an artifact without a valid checksum must not be loaded");
-        assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, Source::Cache);
+        assert_eq!(source, LoadedFrom::Compiled, "an artifact without a valid checksum must not be loaded");
+        assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, LoadedFrom::Cache);
     }
 }
 
@@ -94,6 +94,6 @@ async fn entries_are_keyed_by_component_digest_so_another_components_artifact_is
     let pricing_digest = Digest::parse(&format!("sha256:{}", hex::encode(Sha256::digest(&pricing)))).unwrap();
     engine_with_cache(cache.path()).compile(&pricing_digest, &pricing).unwrap();
     let (bytes, digest) = hello();
-    assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, Source::Compiled);
+    assert_eq!(engine_with_cache(cache.path()).compile(&digest, &bytes).unwrap().1, LoadedFrom::Compiled);
     assert_eq!(cached_files(cache.path()).len(), 2, "one entry per component");
 }

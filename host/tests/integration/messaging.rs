@@ -9,7 +9,7 @@
 
 use crate::support;
 
-use plughost::capability::message_store::LocalEvent;
+use plughost::capability::event::Event;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::moto::Moto;
@@ -140,14 +140,14 @@ async fn notifications_and_bus_events_enter_the_outbox_in_the_shape_their_trigge
     let events = app.capabilities().local_events().get().await.unwrap();
     let due = events.due(10).await.unwrap();
     assert_eq!(due.len(), 3, "one notification, two bus events");
-    let LocalEvent::Notification { topic, message_id, subject, body, attributes, .. } = &due[0].event else {
+    let Event::Notification { topic, message_id, subject, body, attributes, .. } = &due[0].event else {
         panic!("{:?}", due[0].event)
     };
     assert_eq!((topic.as_str(), body.as_str(), subject.as_deref()), ("alerts", "disk full", Some("disk")));
     assert_eq!(attributes, &vec![("level".to_owned(), "high".to_owned())]);
     assert_eq!(published["ok"].as_str(), Some(message_id.as_str()));
     for (i, due) in due[1..].iter().enumerate() {
-        let LocalEvent::Bus { bus, event } = &due.event else { panic!("{:?}", due.event) };
+        let Event::Bus { bus, event } = &due.event else { panic!("{:?}", due.event) };
         assert_eq!(bus, "app");
         assert_eq!(event["source"], "shop.orders");
         assert_eq!(event["detail-type"], "OrderProcessed");

@@ -1,9 +1,9 @@
 //! A container's object events as Lambda receives them: S3 event notification records
-//! (`aws:s3`) for the bucket and prefix a label is bound to (`binding.rs`), each as the
-//! WIT `object` event of that label. (`plughost serve`'s embedded container emits the same
+//! (`aws:s3`) for the bucket and prefix a label is bound to (`storage_map.rs`), each as the
+//! `object` event of that label. (`plughost serve`'s embedded container emits the same
 //! events itself, see `fs.rs`.)
 
-use crate::bindings::wit_events::{Event, Object, ObjectChange, Payload};
+use crate::capability::event::{Event, unix_seconds};
 use crate::capability::grants::Address;
 use crate::capability::labelled::{EventSource, RecordError};
 use crate::observability::escape::escape_controls;
@@ -71,10 +71,10 @@ fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Opti
         ))
     })?;
     let name = record.event_name.as_deref().unwrap_or_default();
-    let change = if name.starts_with("ObjectCreated") {
-        ObjectChange::Created
+    let created = if name.starts_with("ObjectCreated") {
+        true
     } else if name.starts_with("ObjectRemoved") {
-        ObjectChange::Removed
+        false
     } else {
         return Err(RecordError::Malformed(format!(
             "S3 event `{}` is neither ObjectCreated nor ObjectRemoved",
@@ -86,23 +86,13 @@ fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Opti
     let etag = object.e_tag.as_deref().filter(|e| !e.is_empty()).map(|e| format!("\"{}\"", e.trim_matches('"')));
     // The sequencer orders events of one key and is the same for a redelivered event.
     let sequencer = object.sequencer.as_deref().unwrap_or_default();
-    Ok(Some(Event {
+    Ok(Some(Event::Object {
         id: format!("s3/{bucket}/{key}/{sequencer}"),
-        payload: Payload::Object(Object {
-            container: address.label.clone(),
-            key: inner_key.to_owned(),
-            change,
-            size: object.size.unwrap_or(0).max(0) as u64,
-            etag: etag.unwrap_or_default(),
-            time: record.event_time.as_deref().map_or(0, unix_seconds),
-        }),
+        container: address.label.clone(),
+        key: inner_key.to_owned(),
+        created,
+        size: object.size.unwrap_or(0).max(0) as u64,
+        etag: etag.unwrap_or_default(),
+        time: record.event_time.as_deref().map_or(0, unix_seconds),
     }))
-}
-
-/// An S3 `eventTime` (`2026-12-01T10:00:00.123Z`) as Unix seconds; 0 when unreadable.
-fn unix_seconds(time: &str) -> u64 {
-    humantime::parse_rfc3339_weak(time)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
 }

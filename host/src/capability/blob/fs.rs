@@ -28,9 +28,9 @@ use super::presign::{PresignedGrant, Presigner};
 use crate::bindings::plughost::plugin::blob::{
     Listing, Object, ObjectInfo, ObjectSummary, PresignMethod, PutCondition,
 };
-use crate::bindings::wit_events::{Event, Object as WitObjectEvent, ObjectChange, Payload};
 use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
+use crate::capability::event::Event;
 use crate::capability::event_log;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -473,17 +473,14 @@ impl event_log::LoggingBackend for FsBlob {
 }
 
 fn object_event(row: event_log::Row) -> Event {
-    let change = if row.change == "removed" { ObjectChange::Removed } else { ObjectChange::Created };
-    Event {
+    Event::Object {
         id: row.id,
-        payload: Payload::Object(WitObjectEvent {
-            container: row.namespace,
-            key: row.key,
-            change,
-            size: row.size,
-            etag: row.etag,
-            time: row.time,
-        }),
+        container: row.namespace,
+        key: row.key,
+        created: row.change != "removed",
+        size: row.size,
+        etag: row.etag,
+        time: row.time,
     }
 }
 

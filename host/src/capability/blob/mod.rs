@@ -4,7 +4,7 @@
 //! - `mod.rs`         — [`KIND`] (what the host's generic parts need), the types the host
 //!   functions work on, `add_to_linker`;
 //! - `declaration.rs` — `[blob.<label>]` in the manifest: the container's quotas;
-//! - `binding.rs`     — `blob.<label>` in the storage map: an S3 bucket and key prefix;
+//! - `storage_map.rs`     — `blob.<label>` in the storage map: an S3 bucket and key prefix;
 //! - `host.rs`        — the generated `HostContainer` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — the input rules `host.rs` applies before any backend sees a call;
 //! - `backend.rs`     — the [`BlobBackend`] trait;
@@ -21,7 +21,6 @@
 //! `access-denied`).
 
 mod backend;
-mod binding;
 mod declaration;
 mod events;
 mod fs;
@@ -30,6 +29,7 @@ pub mod limits;
 mod presign;
 mod routes;
 mod s3;
+mod storage_map;
 
 pub use backend::{BlobBackend, ByteRange, PutRequest};
 pub use declaration::BlobQuota;
@@ -58,7 +58,7 @@ pub const KIND: Kind = Kind {
     accesses: &["read", READ_WRITE],
     bound_to: "an S3 bucket",
     check_declaration: |table| BlobQuota::parse(table).map(drop),
-    open: binding::open,
+    open: storage_map::open,
     add_to_linker,
     events: Some(&events::EVENTS),
     terraform_labels: Some("blob_containers"),

@@ -6,7 +6,6 @@
 use super::BusBackend;
 use crate::bindings::plughost::plugin::bus::Entry;
 use crate::capability::error::StorageError;
-use crate::capability::message_store::LocalEvent;
 use crate::capability::message_store::sqlite::SharedLocalEvents;
 
 pub struct EmbeddedBus {
@@ -31,9 +30,9 @@ impl BusBackend for EmbeddedBus {
         for entry in entries {
             // `limits.rs` checked that the detail is a JSON object.
             let detail = serde_json::from_str(&entry.detail).unwrap_or_default();
-            let (id, event) = crate::capability::message_store::bus_event(&entry.source, &entry.detail_type, detail);
-            ids.push(id);
-            accepted.push(LocalEvent::Bus { bus: namespace.to_owned(), event });
+            let event = crate::capability::event::bus_event(namespace, &entry.source, &entry.detail_type, detail);
+            ids.push(event.id());
+            accepted.push(event);
         }
         // One transaction: every entry is accepted, or none.
         events.enqueue_all(&accepted).await.map_err(unavailable)?;

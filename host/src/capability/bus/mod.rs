@@ -3,7 +3,7 @@
 //!
 //! - `mod.rs`          — [`KIND`], the types the host functions work on, `add_to_linker`;
 //! - `declaration.rs`  — `[bus.<label>]` in the manifest (no settings);
-//! - `binding.rs`      — `bus.<label>` in the storage map: an EventBridge bus's name;
+//! - `storage_map.rs`      — `bus.<label>` in the storage map: an EventBridge bus's name;
 //! - `host.rs`         — the generated `HostBus` trait: grant and input checks, then the backend;
 //! - `limits.rs`       — EventBridge's limits, applied before any backend sees an event;
 //! - `backend.rs`      — the [`BusBackend`] trait;
@@ -13,12 +13,12 @@
 //! Receiving is a trigger with an EventBridge pattern (`events = [{ bus = "app", pattern = {...} }]`).
 
 mod backend;
-mod binding;
 mod declaration;
 mod eventbridge;
 mod host;
 pub mod limits;
 mod local;
+mod storage_map;
 
 pub use backend::BusBackend;
 pub use eventbridge::EventBridgeBus;
@@ -42,7 +42,7 @@ pub const KIND: Kind = Kind {
     accesses: &[PUT],
     bound_to: "an EventBridge bus (`{\"eventbridge\": {\"name\": ...}}`)",
     check_declaration: declaration::check,
-    open: binding::open,
+    open: storage_map::open,
     add_to_linker,
     events: None,
     // Declared with their delivery rules in `queues`, `topics`, `buses` (`cli/tfvars.rs`).

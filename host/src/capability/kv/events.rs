@@ -1,11 +1,11 @@
 //! A store's change events as Lambda receives them: DynamoDB Streams records
-//! (`aws:dynamodb`, NEW_AND_OLD_IMAGES) of the table a label is bound to (`binding.rs`),
-//! each as the WIT `change` event of the label whose namespace the item's key carries
+//! (`aws:dynamodb`, NEW_AND_OLD_IMAGES) of the table a label is bound to (`storage_map.rs`),
+//! each as the `change` event of the label whose namespace the item's key carries
 //! (`dynamo.rs`'s layout: `pk` = `<namespace>#<key>`, the value in `v`, counters in `n`).
 //! Records of other namespaces of a shared table are not this deployment's.
 //! (`plughost serve`'s embedded store records the same events itself, see `sqlite.rs`.)
 
-use crate::bindings::wit_events::{Change, ChangeKind, Event, Payload};
+use crate::capability::event::{ChangeKind, Event};
 use crate::capability::grants::Address;
 use crate::capability::labelled::{EventSource, RecordError};
 use crate::observability::escape::escape_controls;
@@ -55,15 +55,13 @@ fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Opti
         "REMOVE" => ChangeKind::Removed,
         other => return Err(RecordError::Malformed(format!("unknown stream event `{}`", escape_controls(other)))),
     };
-    Ok(Some(Event {
+    Ok(Some(Event::Change {
         id: format!("dynamodb/{}", record.event_id),
-        payload: Payload::Change(Change {
-            store: address.label.clone(),
-            key: key.to_owned(),
-            kind,
-            old_value: value(&record.change.old_image),
-            new_value: value(&record.change.new_image),
-            time: record.change.approximate_creation_date_time.timestamp().max(0) as u64,
-        }),
+        store: address.label.clone(),
+        key: key.to_owned(),
+        kind,
+        old: value(&record.change.old_image),
+        new: value(&record.change.new_image),
+        time: record.change.approximate_creation_date_time.timestamp().max(0) as u64,
     }))
 }

@@ -4,7 +4,7 @@
 //! - `mod.rs`         — [`KIND`] (what the host's generic parts need), the types the host
 //!   functions work on, `add_to_linker`;
 //! - `declaration.rs` — `[kv.<label>]` in the manifest: the store's quotas;
-//! - `binding.rs`     — `kv.<label>` in the storage map: a DynamoDB table and key prefix;
+//! - `storage_map.rs`     — `kv.<label>` in the storage map: a DynamoDB table and key prefix;
 //! - `host.rs`        — the generated `HostStore` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — the input rules `host.rs` applies before any backend sees a call;
 //! - `backend.rs`     — the [`KvBackend`] trait and the semantics every backend shares;
@@ -19,13 +19,13 @@
 //! `access-denied`).
 
 mod backend;
-mod binding;
 mod declaration;
 mod dynamo;
 mod events;
 mod host;
 pub mod limits;
 mod sqlite;
+mod storage_map;
 
 pub use backend::KvBackend;
 pub use declaration::KvQuota;
@@ -52,7 +52,7 @@ pub const KIND: Kind = Kind {
     accesses: &["read", READ_WRITE],
     bound_to: "a DynamoDB table",
     check_declaration: |table| KvQuota::parse(table).map(drop),
-    open: binding::open,
+    open: storage_map::open,
     add_to_linker,
     events: Some(&events::EVENTS),
     terraform_labels: Some("kv_stores"),

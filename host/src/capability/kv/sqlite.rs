@@ -24,9 +24,9 @@
 
 use super::backend::*;
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Page, Write};
-use crate::bindings::wit_events::{Change, ChangeKind, Event, Payload};
 use crate::capability::clock::Clock;
 use crate::capability::error::StorageError;
+use crate::capability::event::{ChangeKind, Event};
 use crate::capability::event_log;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::Path;
@@ -414,17 +414,7 @@ fn change_event(row: event_log::Row) -> Event {
         "removed" => ChangeKind::Removed,
         _ => ChangeKind::Modified,
     };
-    Event {
-        id: row.id,
-        payload: Payload::Change(Change {
-            store: row.namespace,
-            key: row.key,
-            kind,
-            old_value: row.old,
-            new_value: row.new,
-            time: row.time,
-        }),
-    }
+    Event::Change { id: row.id, store: row.namespace, key: row.key, kind, old: row.old, new: row.new, time: row.time }
 }
 
 #[cfg(test)]

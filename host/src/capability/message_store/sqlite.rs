@@ -17,7 +17,7 @@
 //! The only file of the local event sources that talks to SQLite; every call runs on
 //! the storage pool (`capability/storage_pool.rs`).
 
-use crate::capability::message_store::LocalEvent;
+use crate::capability::event::Event;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -57,7 +57,7 @@ pub struct Received {
 #[derive(Debug, Clone)]
 pub struct Due {
     pub seq: i64,
-    pub event: LocalEvent,
+    pub event: Event,
     /// Earlier failed deliveries.
     pub attempts: u32,
 }
@@ -323,12 +323,12 @@ impl LocalEvents {
     }
 
     /// Accepts `event` for delivery (at least once, in the background).
-    pub async fn enqueue(&self, event: &LocalEvent) -> anyhow::Result<()> {
+    pub async fn enqueue(&self, event: &Event) -> anyhow::Result<()> {
         self.enqueue_all(std::slice::from_ref(event)).await
     }
 
     /// Accepts `events` for delivery in one transaction (all or none).
-    pub async fn enqueue_all(&self, events: &[LocalEvent]) -> anyhow::Result<()> {
+    pub async fn enqueue_all(&self, events: &[Event]) -> anyhow::Result<()> {
         let texts = events.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?;
         self.run(move |c| {
             let transaction = c.transaction()?;
@@ -360,7 +360,7 @@ impl LocalEvents {
             let mut events = Vec::with_capacity(due.len());
             for (seq, text, attempts) in due {
                 transaction.execute("UPDATE outbox SET leased = 1 WHERE seq = ?1", params![seq])?;
-                match serde_json::from_str::<LocalEvent>(&text) {
+                match serde_json::from_str::<Event>(&text) {
                     Ok(event) => events.push(Due { seq, event, attempts }),
                     // Written by another version of plughost: keep it where someone can see it.
                     Err(error) => {
@@ -387,7 +387,7 @@ impl LocalEvents {
 
     /// Replaces outbox event `seq` with `event` (the same event, with what was done for it
     /// recorded), keeping its attempts and lease.
-    pub async fn update(&self, seq: i64, event: &LocalEvent) -> anyhow::Result<()> {
+    pub async fn update(&self, seq: i64, event: &Event) -> anyhow::Result<()> {
         let text = serde_json::to_string(event)?;
         self.run(move |c| c.execute("UPDATE outbox SET event = ?2 WHERE seq = ?1", params![seq, text]).map(drop)).await
     }
@@ -419,21 +419,6 @@ impl LocalEvents {
                 params![seq, attempts, now_millis() + backoff],
             )?;
             Ok(false)
-        })
-        .await
-    }
-
-    /// When the next queue message or outbox event becomes due (Unix millis), if any.
-    pub async fn next_due(&self) -> anyhow::Result<Option<i64>> {
-        self.run(|c| {
-            c.query_row(
-                "SELECT MIN(t) FROM (SELECT MIN(visible_at) AS t FROM messages
-                                     UNION ALL SELECT MIN(due_at) FROM outbox WHERE leased = 0)",
-                [],
-                |row| row.get::<_, Option<i64>>(0),
-            )
-            .optional()
-            .map(Option::flatten)
         })
         .await
     }

@@ -6,7 +6,7 @@
 //! - `spec/queues.rs` (in the spec layer, because a queue's consumer — a trigger — obeys
 //!   it too) — `[queue.<label>]` in the manifest: delivery rules (max receives,
 //!   visibility timeout, FIFO, topic subscriptions);
-//! - `binding.rs`     — `queue.<label>` in the storage map: an SQS queue's ARN and URL;
+//! - `storage_map.rs`     — `queue.<label>` in the storage map: an SQS queue's ARN and URL;
 //! - `host.rs`        — the generated `HostQueue` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — SQS's limits, applied before any backend sees a message;
 //! - `backend.rs`     — the [`QueueBackend`] trait;
@@ -18,11 +18,11 @@
 //! in `serve` (the local pump) alike.
 
 mod backend;
-mod binding;
 mod host;
 pub mod limits;
 mod local;
 mod sqs;
+mod storage_map;
 
 pub use crate::spec::queues::QueueSpec;
 pub use backend::QueueBackend;
@@ -48,7 +48,7 @@ pub const KIND: Kind = Kind {
     accesses: &[SEND],
     bound_to: "an SQS queue (`{\"sqs\": {\"arn\": ..., \"url\": ...}}`)",
     check_declaration: |table| QueueSpec::parse(table).map(drop),
-    open: binding::open,
+    open: storage_map::open,
     add_to_linker,
     events: None,
     // Declared with their delivery rules in `queues`, `topics`, `buses` (`cli/tfvars.rs`).

@@ -6,7 +6,7 @@
 use super::TopicBackend;
 use crate::bindings::plughost::plugin::topic::Notification;
 use crate::capability::error::StorageError;
-use crate::capability::message_store::LocalEvent;
+use crate::capability::event::Event;
 use crate::capability::message_store::sqlite::SharedLocalEvents;
 
 pub struct EmbeddedTopic {
@@ -24,7 +24,7 @@ impl TopicBackend for EmbeddedTopic {
     async fn publish(&self, namespace: &str, notification: Notification) -> Result<String, StorageError> {
         let events = self.events.get().await.map_err(unavailable)?;
         let message_id = uuid::Uuid::new_v4().to_string();
-        let event = LocalEvent::Notification {
+        let event = Event::Notification {
             topic: namespace.to_owned(),
             message_id: message_id.clone(),
             subject: notification.subject,

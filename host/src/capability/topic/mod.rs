@@ -4,7 +4,7 @@
 //!
 //! - `mod.rs`         — [`KIND`], the types the host functions work on, `add_to_linker`;
 //! - `declaration.rs` — `[topic.<label>]` in the manifest (no settings);
-//! - `binding.rs`     — `topic.<label>` in the storage map: an SNS topic's ARN;
+//! - `storage_map.rs`     — `topic.<label>` in the storage map: an SNS topic's ARN;
 //! - `host.rs`        — the generated `HostTopic` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — SNS's limits, applied before any backend sees a notification;
 //! - `backend.rs`     — the [`TopicBackend`] trait;
@@ -14,12 +14,12 @@
 //! Receiving is a trigger (`events = [{ topic = "alerts" }]`, or a queue's `topics`).
 
 mod backend;
-mod binding;
 mod declaration;
 mod host;
 pub mod limits;
 mod local;
 mod sns;
+mod storage_map;
 
 pub use backend::TopicBackend;
 pub use local::EmbeddedTopic;
@@ -43,7 +43,7 @@ pub const KIND: Kind = Kind {
     accesses: &[PUBLISH],
     bound_to: "an SNS topic (`{\"sns\": {\"arn\": ...}}`)",
     check_declaration: declaration::check,
-    open: binding::open,
+    open: storage_map::open,
     add_to_linker,
     events: None,
     // Declared with their delivery rules in `queues`, `topics`, `buses` (`cli/tfvars.rs`).

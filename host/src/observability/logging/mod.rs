@@ -40,7 +40,7 @@ pub enum LogFormat {
     Json,
 }
 
-pub mod access;
+pub mod access_record;
 mod buffered;
 mod timestamp;
 
@@ -313,15 +313,15 @@ impl Visit for TextFields<'_, '_> {
     }
 }
 
-/// The access line's message and fields, from its record ([`access`]): what
+/// The access line's message and fields, from its record ([`access_record`]): what
 /// [`TextFields`] writes for its event, without visiting it.
-fn write_access_fields(writer: &mut Writer<'_>, line: &access::AccessLine) -> std::fmt::Result {
+fn write_access_fields(writer: &mut Writer<'_>, line: &access_record::AccessLine) -> std::fmt::Result {
     // Composed in a `String` of its own, then written at once: each piece costs a copy,
     // not a call through the writer's `dyn Write`. Each label whole: ` method=`.
     let variable = line.path.len() + line.request_id.len() + line.route().map_or(0, str::len);
     let mut text = String::with_capacity(128 + variable);
     text.push(' ');
-    text.push_str(access::MESSAGE);
+    text.push_str(access_record::MESSAGE);
     write_text_value(&mut text, " method=", &line.method);
     write_text_value(&mut text, " path=", &line.path);
     write_number_value(&mut text, " status=", line.status);
@@ -375,7 +375,7 @@ where
         }
         writer.write_str(metadata.target())?;
         writer.write_char(':')?;
-        match access::with_current(metadata, |line| write_access_fields(&mut writer, line)) {
+        match access_record::with_current(metadata, |line| write_access_fields(&mut writer, line)) {
             Some(written) => written?,
             None => event.record(&mut TextFields(&mut writer)),
         }
@@ -421,7 +421,7 @@ where
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
         let now = timestamp::now();
-        if let Some(written) = access::with_current(event.metadata(), |line| {
+        if let Some(written) = access_record::with_current(event.metadata(), |line| {
             let level = event.metadata().level().as_str();
             let mut write =
                 |trace_id: Option<&str>| write_access_json(&mut writer, line, level, now.as_str(), trace_id);
@@ -466,14 +466,14 @@ struct JsonAccess<'a> {
 
 fn write_access_json(
     writer: &mut Writer<'_>,
-    line: &access::AccessLine,
+    line: &access_record::AccessLine,
     level: &str,
     timestamp: &str,
     trace_id: Option<&str>,
 ) -> std::fmt::Result {
     let json = JsonAccess {
         level,
-        message: access::MESSAGE,
+        message: access_record::MESSAGE,
         method: &line.method,
         micros: line.micros,
         path: &line.path,
@@ -481,7 +481,7 @@ fn write_access_json(
         request_id: &line.request_id,
         route: line.route(),
         status: line.status,
-        target: access::TARGET,
+        target: access_record::TARGET,
         timestamp,
         trace_id,
     };
@@ -646,10 +646,10 @@ mod tests {
                 ];
                 for (path, plugin, route) in cases {
                     request.in_scope(|| log(path, plugin, route));
-                    request.in_scope(|| access::without_record(|| log(path, plugin, route)));
+                    request.in_scope(|| access_record::without_record(|| log(path, plugin, route)));
                 }
                 log("/outside", None, None);
-                access::without_record(|| log("/outside", None, None));
+                access_record::without_record(|| log("/outside", None, None));
             });
             let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
             let lines: Vec<&str> = text.lines().collect();

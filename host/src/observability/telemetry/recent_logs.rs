@@ -7,7 +7,7 @@
 //! plugin logged is escaped before it gets here (`capability/log`); the page shows it as
 //! text, never as markup.
 
-use crate::observability::logging::access;
+use crate::observability::logging::access_record;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};
@@ -209,7 +209,7 @@ impl<S: Subscriber> Layer<S> for RecentLogs {
 impl RecentLogs {
     fn record(&self, event: &Event<'_>, fields: &mut Fields) {
         let metadata = event.metadata();
-        if access::with_current(metadata, |line| self.keep_access(line, metadata)).is_some() {
+        if access_record::with_current(metadata, |line| self.keep_access(line, metadata)).is_some() {
             return;
         }
         fields.clear();
@@ -231,7 +231,7 @@ impl RecentLogs {
     /// The access line, from its record ([`access`]): kept as visiting its event would
     /// keep it (`method=GET path=/hello/ada status=200 route=/hello/{name} micros=35`),
     /// built straight into the one allocation.
-    fn keep_access(&self, line: &access::AccessLine, metadata: &'static tracing::Metadata<'static>) {
+    fn keep_access(&self, line: &access_record::AccessLine, metadata: &'static tracing::Metadata<'static>) {
         let Some(plugin) = line.plugin() else { return };
         let mut numbers = (itoa::Buffer::new(), itoa::Buffer::new());
         let (status, micros) = (numbers.0.format(line.status), numbers.1.format(line.micros));
@@ -244,10 +244,10 @@ impl RecentLogs {
             (" micros=", micros),
         ];
         let rest_length: usize = rest.iter().map(|(label, value)| label.len() + value.len()).sum();
-        let mut text = String::with_capacity(line.request_id.len() + access::MESSAGE.len() + rest_length);
+        let mut text = String::with_capacity(line.request_id.len() + access_record::MESSAGE.len() + rest_length);
         text.push_str(&line.request_id);
         let message_at = text.len() as u32;
-        text.push_str(access::MESSAGE);
+        text.push_str(access_record::MESSAGE);
         let rest_at = text.len() as u32;
         for (label, value) in rest {
             text.push_str(label);

@@ -18,7 +18,8 @@
 //! EventBridge's size limits; the error names what is wrong. A queue message is sent to the
 //! embedded queue; everything else goes through the outbox.
 
-use crate::capability::message_store::{LocalEvent, LocalEvents, StoredChange};
+use crate::capability::event::{ChangeKind, Event};
+use crate::capability::message_store::LocalEvents;
 use crate::spec::manifest::Manifest;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -26,28 +27,66 @@ use std::collections::BTreeMap;
 /// The largest body or detail accepted: SQS's, SNS's and EventBridge's limit.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
+/// An event to fire: a JSON object naming one trigger kind (the manifest's table,
+/// `spec::triggers::KINDS`) and that kind's fields, read by [`Fire::accept`].
 #[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct Fire(serde_json::Map<String, serde_json::Value>);
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Fire {
-    queue: Option<String>,
-    topic: Option<String>,
-    bus: Option<String>,
-    schedule: Option<String>,
-    object: Option<String>,
-    changes: Option<String>,
-    plugin: Option<String>,
+struct QueueFire {
+    queue: String,
     body: Option<String>,
     group: Option<String>,
-    subject: Option<String>,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TopicFire {
+    topic: String,
+    subject: Option<String>,
+    body: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    time: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct BusFire {
+    bus: String,
     source: Option<String>,
     detail_type: Option<String>,
     detail: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ScheduleFire {
+    schedule: String,
+    plugin: Option<String>,
+    time: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ObjectFire {
+    object: String,
     key: Option<String>,
     change: Option<String>,
     size: Option<u64>,
     etag: Option<String>,
+    time: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ChangesFire {
+    changes: String,
+    key: Option<String>,
     kind: Option<String>,
     old: Option<String>,
     new: Option<String>,
@@ -74,42 +113,28 @@ impl Fire {
     pub async fn accept(self, app: &crate::app::App, events: &LocalEvents) -> Result<Accepted, Refused> {
         let table = app.table();
         let manifest = &table.manifest;
-        let named: Vec<&str> = [
-            ("queue", self.queue.is_some()),
-            ("topic", self.topic.is_some()),
-            ("bus", self.bus.is_some()),
-            ("schedule", self.schedule.is_some()),
-            ("object", self.object.is_some()),
-            ("changes", self.changes.is_some()),
-        ]
-        .iter()
-        .filter(|(_, set)| *set)
-        .map(|(name, _)| *name)
-        .collect();
-        let [source] = named[..] else {
-            return Err(Refused::Invalid(
-                "name exactly one of `queue`, `topic`, `bus`, `schedule`, `object`, `changes`".into(),
-            ));
-        };
-        let body = self.body.clone().unwrap_or_default();
-        if body.len() > MAX_EVENT_BYTES {
-            return Err(Refused::Invalid(format!("body is over {MAX_EVENT_BYTES} bytes (the SQS/SNS limit)")));
-        }
-        let attributes: Vec<(String, String)> = self.attributes.clone().into_iter().collect();
+        let source = crate::spec::triggers::kind_named(self.0.keys().map(String::as_str)).map_err(Refused::Invalid)?;
+        let fields = serde_json::Value::Object(self.0);
         let unknown = |what: &str, label: &str| Refused::Unknown(format!("the manifest declares no {what} `{label}`"));
+        let body_within = |body: &str| {
+            if body.len() > MAX_EVENT_BYTES {
+                Err(Refused::Invalid(format!("body is over {MAX_EVENT_BYTES} bytes (the SQS/SNS limit)")))
+            } else {
+                Ok(())
+            }
+        };
         let id = uuid::Uuid::new_v4().to_string();
-        if self.time.is_some() && matches!(source, "queue" | "bus") {
-            return Err(Refused::Invalid(format!("`time` does not apply to a {source} event")));
-        }
-        let now = self.time.unwrap_or_else(crate::capability::message_store::now);
         let stored = |e: anyhow::Error| Refused::Invalid(format!("cannot accept the event: {e:#}"));
         let event = match source {
             "queue" => {
-                let queue = self.queue.unwrap_or_default();
+                let QueueFire { queue, body, group, attributes } = fields_of(fields, source)?;
+                let body = body.unwrap_or_default();
+                body_within(&body)?;
+                let attributes: Vec<(String, String)> = attributes.into_iter().collect();
                 let Some(spec) = manifest.sources.queues.get(&queue) else {
                     return Err(unknown("queue", &queue));
                 };
-                if spec.fifo != self.group.is_some() {
+                if spec.fifo != group.is_some() {
                     return Err(Refused::Invalid(if spec.fifo {
                         format!("queue `{queue}` is a FIFO queue: give the message a `group`")
                     } else {
@@ -118,7 +143,7 @@ impl Fire {
                 }
                 let id = match crate::routing::addresses::queue_url(app.capabilities(), &queue) {
                     Some(url) if crate::serve::sources::pump::polled_from_sqs(app, &queue) => {
-                        crate::serve::sources::sqs_poller::send(app, url, body, attributes, self.group)
+                        crate::serve::sources::sqs_poller::send(app, url, body, attributes, group)
                             .await
                             .map_err(stored)?
                     }
@@ -126,7 +151,7 @@ impl Fire {
                         let outgoing = crate::capability::message_store::sqlite::Outgoing {
                             body: body.into_bytes(),
                             attributes,
-                            group: self.group,
+                            group,
                             ..Default::default()
                         };
                         let mut ids = events.send_all(&queue, vec![outgoing]).await.map_err(stored)?;
@@ -136,40 +161,41 @@ impl Fire {
                 return Ok(Accepted { id, kind: "message" });
             }
             "topic" => {
-                let topic = self.topic.unwrap_or_default();
+                let TopicFire { topic, subject, body, attributes, time } = fields_of(fields, source)?;
+                let body = body.unwrap_or_default();
+                body_within(&body)?;
                 if !manifest.sources.topics.contains(&topic) {
                     return Err(unknown("topic", &topic));
                 }
-                LocalEvent::Notification {
+                Event::Notification {
                     topic,
                     message_id: id,
-                    subject: self.subject,
+                    subject,
                     body,
-                    attributes,
-                    time: now,
+                    attributes: attributes.into_iter().collect(),
+                    time: time.unwrap_or_else(crate::capability::clock::unix_seconds),
                     forwarded: false,
                 }
             }
             "bus" => {
-                let bus = self.bus.unwrap_or_default();
+                let BusFire { bus, source, detail_type, detail } = fields_of(fields, source)?;
                 if !manifest.sources.buses.contains(&bus) {
                     return Err(unknown("bus", &bus));
                 }
-                let (Some(source), Some(detail_type)) = (self.source, self.detail_type) else {
+                let (Some(source), Some(detail_type)) = (source, detail_type) else {
                     return Err(Refused::Invalid("a bus event needs `source` and `detail-type`".into()));
                 };
-                let detail = self.detail.unwrap_or_else(|| serde_json::json!({}));
+                let detail = detail.unwrap_or_else(|| serde_json::json!({}));
                 if !detail.is_object() || detail.to_string().len() > MAX_EVENT_BYTES {
                     return Err(Refused::Invalid(format!(
                         "`detail` must be a JSON object of at most {MAX_EVENT_BYTES} bytes"
                     )));
                 }
-                let (_, event) = crate::capability::message_store::bus_event(&source, &detail_type, detail);
-                LocalEvent::Bus { bus, event }
+                crate::capability::event::bus_event(&bus, &source, &detail_type, detail)
             }
             "schedule" => {
-                let name = self.schedule.unwrap_or_default();
-                let plugin = self.plugin.ok_or_else(|| Refused::Invalid("a schedule needs its `plugin`".into()))?;
+                let ScheduleFire { schedule: name, plugin, time } = fields_of(fields, source)?;
+                let plugin = plugin.ok_or_else(|| Refused::Invalid("a schedule needs its `plugin`".into()))?;
                 let exists = manifest.plugins.iter().any(|p| {
                     p.id.as_str() == plugin
                         && p.triggers.iter().any(
@@ -179,49 +205,55 @@ impl Fire {
                 if !exists {
                     return Err(Refused::Unknown(format!("plugin `{plugin}` has no schedule `{name}`")));
                 }
-                LocalEvent::Schedule { plugin, name, time: now }
+                Event::Schedule { plugin, name, time: time.unwrap_or_else(crate::capability::clock::unix_seconds) }
             }
             "object" => {
-                let container = self.object.unwrap_or_default();
+                let ObjectFire { object: container, key, change, size, etag, time } = fields_of(fields, source)?;
                 declared_emitter(manifest, "object", &container)?;
-                let key = self.key.ok_or_else(|| Refused::Invalid("an object event needs its `key`".into()))?;
-                let created = match self.change.as_deref().unwrap_or("created") {
+                let key = key.ok_or_else(|| Refused::Invalid("an object event needs its `key`".into()))?;
+                let created = match change.as_deref().unwrap_or("created") {
                     "created" => true,
                     "removed" => false,
                     other => return Err(Refused::Invalid(format!("change `{other}`: use `created` or `removed`"))),
                 };
-                LocalEvent::Object {
+                Event::Object {
                     id,
                     container,
                     key,
                     created,
-                    size: self.size.unwrap_or(0),
-                    etag: self.etag.unwrap_or_default(),
-                    time: now,
+                    size: size.unwrap_or(0),
+                    etag: etag.unwrap_or_default(),
+                    time: time.unwrap_or_else(crate::capability::clock::unix_seconds),
                 }
             }
             _ => {
-                let store = self.changes.unwrap_or_default();
+                let ChangesFire { changes: store, key, kind, old, new, time } = fields_of(fields, source)?;
                 declared_emitter(manifest, "changes", &store)?;
-                let key = self.key.ok_or_else(|| Refused::Invalid("a change needs its `key`".into()))?;
-                let kind = match self.kind.as_deref().unwrap_or("modified") {
-                    "inserted" => StoredChange::Inserted,
-                    "modified" => StoredChange::Modified,
-                    "removed" => StoredChange::Removed,
+                let key = key.ok_or_else(|| Refused::Invalid("a change needs its `key`".into()))?;
+                let kind = match kind.as_deref().unwrap_or("modified") {
+                    "inserted" => ChangeKind::Inserted,
+                    "modified" => ChangeKind::Modified,
+                    "removed" => ChangeKind::Removed,
                     other => {
                         return Err(Refused::Invalid(format!(
                             "kind `{other}`: use `inserted`, `modified` or `removed`"
                         )));
                     }
                 };
-                let (old, new) = (self.old.map(String::into_bytes), self.new.map(String::into_bytes));
-                LocalEvent::Change { id, store, key, kind, old, new, time: now }
+                let (old, new) = (old.map(String::into_bytes), new.map(String::into_bytes));
+                let time = time.unwrap_or_else(crate::capability::clock::unix_seconds);
+                Event::Change { id, store, key, kind, old, new, time }
             }
         };
         let accepted = Accepted { id: event.id(), kind: event.kind() };
         events.enqueue(&event).await.map_err(stored)?;
         Ok(accepted)
     }
+}
+
+/// `fields` as one kind's event; a field of another kind is named as not applying.
+fn fields_of<T: serde::de::DeserializeOwned>(fields: serde_json::Value, kind: &str) -> Result<T, Refused> {
+    crate::spec::triggers::fields_of(fields, kind, "event").map_err(Refused::Invalid)
 }
 
 /// `label` must be declared for the capability emitting `trigger` events.

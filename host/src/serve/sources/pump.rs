@@ -7,8 +7,7 @@
 //! consumers and watched labels at once.
 
 use crate::app::App;
-use crate::bindings::wit_events::{Event, Message, Payload};
-use crate::capability::message_store::LocalEvent;
+use crate::capability::event::Event;
 use crate::capability::message_store::sqlite::{Due, LocalEvents, Received};
 use crate::observability::escape::escape_controls;
 use crate::spec::triggers::Trigger;
@@ -86,8 +85,7 @@ async fn take_recorded_events(app: &App, events: &LocalEvents) {
             }
         };
         for (seq, event) in recorded {
-            let Some(local) = LocalEvent::from_event(&event) else { continue };
-            if let Err(error) = events.enqueue(&local).await {
+            if let Err(error) = events.enqueue(&event).await {
                 tracing::error!(trigger = word, "cannot accept a recorded event: {error:#}");
                 return;
             }
@@ -151,18 +149,14 @@ async fn deliver_message(
     message: &Received,
     max_receives: u32,
 ) -> Option<String> {
-    let event = Event {
-        id: message.id.clone(),
-        payload: Payload::Message(Message {
-            queue: queue.to_owned(),
-            message_id: message.id.clone(),
-            body: message.body.clone(),
-            attributes: message.attributes.clone(),
-            receive_count: message.receive_count,
-        }),
+    let event = Event::Message {
+        queue: queue.to_owned(),
+        message_id: message.id.clone(),
+        body: message.body.clone(),
+        attributes: message.attributes.clone(),
+        receive_count: message.receive_count,
     };
-    let invocation = format!("local-queue/{queue}");
-    let delivery = app.deliver(&event, None, None, &invocation, None).await;
+    let delivery = app.deliver(&event, &format!("local-queue/{queue}"), None).await;
     let reason = if delivery.targets == 0 {
         // The consumer went away with a reload between receive and delivery.
         "no plugin consumes this queue now".to_owned()
@@ -231,12 +225,12 @@ async fn drain_outbox(app: &App, events: &LocalEvents) {
 
 async fn deliver_outbox(app: &App, events: &LocalEvents, due: &Due) {
     let forwarded = match &due.event {
-        LocalEvent::Notification { topic, body, attributes, forwarded: false, .. } => {
+        Event::Notification { topic, body, attributes, forwarded: false, .. } => {
             let forwarded = forward_to_subscribed_queues(app, events, topic, body, attributes).await;
             // Recorded only when a queue got it: a topic without subscribed queues costs no write.
             if forwarded.as_ref().is_ok_and(|count| *count > 0) {
                 let mut done = due.event.clone();
-                if let LocalEvent::Notification { forwarded, .. } = &mut done {
+                if let Event::Notification { forwarded, .. } = &mut done {
                     *forwarded = true;
                 }
                 if let Err(error) = events.update(due.seq, &done).await {
@@ -247,10 +241,9 @@ async fn deliver_outbox(app: &App, events: &LocalEvents, due: &Due) {
         }
         _ => Ok(()),
     };
-    let outcome = match forwarded.and_then(|()| due.event.deliverable()) {
-        Ok(d) => {
-            let delivery =
-                app.deliver(&d.event, d.bus_event.as_ref(), d.schedule_of.as_deref(), "local-outbox", None).await;
+    let outcome = match forwarded {
+        Ok(()) => {
+            let delivery = app.deliver(&due.event, "local-outbox", None).await;
             if delivery.succeeded() { Ok(()) } else { Err(delivery.describe_failures()) }
         }
         Err(why) => Err(why),

@@ -5,7 +5,8 @@
 //! EventBridge, a schedule fires when it is due, not later).
 
 use crate::app::App;
-use crate::capability::message_store::{LocalEvent, LocalEvents};
+use crate::capability::event::Event;
+use crate::capability::message_store::LocalEvents;
 use crate::spec::triggers::Trigger;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ pub fn spawn(app: Arc<App>, events: LocalEvents) -> tokio::task::JoinHandle<()> 
         // (plugin, schedule name, expression) -> (when it appeared, when it fires next)
         let mut next: HashMap<(String, String, String), (u64, Option<u64>)> = HashMap::new();
         loop {
-            let now = crate::capability::message_store::now();
+            let now = crate::capability::clock::unix_seconds();
             let table = app.table();
             let mut current = HashMap::new();
             for plugin in table.plugins() {
@@ -29,7 +30,7 @@ pub fn spawn(app: Arc<App>, events: LocalEvents) -> tokio::task::JoinHandle<()> 
                     let key = (plugin.id.to_string(), name.clone(), schedule.expression().to_owned());
                     let (start, mut due) = next.remove(&key).unwrap_or_else(|| (now, schedule.next_after(now, now)));
                     if let Some(time) = due.filter(|time| *time <= now) {
-                        let event = LocalEvent::Schedule { plugin: key.0.clone(), name: name.clone(), time };
+                        let event = Event::Schedule { plugin: key.0.clone(), name: name.clone(), time };
                         if let Err(error) = events.enqueue(&event).await {
                             tracing::error!(plugin = %plugin.id, schedule = name, "cannot fire a schedule: {error:#}");
                         }

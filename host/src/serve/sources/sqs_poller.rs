@@ -6,7 +6,7 @@
 //! `maxReceiveCount` (SQS's rules, not plughost's). The only file that talks to SQS.
 
 use crate::app::App;
-use crate::bindings::wit_events::{Event, Message, Payload};
+use crate::capability::event::Event;
 use crate::observability::escape::escape_controls;
 use crate::spec::triggers::Trigger;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
@@ -90,17 +90,14 @@ async fn deliver(
         .filter_map(|(name, value)| Some((name.clone(), value.string_value()?.to_owned())))
         .collect();
     attributes.sort();
-    let event = Event {
-        id: message_id.clone(),
-        payload: Payload::Message(Message {
-            queue: label.to_owned(),
-            message_id,
-            body: message.body().unwrap_or_default().as_bytes().to_vec(),
-            attributes,
-            receive_count,
-        }),
+    let event = Event::Message {
+        queue: label.to_owned(),
+        message_id,
+        body: message.body().unwrap_or_default().as_bytes().to_vec(),
+        attributes,
+        receive_count,
     };
-    let delivery = app.deliver(&event, None, None, &format!("sqs/{label}"), None).await;
+    let delivery = app.deliver(&event, &format!("sqs/{label}"), None).await;
     if delivery.targets == 0 || !delivery.succeeded() {
         return; // back after the visibility timeout
     }
@@ -109,7 +106,7 @@ async fn deliver(
     {
         tracing::warn!(
             queue = label,
-            message_id = %escape_controls(&event.id),
+            message_id = %escape_controls(&event.id()),
             "handled, but cannot delete it from SQS (it will be delivered again): {}",
             aws_sdk_sqs::error::DisplayErrorContext(&error)
         );
