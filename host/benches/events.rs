@@ -74,11 +74,14 @@ async fn batch_vs_requests(app: &Arc<App>) -> anyhow::Result<()> {
     let (mut in_batch, mut sequential, mut concurrent) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS + 200 {
         let started = Instant::now();
-        let Some(Ok(plughost::lambda::records::AwsEvent::Sqs(event))) = plughost::lambda::records::recognise(&batch)
+        let Some(Ok(plughost::lambda::records::AwsEvent::Records { event_source, records })) =
+            plughost::lambda::records::recognise(&batch)
         else {
-            anyhow::bail!("the batch is not recognised as SQS");
+            anyhow::bail!("the batch is not recognised as records");
         };
-        let answer = plughost::lambda::records::sqs(app, event, "bench", None).await;
+        let answer = plughost::lambda::records::records(app, &event_source, &records, "bench", None)
+            .await
+            .map_err(|failure| anyhow::anyhow!("{}", failure.message))?;
         let batch_time = started.elapsed();
         anyhow::ensure!(answer["batchItemFailures"].as_array().is_some_and(Vec::is_empty), "{answer}");
 

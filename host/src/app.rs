@@ -11,11 +11,11 @@
 use crate::capability::Capabilities;
 use crate::capability::config::secrets::Secrets;
 use crate::capability::event::Event;
-use crate::capability::outbound::trace;
 use crate::dispatch::Dispatcher;
 use crate::http::{HostError, access_log, tag_request_id};
 use crate::observability::escape::escape_controls;
 use crate::observability::telemetry::{DeploymentOutcome, Entry, ErrorKind, ReloadHistory, traces};
+use crate::observability::trace_context;
 use crate::routing::registry::{Registry, RoutingTable};
 use crate::runtime::engine::PluginEngine;
 use crate::runtime::invoke::deliver;
@@ -271,7 +271,9 @@ impl App {
             invocation,
             trace_id = tracing::field::Empty,
         );
-        let trace_id = traces::start(&root, traces::lambda_invocation().as_ref(), || trace::trace_id(None, invocation));
+        let trace_id = traces::start(&root, trace_context::lambda_invocation().as_ref(), || {
+            trace_context::new_trace_id(invocation)
+        });
         let call_origin = dispatcher.origin(&trace_id);
         let wit = &wit;
         let runs = targets.iter().map(|plugin| {

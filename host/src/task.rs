@@ -116,8 +116,8 @@ async fn run_unlogged(
         invocation,
         trace_id = tracing::field::Empty,
     );
-    let fallback = || crate::capability::outbound::trace::trace_id(None, invocation);
-    let trace_id = traces::start(&span, traces::lambda_invocation().as_ref(), fallback);
+    let fallback = || crate::observability::trace_context::new_trace_id(invocation);
+    let trace_id = traces::start(&span, crate::observability::trace_context::lambda_invocation().as_ref(), fallback);
     let origin = app.origin(&trace_id);
     run_loaded(app, loaded, input, invocation, deadline, origin).instrument(span).await
 }

@@ -79,24 +79,37 @@ impl std::fmt::Display for RecordError {
     }
 }
 
-/// What a capability's labels emit as events, for `trigger/` and `lambda/records.rs`:
-/// the manifest's trigger keyword, and the Lambda records that carry them.
+/// How a capability's labels reach plugins as events from AWS, for the manifest's
+/// triggers and `lambda/records.rs`: the trigger keyword, the Lambda records that carry
+/// them, and how a batch of them is delivered and answered. Every record-shaped source
+/// (S3, DynamoDB Streams, SQS, SNS) is one of these, in its capability's `events.rs`.
 pub struct EventSource {
-    /// The trigger in `events = [...]` (`{ <trigger> = "<label>" }`): `object`, `changes`.
+    /// The trigger in `events = [...]` (`{ <trigger> = "<label>" }`): `object`, `changes`,
+    /// `queue`, `topic`.
     pub trigger: &'static str,
-    /// The `eventSource` of the Lambda records carrying them: `aws:s3`, `aws:dynamodb`.
+    /// The `eventSource` of the Lambda records carrying them: `aws:s3`, `aws:dynamodb`, ...
     pub aws_records: &'static str,
-    /// One such record as the WIT event of the bound label it names (`addresses`: where
-    /// the operator bound this capability's labels). `Ok(None)`: the record is not this
+    /// The AWS service, in messages: `S3`, `SQS`.
+    pub service: &'static str,
+    /// One such record as the event of the bound label it names (`addresses`: where the
+    /// operator bound this capability's labels). `Ok(None)`: the record is not this
     /// deployment's (another namespace of a shared table); `Err`: it should be, but no label
     /// or nothing usable matches — the error says which.
     pub from_record: fn(&serde_json::Value, &[Address]) -> Result<Option<crate::capability::event::Event>, RecordError>,
-    /// Records keep their order (a stream): after a failed one, it and every later one
-    /// are reported (`batchItemFailures`, by [`EventSource::item_identifier`]); otherwise
-    /// a failure fails the whole invocation, which Lambda retries.
-    pub ordered: bool,
-    /// What `batchItemFailures` names an ordered record by.
+    /// Whether a batch's records keep their order (a stream, a FIFO queue): delivered one
+    /// at a time, and after a failed one every later one fails too. Otherwise concurrently.
+    pub ordered: fn(&[serde_json::Value]) -> bool,
+    /// Failures are answered per record (`batchItemFailures`, by
+    /// [`EventSource::item_identifier`]; the others are done). Otherwise any failure fails
+    /// the whole invocation, which Lambda retries.
+    pub partial_failures: bool,
+    /// A record no plugin takes fails (a queue message stays on its queue until a consumer
+    /// comes, then its dead-letter queue); otherwise it is done.
+    pub must_be_taken: bool,
+    /// What `batchItemFailures` names a record by, and the field it is read from (a batch
+    /// with a record without one is refused whole: it could not be reported).
     pub item_identifier: fn(&serde_json::Value) -> String,
+    pub item_field: &'static str,
 }
 
 impl Kind {

@@ -33,6 +33,7 @@
 //!   embedded queue, topic and bus backends, and what `serve`'s event sources deliver from;
 //! - `clock.rs`     — "now", as every backend reads it;
 //! - `storage_pool.rs` — the threads embedded storage blocks on, apart from tokio's shared pool;
+//! - `sqlite_file.rs` — every embedded backend's SQLite file opened one way, and its schema migrations;
 //! - `state.rs`     — [`State`](state::State): the per-request store data, every capability's part;
 //! - `event.rs`     — [`Event`](event::Event): the one event model every source produces and
 //!   `App::deliver` takes; the WIT event a plugin receives is built from it.
@@ -57,6 +58,7 @@ pub mod message_store;
 pub mod outbound;
 pub mod paging;
 pub mod queue;
+pub mod sqlite_file;
 pub mod state;
 pub mod storage_pool;
 pub mod topic;

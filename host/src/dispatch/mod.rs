@@ -11,7 +11,6 @@
 //! - `wit_request.rs`  — `http::Request` + route match -> WIT `request`;
 //! - `wit_response.rs` — WIT `response` -> `http::Response`, validated.
 
-use crate::capability::outbound::trace;
 use crate::capability::outbound::{CallOrigin, Chain};
 use crate::observability::escape::escape_controls;
 use crate::runtime::engine::PluginEngine;
@@ -20,6 +19,7 @@ mod wit_response;
 
 use crate::http::{HostError, access_log, tag_request_id};
 use crate::observability::telemetry::{Entry, ErrorKind, traces};
+use crate::observability::trace_context;
 use crate::routing::registry::{Lookup, RoutingTable};
 use crate::runtime::invoke::{InvokeError, invoke};
 use crate::spec::manifest::PluginId;
@@ -77,8 +77,8 @@ impl Dispatcher {
             trace_id = tracing::field::Empty,
             http.response.status_code = tracing::field::Empty,
         );
-        let incoming = traces::incoming(request.headers());
-        let trace_id = traces::start(&span, incoming.as_ref(), || trace::trace_id(None, request_id));
+        let incoming = trace_context::incoming(request.headers());
+        let trace_id = traces::start(&span, incoming.as_ref(), || trace_context::new_trace_id(request_id));
         origin.trace_id = trace_id.into();
         // Boxed: the request's future is large, and wrapping it would copy all of it.
         Box::pin(self.route_and_run(request, request_id, deadline, origin, only)).instrument(span).await

@@ -201,15 +201,7 @@ async fn event_source(
         }
         records::AwsEvent::Records { event_source, records } => {
             refresher.maybe_start(app);
-            records::capability_records(app, &event_source, &records, request_id, deadline).await
-        }
-        records::AwsEvent::Sqs(event) => {
-            refresher.maybe_start(app);
-            Ok(records::sqs(app, event, request_id, deadline).await)
-        }
-        records::AwsEvent::Sns(event) => {
-            refresher.maybe_start(app);
-            records::sns(app, event, request_id, deadline).await
+            records::records(app, &event_source, &records, request_id, deadline).await
         }
         records::AwsEvent::Schedule { plugin, name, time } => {
             refresher.maybe_start(app);
@@ -262,7 +254,7 @@ async fn s3_notification(
     if objects.is_empty() {
         return Ok(answer);
     }
-    let delivered = records::capability_records(app, "aws:s3", &objects, request_id, deadline).await?;
+    let delivered = records::records(app, "aws:s3", &objects, request_id, deadline).await?;
     answer["delivered"] = delivered["delivered"].clone();
     Ok(answer)
 }
@@ -350,6 +342,6 @@ mod tests {
             assert!(failure.message.contains("record 1 has no messageId"), "{}", failure.message);
         }
         let whole = serde_json::json!({ "Records": [record(Some("m1")), record(Some("m2"))] });
-        assert!(matches!(records::recognise(&whole), Some(Ok(records::AwsEvent::Sqs(_)))));
+        assert!(matches!(records::recognise(&whole), Some(Ok(records::AwsEvent::Records { .. }))));
     }
 }

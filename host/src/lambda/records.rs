@@ -1,8 +1,9 @@
-//! Every non-HTTP event source of the one function: SQS batches, SNS notifications,
-//! EventBridge schedules and bus events (which Terraform's rule targets wrap in a small
-//! envelope naming the trigger), and the records of labelled capabilities' events — S3
-//! object notifications, DynamoDB stream records — which each capability maps to its
-//! labels (`capability/<name>/events.rs`). Each record becomes a WIT event for the plugins
+//! Every non-HTTP event source of the one function: records — S3 object notifications,
+//! DynamoDB stream records, SQS messages, SNS notifications — which the capability whose
+//! labels they concern maps to its events (`capability/<name>/events.rs`, its
+//! `EventSource` says how a batch is delivered and answered), and EventBridge schedules
+//! and bus events (which Terraform's rule targets wrap in a small envelope naming the
+//! trigger). This file only recognises the shapes and hands the records over. Each record becomes a WIT event for the plugins
 //! whose triggers want it (`App::deliver`), by label — found from the ARN, bucket or table
 //! the record names through the storage map's bindings.
 //!
@@ -22,45 +23,29 @@ use crate::app::App;
 use crate::capability::event::Event;
 use crate::capability::labelled::RecordError;
 use crate::observability::escape::escape_controls;
-use aws_lambda_events::event::sns::SnsEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{Value, json};
 use std::time::Instant;
 
 /// An invocation that is not HTTP, recognised by its shape.
 pub enum AwsEvent {
-    /// Records from `event_source` (`aws:s3`, `aws:dynamodb`): a labelled capability's
-    /// events (and, for S3, maybe the deployment's manifest).
-    Records {
-        event_source: String,
-        records: Vec<Value>,
-    },
-    Sqs(SqsEvent),
-    Sns(SnsEvent),
+    /// Records from `event_source` (`aws:s3`, `aws:dynamodb`, `aws:sqs`, `aws:sns`): a
+    /// labelled capability's events (and, for S3, maybe the deployment's manifest).
+    Records { event_source: String, records: Vec<Value> },
     /// `{"plughost_schedule": {"plugin", "name", "time"}}` (an EventBridge schedule rule's
     /// input transformer).
-    Schedule {
-        plugin: String,
-        name: String,
-        time: u64,
-    },
+    Schedule { plugin: String, name: String, time: u64 },
     /// `{"plughost_bus": "<label>", "event": <the EventBridge event>}` (a bus rule's input
     /// transformer).
-    Bus {
-        bus: String,
-        event: Value,
-    },
+    Bus { bus: String, event: Value },
 }
 
 impl AwsEvent {
     /// The source's name in log lines: the records' `eventSource`, `schedule` or `bus`.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Records { event_source, .. } if event_source == "aws:s3" => "aws:s3",
-            Self::Records { event_source, .. } if event_source == "aws:dynamodb" => "aws:dynamodb",
-            Self::Records { .. } => "records",
-            Self::Sqs(_) => "aws:sqs",
-            Self::Sns(_) => "aws:sns",
+            Self::Records { event_source, .. } => crate::capability::emitting_records(event_source)
+                .and_then(|kind| kind.events)
+                .map_or(if event_source == "aws:s3" { "aws:s3" } else { "records" }, |events| events.aws_records),
             Self::Schedule { .. } => "schedule",
             Self::Bus { .. } => "bus",
         }
@@ -104,42 +89,41 @@ pub fn recognise(payload: &Value) -> Option<Result<AwsEvent, Failure>> {
     if records.iter().any(|record| source_of(record).as_deref() != Some(&first)) {
         return Some(Err(Failure::invalid("the records of one invocation come from different sources")));
     }
-    let malformed = |what: &str, e: serde_json::Error| Failure::invalid(format!("malformed {what} event: {e}"));
-    Some(match first.as_str() {
-        "aws:sqs" => {
-            serde_json::from_value(payload.clone()).map_err(|e| malformed("SQS", e)).and_then(|event: SqsEvent| {
-                // A record without its id cannot be reported back (`batchItemFailures`) nor
-                // told from another: refused whole, before anything runs, so the batch is
-                // retried (then dead-lettered) rather than some of it lost as "duplicates".
-                match event.records.iter().position(|r| r.message_id.as_deref().is_none_or(str::is_empty)) {
-                    Some(index) => {
-                        Err(Failure::invalid(format!("malformed SQS event: record {index} has no messageId")))
-                    }
-                    None => Ok(AwsEvent::Sqs(event)),
-                }
-            })
+    Some(match crate::capability::emitting_records(&first).and_then(|kind| kind.events) {
+        Some(events) => {
+            // A record that cannot be named in `batchItemFailures` cannot be told from
+            // another either: the batch is refused whole, before anything runs, so it is
+            // retried (then dead-lettered) rather than some of it lost as "duplicates".
+            match records
+                .iter()
+                .position(|record| events.partial_failures && (events.item_identifier)(record).is_empty())
+            {
+                Some(index) => Err(Failure::invalid(format!(
+                    "malformed {} event: record {index} has no {}",
+                    events.service, events.item_field
+                ))),
+                None => Ok(AwsEvent::Records { event_source: first.clone(), records: records.clone() }),
+            }
         }
-        "aws:sns" => serde_json::from_value(payload.clone()).map(AwsEvent::Sns).map_err(|e| malformed("SNS", e)),
         // S3 also notifies the deployment's manifest (`lambda/mod.rs`).
-        source if source == "aws:s3" || crate::capability::emitting_records(source).is_some() => {
-            Ok(AwsEvent::Records { event_source: first.clone(), records: records.clone() })
-        }
-        other => Err(Failure::new(
+        None if first == "aws:s3" => Ok(AwsEvent::Records { event_source: first.clone(), records: records.clone() }),
+        None => Err(Failure::new(
             Kind::UnsupportedEvent,
             format!(
                 "records from `{}` are not an event source plughost handles (aws:s3, aws:sqs, aws:sns, aws:dynamodb)",
-                escape_controls(other)
+                escape_controls(&first)
             ),
         )),
     })
 }
 
-/// Records of a labelled capability's events (`event_source`: `aws:s3`, `aws:dynamodb`),
-/// each mapped to its label by the capability (`capability/<name>/events.rs`). Ordered
-/// sources (streams) run record by record and report `batchItemFailures` from the first
-/// failure on; the others run concurrently and fail the invocation (to be retried) when
-/// any record is unusable or any plugin failed.
-pub async fn capability_records(
+/// Records of a labelled capability's events (`event_source`: `aws:s3`, `aws:dynamodb`,
+/// `aws:sqs`, `aws:sns`), each mapped to its label by the capability
+/// (`capability/<name>/events.rs`), delivered and answered as its `EventSource` says:
+/// ordered batches record by record (after a failure, every later record fails too),
+/// others concurrently; failures per record (`batchItemFailures`) or of the whole
+/// invocation (which Lambda retries).
+pub async fn records(
     app: &App,
     event_source: &str,
     records: &[Value],
@@ -154,164 +138,74 @@ pub async fn capability_records(
         ));
     };
     let addresses = app.capabilities().addresses(kind.name);
-    if events.ordered {
-        let mut failed: Vec<String> = Vec::new();
-        for record in records {
-            let id = (events.item_identifier)(record);
-            if !failed.is_empty() {
-                failed.push(id);
-                continue;
+    let one = |record| deliver_record(app, events, addresses, record, request_id, deadline);
+    if events.partial_failures {
+        let outcomes = if (events.ordered)(records) {
+            let mut outcomes = Vec::with_capacity(records.len());
+            for record in records {
+                let failed_before = outcomes.iter().any(Result::is_err);
+                outcomes.push(if failed_before {
+                    Err("an earlier record failed".to_owned())
+                } else {
+                    one(record).await
+                });
             }
-            match (events.from_record)(record, addresses) {
-                Ok(Some(event)) => {
-                    if !app.deliver(&event, request_id, deadline).await.succeeded() {
-                        failed.push(id);
-                    }
-                }
-                Ok(None) => {}
-                Err(why) => {
-                    tracing::warn!(request_id, "{event_source} record not delivered: {why}");
-                    failed.push(id);
-                }
+            outcomes
+        } else {
+            futures::future::join_all(records.iter().map(one)).await
+        };
+        let mut failed = Vec::new();
+        for (record, outcome) in records.iter().zip(outcomes) {
+            if let Err(why) = outcome {
+                tracing::warn!(request_id, "{event_source} record not delivered, returned: {}", escape_controls(&why));
+                failed.push((events.item_identifier)(record));
             }
         }
         return Ok(batch_response(failed));
     }
-    let mut converted = Vec::with_capacity(records.len());
+    // The whole invocation fails on any unusable record, before anything runs.
     for record in records {
-        converted.extend((events.from_record)(record, addresses).map_err(|error| match error {
+        (events.from_record)(record, addresses).map_err(|error| match error {
             RecordError::Malformed(why) => Failure::invalid(why),
             RecordError::Unbound(why) => Failure::unbound(why),
-        })?);
+        })?;
     }
-    let deliveries =
-        futures::future::join_all(converted.iter().map(|event| app.deliver(event, request_id, deadline))).await;
-    let failures: Vec<String> = deliveries.iter().filter(|d| !d.succeeded()).map(|d| d.describe_failures()).collect();
-    if !failures.is_empty() {
-        return Err(Failure::plugin_failed(format!("{event_source} events failed: {}", failures.join("; "))));
-    }
-    Ok(json!({ "delivered": deliveries.iter().map(|d| d.targets).sum::<usize>() }))
-}
-
-/// An SQS batch: each message to its queue's consumer. Failed messages are reported
-/// (`batchItemFailures`) and return to the queue; a message of a queue the deployment
-/// does not consume fails too, so it is redelivered (and dead-lettered) rather than lost.
-pub async fn sqs(app: &App, event: SqsEvent, request_id: &str, deadline: Option<Instant>) -> Value {
-    let capabilities = app.capabilities();
-    let mut failed: Vec<String> = Vec::new();
-    let fifo = event.records.first().and_then(|r| r.event_source_arn.as_deref()).is_some_and(|a| a.ends_with(".fifo"));
-    let messages: Vec<(String, Result<Event, String>)> = event
-        .records
-        .into_iter()
-        .map(|record| {
-            // Every record has one (`recognise` refuses a batch with a record without).
-            let id = record.message_id.clone().unwrap_or_default();
-            let arn = record.event_source_arn.clone().unwrap_or_default();
-            let message = match crate::routing::addresses::queue_by_arn(capabilities, &arn) {
-                Some(queue) => Ok(message_event(queue, record)),
-                None => Err(format!("no queue is bound to {}", escape_controls(&arn))),
-            };
-            (id, message)
-        })
-        .collect();
-    if fifo {
-        // FIFO: a failure stops the batch; it and every later message are returned, so
-        // the queue's order holds.
-        for (id, message) in &messages {
-            let ok = failed.is_empty() && deliver_message(app, message, request_id, deadline).await;
-            if !ok {
-                failed.push(id.clone());
-            }
+    let outcomes = if (events.ordered)(records) {
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in records {
+            outcomes.push(one(record).await);
         }
+        outcomes
     } else {
-        let outcomes = futures::future::join_all(
-            messages.iter().map(|(_, message)| deliver_message(app, message, request_id, deadline)),
-        )
-        .await;
-        failed = messages.iter().zip(outcomes).filter(|(_, ok)| !ok).map(|((id, _), _)| id.clone()).collect();
+        futures::future::join_all(records.iter().map(one)).await
+    };
+    let failures: Vec<String> = outcomes.iter().filter_map(|o| o.as_ref().err().cloned()).collect();
+    if !failures.is_empty() {
+        return Err(Failure::plugin_failed(format!("{} events failed: {}", events.service, failures.join("; "))));
     }
-    batch_response(failed)
+    Ok(json!({ "delivered": outcomes.iter().flatten().sum::<usize>() }))
 }
 
-fn message_event(queue: &str, record: aws_lambda_events::event::sqs::SqsMessage) -> Event {
-    let receive_count = record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
-    let mut attributes: Vec<(String, String)> = record
-        .message_attributes
-        .iter()
-        .filter_map(|(name, value)| value.string_value.clone().map(|v| (name.clone(), v)))
-        .collect();
-    attributes.sort();
-    Event::Message {
-        queue: queue.to_owned(),
-        message_id: record.message_id.unwrap_or_default(),
-        body: record.body.unwrap_or_default().into_bytes(),
-        attributes,
-        receive_count,
-    }
-}
-
-/// Delivers one message to its queue's consumer; false when it must come back.
-async fn deliver_message(
+/// One record to the plugins that want its event: `Ok(targets)` when handled (0: none
+/// wants it, or it is another deployment's), `Err(why)` when it must come again.
+async fn deliver_record(
     app: &App,
-    message: &Result<Event, String>,
+    events: &crate::capability::labelled::EventSource,
+    addresses: &[crate::capability::grants::Address],
+    record: &Value,
     request_id: &str,
     deadline: Option<Instant>,
-) -> bool {
-    let event = match message {
-        Ok(event) => event,
-        Err(why) => {
-            tracing::warn!(request_id, "SQS message not delivered, left on its queue: {why}");
-            return false;
-        }
+) -> Result<usize, String> {
+    let event = match (events.from_record)(record, addresses) {
+        Ok(Some(event)) => event,
+        Ok(None) => return Ok(0),
+        Err(why) => return Err(why.to_string()),
     };
-    let delivery = app.deliver(event, request_id, deadline).await;
-    if delivery.targets == 0 {
-        tracing::warn!(
-            request_id,
-            message_id = %escape_controls(&event.id()),
-            "no plugin consumes this queue in the current manifest; the message stays on the queue"
-        );
-        return false;
+    let delivery = app.deliver(&event, request_id, deadline).await;
+    if delivery.targets == 0 && events.must_be_taken {
+        return Err(format!("no plugin takes {} in the current manifest; it stays", escape_controls(&event.origin())));
     }
-    delivery.succeeded()
-}
-
-/// SNS: the notification to every plugin subscribed to its topic.
-pub async fn sns(app: &App, event: SnsEvent, request_id: &str, deadline: Option<Instant>) -> Result<Value, Failure> {
-    let capabilities = app.capabilities();
-    let mut delivered = 0;
-    let mut failures = Vec::new();
-    for record in event.records {
-        let message = record.sns;
-        let topic = crate::routing::addresses::topic_by_arn(capabilities, &message.topic_arn)
-            .ok_or_else(|| Failure::unbound(format!("no topic is bound to {}", escape_controls(&message.topic_arn))))?;
-        let mut attributes: Vec<(String, String)> = message
-            .message_attributes
-            .iter()
-            .filter(|(_, a)| a.data_type != "Binary")
-            .map(|(name, a)| (name.clone(), a.value.clone()))
-            .collect();
-        attributes.sort();
-        let event = Event::Notification {
-            topic: topic.to_owned(),
-            message_id: message.message_id,
-            subject: message.subject,
-            body: message.message,
-            attributes,
-            time: message.timestamp.timestamp().max(0) as u64,
-            forwarded: false,
-        };
-        let delivery = app.deliver(&event, request_id, deadline).await;
-        delivered += delivery.targets;
-        if !delivery.succeeded() {
-            failures.push(delivery.describe_failures());
-        }
-    }
-    if failures.is_empty() {
-        Ok(json!({ "delivered": delivered }))
-    } else {
-        Err(Failure::plugin_failed(format!("notification failed: {}", failures.join("; "))))
-    }
+    if delivery.succeeded() { Ok(delivery.targets) } else { Err(delivery.describe_failures()) }
 }
 
 /// A schedule trigger fired: `plugin`'s schedule `name`.

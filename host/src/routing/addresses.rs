@@ -1,25 +1,11 @@
-//! Where the bound queues and topics live as AWS names them in events, so an SQS or SNS
-//! event finds its label and `serve` can poll a bound queue. Nothing is parsed here: the
-//! `queue` and `topic` capabilities own their storage-map sections
-//! (`capability/{queue,topic}/storage_map.rs`) and record each binding's address
-//! (`Capabilities::addresses`: the ARN as the resource; a queue's URL as its namespace when
-//! the binding gave one, else its ARN).
+//! Which bound queues `serve` consumes from SQS rather than from its embedded store: those
+//! whose binding gives a URL. Nothing is parsed here: the queue capability owns its
+//! storage-map section (`capability/queue/storage_map.rs`) and records each binding's
+//! address (`Capabilities::addresses`: the ARN as the resource; the URL as its namespace
+//! when the binding gave one, else the ARN). In Lambda, SQS and SNS records find their
+//! labels in `capability/{queue,topic}/events.rs`.
 
 use crate::capability::Capabilities;
-
-/// The queue label bound to `arn`.
-pub fn queue_by_arn<'a>(capabilities: &'a Capabilities, arn: &str) -> Option<&'a str> {
-    label_of(capabilities, "queue", arn)
-}
-
-/// The topic label bound to `arn`.
-pub fn topic_by_arn<'a>(capabilities: &'a Capabilities, arn: &str) -> Option<&'a str> {
-    label_of(capabilities, "topic", arn)
-}
-
-fn label_of<'a>(capabilities: &'a Capabilities, capability: &str, arn: &str) -> Option<&'a str> {
-    capabilities.addresses(capability).iter().find(|a| a.resource == arn).map(|a| a.label.as_str())
-}
 
 /// The bound queues whose binding gives a URL (`serve` consumes those from SQS): label, URL.
 pub fn queue_urls(capabilities: &Capabilities) -> impl Iterator<Item = (&str, &str)> {

@@ -7,47 +7,55 @@
 //!   field `*`, a value, `a-b`, `a,b`, `*/n` or `a/n`; months `1-12` or `JAN-DEC`, days of
 //!   the week `1-7` (1 is Sunday) or `SUN-SAT`; exactly one of day-of-month and
 //!   day-of-week is `?`; `L` (last day of the month / last `<d>L` weekday), `<n>W` (the
-//!   weekday nearest day n) and `<d>#<n>` (the nth weekday d of the month).
+//!   weekday nearest day n) and `<d>#<n>` (the nth weekday d of the month); years
+//!   1970-2199.
+//!
+//! `rate` is parsed here (a number and a unit). `cron` is `croner`'s, set to EventBridge's
+//! dialect (no seconds, a year field, Quartz weekdays, `a/n` steps); what is EventBridge's
+//! alone — six fields, the `?` rule, the years — is checked here first, and a field croner
+//! refuses is named by trying the fields one at a time.
 //!
 //! [`Schedule::next_after`] computes when it fires next (whole minutes, UTC).
 
+use croner::parser::{CronParser, Seconds, Year};
 use std::fmt;
 
 /// A parsed schedule expression.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Schedule {
     text: String,
     kind: Kind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Two schedules are the same when written the same.
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Schedule {}
+
+#[derive(Debug, Clone)]
 enum Kind {
     /// Every this many seconds.
     Rate(u64),
-    Cron(Box<Cron>),
+    Cron(Box<croner::Cron>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Cron {
-    minutes: Vec<bool>,
-    hours: Vec<bool>,
-    days: Days,
-    months: Vec<bool>,
-    /// `None`: every year.
-    years: Option<Vec<bool>>,
-}
-
-/// Which days of a month match: by day of month or by day of week (the other is `?`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Days {
-    /// Days 1..=31 of the month, plus `L` (the last day) and `nW`.
-    OfMonth { days: Vec<bool>, last: bool, nearest_weekday: Option<u32> },
-    /// Weekdays 1..=7 (1 is Sunday), plus `dL` (the last d of the month) and `d#n`.
-    OfWeek { weekdays: Vec<bool>, last: Option<u32>, nth: Option<(u32, u32)> },
-}
-
+/// EventBridge's year bounds.
 const FIRST_YEAR: u32 = 1970;
 const LAST_YEAR: u32 = 2199;
+
+/// The fields of a `cron(...)`, for messages.
+const FIELDS: [(&str, &str); 6] = [
+    ("minutes", "0-59"),
+    ("hours", "0-23"),
+    ("day-of-month", "1-31, `L`, `<n>W` or `?`"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day-of-week", "1-7 (1 is Sunday) or SUN-SAT, `<d>L`, `<d>#<n>` or `?`"),
+    ("year", "1970-2199"),
+];
 
 impl Schedule {
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -77,7 +85,11 @@ impl Schedule {
                 let elapsed = after.saturating_sub(start);
                 Some(start + (elapsed / every + 1) * every)
             }
-            Kind::Cron(cron) => cron.next_after(after),
+            Kind::Cron(cron) => {
+                let after = chrono::DateTime::<chrono::Utc>::from_timestamp(i64::try_from(after).ok()?, 0)?;
+                let next = cron.find_next_occurrence(&after, false).ok()?;
+                u64::try_from(next.timestamp()).ok()
+            }
         }
     }
 }
@@ -105,196 +117,64 @@ fn parse_rate(inner: &str) -> Result<u64, String> {
     Ok(n * seconds)
 }
 
-const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-
-fn parse_cron(inner: &str) -> Result<Cron, String> {
+fn parse_cron(inner: &str) -> Result<croner::Cron, String> {
     let fields: Vec<&str> = inner.split_whitespace().collect();
-    let [minutes, hours, day_of_month, month, day_of_week, year] = fields[..] else {
+    let [_, _, day_of_month, _, day_of_week, year] = fields[..] else {
         return Err(format!(
             "a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), `{inner}` has {}",
             fields.len()
         ));
     };
-    let minutes = parse_field(minutes, "minutes", 0, 59, &[])?;
-    let hours = parse_field(hours, "hours", 0, 23, &[])?;
-    let months = parse_field(month, "month", 1, 12, &MONTHS)?;
-    let years = if year == "*" { None } else { Some(parse_field(year, "year", FIRST_YEAR, LAST_YEAR, &[])?) };
-    let days = match (day_of_month, day_of_week) {
+    match (day_of_month, day_of_week) {
         ("?", "?") => return Err("day-of-month and day-of-week cannot both be `?`".into()),
-        ("?", weekday) => parse_weekdays(weekday)?,
-        (day, "?") => parse_days_of_month(day)?,
+        ("?", _) | (_, "?") => {}
         _ => return Err("one of day-of-month and day-of-week must be `?` (EventBridge syntax)".into()),
-    };
-    Ok(Cron { minutes, hours, days, months, years })
-}
-
-fn parse_days_of_month(field: &str) -> Result<Days, String> {
-    if field == "L" {
-        return Ok(Days::OfMonth { days: vec![false; 32], last: true, nearest_weekday: None });
     }
-    if let Some(day) = field.strip_suffix('W') {
-        let day = parse_value(day, "day-of-month", 1, 31, &[])?;
-        return Ok(Days::OfMonth { days: vec![false; 32], last: false, nearest_weekday: Some(day) });
+    let out_of_bounds = year
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .find(|n| n.parse::<u32>().map_or(true, |n| !(FIRST_YEAR..=LAST_YEAR).contains(&n)));
+    if let Some(n) = out_of_bounds {
+        return Err(format!("year: `{n}` is not a year in {FIRST_YEAR}..={LAST_YEAR}"));
     }
-    Ok(Days::OfMonth { days: parse_field(field, "day-of-month", 1, 31, &[])?, last: false, nearest_weekday: None })
-}
-
-fn parse_weekdays(field: &str) -> Result<Days, String> {
-    if let Some((day, n)) = field.split_once('#') {
-        let day = parse_value(day, "day-of-week", 1, 7, &WEEKDAYS)?;
-        let n = parse_value(n, "day-of-week `#`", 1, 5, &[])?;
-        return Ok(Days::OfWeek { weekdays: vec![false; 8], last: None, nth: Some((day, n)) });
-    }
-    if field == "L" {
-        return Ok(Days::OfWeek { weekdays: vec![false; 8], last: Some(7), nth: None });
-    }
-    if let Some(day) = field.strip_suffix('L') {
-        let day = parse_value(day, "day-of-week", 1, 7, &WEEKDAYS)?;
-        return Ok(Days::OfWeek { weekdays: vec![false; 8], last: Some(day), nth: None });
-    }
-    Ok(Days::OfWeek { weekdays: parse_field(field, "day-of-week", 1, 7, &WEEKDAYS)?, last: None, nth: None })
-}
-
-/// A field of `*`, `v`, `a-b`, `*/n`, `a/n`, `a-b/n` and lists of them: the set of values
-/// as flags indexed by value.
-fn parse_field(field: &str, name: &str, min: u32, max: u32, names: &[&str]) -> Result<Vec<bool>, String> {
-    let mut set = vec![false; max as usize + 1];
-    for part in field.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((range, step)) => (range, parse_value(step, name, 1, max.max(1), &[])?),
-            None => (part, 1),
-        };
-        let (from, to) = match range {
-            "*" => (min, max),
-            _ => match range.split_once('-') {
-                Some((a, b)) => (parse_value(a, name, min, max, names)?, parse_value(b, name, min, max, names)?),
-                None => {
-                    let value = parse_value(range, name, min, max, names)?;
-                    (value, if part.contains('/') { max } else { value })
+    croner_cron(&fields).map_err(|whole| {
+        // Name the field: each alone, the others at values that always parse.
+        let ok = ["0", "0", "1", "*", "?", "*"];
+        (0..6)
+            .find_map(|i| {
+                let mut probe = ok;
+                probe[i] = fields[i];
+                if i == 2 {
+                    probe[4] = "?";
+                } else if i == 4 {
+                    probe[2] = "?";
                 }
-            },
-        };
-        if from > to {
-            return Err(format!("{name}: `{range}` is an empty range"));
-        }
-        for value in (from..=to).step_by(step as usize) {
-            set[value as usize] = true;
-        }
-    }
-    Ok(set)
+                croner_cron(&probe).err().map(|why| {
+                    let (name, values) = FIELDS[i];
+                    format!("{name}: `{}` is not valid here ({why}); use {values}", fields[i])
+                })
+            })
+            .unwrap_or(whole)
+    })
 }
 
-fn parse_value(text: &str, name: &str, min: u32, max: u32, names: &[&str]) -> Result<u32, String> {
-    if let Some(index) = names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
-        return Ok(min + index as u32);
-    }
-    text.parse::<u32>()
-        .ok()
-        .filter(|v| (min..=max).contains(v))
-        .ok_or_else(|| format!("{name}: `{text}` is not a value in {min}..={max}"))
-}
-
-impl Cron {
-    /// The first matching minute strictly after `after` (Unix seconds): walks days, then
-    /// the matching hours and minutes of a matching day. At most a few hundred years of
-    /// days, each checked in constant time.
-    fn next_after(&self, after: u64) -> Option<u64> {
-        let start_minute = after / 60 + 1;
-        let mut day = start_minute / 1440;
-        let mut from_minute_of_day = (start_minute % 1440) as u32;
-        loop {
-            let (year, month, day_of_month) = civil_from_days(day as i64);
-            if year > LAST_YEAR as i64 {
-                return None;
-            }
-            if self.matches_day(year as u32, month, day_of_month, day) {
-                for minute_of_day in from_minute_of_day..1440 {
-                    if self.hours[(minute_of_day / 60) as usize] && self.minutes[(minute_of_day % 60) as usize] {
-                        return Some(day * 86_400 + u64::from(minute_of_day) * 60);
-                    }
-                }
-            }
-            day += 1;
-            from_minute_of_day = 0;
-        }
-    }
-
-    fn matches_day(&self, year: u32, month: u32, day_of_month: u32, days_since_epoch: u64) -> bool {
-        if !self.months[month as usize] || self.years.as_ref().is_some_and(|years| !years[year as usize]) {
-            return false;
-        }
-        let last_day = days_in_month(year, month);
-        // 1970-01-01 was a Thursday: weekday 5 with Sunday = 1.
-        let weekday = ((days_since_epoch + 4) % 7) as u32 + 1;
-        match &self.days {
-            Days::OfMonth { days, last, nearest_weekday } => {
-                if *last {
-                    return day_of_month == last_day;
-                }
-                if let Some(target) = nearest_weekday {
-                    return nearest_weekday_of(*target, year, month, last_day) == day_of_month;
-                }
-                days[day_of_month as usize]
-            }
-            Days::OfWeek { weekdays, last, nth } => {
-                if let Some(target) = last {
-                    return weekday == *target && day_of_month + 7 > last_day;
-                }
-                if let Some((target, n)) = nth {
-                    return weekday == *target && (day_of_month - 1) / 7 + 1 == *n;
-                }
-                weekdays[weekday as usize]
-            }
-        }
-    }
-}
-
-/// The weekday (Mon–Fri) nearest day `target` of the month, not crossing into another month.
-fn nearest_weekday_of(target: u32, year: u32, month: u32, last_day: u32) -> u32 {
-    let target = target.min(last_day);
-    let days = days_from_civil(year as i64, month, target);
-    let weekday = ((days + 4).rem_euclid(7)) as u32 + 1; // 1 Sunday .. 7 Saturday
-    match weekday {
-        7 if target == 1 => 3,                 // Saturday the 1st: Monday the 3rd
-        7 => target - 1,                       // Saturday: Friday
-        1 if target == last_day => target - 2, // Sunday the last: Friday
-        1 => target + 1,                       // Sunday: Monday
-        _ => target,
-    }
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// (year, month, day) of a day number (days since 1970-01-01); Howard Hinnant's algorithm.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Six EventBridge fields as croner reads them: seconds 0 in front, weekdays 1-7 from Sunday.
+fn croner_cron(fields: &[&str]) -> Result<croner::Cron, String> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .year(Year::Required)
+        .alternative_weekdays(true)
+        .sloppy_ranges(true)
+        .build()
+        .parse(&format!("0 {}", fields.join(" ")))
+        .map_err(|e| {
+            let text = e.to_string();
+            let text = text
+                .strip_prefix("Component error: ")
+                .or_else(|| text.strip_prefix("Invalid pattern: "))
+                .unwrap_or(&text);
+            text.trim_end_matches('.').to_owned()
+        })
 }
 
 #[cfg(test)]
@@ -367,22 +247,14 @@ mod tests {
         for (text, expected) in [
             ("cron(0 12 * * * *)", "one of day-of-month and day-of-week must be `?`"),
             ("cron(0 12 ? * ? *)", "cannot both be `?`"),
-            ("cron(0 25 * * ? *)", "hours: `25` is not a value in 0..=23"),
+            ("cron(0 25 * * ? *)", "hours: `25` is not valid here (Number out of bounds); use 0-23"),
             ("cron(0 12 * FOO ? *)", "month: `FOO`"),
             ("cron(0 12 * *)", "has 6 fields"),
-            ("cron(0 12 ? * 9#1 *)", "day-of-week: `9`"),
+            ("cron(0 12 ? * 9#1 *)", "day-of-week: `9#1` is not valid here"),
+            ("cron(0 12 * * ? 1969)", "year: `1969` is not a year in 1970..=2199"),
         ] {
             let error = Schedule::parse(text).unwrap_err();
             assert!(error.contains(expected), "{text}: {error}");
         }
-    }
-
-    #[test]
-    fn civil_dates_round_trip() {
-        for days in [-1000, 0, 59, 365, 10_957, 20_000, 60_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
     }
 }

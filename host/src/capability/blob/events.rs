@@ -43,9 +43,14 @@ struct S3Object {
 pub const EVENTS: EventSource = EventSource {
     trigger: "object",
     aws_records: "aws:s3",
+    service: "S3",
     from_record,
-    ordered: false,
+    ordered: |_| false,
+    // S3 retries a failed invocation, then its failure destination keeps it.
+    partial_failures: false,
+    must_be_taken: false,
     item_identifier: |_| String::new(),
+    item_field: "",
 };
 
 /// The bucket and key of an S3 record, the key decoded (S3 form-encodes it).

@@ -32,6 +32,7 @@ use crate::capability::clock::unix_seconds;
 use crate::capability::error::StorageError;
 use crate::capability::event::Event;
 use crate::capability::event_log;
+use crate::capability::sqlite_file::{self, Migration};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -98,29 +99,29 @@ impl Drop for Staged {
     }
 }
 
+/// The index's schema (`sqlite_file.rs`).
+const MIGRATIONS: &[Migration] = &[Migration {
+    sql: "CREATE TABLE IF NOT EXISTS blobs (
+              namespace     TEXT    NOT NULL,
+              key           TEXT    NOT NULL,
+              file          TEXT    NOT NULL,
+              size          INTEGER NOT NULL,
+              content_type  TEXT    NOT NULL,
+              etag          TEXT    NOT NULL,
+              last_modified INTEGER NOT NULL,
+              metadata      TEXT    NOT NULL,
+              PRIMARY KEY (namespace, key)
+          ) WITHOUT ROWID;",
+    then: None,
+}];
+
 impl FsBlob {
     /// Opens (creating if needed) the blob folder at `root`; presigned URLs start with
     /// `public_url`.
     pub fn open(root: &Path, public_url: &str) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root.join("objects"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
-        let index = Connection::open(root.join("index.sqlite3"))?;
-        index.execute_batch(
-            "PRAGMA busy_timeout = 5000;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS blobs (
-                 namespace     TEXT    NOT NULL,
-                 key           TEXT    NOT NULL,
-                 file          TEXT    NOT NULL,
-                 size          INTEGER NOT NULL,
-                 content_type  TEXT    NOT NULL,
-                 etag          TEXT    NOT NULL,
-                 last_modified INTEGER NOT NULL,
-                 metadata      TEXT    NOT NULL,
-                 PRIMARY KEY (namespace, key)
-             ) WITHOUT ROWID;",
-        )?;
+        let index = sqlite_file::open(&root.join("index.sqlite3"), MIGRATIONS)?;
         event_log::create(&index)?;
         let blob = Self {
             root: root.to_path_buf(),

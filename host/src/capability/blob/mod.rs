@@ -4,7 +4,7 @@
 //! - `mod.rs`         — [`KIND`] (what the host's generic parts need), the types the host
 //!   functions work on, `add_to_linker`;
 //! - `declaration.rs` — `[blob.<label>]` in the manifest: the container's quotas;
-//! - `storage_map.rs`     — `blob.<label>` in the storage map: an S3 bucket and key prefix;
+//! - `storage_map.rs` — `blob.<label>` in the storage map: an S3 bucket and key prefix;
 //! - `host.rs`        — the generated `HostContainer` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — the input rules `host.rs` applies before any backend sees a call;
 //! - `backend.rs`     — the [`BlobBackend`] trait;

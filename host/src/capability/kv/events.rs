@@ -15,11 +15,16 @@ use serde_dynamo::AttributeValue;
 pub const EVENTS: EventSource = EventSource {
     trigger: "changes",
     aws_records: "aws:dynamodb",
+    service: "DynamoDB Streams",
     from_record,
-    ordered: true,
+    // A stream keeps each item's changes in order.
+    ordered: |_| true,
+    partial_failures: true,
+    must_be_taken: false,
     item_identifier: |record| {
         record.pointer("/dynamodb/SequenceNumber").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned()
     },
+    item_field: "dynamodb.SequenceNumber",
 };
 
 fn from_record(record: &serde_json::Value, addresses: &[Address]) -> Result<Option<Event>, RecordError> {

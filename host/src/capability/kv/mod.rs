@@ -4,7 +4,7 @@
 //! - `mod.rs`         — [`KIND`] (what the host's generic parts need), the types the host
 //!   functions work on, `add_to_linker`;
 //! - `declaration.rs` — `[kv.<label>]` in the manifest: the store's quotas;
-//! - `storage_map.rs`     — `kv.<label>` in the storage map: a DynamoDB table and key prefix;
+//! - `storage_map.rs` — `kv.<label>` in the storage map: a DynamoDB table and key prefix;
 //! - `host.rs`        — the generated `HostStore` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — the input rules `host.rs` applies before any backend sees a call;
 //! - `backend.rs`     — the [`KvBackend`] trait and the semantics every backend shares;

@@ -28,6 +28,7 @@ use crate::capability::clock::Clock;
 use crate::capability::error::StorageError;
 use crate::capability::event::{ChangeKind, Event};
 use crate::capability::event_log;
+use crate::capability::sqlite_file::{self, Migration};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -47,37 +48,28 @@ pub struct SqliteKv {
 /// Read connections: enough for the storage pool to serve concurrent reads on 2–4 cores.
 const READERS: usize = 4;
 
+/// The store's schema (`sqlite_file.rs`).
+const MIGRATIONS: &[Migration] = &[Migration {
+    sql: "CREATE TABLE IF NOT EXISTS kv (
+              namespace  TEXT    NOT NULL,
+              key        TEXT    NOT NULL,
+              value      BLOB    NOT NULL,
+              version    INTEGER NOT NULL,
+              expires_at INTEGER,
+              PRIMARY KEY (namespace, key)
+          ) WITHOUT ROWID;
+          CREATE TABLE IF NOT EXISTS kv_version (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+          INSERT OR IGNORE INTO kv_version (id, last) VALUES (1, 0);",
+    then: None,
+}];
+
 impl SqliteKv {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let connection = Connection::open(path)?;
-        connection.execute_batch(
-            // busy_timeout first: switching to WAL takes a lock, and a second process
-            // opening the same file should wait for it, not fail.
-            "PRAGMA busy_timeout = 5000;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS kv (
-                 namespace  TEXT    NOT NULL,
-                 key        TEXT    NOT NULL,
-                 value      BLOB    NOT NULL,
-                 version    INTEGER NOT NULL,
-                 expires_at INTEGER,
-                 PRIMARY KEY (namespace, key)
-             ) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS kv_version (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
-             INSERT OR IGNORE INTO kv_version (id, last) VALUES (1, 0);",
-        )?;
+        let connection = sqlite_file::open(path, MIGRATIONS)?;
         event_log::create(&connection)?;
         let readers = (0..READERS)
-            .map(|_| {
-                let reader = Connection::open(path)?;
-                reader.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")?;
-                Ok(Mutex::new(reader))
-            })
+            .map(|_| Ok(Mutex::new(sqlite_file::open_reader(path)?)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             connection: Arc::new(tokio::sync::Mutex::new(connection)),

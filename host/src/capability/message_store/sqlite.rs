@@ -18,6 +18,7 @@
 //! the storage pool (`capability/storage_pool.rs`).
 
 use crate::capability::event::Event;
+use crate::capability::sqlite_file::{self, Migration};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -100,18 +101,9 @@ fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-impl LocalEvents {
-    /// Opens (creating if needed) `<data_dir>/events.sqlite3`. Outbox events a previous
-    /// process was delivering when it stopped are due again at once.
-    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
-        let path = data_dir.join("events.sqlite3");
-        let connection = Connection::open(&path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        connection.execute_batch(
-            "PRAGMA busy_timeout = 5000;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS messages (
+/// The store's schema (`sqlite_file.rs`).
+const MIGRATIONS: &[Migration] = &[Migration {
+    sql: "CREATE TABLE IF NOT EXISTS messages (
                  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
                  queue         TEXT    NOT NULL,
                  id            TEXT    NOT NULL UNIQUE,
@@ -144,18 +136,30 @@ impl LocalEvents {
                  message TEXT    NOT NULL,
                  sent_at INTEGER NOT NULL,
                  PRIMARY KEY (queue, id)
-             );
-             UPDATE outbox SET leased = 0, due_at = 0 WHERE leased = 1;",
-        )?;
+             );",
+    then: Some(|transaction| {
         // Files written before FIFO queues existed lack the group column.
-        let has_group: bool = connection.query_row(
+        let has_group: bool = transaction.query_row(
             "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'grp'",
             [],
             |row| row.get::<_, i64>(0).map(|n| n > 0),
         )?;
         if !has_group {
-            connection.execute_batch("ALTER TABLE messages ADD COLUMN grp TEXT;")?;
+            transaction.execute_batch("ALTER TABLE messages ADD COLUMN grp TEXT;")?;
         }
+        Ok(())
+    }),
+}];
+
+impl LocalEvents {
+    /// Opens (creating if needed) `<data_dir>/events.sqlite3`. Outbox events a previous
+    /// process was delivering when it stopped are due again at once.
+    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("events.sqlite3");
+        let connection = sqlite_file::open(&path, MIGRATIONS)?;
+        // Deliveries a previous process had leased when it stopped are due again at once.
+        connection.execute_batch("UPDATE outbox SET leased = 0, due_at = 0 WHERE leased = 1;")?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)), wake: Arc::new(tokio::sync::Notify::new()) })
     }
 

@@ -6,7 +6,8 @@
 //! - `spec/queues.rs` (in the spec layer, because a queue's consumer — a trigger — obeys
 //!   it too) — `[queue.<label>]` in the manifest: delivery rules (max receives,
 //!   visibility timeout, FIFO, topic subscriptions);
-//! - `storage_map.rs`     — `queue.<label>` in the storage map: an SQS queue's ARN and URL;
+//! - `storage_map.rs` — `queue.<label>` in the storage map: an SQS queue's ARN and URL;
+//! - `events.rs`      — SQS records in Lambda as `message` events of their queue's label;
 //! - `host.rs`        — the generated `HostQueue` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — SQS's limits, applied before any backend sees a message;
 //! - `backend.rs`     — the [`QueueBackend`] trait;
@@ -18,6 +19,7 @@
 //! in `serve` (the local pump) alike.
 
 mod backend;
+mod events;
 mod host;
 pub mod limits;
 mod local;
@@ -50,7 +52,7 @@ pub const KIND: Kind = Kind {
     check_declaration: |table| QueueSpec::parse(table).map(drop),
     open: storage_map::open,
     add_to_linker,
-    events: None,
+    events: Some(&events::EVENTS),
     // Declared with their delivery rules in `queues`, `topics`, `buses` (`cli/tfvars.rs`).
     terraform_labels: None,
 };

@@ -4,7 +4,8 @@
 //!
 //! - `mod.rs`         — [`KIND`], the types the host functions work on, `add_to_linker`;
 //! - `declaration.rs` — `[topic.<label>]` in the manifest (no settings);
-//! - `storage_map.rs`     — `topic.<label>` in the storage map: an SNS topic's ARN;
+//! - `storage_map.rs` — `topic.<label>` in the storage map: an SNS topic's ARN;
+//! - `events.rs`      — SNS records in Lambda as `notification` events of their topic's label;
 //! - `host.rs`        — the generated `HostTopic` trait: grant and input checks, then the backend;
 //! - `limits.rs`      — SNS's limits, applied before any backend sees a notification;
 //! - `backend.rs`     — the [`TopicBackend`] trait;
@@ -15,6 +16,7 @@
 
 mod backend;
 mod declaration;
+mod events;
 mod host;
 pub mod limits;
 mod local;
@@ -45,7 +47,7 @@ pub const KIND: Kind = Kind {
     check_declaration: declaration::check,
     open: storage_map::open,
     add_to_linker,
-    events: None,
+    events: Some(&events::EVENTS),
     // Declared with their delivery rules in `queues`, `topics`, `buses` (`cli/tfvars.rs`).
     terraform_labels: None,
 };

@@ -4,9 +4,9 @@
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set: the ADOT Lambda layer's collector in AWS,
 //! anything locally. Unset, no exporter exists and spans cost what a log filter costs.
 //!
-//! An invocation continues the trace it arrives in: a W3C `traceparent` header first,
-//! then the Lambda invocation's X-Ray trace (`_X_AMZN_TRACE_ID`, set by the runtime for
-//! each invocation), then API Gateway's `X-Amzn-Trace-Id` header. Its trace id is
+//! An invocation continues the trace it arrives in (`observability/trace_context.rs`: a W3C
+//! `traceparent` header first, then the Lambda invocation's X-Ray trace, then API
+//! Gateway's `X-Amzn-Trace-Id` header). Its trace id is
 //! recorded on the root span (so every log line inside it carries it: `logging.rs`), and
 //! in-process calls and outgoing requests marked `trace` pass it on
 //! (`capability/outbound/trace.rs`).
@@ -14,6 +14,7 @@
 //! In Lambda the spans of an invocation are flushed before it answers ([`flush`]): the
 //! runtime may freeze the process right after.
 
+use crate::observability::trace_context::Incoming;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -22,74 +23,6 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The exporting provider, once `init` made one.
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
-
-/// The trace an invocation arrives in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incoming {
-    /// 32 lowercase hex digits, not all zero.
-    pub trace_id: String,
-    /// The caller's span (16 hex digits), when it said.
-    pub parent: Option<String>,
-    pub sampled: bool,
-}
-
-/// The trace of an HTTP request: its `traceparent`, else the Lambda invocation's X-Ray
-/// trace, else its `X-Amzn-Trace-Id`. Malformed values are ignored.
-pub fn incoming(headers: &http::HeaderMap) -> Option<Incoming> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    header("traceparent")
-        .and_then(parse_traceparent)
-        .or_else(lambda_invocation)
-        .or_else(|| header("x-amzn-trace-id").and_then(parse_xray))
-}
-
-/// The Lambda invocation's X-Ray trace (events and tasks have no headers). Only a Lambda
-/// function has one (the runtime sets `_X_AMZN_TRACE_ID` per invocation): elsewhere the
-/// environment is not searched on every request.
-pub fn lambda_invocation() -> Option<Incoming> {
-    if !crate::platform::environment::in_function() {
-        return None;
-    }
-    std::env::var("_X_AMZN_TRACE_ID").ok().as_deref().and_then(parse_xray)
-}
-
-fn is_hex(s: &str, n: usize) -> bool {
-    s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) && s.bytes().any(|b| b != b'0')
-}
-
-/// `00-<trace>-<span>-<flags>`.
-fn parse_traceparent(value: &str) -> Option<Incoming> {
-    let mut parts = value.trim().split('-');
-    let (version, trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let flags = u8::from_str_radix(flags, 16).ok().filter(|_| flags.len() == 2)?;
-    (version == "00" && parts.next().is_none() && is_hex(trace, 32) && is_hex(span, 16)).then(|| Incoming {
-        trace_id: trace.to_owned(),
-        parent: Some(span.to_owned()),
-        sampled: flags & 1 == 1,
-    })
-}
-
-/// `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1`: X-Ray's
-/// trace id is its epoch seconds and 96 random bits, which W3C writes as one 32-digit id.
-fn parse_xray(value: &str) -> Option<Incoming> {
-    let (mut root, mut parent, mut sampled) = (None, None, true);
-    for field in value.split(';') {
-        match field.trim().split_once('=') {
-            Some(("Root", v)) => root = Some(v),
-            Some(("Parent", v)) => parent = Some(v.to_ascii_lowercase()),
-            Some(("Sampled", v)) => sampled = v != "0",
-            _ => {}
-        }
-    }
-    let mut parts = root?.split('-');
-    let (version, time, random) = (parts.next()?, parts.next()?, parts.next()?);
-    let trace_id = format!("{time}{random}").to_ascii_lowercase();
-    (version == "1" && parts.next().is_none() && time.len() == 8 && is_hex(&trace_id, 32)).then(|| Incoming {
-        trace_id,
-        parent: parent.filter(|p| is_hex(p, 16)),
-        sampled,
-    })
-}
 
 /// Makes `span` (an invocation's root) continue `incoming` and returns the invocation's
 /// trace id, recorded on the span as `trace_id`. Where the span is exported (the
@@ -102,7 +35,7 @@ pub fn start(span: &tracing::Span, incoming: Option<&Incoming>, fallback: impl F
         let parent = incoming.parent.as_deref().and_then(|p| SpanId::from_hex(p).ok());
         // A trace id with no parent span (a bare `Root=`) still continues: under a parent
         // id of our own, so the backend files it in the same trace.
-        let parent = parent.unwrap_or_else(|| SpanId::from_bytes(random_bytes()));
+        let parent = parent.unwrap_or_else(|| SpanId::from_bytes(crate::observability::trace_context::random_bytes()));
         let flags = if incoming.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
         if let Ok(trace_id) = TraceId::from_hex(&incoming.trace_id) {
             let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
@@ -135,14 +68,6 @@ pub fn current_span_id() -> Option<String> {
     let context = tracing::Span::current().context();
     let span_id = context.span().span_context().span_id();
     (span_id != SpanId::INVALID).then(|| span_id.to_string())
-}
-
-fn random_bytes() -> [u8; 8] {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() || bytes == [0; 8] {
-        bytes[7] = 1;
-    }
-    bytes
 }
 
 /// Whether this process exports spans (an OTLP endpoint is configured).
@@ -199,53 +124,5 @@ pub fn flush() {
 pub fn shutdown() {
     if let Some(provider) = PROVIDER.get() {
         let _best_effort = provider.shutdown();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn traceparent_is_read_as_w3c_defines_it() {
-        let incoming = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
-        assert_eq!(incoming.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(incoming.parent.as_deref(), Some("00f067aa0ba902b7"));
-        assert!(incoming.sampled);
-        assert!(!parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").unwrap().sampled);
-        for bad in [
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
-            "garbage",
-        ] {
-            assert_eq!(parse_traceparent(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn an_xray_header_becomes_the_same_trace_in_w3c_form() {
-        let incoming =
-            parse_xray("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1").unwrap();
-        assert_eq!(incoming.trace_id, "5759e988bd862e3fe1be46a994272793");
-        assert_eq!(incoming.parent.as_deref(), Some("53995c3f42cd8ad8"));
-        assert!(incoming.sampled);
-        let root_only = parse_xray("Root=1-5759e988-bd862e3fe1be46a994272793").unwrap();
-        assert_eq!(root_only.parent, None);
-        assert!(!parse_xray("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0").unwrap().sampled);
-        assert_eq!(parse_xray("Root=2-5759e988-bd862e3fe1be46a994272793"), None);
-        assert_eq!(parse_xray("Parent=53995c3f42cd8ad8"), None);
-        assert_eq!(parse_xray("Root=1-xyz-bd862e3fe1be46a994272793"), None);
-    }
-
-    #[test]
-    fn traceparent_comes_before_an_xray_header() {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793".parse().unwrap());
-        assert_eq!(incoming(&headers).unwrap().trace_id, "5759e988bd862e3fe1be46a994272793");
-        headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
-        assert_eq!(incoming(&headers).unwrap().trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 }
