@@ -21,6 +21,7 @@ use plughost::capability::config::ConfigCtx;
 use plughost::capability::invocation::InvocationCtx;
 use plughost::capability::log::LogSink;
 use plughost::capability::outbound::{CallOrigin, OutboundCtx};
+use plughost::capability::request_context::RequestContext;
 use plughost::capability::state::State;
 use plughost::routing::registry::Lookup;
 use plughost::{App, EngineSettings, PluginEngine};
@@ -136,6 +137,8 @@ fn main() -> anyhow::Result<()> {
     let new_store = || {
         let sink = LogSink::new(plugin.id.clone(), "bench".into(), plugin.secret_values.clone());
         let limits = &plugin.limits;
+        let ends_at = std::time::Instant::now() + limits.timeout;
+        let request = RequestContext::for_call(ends_at, limits.timeout, plugin.metrics.clone());
         let state = State::new(
             ConfigCtx::new(plugin.config.clone()),
             InvocationCtx::ending_in(limits.timeout),
@@ -151,7 +154,9 @@ fn main() -> anyhow::Result<()> {
                 CallOrigin::outside(None, "bench"),
                 plugin.metrics.clone(),
                 plugin.lookups.clone(),
+                request.clone(),
             ),
+            request,
         );
         let mut store = Store::new(engine.engine(), state);
         store.limiter(|s| &mut s.limiter);

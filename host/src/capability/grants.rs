@@ -12,6 +12,7 @@
 
 use super::error::StorageError;
 use super::io_budget::IoBudget;
+use super::request_context::RequestContext;
 use crate::bindings::plughost::plugin::types::{Error as WitError, Host as TypesHost};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -156,11 +157,18 @@ pub struct LabelView<'a, B: ?Sized, Q> {
     table: &'a mut ResourceTable,
     /// This request's bytes through host calls (shared by every capability).
     pub io: &'a IoBudget,
+    /// What its host calls run under (`RequestContext::host_call`).
+    pub request: &'a RequestContext,
 }
 
 impl<'a, B: ?Sized + Send + Sync + 'static, Q: Clone + Send + Sync + 'static> LabelView<'a, B, Q> {
-    pub fn new(granted: Option<&'a Granted<B, Q>>, table: &'a mut ResourceTable, io: &'a IoBudget) -> Self {
-        Self { granted, table, io }
+    pub fn new(
+        granted: Option<&'a Granted<B, Q>>,
+        table: &'a mut ResourceTable,
+        io: &'a IoBudget,
+        request: &'a RequestContext,
+    ) -> Self {
+        Self { granted, table, io, request }
     }
 
     /// Opens `label` if the plugin is granted it (else `access-denied`).
@@ -208,7 +216,8 @@ mod tests {
             Grant { label: "w".into(), backend: Arc::new(()), namespace: "w".into(), writable: true, quota: () };
         let granted = Granted::new([read, write]);
         let (mut table, io) = (ResourceTable::new(), IoBudget::new(0));
-        let mut view = LabelView::new(Some(&granted), &mut table, &io);
+        let request = RequestContext::default();
+        let mut view = LabelView::new(Some(&granted), &mut table, &io, &request);
 
         assert_eq!(view.open_label("other").err(), Some(StorageError::AccessDenied));
         let r = view.open_label("r").unwrap();
@@ -226,7 +235,7 @@ mod tests {
 
         // Without grants of this capability nothing opens.
         let mut table = ResourceTable::new();
-        let mut none = LabelView::<(), ()>::new(None, &mut table, &io);
+        let mut none = LabelView::<(), ()>::new(None, &mut table, &io, &request);
         assert_eq!(none.open_label("r").err(), Some(StorageError::AccessDenied));
     }
 }

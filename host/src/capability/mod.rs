@@ -25,8 +25,9 @@
 //! - `grants.rs`    — placement of labels on backends, grant tables, the request's view;
 //! - `error.rs`     — the errors guests receive as WIT values (or a trap);
 //! - `io_budget.rs` — the bytes one request may move through host calls;
-//! - `host_call.rs` — every backend call: cut off at the deadline, counted, traced;
-//! - `deadline.rs`  — host calls cut off before the request's deadline;
+//! - `request_context.rs` — what one plugin call's host calls need of their request
+//!   (storage deadline, metrics, open spans), as one value; every backend call goes
+//!   through its `host_call`: cut off at the deadline, counted, traced;
 //! - `paging.rs`    — the page and cursor rules every listing call shares;
 //! - `message.rs`   — the body and attribute rules queues and topics share;
 //! - `message_store/` — the embedded queues, outbox and dead letters (SQLite) behind the
@@ -42,12 +43,10 @@ pub mod blob;
 pub mod bus;
 pub mod clock;
 pub mod config;
-pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod event_log;
 pub mod grants;
-pub mod host_call;
 pub mod invocation;
 pub mod io_budget;
 pub mod kv;
@@ -58,6 +57,7 @@ pub mod message_store;
 pub mod outbound;
 pub mod paging;
 pub mod queue;
+pub mod request_context;
 pub mod sqlite_file;
 pub mod state;
 pub mod storage_pool;

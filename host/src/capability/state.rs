@@ -7,6 +7,7 @@ use crate::capability::invocation::InvocationCtx;
 use crate::capability::io_budget::IoBudget;
 use crate::capability::log::{LogCtx, LogSink};
 use crate::capability::outbound::OutboundCtx;
+use crate::capability::request_context::RequestContext;
 use crate::capability::trace::TraceCtx;
 use crate::capability::wasi;
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub struct State {
     pub invocation: InvocationCtx,
     /// The plugin's grants of every labelled capability (`capability/grants.rs`).
     grants: PluginGrants,
+    /// What its host calls need of the request: storage deadline, metrics, open spans.
+    pub request: RequestContext,
     pub limiter: MemoryLimiter,
     /// Bytes this request may still move through storage calls.
     pub io: IoBudget,
@@ -36,7 +39,8 @@ pub struct State {
 impl State {
     /// A request's state: `max_memory` bounds each linear memory, `max_host_io` the bytes
     /// through host calls (the plugin's limits); `outbound` decides its HTTP requests;
-    /// `invocation` says when the host stops it.
+    /// `invocation` says when the host stops it; `request` is what its host calls run under.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: ConfigCtx,
         invocation: InvocationCtx,
@@ -45,13 +49,15 @@ impl State {
         max_memory: u64,
         max_host_io: u64,
         outbound: OutboundCtx,
+        request: RequestContext,
     ) -> Self {
         Self {
             config,
             log: LogCtx::new(sink.clone()),
-            trace: TraceCtx::new(sink.clone()),
+            trace: TraceCtx::new(sink.clone(), request.spans.clone()),
             invocation,
             grants,
+            request,
             limiter: MemoryLimiter::new(max_memory),
             io: IoBudget::new(max_host_io),
             wasi: wasi::sandboxed_ctx(sink),
@@ -64,13 +70,13 @@ impl State {
 
 impl State {
     /// What a labelled capability's host functions run on: the plugin's grants of it,
-    /// this request's resource table (shared with WASI) and its I/O budget.
+    /// this request's resource table (shared with WASI), its I/O budget and its context.
     pub fn label_view<B, Q>(&mut self) -> LabelView<'_, B, Q>
     where
         B: ?Sized + Send + Sync + 'static,
         Q: Clone + Send + Sync + 'static,
     {
-        LabelView::new(self.grants.get::<Granted<B, Q>>(), &mut self.table, &self.io)
+        LabelView::new(self.grants.get::<Granted<B, Q>>(), &mut self.table, &self.io, &self.request)
     }
 }
 

@@ -6,7 +6,7 @@
 /// The AWS configuration the standard way: region, credentials (or the Lambda's role)
 /// and an optional `AWS_ENDPOINT_URL`, from the environment. A connection that cannot be
 /// made in 2 s fails (and is retried by the SDK); how long a whole storage call may take
-/// is bounded per request (`capability/deadline.rs`).
+/// is bounded per request (`capability/request_context.rs`).
 pub async fn config_from_env() -> aws_config::SdkConfig {
     let timeouts =
         aws_config::timeout::TimeoutConfig::builder().connect_timeout(std::time::Duration::from_secs(2)).build();
@@ -37,7 +37,7 @@ pub fn secrets_manager(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager
 /// How the messaging clients retry: the SDK's standard mode (exponential backoff with
 /// jitter; throttling and transient errors) with one attempt more than its default, so a
 /// throttled send is retried three times before the plugin sees `unavailable`. The
-/// request's deadline still bounds the whole call (`capability/deadline.rs`).
+/// request's deadline still bounds the whole call (`capability/request_context.rs`).
 fn messaging_retries() -> aws_config::retry::RetryConfig {
     aws_config::retry::RetryConfig::standard()
         .with_max_attempts(4)

@@ -7,7 +7,7 @@
 //! - admission first (`admission.rs`): the plugin's concurrency cap, an instance slot and
 //!   its `max_memory` from the host's budget, or a 503 after a bounded wait — so no
 //!   plugin takes what the others need;
-//! - the storage deadline (`capability/deadline.rs`) cuts every storage call off before
+//! - the storage deadline (`capability/request_context.rs`) cuts every storage call off before
 //!   the timeout, so a hung backend is an error the plugin can answer, not a 504;
 //! - the store's epoch callback yields to tokio every tick, so a guest that never returns
 //!   cannot monopolise a worker thread, and `tokio::time::timeout` can drop (cancel) it at
@@ -23,8 +23,8 @@ use crate::capability::config::ConfigCtx;
 use crate::capability::invocation::InvocationCtx;
 use crate::capability::log::LogSink;
 use crate::capability::outbound::{CallOrigin, OutboundCtx};
+use crate::capability::request_context::RequestContext;
 use crate::capability::state::State;
-use crate::capability::{deadline, host_call, trace};
 use crate::observability::telemetry::{ErrorKind, Phase};
 use crate::runtime::admission::{Admission, Refused};
 use crate::runtime::plugin::LoadedPlugin;
@@ -209,6 +209,15 @@ async fn run(
             }
         })?;
     let sink = LogSink::new(plugin.id.clone(), log_id.into(), plugin.secret_values.clone());
+    // The timeout counts from here (after admission): the plugin learns the same deadline
+    // the host enforces, so what it claims expires when it can no longer act.
+    let timeout = deadline
+        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+        .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));
+    let ends_at = Instant::now() + timeout;
+    // Host calls are counted in the plugin's metrics, cut off before the deadline, and traced
+    // under the plugin's innermost open span (`capability/request_context.rs`).
+    let request = RequestContext::for_call(ends_at, timeout, plugin.metrics.clone());
     let outbound = OutboundCtx::new(
         &sink,
         plugin.outbound.clone(),
@@ -217,13 +226,8 @@ async fn run(
         origin,
         plugin.metrics.clone(),
         plugin.lookups.clone(),
+        request.clone(),
     );
-    // The timeout counts from here (after admission): the plugin learns the same deadline
-    // the host enforces, so what it claims expires when it can no longer act.
-    let timeout = deadline
-        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
-        .map_or(plugin.limits.timeout, |left| left.min(plugin.limits.timeout));
-    let ends_at = Instant::now() + timeout;
     let state = State::new(
         ConfigCtx::new(plugin.config.clone()),
         InvocationCtx::ending_in(timeout),
@@ -232,14 +236,14 @@ async fn run(
         plugin.limits.max_memory,
         plugin.limits.max_host_io,
         outbound,
+        request,
     );
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
-    let plugin_spans = store.data().trace.open_spans();
 
-    // Boxed once: the wrappers below (task-locals, timeout) then move a pointer, not the
+    // Boxed once: the timeout around it then moves a pointer, not the
     // whole call's state.
     let call = Box::pin(async {
         let missing = |export| wasmtime::format_err!("the component does not export `{export}`");
@@ -271,11 +275,6 @@ async fn run(
         plugin.metrics.phase(Phase::Call, started.elapsed());
         answer
     });
-    let storage_deadline = ends_at - deadline::reserve(timeout).min(timeout);
-    // Host calls are counted in the plugin's metrics, cut off at the deadline, and traced
-    // under the plugin's innermost open span (`capability/trace/`).
-    let call = trace::scope(plugin_spans, call);
-    let call = host_call::scope(plugin.metrics.clone(), deadline::scope(storage_deadline, call));
     let outcome = tokio::time::timeout_at(ends_at.into(), call).await;
     sink.finish();
 

@@ -9,7 +9,6 @@ use crate::bindings::plughost::plugin::blob::{
     Host, HostContainer, Listing, Object, ObjectInfo, PresignMethod, PutOptions,
 };
 use crate::capability::error::StorageError;
-use crate::capability::host_call;
 use std::time::Duration;
 use wasmtime::component::Resource;
 
@@ -42,25 +41,28 @@ impl HostContainer for BlobView<'_> {
         let request = validate_put(&key, &body, request)?;
         self.io.take_written(super::KIND.name, &container.label, quota.max_written_per_request, body.len())?;
         self.io.take(body.len())?;
-        host_call::call(
-            super::KIND.name,
-            "put",
-            &container.label,
-            container.backend.put(&container.namespace, &key, body, request),
-        )
-        .await
+        self.request
+            .host_call(
+                super::KIND.name,
+                "put",
+                &container.label,
+                container.backend.put(&container.namespace, &key, body, request),
+            )
+            .await
     }
 
     async fn get(&mut self, container: Resource<BlobContainer>, key: String) -> Result<Option<Object>, StorageError> {
         let container = self.grant(&container)?;
         check_key(&key)?;
-        let object = host_call::call(
-            super::KIND.name,
-            "get",
-            &container.label,
-            container.backend.get(&container.namespace, &key, None),
-        )
-        .await?;
+        let object = self
+            .request
+            .host_call(
+                super::KIND.name,
+                "get",
+                &container.label,
+                container.backend.get(&container.namespace, &key, None),
+            )
+            .await?;
         self.io.take(object.as_ref().map_or(0, |o| o.body.len()))?;
         Ok(object)
     }
@@ -76,13 +78,15 @@ impl HostContainer for BlobView<'_> {
         check_key(&key)?;
         let range = ByteRange { offset, length };
         check_range(range)?;
-        let object = host_call::call(
-            super::KIND.name,
-            "get_range",
-            &container.label,
-            container.backend.get(&container.namespace, &key, Some(range)),
-        )
-        .await?;
+        let object = self
+            .request
+            .host_call(
+                super::KIND.name,
+                "get_range",
+                &container.label,
+                container.backend.get(&container.namespace, &key, Some(range)),
+            )
+            .await?;
         self.io.take(object.as_ref().map_or(0, |o| o.body.len()))?;
         Ok(object)
     }
@@ -94,20 +98,22 @@ impl HostContainer for BlobView<'_> {
     ) -> Result<Option<ObjectInfo>, StorageError> {
         let container = self.grant(&container)?;
         check_key(&key)?;
-        host_call::call(super::KIND.name, "head", &container.label, container.backend.head(&container.namespace, &key))
+        self.request
+            .host_call(super::KIND.name, "head", &container.label, container.backend.head(&container.namespace, &key))
             .await
     }
 
     async fn delete(&mut self, container: Resource<BlobContainer>, key: String) -> Result<(), StorageError> {
         let container = self.writable(&container)?;
         check_key(&key)?;
-        host_call::call(
-            super::KIND.name,
-            "delete",
-            &container.label,
-            container.backend.delete(&container.namespace, &key),
-        )
-        .await
+        self.request
+            .host_call(
+                super::KIND.name,
+                "delete",
+                &container.label,
+                container.backend.delete(&container.namespace, &key),
+            )
+            .await
     }
 
     async fn list_objects(
@@ -119,13 +125,14 @@ impl HostContainer for BlobView<'_> {
     ) -> Result<Listing, StorageError> {
         let container = self.grant(&container)?;
         check_list(&prefix, cursor.as_deref(), limit)?;
-        host_call::call(
-            super::KIND.name,
-            "list_objects",
-            &container.label,
-            container.backend.list(&container.namespace, &prefix, cursor, limit),
-        )
-        .await
+        self.request
+            .host_call(
+                super::KIND.name,
+                "list_objects",
+                &container.label,
+                container.backend.list(&container.namespace, &prefix, cursor, limit),
+            )
+            .await
     }
 
     async fn presign(
@@ -141,20 +148,21 @@ impl HostContainer for BlobView<'_> {
         let expires_in = Duration::from_secs(expires_in_seconds.into());
         check_key(&key)?;
         check_presign(expires_in, content_type.as_deref())?;
-        host_call::call(
-            super::KIND.name,
-            "presign",
-            &container.label,
-            container.backend.presign(
-                &container.namespace,
-                &key,
-                method,
-                expires_in,
-                content_type.as_deref(),
-                container.quota.max_presigned_upload,
-            ),
-        )
-        .await
+        self.request
+            .host_call(
+                super::KIND.name,
+                "presign",
+                &container.label,
+                container.backend.presign(
+                    &container.namespace,
+                    &key,
+                    method,
+                    expires_in,
+                    content_type.as_deref(),
+                    container.quota.max_presigned_upload,
+                ),
+            )
+            .await
     }
 
     async fn drop(&mut self, container: Resource<BlobContainer>) -> wasmtime::Result<()> {

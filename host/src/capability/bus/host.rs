@@ -7,7 +7,6 @@ use super::{BusView, OpenBus};
 use crate::bindings::plughost::plugin::bus::{Entry, Host, HostBus};
 use crate::bindings::plughost::plugin::types::Error as WitError;
 use crate::capability::error::StorageError;
-use crate::capability::host_call;
 use wasmtime::component::Resource;
 
 impl Host for BusView<'_> {}
@@ -27,7 +26,9 @@ impl HostBus for BusView<'_> {
         check_entries(&sizes)?;
         self.io.take(sizes.iter().sum())?;
         StorageError::per_item(
-            host_call::call(super::KIND.name, "put", &bus.label, bus.backend.put(&bus.namespace, entries)).await?,
+            self.request
+                .host_call(super::KIND.name, "put", &bus.label, bus.backend.put(&bus.namespace, entries))
+                .await?,
         )
     }
 

@@ -6,7 +6,6 @@ use super::limits::{check_batch, check_key, check_list, check_value, check_write
 use super::{KvStore, KvView};
 use crate::bindings::plughost::plugin::kv::{Condition, Entry, Host, HostStore, Page, Write, WriteOptions};
 use crate::capability::error::StorageError;
-use crate::capability::host_call;
 use std::time::Duration;
 use wasmtime::component::Resource;
 
@@ -41,8 +40,10 @@ impl HostStore for KvView<'_> {
     async fn get(&mut self, store: Resource<KvStore>, key: String) -> Result<Option<Entry>, StorageError> {
         let store = self.grant(&store)?;
         check_key(&key)?;
-        let entry =
-            host_call::call(super::KIND.name, "get", &store.label, store.backend.get(&store.namespace, &key)).await?;
+        let entry = self
+            .request
+            .host_call(super::KIND.name, "get", &store.label, store.backend.get(&store.namespace, &key))
+            .await?;
         self.io.take(entry.as_ref().map_or(0, |e| e.value.len()))?;
         Ok(entry)
     }
@@ -55,13 +56,10 @@ impl HostStore for KvView<'_> {
         let store = self.grant(&store)?;
         check_batch(keys.len(), "get-many")?;
         keys.iter().try_for_each(|key| check_key(key))?;
-        let entries = host_call::call(
-            super::KIND.name,
-            "get_many",
-            &store.label,
-            store.backend.get_many(&store.namespace, &keys),
-        )
-        .await?;
+        let entries = self
+            .request
+            .host_call(super::KIND.name, "get_many", &store.label, store.backend.get_many(&store.namespace, &keys))
+            .await?;
         self.io.take(entries.iter().flatten().map(|e| e.value.len()).sum())?;
         Ok(entries)
     }
@@ -69,7 +67,9 @@ impl HostStore for KvView<'_> {
     async fn exists(&mut self, store: Resource<KvStore>, key: String) -> Result<bool, StorageError> {
         let store = self.grant(&store)?;
         check_key(&key)?;
-        Ok(host_call::call(super::KIND.name, "exists", &store.label, store.backend.get(&store.namespace, &key))
+        Ok(self
+            .request
+            .host_call(super::KIND.name, "exists", &store.label, store.backend.get(&store.namespace, &key))
             .await?
             .is_some())
     }
@@ -93,13 +93,14 @@ impl HostStore for KvView<'_> {
         )?;
         self.io.take(key.len() + value.len())?;
         let ttl = options.ttl_seconds.map(|s| Duration::from_secs(s.into()));
-        host_call::call(
-            super::KIND.name,
-            "set",
-            &store.label,
-            store.backend.set(&store.namespace, &key, value, options.condition, ttl),
-        )
-        .await
+        self.request
+            .host_call(
+                super::KIND.name,
+                "set",
+                &store.label,
+                store.backend.set(&store.namespace, &key, value, options.condition, ttl),
+            )
+            .await
     }
 
     async fn delete(
@@ -110,25 +111,27 @@ impl HostStore for KvView<'_> {
     ) -> Result<bool, StorageError> {
         let store = self.writable(&store)?;
         check_key(&key)?;
-        host_call::call(
-            super::KIND.name,
-            "delete",
-            &store.label,
-            store.backend.delete(&store.namespace, &key, condition),
-        )
-        .await
+        self.request
+            .host_call(
+                super::KIND.name,
+                "delete",
+                &store.label,
+                store.backend.delete(&store.namespace, &key, condition),
+            )
+            .await
     }
 
     async fn increment(&mut self, store: Resource<KvStore>, key: String, delta: i64) -> Result<i64, StorageError> {
         let store = self.writable(&store)?;
         check_key(&key)?;
-        host_call::call(
-            super::KIND.name,
-            "increment",
-            &store.label,
-            store.backend.increment(&store.namespace, &key, delta),
-        )
-        .await
+        self.request
+            .host_call(
+                super::KIND.name,
+                "increment",
+                &store.label,
+                store.backend.increment(&store.namespace, &key, delta),
+            )
+            .await
     }
 
     async fn list_keys(
@@ -140,13 +143,14 @@ impl HostStore for KvView<'_> {
     ) -> Result<Page, StorageError> {
         let store = self.grant(&store)?;
         check_list(&prefix, cursor.as_deref(), limit)?;
-        host_call::call(
-            super::KIND.name,
-            "list_keys",
-            &store.label,
-            store.backend.list(&store.namespace, &prefix, cursor, limit),
-        )
-        .await
+        self.request
+            .host_call(
+                super::KIND.name,
+                "list_keys",
+                &store.label,
+                store.backend.list(&store.namespace, &prefix, cursor, limit),
+            )
+            .await
     }
 
     async fn transact(&mut self, store: Resource<KvStore>, writes: Vec<Write>) -> Result<Vec<u64>, StorageError> {
@@ -159,7 +163,8 @@ impl HostStore for KvView<'_> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        host_call::call(super::KIND.name, "transact", &store.label, store.backend.transact(&store.namespace, writes))
+        self.request
+            .host_call(super::KIND.name, "transact", &store.label, store.backend.transact(&store.namespace, writes))
             .await
     }
 

@@ -32,6 +32,7 @@ pub use allow_list::AllowList;
 pub use chain::{CallOrigin, Chain};
 
 use crate::capability::log::LogSink;
+use crate::capability::request_context::RequestContext;
 use crate::observability::telemetry::{ErrorKind, PluginMetrics};
 use allow_list::target_of;
 use bytes::Bytes;
@@ -78,10 +79,13 @@ pub struct OutboundCtx {
     sent: u32,
     /// Where its outgoing requests and refusals are counted.
     metrics: Arc<PluginMetrics>,
+    /// The request's storage deadline (outgoing calls are cut off there too) and open spans.
+    request: RequestContext,
 }
 
 impl OutboundCtx {
     /// `sink` is the request's log sink (whose plugin, request id and secrets the lines use).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         sink: &Arc<LogSink>,
         allow: Arc<AllowList>,
@@ -90,6 +94,7 @@ impl OutboundCtx {
         origin: CallOrigin,
         metrics: Arc<PluginMetrics>,
         lookups: resolve::Lookups,
+        request: RequestContext,
     ) -> Self {
         Self {
             sink: sink.clone(),
@@ -101,6 +106,7 @@ impl OutboundCtx {
             lookups,
             sent: 0,
             metrics,
+            request,
         }
     }
 
@@ -173,13 +179,13 @@ impl WasiHttpHooks for OutboundCtx {
         let internal = target.internal_plugin().map(str::to_owned);
         // The call's span, entered while the request is tagged: its id is the parent the
         // receiver continues from.
-        let span = host_call_span(if internal.is_some() { "call" } else { "send" }, &shown);
+        let span = host_call_span(&self.request, if internal.is_some() { "call" } else { "send" }, &shown);
         let _in_call = span.enter();
         if entry.trace() || internal.is_some() {
             trace::tag(request.headers_mut(), self.sink.request_id(), &self.origin.trace_id);
         }
         let bounds = send::Bounds {
-            deadline: crate::capability::deadline::current(),
+            deadline: self.request.storage_deadline,
             connect_timeout: options.and_then(|o| o.connect_timeout),
             first_byte_timeout: options.and_then(|o| o.first_byte_timeout),
             between_bytes_timeout: options.and_then(|o| o.between_bytes_timeout),
@@ -221,8 +227,8 @@ impl WasiHttpHooks for OutboundCtx {
 
 /// The `host_call` span of one outgoing request (`operation`: `send`, or `call` for an
 /// in-process one) to `url` (scheme, host and port only; cleaned by the caller).
-fn host_call_span(operation: &'static str, url: &str) -> tracing::Span {
-    crate::capability::trace::in_innermost(|| {
+fn host_call_span(request: &RequestContext, operation: &'static str, url: &str) -> tracing::Span {
+    request.in_innermost(|| {
         tracing::debug_span!(
             "host_call",
             otel.kind = "client",

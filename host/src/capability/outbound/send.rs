@@ -33,7 +33,7 @@ pub type Io = Box<dyn std::future::Future<Output = Result<(), Error>> + Send>;
 /// The time and size bounds of one request.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
-    /// The invocation's deadline for host calls (`capability/deadline.rs`).
+    /// The invocation's deadline for host calls (`capability/request_context.rs`).
     pub deadline: Option<Instant>,
     /// The plugin's own `request-options`, each capped by the deadline.
     pub connect_timeout: Option<Duration>,

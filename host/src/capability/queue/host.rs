@@ -8,7 +8,6 @@ use super::{OpenQueue, QueueView};
 use crate::bindings::plughost::plugin::queue::{Host, HostQueue, Message};
 use crate::bindings::plughost::plugin::types::Error as WitError;
 use crate::capability::error::StorageError;
-use crate::capability::host_call;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Resource;
 
@@ -31,7 +30,9 @@ impl QueueView<'_> {
                 message.deduplication_id = Some(hex::encode(Sha256::digest(message.body.as_bytes())));
             }
         }
-        host_call::call(super::KIND.name, "send", &queue.label, queue.backend.send(&queue.namespace, messages)).await
+        self.request
+            .host_call(super::KIND.name, "send", &queue.label, queue.backend.send(&queue.namespace, messages))
+            .await
     }
 }
 

@@ -6,7 +6,6 @@ use super::limits::check_notification;
 use super::{OpenTopic, TopicView};
 use crate::bindings::plughost::plugin::topic::{Host, HostTopic, Notification};
 use crate::capability::error::StorageError;
-use crate::capability::host_call;
 use wasmtime::component::Resource;
 
 impl Host for TopicView<'_> {}
@@ -24,13 +23,9 @@ impl HostTopic for TopicView<'_> {
         let topic = self.writable(&topic)?;
         let size = check_notification(&notification)?;
         self.io.take(size)?;
-        host_call::call(
-            super::KIND.name,
-            "publish",
-            &topic.label,
-            topic.backend.publish(&topic.namespace, notification),
-        )
-        .await
+        self.request
+            .host_call(super::KIND.name, "publish", &topic.label, topic.backend.publish(&topic.namespace, notification))
+            .await
     }
 
     async fn drop(&mut self, topic: Resource<OpenTopic>) -> wasmtime::Result<()> {

@@ -1,9 +1,9 @@
 //! The `trace` capability: spans of the plugin's own, in the request's trace. Every
 //! plugin has it (no grant: a span reaches nothing but the operator's trace backend).
 //!
-//! - `mod.rs`  — [`TraceCtx`] (the request's open spans and their limits), [`scope`] and
-//!   [`in_innermost`], which make the host calls a plugin makes inside its span children
-//!   of that span, and `add_to_linker`;
+//! - `mod.rs`  — [`TraceCtx`] (the request's open spans and their limits) and
+//!   `add_to_linker`; the same open spans sit in the request's `RequestContext`
+//!   (`capability/request_context.rs`), which makes a host call inside a span its child;
 //! - `host.rs` — the `plughost:plugin/trace` import over a [`TraceCtx`].
 //!
 //! A span is a `tracing` span (target `plughost::plugin`, level `debug`, named with
@@ -50,7 +50,7 @@ pub struct OpenSpans {
 
 impl OpenSpans {
     /// The span new spans and host calls are children of: the innermost still open.
-    fn innermost(&self) -> Option<&tracing::Span> {
+    pub(crate) fn innermost(&self) -> Option<&tracing::Span> {
         self.open.last().map(|open| &open.span)
     }
 }
@@ -65,17 +65,13 @@ pub struct TraceCtx {
 }
 
 impl TraceCtx {
-    pub fn new(sink: Arc<LogSink>) -> Self {
-        Self::with_recording(sink, crate::observability::telemetry::traces::exporting())
+    /// Records into `spans`, the request's open spans (shared with its `RequestContext`).
+    pub fn new(sink: Arc<LogSink>, spans: Arc<Mutex<OpenSpans>>) -> Self {
+        Self::with_recording(sink, spans, crate::observability::telemetry::traces::exporting())
     }
 
-    fn with_recording(sink: Arc<LogSink>, recording: bool) -> Self {
-        Self { sink, spans: Arc::default(), recording }
-    }
-
-    /// The open spans, for [`scope`] around the plugin's call.
-    pub fn open_spans(&self) -> Arc<Mutex<OpenSpans>> {
-        self.spans.clone()
+    fn with_recording(sink: Arc<LogSink>, spans: Arc<Mutex<OpenSpans>>, recording: bool) -> Self {
+        Self { sink, spans, recording }
     }
 
     fn lock(&self) -> MutexGuard<'_, OpenSpans> {
@@ -137,28 +133,6 @@ impl TraceCtx {
     }
 }
 
-tokio::task_local! {
-    /// The running plugin's open spans (set by [`scope`] around its call).
-    static OPEN: Arc<Mutex<OpenSpans>>;
-}
-
-/// Runs `future` (a plugin call) with `spans` as the spans [`in_innermost`] looks in.
-pub async fn scope<F: std::future::Future>(spans: Arc<Mutex<OpenSpans>>, future: F) -> F::Output {
-    OPEN.scope(spans, future).await
-}
-
-/// `make()` (which makes a span) run inside the plugin's innermost open span, so that span
-/// is the parent: a host call made while the plugin has a span open is that span's child.
-/// Outside a plugin call, or with no span open, `make()` as it is.
-pub fn in_innermost<R>(make: impl FnOnce() -> R) -> R {
-    let innermost =
-        OPEN.try_with(|spans| spans.lock().unwrap_or_else(|p| p.into_inner()).innermost().cloned()).ok().flatten();
-    match innermost {
-        Some(span) => span.in_scope(make),
-        None => make(),
-    }
-}
-
 struct HasTrace;
 
 impl HasData for HasTrace {
@@ -177,7 +151,11 @@ mod tests {
 
     fn ctx(recording: bool) -> TraceCtx {
         let secrets: Arc<[String]> = Arc::from(["hunter22".to_owned()]);
-        TraceCtx::with_recording(LogSink::new(PluginId::parse("p").unwrap(), "req-1".into(), secrets), recording)
+        TraceCtx::with_recording(
+            LogSink::new(PluginId::parse("p").unwrap(), "req-1".into(), secrets),
+            Arc::default(),
+            recording,
+        )
     }
 
     /// Runs `test` with a subscriber that enables every span (as the exporter would).

@@ -12,7 +12,7 @@
 //!
 //! Where observations are made: `runtime/invoke.rs` (instantiate, call, cold start),
 //! `dispatch/` / `app.rs` / `task.rs` (one invocation's outcome),
-//! `capability/host_call.rs` (storage and messaging calls), `capability/outbound/`
+//! `capability/request_context.rs` (storage and messaging calls), `capability/outbound/`
 //! (outgoing HTTP and its refusals), `runtime/loader.rs` / `runtime/plugin.rs` (compiling), `app.rs`
 //! (deployments).
 

@@ -17,6 +17,7 @@ use plughost::capability::error::StorageError;
 use plughost::capability::grants::{Grant, Granted, LabelView};
 use plughost::capability::io_budget::IoBudget;
 use plughost::capability::kv::{KvBackend, KvQuota};
+use plughost::capability::request_context::RequestContext;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
@@ -26,16 +27,23 @@ struct Request<B: ?Sized, Q> {
     granted: Granted<B, Q>,
     table: ResourceTable,
     io: IoBudget,
+    /// Outside a request: nothing cut off, nothing counted.
+    request: RequestContext,
 }
 
 impl<B: ?Sized + Send + Sync + 'static, Q: Clone + Send + Sync + 'static> Request<B, Q> {
     fn new(backend: Arc<B>, namespace: &str, quota: Q) -> Self {
         let grant = Grant { label: namespace.into(), backend, namespace: namespace.into(), writable: true, quota };
-        Self { granted: Granted::new([grant]), table: ResourceTable::new(), io: IoBudget::new(u64::MAX) }
+        Self {
+            granted: Granted::new([grant]),
+            table: ResourceTable::new(),
+            io: IoBudget::new(u64::MAX),
+            request: RequestContext::default(),
+        }
     }
 
     fn view(&mut self) -> LabelView<'_, B, Q> {
-        LabelView::new(Some(&self.granted), &mut self.table, &self.io)
+        LabelView::new(Some(&self.granted), &mut self.table, &self.io, &self.request)
     }
 }
 
