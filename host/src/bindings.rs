@@ -3,7 +3,7 @@
 //!
 //! Capabilities implement the generated `Host` traits in `capability/<name>/host.rs`.
 //! A component exports some of `handler`, `events` and `task`, so the host looks each export up on
-//! its own ([`Exports`], in `runtime/engine.rs`) instead of requiring the whole world; `runtime/invoke.rs`
+//! its own (`Exports`, in `runtime/engine.rs`) instead of requiring the whole world; `runtime/invoke.rs`
 //! calls them.
 
 wasmtime::component::bindgen!({

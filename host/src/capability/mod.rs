@@ -20,7 +20,7 @@
 //! - `bus/`   — event buses plugins put events on (`local.rs`, `eventbridge.rs`).
 //!
 //! What labelled capabilities share, written once:
-//! - `labelled.rs`  — [`Kind`](labelled::Kind) and [`Backends`](labelled::Backends): how
+//! - `labelled.rs`  — [`Kind`] and [`Backends`]: how
 //!   the manifest, storage map, loader and linker see a capability;
 //! - `grants.rs`    — placement of labels on backends, grant tables, the request's view;
 //! - `error.rs`     — the errors guests receive as WIT values (or a trap);
@@ -35,7 +35,7 @@
 //! - `clock.rs`     — "now", as every backend reads it;
 //! - `storage_pool.rs` — the threads embedded storage blocks on, apart from tokio's shared pool;
 //! - `sqlite_file.rs` — every embedded backend's SQLite file opened one way, and its schema migrations;
-//! - `state.rs`     — [`State`](state::State): the per-request store data, every capability's part;
+//! - `state.rs`     — [`State`]: the per-request store data, every capability's part;
 //! - `event.rs`     — [`Event`](event::Event): the one event model every source produces and
 //!   `App::deliver` takes; the WIT event a plugin receives is built from it.
 

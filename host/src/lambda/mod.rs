@@ -224,7 +224,7 @@ fn s3_object(record: &serde_json::Value) -> (String, String) {
 
 /// An S3 event notification. A write of this deployment's manifest reloads it now; every
 /// other object is an object event of the label bound to its bucket and prefix
-/// (`records::capability_records`). The invocation fails when an object is for no label or
+/// (`records::records`). The invocation fails when an object is for no label or
 /// a plugin failed, naming it, so Lambda's retries and the function's failure destination
 /// keep the event instead of it being dropped silently.
 async fn s3_notification(

@@ -11,7 +11,7 @@
 # | bus      | a rule on the custom bus with the trigger's pattern                     |
 #
 # Schedule and bus targets wrap the event in the envelope plughost expects
-# (`plughost_schedule` / `plughost_bus`, see host/src/lambda/events.rs).
+# (`plughost_schedule` / `plughost_bus`, see host/src/lambda/records.rs).
 
 locals {
   schedules = { for t in var.triggers : "${t.plugin}.${t.name}" => t if t.schedule != null }

@@ -8,7 +8,7 @@
 //! Limits exist so a chatty or hostile plugin cannot flood the operator's logs (or bill),
 //! nor the host's CPU: at most [`MAX_LINES_PER_REQUEST`] lines, each cut at
 //! [`MAX_LINE_BYTES`]; one stdio write carries at most [`MAX_STDIO_WRITE`] bytes and costs
-//! time linear in its size. Every plugin-supplied string is escaped ([`escape_controls`](crate::observability::escape::escape_controls))
+//! time linear in its size. Every plugin-supplied string is escaped ([`escape_controls`])
 //! before it reaches a log line, so a plugin cannot forge host lines.
 
 mod host;

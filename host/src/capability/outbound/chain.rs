@@ -5,7 +5,7 @@
 //! The deployment is behind [`Chain`] (implemented by `dispatch/`, which owns routing
 //! and invocation), so this capability never reaches into the request path it runs in.
 //! [`CallOrigin`] travels with every invocation: how deep in a chain it is (a chain
-//! deeper than [`MAX_CHAIN_DEPTH`](super::MAX_CHAIN_DEPTH) is `loop-detected`) and the
+//! deeper than [`MAX_CHAIN_DEPTH`] is `loop-detected`) and the
 //! trace it belongs to.
 
 use super::send::Bounds;

@@ -14,9 +14,9 @@
 //! - `local.rs`       — the embedded backend: `serve`'s durable local queue;
 //! - `sqs.rs`         — the SQS backend (the capability's only file importing `aws_sdk_sqs`).
 //!
-//! Consuming a queue is a trigger (`events = [{ queue = "orders" }]`, `trigger/`): the
-//! message reaches the consumer's `events` export in Lambda (SQS event source mapping) and
-//! in `serve` (the local pump) alike.
+//! Consuming a queue is a trigger (`events = [{ queue = "orders" }]`, `spec/triggers.rs`):
+//! the message reaches the consumer's `events` export in Lambda (SQS event source mapping,
+//! `events.rs`) and in `serve` (the local pump) alike.
 
 mod backend;
 mod events;

@@ -7,6 +7,13 @@
 //! Lambda runs one invocation at a time per process, so one batch is one invocation. EMF
 //! allows at most 100 values per metric in a line: a batch with more (a large SQS batch)
 //! continues its arrays on further lines that carry no counts.
+//!
+//! Written here rather than with an EMF crate (`metrics_cloudwatch_embedded`): that one is
+//! a backend of the `metrics` facade, a second metrics API beside the `prometheus`
+//! registry `serve` exposes, and every observation would go through both; this file is
+//! the EMF JSON and its 100-value rule, and costs one batch per invocation, not per host
+//! call ("metrics recording alone" in `make bench`'s `observability.rs` times what an
+//! invocation records).
 
 use super::names::{DeploymentOutcome, ErrorKind, Phase};
 use std::collections::BTreeMap;
