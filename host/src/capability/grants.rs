@@ -5,7 +5,8 @@
 //! - [`Grant`] / [`Granted`] — what one plugin may do with one label / with all its
 //!   labels of one capability; an open `Grant` is the WIT resource (a `store`, a
 //!   `container`);
-//! - [`PluginGrants`] — one plugin's `Granted` of every capability, for its requests;
+//! - [`GrantSlot`] — where a capability's `Granted` sits among a plugin's grants
+//!   (`capability::PluginGrants`, one typed field per capability);
 //! - [`LabelView`] — what a capability's host functions run on: the plugin's grants, the
 //!   request's resource table and its I/O budget. `open_label` checks the grant (an ungranted
 //!   label is `access-denied`), [`LabelView::writable`] the access.
@@ -14,7 +15,6 @@ use super::error::StorageError;
 use super::io_budget::IoBudget;
 use super::request_context::RequestContext;
 use crate::bindings::plughost::plugin::types::{Error as WitError, Host as TypesHost};
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::component::{Resource, ResourceTable};
@@ -135,20 +135,14 @@ impl<B: ?Sized, Q> Granted<B, Q> {
     }
 }
 
-/// One plugin's grants of every labelled capability, shared by all its requests. Each
-/// capability finds its own by type ([`PluginGrants::get`]).
-#[derive(Clone, Default)]
-pub struct PluginGrants(Arc<[Arc<dyn Any + Send + Sync>]>);
-
-impl PluginGrants {
-    pub fn new(grants: Vec<Arc<dyn Any + Send + Sync>>) -> Self {
-        Self(grants.into())
-    }
-
-    /// The grants of type `G` (a capability's `Granted<..>`), if the plugin has them.
-    pub fn get<G: Any>(&self) -> Option<&G> {
-        self.0.iter().find_map(|grants| grants.downcast_ref::<G>())
-    }
+/// Where one labelled capability's grants live among a plugin's grants
+/// ([`PluginGrants`](super::PluginGrants), a typed field per capability): implemented for
+/// each capability's `Granted<B, Q>` by the registration list in `capability/mod.rs`, so a
+/// capability finds its own grants by type at compile time — no downcast, and no way for
+/// a grant of the wrong type to read as "not granted".
+pub trait GrantSlot: Sized + Send + Sync + 'static {
+    fn slot(grants: &mut super::GrantSlots) -> &mut Option<Self>;
+    fn get(grants: &super::GrantSlots) -> Option<&Self>;
 }
 
 /// What a labelled capability's generated `Host` traits are implemented on.

@@ -18,13 +18,13 @@
 //! | a manifest version loads | each plugin's grants bound to backends           | [`Backends::grant`]          |
 //! | each request            | a view over the grants, the request's resource table | `capability/grants.rs`  |
 
-use super::grants::{Address, Placement};
+use super::GrantSlots;
+use super::grants::{Address, GrantSlot, Granted, Placement};
 use crate::capability::state::State;
 // What the manifest knows of a capability, and its declaration helpers, are spec (below).
 pub use crate::spec::section::{
     Declarations, GrantedAccess, Section, bytes_within, exact_bytes, no_settings, parse_declaration,
 };
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -192,12 +192,14 @@ pub trait Backends: Send + Sync {
 
     /// One plugin's grants (`granted`: label -> access), each bound to its backend, with
     /// the label's declaration (`declared`: label -> its manifest table; every granted
-    /// label is declared). What the capability's host functions find in `State`.
+    /// label is declared), put in this capability's field of `into`. What the capability's
+    /// host functions find in `State`.
     fn grant(
         &self,
         declared: &BTreeMap<String, toml::Table>,
         granted: &BTreeMap<String, &'static str>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, String>;
+        into: &mut GrantSlots,
+    ) -> Result<(), String>;
 
     /// Routes `plughost serve` answers on the capability's behalf (presigned URLs of an
     /// embedded store). None by default.
@@ -248,6 +250,7 @@ impl<B, Q> Backends for PlacedBackends<B, Q>
 where
     B: ?Sized + Send + Sync + 'static,
     Q: Clone + Send + Sync + 'static,
+    Granted<B, Q>: GrantSlot,
 {
     fn is_bound(&self, label: &str) -> bool {
         self.placement.is_bound(label)
@@ -257,8 +260,10 @@ where
         &self,
         declared: &BTreeMap<String, toml::Table>,
         granted: &BTreeMap<String, &'static str>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, String> {
-        Ok(Arc::new(self.placement.grant(declared, granted, self.quota, self.writes)?))
+        into: &mut GrantSlots,
+    ) -> Result<(), String> {
+        *Granted::<B, Q>::slot(into) = Some(self.placement.grant(declared, granted, self.quota, self.writes)?);
+        Ok(())
     }
 
     fn local_routes(&self) -> Option<axum::Router> {

@@ -12,7 +12,7 @@
 //!
 //! Capabilities plugins reach by label, as the manifest grants — each folder owns its
 //! manifest section, storage-map binding, backends, limits, host functions and linker
-//! registration, and is listed once in [`LABELLED`]:
+//! registration, and is listed once in the `labelled!` list below (which makes [`LABELLED`]):
 //! - `kv/`    — key-value stores (`sqlite.rs`, `dynamo.rs`);
 //! - `blob/`  — object containers (`fs.rs`, `s3.rs`);
 //! - `queue/` — queues plugins send messages to (`local.rs`, `sqs.rs`);
@@ -67,16 +67,58 @@ pub mod wasi;
 
 use crate::capability::state::State;
 use config::secrets::SecretSource;
-use grants::PluginGrants;
+use grants::GrantSlot;
 use labelled::{Backends, Bindings, Declarations, Env, GrantedAccess, Kind};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use wasmtime::component::Linker;
 
-/// Every capability plugins reach by label. Adding one is a line here (see the README,
-/// "Adding a capability").
-pub const LABELLED: &[&Kind] = &[&kv::KIND, &blob::KIND, &queue::KIND, &topic::KIND, &bus::KIND];
+/// The registration list's expansion: [`LABELLED`], and a plugin's grants as one typed
+/// field per capability ([`GrantSlots`], with each `Granted` type's [`GrantSlot`]).
+macro_rules! labelled {
+    ($($name:ident: $granted:ty => $kind:expr),* $(,)?) => {
+        /// Every capability plugins reach by label, in registration order.
+        pub const LABELLED: &[&Kind] = &[$(&$kind),*];
+
+        /// One plugin's grants of every labelled capability: a field each.
+        #[derive(Default)]
+        pub struct GrantSlots {
+            $($name: Option<$granted>,)*
+        }
+
+        $(impl GrantSlot for $granted {
+            fn slot(grants: &mut GrantSlots) -> &mut Option<Self> {
+                &mut grants.$name
+            }
+            fn get(grants: &GrantSlots) -> Option<&Self> {
+                grants.$name.as_ref()
+            }
+        })*
+    };
+}
+
+// Every capability plugins reach by label: its grants' type and its `KIND`. Adding one is
+// a line here (see the README, "Adding a capability").
+labelled! {
+    kv: kv::KvGranted => kv::KIND,
+    blob: blob::BlobGranted => blob::KIND,
+    queue: queue::QueueGranted => queue::KIND,
+    topic: topic::TopicGranted => topic::KIND,
+    bus: bus::BusGranted => bus::KIND,
+}
+
+/// One plugin's grants of every labelled capability, shared by all its requests (one
+/// `Arc`, cloned into each request's `State`).
+#[derive(Clone, Default)]
+pub struct PluginGrants(Arc<GrantSlots>);
+
+impl std::ops::Deref for PluginGrants {
+    type Target = GrantSlots;
+    fn deref(&self) -> &GrantSlots {
+        &self.0
+    }
+}
 
 /// What the manifest knows of each labelled capability, for `Manifest::parse`.
 pub fn sections() -> Vec<labelled::Section> {
@@ -236,13 +278,13 @@ impl Capabilities {
     pub fn grants(&self, declared: &Declarations, granted: &GrantedAccess) -> Result<PluginGrants, String> {
         let none_declared = BTreeMap::new();
         let none_granted = BTreeMap::new();
-        let mut grants = Vec::with_capacity(self.backends.len());
+        let mut grants = GrantSlots::default();
         for (kind, backends) in self.backends.iter() {
             let declared = declared.get(kind.name).unwrap_or(&none_declared);
             let granted = granted.get(kind.name).unwrap_or(&none_granted);
-            grants.push(backends.grant(declared, granted).map_err(|m| format!("{}: {m}", kind.name))?);
+            backends.grant(declared, granted, &mut grants).map_err(|m| format!("{}: {m}", kind.name))?;
         }
-        Ok(PluginGrants::new(grants))
+        Ok(PluginGrants(Arc::new(grants)))
     }
 
     /// Where the labels of capability `name` that the operator bound live (bucket, table,

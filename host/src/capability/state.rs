@@ -1,8 +1,9 @@
 //! [`State`]: the data of one request's `Store` — created when the request arrives,
 //! dropped with the instance when the response is sent. Nothing here outlives a request.
 
+use crate::capability::PluginGrants;
 use crate::capability::config::ConfigCtx;
-use crate::capability::grants::{Granted, LabelView, PluginGrants};
+use crate::capability::grants::{GrantSlot, Granted, LabelView};
 use crate::capability::invocation::InvocationCtx;
 use crate::capability::io_budget::IoBudget;
 use crate::capability::log::{LogCtx, LogSink};
@@ -75,8 +76,9 @@ impl State {
     where
         B: ?Sized + Send + Sync + 'static,
         Q: Clone + Send + Sync + 'static,
+        Granted<B, Q>: GrantSlot,
     {
-        LabelView::new(self.grants.get::<Granted<B, Q>>(), &mut self.table, &self.io, &self.request)
+        LabelView::new(Granted::<B, Q>::get(&self.grants), &mut self.table, &self.io, &self.request)
     }
 }
 

@@ -7,8 +7,8 @@
 //! compilation and the operator's pre-upload check (`check_component`) all go through it.
 
 use crate::capability::LABELLED;
+use crate::capability::PluginGrants;
 use crate::capability::config::secrets::Resolved;
-use crate::capability::grants::PluginGrants;
 use crate::capability::labelled::GrantedAccess;
 use crate::capability::outbound::{self, AllowList};
 use crate::observability::telemetry::{self, PluginMetrics};

@@ -24,7 +24,7 @@ pub use backend::BusBackend;
 pub use eventbridge::EventBridgeBus;
 pub use local::EmbeddedBus;
 
-use crate::capability::grants::{Grant, LabelView};
+use crate::capability::grants::{Grant, Granted, LabelView};
 use crate::capability::labelled::Kind;
 use crate::capability::state::State;
 use wasmtime::component::{HasData, Linker};
@@ -51,6 +51,8 @@ pub const KIND: Kind = Kind {
 
 /// An open bus: the WIT `bus` resource.
 pub type OpenBus = Grant<dyn BusBackend, ()>;
+/// One plugin's bus grants.
+pub type BusGranted = Granted<dyn BusBackend, ()>;
 /// What the generated host traits are implemented on.
 pub type BusView<'a> = LabelView<'a, dyn BusBackend, ()>;
 

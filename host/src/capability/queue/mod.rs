@@ -31,7 +31,7 @@ pub use backend::QueueBackend;
 pub use local::EmbeddedQueue;
 pub use sqs::SqsQueueBackend;
 
-use crate::capability::grants::{Grant, LabelView};
+use crate::capability::grants::{Grant, Granted, LabelView};
 use crate::capability::labelled::Kind;
 use crate::capability::state::State;
 use wasmtime::component::{HasData, Linker};
@@ -59,6 +59,8 @@ pub const KIND: Kind = Kind {
 
 /// An open queue: the WIT `queue` resource.
 pub type OpenQueue = Grant<dyn QueueBackend, QueueSpec>;
+/// One plugin's queue grants.
+pub type QueueGranted = Granted<dyn QueueBackend, QueueSpec>;
 /// What the generated host traits are implemented on.
 pub type QueueView<'a> = LabelView<'a, dyn QueueBackend, QueueSpec>;
 

@@ -27,7 +27,7 @@ pub use backend::TopicBackend;
 pub use local::EmbeddedTopic;
 pub use sns::SnsTopicBackend;
 
-use crate::capability::grants::{Grant, LabelView};
+use crate::capability::grants::{Grant, Granted, LabelView};
 use crate::capability::labelled::Kind;
 use crate::capability::state::State;
 use wasmtime::component::{HasData, Linker};
@@ -54,6 +54,8 @@ pub const KIND: Kind = Kind {
 
 /// An open topic: the WIT `topic` resource.
 pub type OpenTopic = Grant<dyn TopicBackend, ()>;
+/// One plugin's topic grants.
+pub type TopicGranted = Granted<dyn TopicBackend, ()>;
 /// What the generated host traits are implemented on.
 pub type TopicView<'a> = LabelView<'a, dyn TopicBackend, ()>;
 
