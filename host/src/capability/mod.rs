@@ -130,12 +130,6 @@ pub fn labelled(name: &str) -> Option<&'static Kind> {
     LABELLED.iter().copied().find(|kind| kind.name == name)
 }
 
-/// The labelled capability whose labels' events a manifest subscribes to with `trigger`
-/// (`object`, `changes`).
-pub fn emitting(trigger: &str) -> Option<&'static Kind> {
-    LABELLED.iter().copied().find(|kind| kind.events.is_some_and(|events| events.trigger == trigger))
-}
-
 /// The labelled capability whose events arrive in Lambda records from `event_source`.
 pub fn emitting_records(event_source: &str) -> Option<&'static Kind> {
     LABELLED.iter().copied().find(|kind| kind.events.is_some_and(|events| events.aws_records == event_source))

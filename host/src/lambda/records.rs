@@ -138,47 +138,41 @@ pub async fn records(
         ));
     };
     let addresses = app.capabilities().addresses(kind.name);
-    let one = |record| deliver_record(app, events, addresses, record, request_id, deadline);
+    // Each record read once.
+    let converted: Vec<Result<Option<Event>, RecordError>> =
+        records.iter().map(|record| (events.from_record)(record, addresses)).collect();
+    if !events.partial_failures {
+        // The whole invocation fails on any unusable record, before anything runs.
+        if let Some(Err(error)) = converted.iter().find(|c| c.is_err()) {
+            return Err(match error.clone() {
+                RecordError::Malformed(why) => Failure::invalid(why),
+                RecordError::Unbound(why) => Failure::unbound(why),
+            });
+        }
+    }
+    let one = |event| deliver_record(app, events, event, request_id, deadline);
+    let outcomes = if (events.ordered)(records) {
+        let mut outcomes: Vec<Result<usize, String>> = Vec::with_capacity(records.len());
+        for event in &converted {
+            // Answered per record, an ordered batch stops at its first failure: every later
+            // record comes again after it.
+            let stopped = events.partial_failures && outcomes.iter().any(Result::is_err);
+            outcomes.push(if stopped { Err("an earlier record failed".to_owned()) } else { one(event).await });
+        }
+        outcomes
+    } else {
+        futures::future::join_all(converted.iter().map(one)).await
+    };
     if events.partial_failures {
-        let outcomes = if (events.ordered)(records) {
-            let mut outcomes = Vec::with_capacity(records.len());
-            for record in records {
-                let failed_before = outcomes.iter().any(Result::is_err);
-                outcomes.push(if failed_before {
-                    Err("an earlier record failed".to_owned())
-                } else {
-                    one(record).await
-                });
-            }
-            outcomes
-        } else {
-            futures::future::join_all(records.iter().map(one)).await
-        };
         let mut failed = Vec::new();
-        for (record, outcome) in records.iter().zip(outcomes) {
+        for (record, outcome) in records.iter().zip(&outcomes) {
             if let Err(why) = outcome {
-                tracing::warn!(request_id, "{event_source} record not delivered, returned: {}", escape_controls(&why));
+                tracing::warn!(request_id, "{event_source} record not delivered, returned: {}", escape_controls(why));
                 failed.push((events.item_identifier)(record));
             }
         }
         return Ok(batch_response(failed));
     }
-    // The whole invocation fails on any unusable record, before anything runs.
-    for record in records {
-        (events.from_record)(record, addresses).map_err(|error| match error {
-            RecordError::Malformed(why) => Failure::invalid(why),
-            RecordError::Unbound(why) => Failure::unbound(why),
-        })?;
-    }
-    let outcomes = if (events.ordered)(records) {
-        let mut outcomes = Vec::with_capacity(records.len());
-        for record in records {
-            outcomes.push(one(record).await);
-        }
-        outcomes
-    } else {
-        futures::future::join_all(records.iter().map(one)).await
-    };
     let failures: Vec<String> = outcomes.iter().filter_map(|o| o.as_ref().err().cloned()).collect();
     if !failures.is_empty() {
         return Err(Failure::plugin_failed(format!("{} events failed: {}", events.service, failures.join("; "))));
@@ -186,22 +180,21 @@ pub async fn records(
     Ok(json!({ "delivered": outcomes.iter().flatten().sum::<usize>() }))
 }
 
-/// One record to the plugins that want its event: `Ok(targets)` when handled (0: none
-/// wants it, or it is another deployment's), `Err(why)` when it must come again.
+/// One record's event to the plugins that want it: `Ok(targets)` when handled (0: none
+/// wants it, or the record is another deployment's), `Err(why)` when it must come again.
 async fn deliver_record(
     app: &App,
     events: &crate::capability::labelled::EventSource,
-    addresses: &[crate::capability::grants::Address],
-    record: &Value,
+    converted: &Result<Option<Event>, RecordError>,
     request_id: &str,
     deadline: Option<Instant>,
 ) -> Result<usize, String> {
-    let event = match (events.from_record)(record, addresses) {
+    let event = match converted {
         Ok(Some(event)) => event,
         Ok(None) => return Ok(0),
         Err(why) => return Err(why.to_string()),
     };
-    let delivery = app.deliver(&event, request_id, deadline).await;
+    let delivery = app.deliver(event, request_id, deadline).await;
     if delivery.targets == 0 && events.must_be_taken {
         return Err(format!("no plugin takes {} in the current manifest; it stays", escape_controls(&event.origin())));
     }

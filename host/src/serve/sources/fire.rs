@@ -258,7 +258,8 @@ fn fields_of<T: serde::de::DeserializeOwned>(fields: serde_json::Value, kind: &s
 
 /// `label` must be declared for the capability emitting `trigger` events.
 fn declared_emitter(manifest: &Manifest, trigger: &str, label: &str) -> Result<(), Refused> {
-    let emitter = crate::capability::emitting(trigger)
+    let sections = crate::capability::sections();
+    let emitter = crate::spec::section::emitting(&sections, trigger)
         .ok_or_else(|| Refused::Invalid(format!("no capability emits {trigger} events")))?;
     if manifest.declared.get(emitter.name).is_some_and(|labels| labels.contains_key(label)) {
         Ok(())
